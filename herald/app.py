@@ -1,0 +1,104 @@
+"""The FastAPI application: every router, the error handlers and the dashboard's static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from herald import __version__
+from herald.db import configure_database
+from herald.errors import ErrorResponse, NotFound, install_error_handlers
+from herald.jobs.routes import router as jobs_router
+from herald.ratelimit import configure_rate_limits
+from herald.settings import Settings, get_settings
+from herald.system.routes import router as system_router
+from herald.tenancy.routes import router as tenancy_router
+from herald.worker import configure_queue
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Paths the dashboard's client-side router must never shadow.
+SERVER_PREFIXES = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Herald</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;
+color:#1a1b1e;line-height:1.5}code{background:#f1f3f5;padding:.1rem .3rem;border-radius:4px}</style>
+</head><body><h1>Herald is running</h1>
+<p>The dashboard has not been built on this machine. The API is ready:
+see the <a href="/docs">interactive API documentation</a>.</p>
+<p>To build the dashboard, run <code>make run</code> from the source checkout.</p>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.resolved_secret_key()  # refuse a weak or missing key before serving anything
+    configure_database(settings.resolved_database_url)
+    configure_queue(redis_url=settings.redis_url, data_dir=settings.data_dir)
+    configure_rate_limits(settings.redis_url)
+
+    app = FastAPI(
+        title="Herald",
+        version=__version__,
+        description="Self-hosted marketing automation. Management endpoints take a secret key "
+        "(`Authorization: Bearer sk_…`); ingestion endpoints take a public key.",
+        generate_unique_id_function=_require_operation_id,
+        responses={
+            401: {"model": ErrorResponse},
+            403: {"model": ErrorResponse},
+            404: {"model": ErrorResponse},
+            422: {"model": ErrorResponse},
+        },
+    )
+    install_error_handlers(app)
+    for router in (system_router, tenancy_router, jobs_router):
+        app.include_router(router)
+    _mount_dashboard(app)
+    return app
+
+
+def _require_operation_id(route: APIRoute) -> str:
+    """The dashboard's client is generated from operation ids, so every one is written by hand."""
+    if route.include_in_schema:
+        raise RuntimeError(f"route {route.path} needs an explicit operation_id")
+    return route.name
+
+
+def _path_exists_for_other_method(request: Request) -> bool:
+    # The catch-all accepts every method, so Starlette cannot tell "wrong method" by itself.
+    for route in request.app.router.routes:
+        if getattr(route, "name", None) == "dashboard":
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            return True
+    return False
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    """Serve the built dashboard with client-side routing: unknown non-API paths get index.html."""
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def dashboard(path: str, request: Request) -> Response:
+        url_path = "/" + path
+        if request.method not in ("GET", "HEAD") or url_path.startswith(SERVER_PREFIXES):
+            if _path_exists_for_other_method(request):
+                raise StarletteHTTPException(405, f"{request.method} is not allowed on {url_path}")
+            raise NotFound(f"no route {request.method} {url_path}")
+        index = STATIC_DIR / "index.html"
+        if not index.exists():
+            return HTMLResponse(PLACEHOLDER_PAGE)
+        candidate = (STATIC_DIR / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(STATIC_DIR.resolve()):
+            return FileResponse(candidate)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

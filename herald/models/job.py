@@ -1,0 +1,54 @@
+"""Background jobs: every long piece of work (an import, a recompute) is one of these rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+ACTIVE_JOB_STATUSES = ("pending", "running")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')", name="status"
+        ),
+        # At most one active job per key: "two recomputes of the same segment never run at once".
+        sa.Index(
+            "uq_jobs_active_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=sa.text("status IN ('pending', 'running')"),
+            postgresql_where=sa.text("status IN ('pending', 'running')"),
+        ),
+        sa.Index("ix_jobs_status_run_after", "status", "run_after"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    progress_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(sa.Integer)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=5)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Refreshed while a worker holds the job; a stale heartbeat means the worker died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,99 @@
+"""Configuration from `HERALD_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The only secret key Herald ever supplies by itself; refused outside development.
+DEVELOPMENT_SECRET_KEY = "herald-development-secret-key-do-not-use-in-production"  # noqa: S105 (refused outside development)
+MINIMUM_SECRET_KEY_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+
+
+class ConfigurationError(RuntimeError):
+    """Herald cannot start with the configuration it was given."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
+
+    env: Literal["production", "development", "test"] = "production"
+    data_dir: Path = Path(".herald")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Embedded mode runs this many worker threads beside the API.
+    embedded_workers: int = Field(default=2, ge=1, le=32)
+    session_days: int = Field(default=14, ge=1, le=365)
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'herald.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The key that signs tokens and encrypts credentials.
+
+        An explicit key must be strong unless in development. With no key, the embedded default
+        (SQLite) generates one and keeps it in the data directory; a server deployment must set one,
+        because every API process and worker has to share it.
+        """
+        key = self.secret_key
+        if key:
+            weak = key == DEVELOPMENT_SECRET_KEY or len(key) < MINIMUM_SECRET_KEY_LENGTH
+            if weak and self.env != "development":
+                raise ConfigurationError(
+                    "HERALD_SECRET_KEY is a default or shorter than "
+                    f"{MINIMUM_SECRET_KEY_LENGTH} characters; set a long random value "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            return key
+        if self.env == "development":
+            return DEVELOPMENT_SECRET_KEY
+        if self.is_sqlite:
+            return _stored_secret_key(self.data_dir)
+        raise ConfigurationError(
+            "HERALD_SECRET_KEY must be set when Herald runs on a database server: every API "
+            "process and worker has to share the same key."
+        )
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    path = data_dir / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: if two processes start at once, one writes and the other reads the winner's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,141 @@
+"""Request and response models for organizations, users, sessions and API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from herald.validation import normalize_email
+
+Role = Literal["owner", "admin", "member"]
+ApiKeyKind = Literal["public", "secret"]
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=1024)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _check_timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError("not an IANA time zone name (for example Europe/Berlin)")
+    return value
+
+
+def _check_region(value: str) -> str:
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("not a two-letter region code that phone numbers use (for example US)")
+    return region
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+RegionCode = Annotated[str, AfterValidator(_check_region)]
+
+
+class Organization(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    default_region: str
+    created_at: datetime
+
+
+class OrganizationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    timezone: TimeZoneName | None = None
+    default_region: RegionCode | None = None
+
+
+class User(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    role: Role = "member"
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    role: Role | None = None
+
+
+class UserList(BaseModel):
+    data: list[User]
+
+
+class LoginRequest(BaseModel):
+    email: Email
+    password: Annotated[str, StringConstraints(max_length=1024)]
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(max_length=1024)]
+    new_password: Password
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: ApiKeyKind
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: ApiKeyKind
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The full key. Shown only in this response; store it now.")
+
+
+class ApiKeyList(BaseModel):
+    data: list[ApiKey]
+
+
+class Me(BaseModel):
+    """Who is calling: a dashboard user (with the CSRF token to send back) or a secret key."""
+
+    kind: Literal["user", "secret_key"]
+    role: Role
+    organization: Organization
+    user: User | None = None
+    api_key: ApiKey | None = None
+    csrf_token: str | None = None
+
+
+class Session(BaseModel):
+    user: User
+    organization: Organization
+    csrf_token: str

@@ -1,0 +1,152 @@
+"""The task queue: one Huey instance, kicks sent after commit, row claiming and the periodic sweep.
+
+The database is the truth and the queue only carries kicks (DESIGN invariant 3). A unit of work is a
+row with a status before any task is queued; a task claims its row with one conditional UPDATE, so
+two workers given the same kick cannot both act; and `sweep` re-sends kicks for rows that are still
+pending or whose worker stopped heartbeating, so a lost kick, a dead worker or a flushed Redis only
+delays work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from huey import Huey, crontab
+from huey.storage import BaseStorage, RedisStorage, SqliteStorage
+from sqlalchemy.orm import Session
+
+from herald.db import get_database, on_commit, utcnow
+
+logger = logging.getLogger(__name__)
+
+# Every module that defines tasks; a worker imports them all so that it knows every task name.
+TASK_MODULES = ("herald.worker", "herald.jobs.tasks")
+
+
+class _UnconfiguredStorage(BaseStorage):  # type: ignore[misc]
+    def enqueue(self, data: bytes, priority: int | None = None) -> None:
+        raise RuntimeError("the task queue is not configured: call herald.worker.configure_queue()")
+
+
+huey = Huey("herald", storage_class=_UnconfiguredStorage, utc=True, results=False)
+
+
+def configure_queue(
+    *, redis_url: str | None, data_dir: Path, immediate: bool = False, name: str = "herald"
+) -> None:
+    """Choose where kicks are stored: Redis when configured, else a SQLite file in the data dir.
+
+    `immediate` runs each task synchronously when it is enqueued (for tests of request flows);
+    `name` separates queues that share one Redis (parallel test runs).
+    """
+    huey.name = name
+    if redis_url:
+        huey.storage_class = RedisStorage
+        huey.storage_kwargs = {"url": redis_url}
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        huey.storage_class = SqliteStorage
+        huey.storage_kwargs = {"filename": str((data_dir / "queue.db").resolve())}
+    huey.immediate_use_memory = False
+    huey._immediate = immediate
+    huey.storage = huey.create_storage()
+
+
+def import_task_modules() -> None:
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+
+
+def queue_is_reachable() -> bool:
+    """True when the queue storage answers (used by /readyz)."""
+    storage = huey.storage
+    if isinstance(storage, RedisStorage):
+        return bool(storage.conn.ping())
+    if isinstance(storage, SqliteStorage):
+        with storage.db(commit=False) as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    return not isinstance(storage, _UnconfiguredStorage)
+
+
+class Kickable(Protocol):
+    """A Huey task function: calling it enqueues it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def enqueue_after_commit(session: Session, task: Kickable, *args: Any, **kwargs: Any) -> None:
+    """Enqueue `task(*args, **kwargs)` once the session commits; nothing is sent on rollback."""
+    on_commit(session, lambda: task(*args, **kwargs))
+
+
+# --- Claiming rows ------------------------------------------------------------------------------
+
+Row = TypeVar("Row")
+
+
+def claim(session: Session, model: type[Any], row_id: Any, *, stale_after: timedelta) -> bool:
+    """Atomically take a work row: pending, or running with a heartbeat older than `stale_after`.
+
+    The model needs `status`, `attempts` and `heartbeat_at` columns. One UPDATE with the condition
+    in its WHERE clause is a compare-and-set on SQLite and on PostgreSQL alike, so of two workers
+    handed the same kick exactly one wins. The caller commits.
+    """
+    now = utcnow()
+    result = session.execute(
+        sa.update(model)
+        .where(
+            model.id == row_id,
+            sa.or_(
+                model.status == "pending",
+                sa.and_(model.status == "running", model.heartbeat_at < now - stale_after),
+            ),
+        )
+        .values(status="running", heartbeat_at=now, attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# --- The sweep ----------------------------------------------------------------------------------
+
+SweepFunction = Callable[[Session, datetime], int]
+_sweeps: dict[str, SweepFunction] = {}
+
+
+def register_sweep(name: str) -> Callable[[SweepFunction], SweepFunction]:
+    """Register a function that re-sends kicks for rows left pending or stale.
+
+    It receives a session and the current time, enqueues with `enqueue_after_commit`, and returns
+    how many kicks it re-sent. It must be cheap when there is nothing to do.
+    """
+
+    def decorator(function: SweepFunction) -> SweepFunction:
+        _sweeps[name] = function
+        return function
+
+    return decorator
+
+
+def run_sweeps() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name, function in _sweeps.items():
+        try:
+            with get_database().transaction() as session:
+                counts[name] = function(session, utcnow())
+        except Exception:
+            # One broken sweep must not starve the others.
+            logger.exception("sweep %s failed", name)
+    return counts
+
+
+@huey.periodic_task(crontab(minute="*"), name="herald.sweep")  # type: ignore[untyped-decorator]
+def sweep() -> dict[str, int]:
+    import_task_modules()
+    return run_sweeps()

@@ -13,6 +13,7 @@ from starlette.routing import Match
 from herald import __version__
 from herald.db import configure_database
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
+from herald.idempotency import IdempotencyMiddleware
 from herald.jobs.routes import router as jobs_router
 from herald.ratelimit import configure_rate_limits
 from herald.settings import Settings, get_settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     for router in (system_router, tenancy_router, jobs_router):
         app.include_router(router)
     _mount_dashboard(app)

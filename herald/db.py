@@ -118,7 +118,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
+        # writes fails at once with "database is locked" when another connection wrote in
+        # between (busy_timeout cannot help there); this way it waits its turn instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -177,20 +180,35 @@ def get_database() -> Database:
 _ON_COMMIT = "herald_on_commit"
 
 
+def _open_transactions(session: Session) -> tuple[SessionTransaction, ...]:
+    """The innermost open transaction and every one enclosing it, out to the root."""
+    chain: list[SessionTransaction] = []
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    while transaction is not None:
+        chain.append(transaction)
+        transaction = transaction.parent
+    return tuple(chain)
+
+
 def on_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the session's outermost transaction commits; forget it on rollback.
 
-    A callback registered inside a SAVEPOINT that rolls back is dropped with it.
+    A callback registered inside a SAVEPOINT is dropped if that savepoint, or any transaction
+    around it, rolls back; releasing a savepoint runs nothing.
     """
-    pending: list[tuple[SessionTransaction | None, Callable[[], None]]]
+    pending: list[tuple[tuple[SessionTransaction, ...], Callable[[], None]]]
     pending = session.info.setdefault(_ON_COMMIT, [])
-    pending.append((session.get_nested_transaction(), callback))
+    pending.append((_open_transactions(session), callback))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
+    # SQLAlchemy also calls this when a SAVEPOINT is released (the savepoint is still the
+    # current nested transaction then); only the outermost commit counts.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_ON_COMMIT, [])
-    for _transaction, callback in pending:
+    for _transactions, callback in pending:
         try:
             callback()
         except Exception:
@@ -201,9 +219,5 @@ def _run_on_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     pending = session.info.get(_ON_COMMIT)
-    if not pending:
-        return
-    if previous_transaction.nested:
-        session.info[_ON_COMMIT] = [p for p in pending if p[0] is not previous_transaction]
-    else:
-        session.info.pop(_ON_COMMIT, None)
+    if pending:
+        session.info[_ON_COMMIT] = [p for p in pending if previous_transaction not in p[0]]

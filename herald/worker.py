@@ -66,12 +66,16 @@ def import_task_modules() -> None:
 def queue_is_reachable() -> bool:
     """True when the queue storage answers (used by /readyz)."""
     storage = huey.storage
-    if isinstance(storage, RedisStorage):
-        return bool(storage.conn.ping())
-    if isinstance(storage, SqliteStorage):
-        with storage.db(commit=False) as cursor:
-            cursor.execute("SELECT 1")
-        return True
+    try:
+        if isinstance(storage, RedisStorage):
+            return bool(storage.conn.ping())
+        if isinstance(storage, SqliteStorage):
+            with storage.db(commit=False) as cursor:
+                cursor.execute("SELECT 1")
+            return True
+    except Exception:
+        logger.warning("queue storage unreachable", exc_info=True)
+        return False
     return not isinstance(storage, _UnconfiguredStorage)
 
 

@@ -8,6 +8,7 @@ checkpoint (`run.save_progress`), so a job restarted after a crash continues whe
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class JobRun:
             values["progress_total"] = total
             self.progress_total = total
         if checkpoint is not None:
-            values["result"] = {"checkpoint": checkpoint}
+            values["checkpoint"] = checkpoint
             self.checkpoint = checkpoint
         session.execute(sa.update(Job).where(Job.id == self.job_id).values(**values))
         self.progress_done = done
@@ -153,18 +154,25 @@ def execute_job(database: Database, job_id: uuid.UUID) -> str:
             job.started_at = utcnow()
         kind = job.kind
         handler = _handlers.get(kind)
-        saved = (job.result or {}).get("checkpoint")
         run = JobRun(
             database=database,
             job_id=job.id,
             org_id=job.org_id,
             payload=dict(job.payload),
-            checkpoint=saved if isinstance(saved, dict) else None,
+            checkpoint=job.checkpoint,
             progress_done=job.progress_done,
             progress_total=job.progress_total,
         )
     if handler is None:
         return _finish(database, job_id, "failed", error=f"no handler for job kind {kind!r}")
+    stop_heartbeat = threading.Event()
+    heartbeat = threading.Thread(
+        target=_beat,
+        args=(database, job_id, stop_heartbeat),
+        name=f"heartbeat-{job_id}",
+        daemon=True,
+    )
+    heartbeat.start()
     try:
         result = handler(run)
     except JobFailed as exc:
@@ -179,7 +187,24 @@ def execute_job(database: Database, job_id: uuid.UUID) -> str:
                 .values(status="pending", error=repr(exc), run_after=utcnow() + RETRY_DELAY)
             )
         return "retry"
+    finally:
+        stop_heartbeat.set()
+        heartbeat.join()
     return _finish(database, job_id, "succeeded", result=result)
+
+
+def _beat(database: Database, job_id: uuid.UUID, stop: threading.Event) -> None:
+    """Keep a long job's heartbeat fresh, so that only a dead worker's job looks stale."""
+    while not stop.wait(HEARTBEAT_INTERVAL.total_seconds()):
+        try:
+            with database.transaction() as session:
+                session.execute(
+                    sa.update(Job)
+                    .where(Job.id == job_id, Job.status == "running")
+                    .values(heartbeat_at=utcnow())
+                )
+        except Exception:
+            logger.warning("could not refresh the heartbeat of job %s", job_id, exc_info=True)
 
 
 def _finish(
@@ -192,9 +217,12 @@ def _finish(
 ) -> str:
     with database.transaction() as session:
         # A job cancelled while it ran stays cancelled.
-        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
-        if result is not None:
-            values["result"] = result
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "error": error,
+            "result": result,
+        }
         session.execute(
             sa.update(Job).where(Job.id == job_id, Job.status == "running").values(**values)
         )

@@ -41,6 +41,8 @@ class Job(Base):
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Where a restarted job resumes; saved in the same transaction as the work it covers.
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(sa.Text)
     progress_done: Mapped[int] = mapped_column(sa.Integer, default=0)
     progress_total: Mapped[int | None] = mapped_column(sa.Integer)

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.Column("payload", herald.db.JSONType, nullable=False),
         sa.Column("result", herald.db.JSONType, nullable=True),
+        sa.Column("checkpoint", herald.db.JSONType, nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("progress_done", sa.Integer(), nullable=False),
         sa.Column("progress_total", sa.Integer(), nullable=True),

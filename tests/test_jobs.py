@@ -27,8 +27,9 @@ from herald.jobs.service import (
 )
 from herald.jobs.tasks import run_job
 from herald.models import Job, Organization
-from herald.worker import configure_queue, huey, run_sweeps
+from herald.worker import huey, run_sweeps
 from tests.factories import make_org
+from tests.queueing import drain, queued, use_real_queue
 
 QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
@@ -89,28 +90,6 @@ def flaky_job(run: JobRun) -> None:
 
 
 # --- Helpers ---------------------------------------------------------------------------------
-
-
-def use_real_queue(backend) -> None:
-    """Kicks stay in the real storage (SQLite file or Redis) until drained; a queue name of this
-    test's own keeps other test runs sharing the Redis away from them."""
-    configure_queue(
-        redis_url=backend.redis_url,
-        data_dir=backend.data_dir,
-        immediate=False,
-        name=f"{QUEUE_NAME}-{uuid.uuid4().hex[:8]}",
-    )
-
-
-def queued() -> list[tuple[str, tuple]]:
-    return [(task.name, tuple(task.args)) for task in huey.pending()]
-
-
-def drain() -> None:
-    """Do what a worker does with every kick waiting in the queue."""
-    # Redis dequeues block for a second on an empty queue, so look before taking.
-    while huey.pending_count():
-        huey.execute(huey.dequeue())
 
 
 def new_token() -> str:

@@ -25,6 +25,7 @@ from herald.models import Job, Organization
 from herald.tenancy import service as tenancy
 from herald.tenancy.deps import DbSession
 from herald.worker import configure_queue, enqueue_after_commit, huey, run_sweeps
+from tests.queueing import drain, queued, use_real_queue
 
 QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 PASSWORD = "long enough password"
@@ -41,31 +42,6 @@ def record_kick(marker: str) -> None:
 @job_handler("tests.transactions.noop")
 def noop_job(run: JobRun) -> dict[str, str]:
     return {"ran": str(run.job_id)}
-
-
-def use_real_queue(backend) -> None:
-    """Kicks stay in the real storage (SQLite file or Redis) until a worker takes them.
-
-    A queue name of this test's own keeps other test runs that share the Redis from flushing or
-    consuming its kicks; the backend fixture still flushes it afterwards.
-    """
-    configure_queue(
-        redis_url=backend.redis_url,
-        data_dir=backend.data_dir,
-        immediate=False,
-        name=f"{QUEUE_NAME}-{uuid.uuid4().hex[:8]}",
-    )
-
-
-def queued() -> list[tuple[str, tuple]]:
-    return [(task.name, tuple(task.args)) for task in huey.pending()]
-
-
-def drain() -> None:
-    """Do what a worker does with every kick waiting in the queue."""
-    # Redis dequeues block for a second on an empty queue, so look before taking.
-    while huey.pending_count():
-        huey.execute(huey.dequeue())
 
 
 def add_org(session, name: str) -> None:

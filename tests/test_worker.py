@@ -20,6 +20,7 @@ from herald.db import Database, utcnow
 from herald.jobs.service import STALE_AFTER, JobRun, create_job, execute_job, job_handler
 from herald.models import Job, Organization
 from herald.worker import claim, configure_queue, huey, queue_is_reachable
+from tests.queueing import use_real_queue
 
 QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 WAIT_SECONDS = 10
@@ -42,17 +43,6 @@ class TestConsumer(Consumer):
     def _set_signal_handlers(self) -> None:
         # pytest owns the process's signals, as uvicorn does in `herald run`.
         pass
-
-
-def use_real_queue(backend) -> None:
-    """SqliteHuey beside SQLite, Redis beside PostgreSQL; a queue name of this test's own keeps
-    other test runs sharing the Redis from taking its kicks."""
-    configure_queue(
-        redis_url=backend.redis_url,
-        data_dir=backend.data_dir,
-        immediate=False,
-        name=f"{QUEUE_NAME}-{uuid.uuid4().hex[:8]}",
-    )
 
 
 @contextmanager

@@ -3,7 +3,6 @@ sweep, and the HTTP API."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,8 +29,6 @@ from herald.models import Job, Organization
 from herald.worker import huey, run_sweeps
 from tests.factories import make_org
 from tests.queueing import drain, queued, use_real_queue
-
-QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 # What the handlers did, keyed by a token each test puts in the payload.
 CALLS: Counter[str] = Counter()

@@ -7,7 +7,6 @@ storage (Huey's SQLite store, or Redis) and look at what is actually waiting in 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,7 +26,6 @@ from herald.tenancy.deps import DbSession
 from herald.worker import configure_queue, enqueue_after_commit, huey, run_sweeps
 from tests.queueing import drain, queued, use_real_queue
 
-QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 PASSWORD = "long enough password"
 
 # Markers of the kicks that a worker actually executed.

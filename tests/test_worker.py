@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -22,7 +21,6 @@ from herald.models import Job, Organization
 from herald.worker import claim, configure_queue, huey, queue_is_reachable
 from tests.queueing import use_real_queue
 
-QUEUE_NAME = f"herald-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 WAIT_SECONDS = 10
 
 # Which thread ran each job, keyed by a token in the payload.

@@ -11,10 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald import __version__
+from herald.bodylimit import BodySizeLimitMiddleware
 from herald.db import configure_database
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
+from herald.events.routes import router as events_router
 from herald.idempotency import IdempotencyMiddleware
 from herald.jobs.routes import router as jobs_router
+from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.settings import Settings, get_settings
 from herald.system.routes import router as system_router
@@ -59,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    for router in (system_router, tenancy_router, jobs_router):
+    # Added last, so it runs first: oversized bodies are refused before anything reads them.
+    app.add_middleware(BodySizeLimitMiddleware)
+    for router in (system_router, tenancy_router, jobs_router, profiles_router, events_router):
         app.include_router(router)
     _mount_dashboard(app)
     return app

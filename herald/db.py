@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 
 NAMING_CONVENTION = {
@@ -79,6 +80,34 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class json_text(sa.sql.functions.FunctionElement[str]):  # noqa: N801 (reads as a SQL function)
+    """A top-level JSON property as text, the same on both databases: strings as they are,
+    numbers as written, booleans as 'true'/'false', a missing key or JSON null as NULL."""
+
+    type = sa.String()
+    inherit_cache = True
+
+    def __init__(self, column: Any, key: str) -> None:
+        super().__init__(column, sa.literal(key, sa.String))
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: Any, **kw: Any) -> str:
+    column, key = list(element.clauses)
+    return f"({compiler.process(column, **kw)} ->> {compiler.process(key, **kw)})"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    path = f"'$.' || json_quote({key})"
+    # json_extract turns JSON true/false into 1/0; json_type tells them apart from numbers.
+    return (
+        f"(CASE json_type({column}, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"WHEN 'null' THEN NULL ELSE CAST(json_extract({column}, {path}) AS TEXT) END)"
+    )
 
 
 def normalize_database_url(url: str) -> str:

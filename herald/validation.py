@@ -1,14 +1,56 @@
-"""Field checks shared across domains."""
+"""Field checks shared across domains: each takes a raw value and returns the stored form, or
+raises ValueError with a reason a person can act on (Pydantic turns it into a field error)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, StringConstraints
 
 
 def normalize_email(value: str) -> str:
-    """Validate an address and return it with the domain lowercased, as stored and compared."""
+    """Validate an address and return it lowercased, as stored and compared."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     return result.normalized.lower()
+
+
+def normalize_phone(value: str, default_region: str | None = None) -> str:
+    """Parse a phone number (with the organization's region when it has no country code) and
+    return it in E.164, for example +14155550100."""
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number for its region")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_timezone(value: str) -> str:
+    if value not in _timezones():
+        raise ValueError("not an IANA time zone name (for example Europe/Berlin)")
+    return value
+
+
+def check_region(value: str) -> str:
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("not a two-letter region code that phone numbers use (for example US)")
+    return region
+
+
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
+RegionCode = Annotated[str, AfterValidator(check_region)]

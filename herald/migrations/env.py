@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from herald.db import Base, create_engine, normalize_database_url
+from herald.migrations import include_name
 from herald.models import *  # noqa: F403  (every model must be registered on Base.metadata)
 from herald.settings import get_settings
 
@@ -37,6 +38,7 @@ def run_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,7 +1,24 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
+from herald.models.event import Event, EventKey, Metric
 from herald.models.idempotency import IdempotencyRecord
-from herald.models.job import Job
+from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
+from herald.models.profile import AnonymousId, Profile, ProfileChange
 
-__all__ = ["ApiKey", "IdempotencyRecord", "Job", "Organization", "User", "UserSession"]
+__all__ = [
+    "AnonymousId",
+    "ApiKey",
+    "Event",
+    "EventKey",
+    "IdempotencyRecord",
+    "Job",
+    "JobError",
+    "JobFile",
+    "Metric",
+    "Organization",
+    "Profile",
+    "ProfileChange",
+    "User",
+    "UserSession",
+]

@@ -5,35 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import available_timezones
 
-import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from herald.validation import normalize_email
+from herald.validation import Email, RegionCode, TimeZoneName
 
 Role = Literal["owner", "admin", "member"]
 ApiKeyKind = Literal["public", "secret"]
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=1024)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-def _check_timezone(value: str) -> str:
-    if value not in available_timezones():
-        raise ValueError("not an IANA time zone name (for example Europe/Berlin)")
-    return value
-
-
-def _check_region(value: str) -> str:
-    region = value.upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError("not a two-letter region code that phone numbers use (for example US)")
-    return region
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
-RegionCode = Annotated[str, AfterValidator(_check_region)]
 
 
 class Organization(BaseModel):

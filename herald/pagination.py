@@ -1,0 +1,63 @@
+"""Keyset pagination: opaque cursors that name the last row of a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from herald.errors import InvalidInput
+
+Row = TypeVar("Row")
+
+
+def encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps([str(p) for p in parts]).encode()).decode()
+
+
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput.for_field("cursor", "not a cursor this API returned")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as exc:
+        raise _bad_cursor() from exc
+    if not isinstance(parts, list) or len(parts) != size:
+        raise _bad_cursor()
+    return [str(p) for p in parts]
+
+
+def decode_id_cursor(cursor: str) -> uuid.UUID:
+    (text,) = decode_cursor(cursor, 1)
+    try:
+        return uuid.UUID(text)
+    except ValueError as exc:
+        raise _bad_cursor() from exc
+
+
+def newest_first(
+    query: sa.Select[Row], time_column: Any, id_column: Any, cursor: str | None
+) -> sa.Select[Row]:
+    """Order by (time, id) descending and continue after the row the cursor names."""
+    query = query.order_by(time_column.desc(), id_column.desc())
+    if not cursor:
+        return query
+    time_text, id_text = decode_cursor(cursor, 2)
+    try:
+        last_time, last_id = datetime.fromisoformat(time_text), uuid.UUID(id_text)
+    except ValueError as exc:
+        raise _bad_cursor() from exc
+    return query.where(
+        sa.or_(time_column < last_time, sa.and_(time_column == last_time, id_column < last_id))
+    )
+
+
+def time_id_cursor(time: datetime, row_id: uuid.UUID) -> str:
+    return encode_cursor(time.isoformat(), row_id)

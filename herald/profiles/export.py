@@ -1,0 +1,61 @@
+"""Profiles as CSV, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from herald.models import Profile
+from herald.models.profile import LOCATION_FIELDS
+
+COLUMNS = (
+    "id",
+    "email",
+    "phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "timezone",
+    *LOCATION_FIELDS,
+    "properties",
+    "created_at",
+    "updated_at",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: str) -> str:
+    """Prefix a would-be formula with an apostrophe, which spreadsheets show as plain text."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return neutralize(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return neutralize(str(value))
+
+
+def csv_lines(profiles: Iterable[Profile]) -> Iterator[bytes]:
+    """The header, then one encoded CSV line per profile, produced as they are read."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def take() -> bytes:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text.encode()
+
+    writer.writerow(COLUMNS)
+    yield take()
+    for profile in profiles:
+        writer.writerow([_cell(getattr(profile, column)) for column in COLUMNS])
+        yield take()

@@ -1,0 +1,36 @@
+"""Limits on custom properties, the same for profiles and events (after Klaviyo's documented ones):
+at most 300 properties, nesting at most 10 levels deep, and at most 100 kB per property value."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_PROPERTIES = 300
+MAX_DEPTH = 10
+MAX_FIELD_BYTES = 100 * 1024
+MAX_KEY_LENGTH = 255
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """Return the properties unchanged, or raise ValueError naming the first limit they break."""
+    if len(properties) > MAX_PROPERTIES:
+        raise ValueError(f"at most {MAX_PROPERTIES} properties (got {len(properties)})")
+    for key, value in properties.items():
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ValueError(f"property names must be 1 to {MAX_KEY_LENGTH} characters")
+        # The top level counts as the first level of nesting.
+        if 1 + _depth(value) > MAX_DEPTH:
+            raise ValueError(f"property {key!r} is nested more than {MAX_DEPTH} levels deep")
+        size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
+        if size > MAX_FIELD_BYTES:
+            raise ValueError(f"property {key!r} is {size} bytes; the limit is {MAX_FIELD_BYTES}")
+    return properties

@@ -1,0 +1,176 @@
+"""HTTP handlers for profiles: management (secret key or dashboard) and identify (public key)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import StreamingResponse
+
+from herald.db import get_database, utcnow
+from herald.errors import InvalidInput
+from herald.profiles import export, schemas, service
+from herald.tenancy.auth import ManagementAuth, PublicAuth
+from herald.tenancy.deps import DbSession
+from herald.validation import normalize_email
+
+router = APIRouter(tags=["profiles"])
+
+Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
+
+
+def profile_filter(
+    session: DbSession,
+    auth: ManagementAuth,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+    property_name: Annotated[str | None, Query(description="Custom property to compare")] = None,
+    property_value: Annotated[str | None, Query(description="Its value, compared as text")] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: Annotated[str | None, Query(description="Search email, phone, external id and name")] = None,
+) -> service.ProfileFilter:
+    if (property_name is None) != (property_value is None):
+        raise InvalidInput.for_field(
+            "property_value", "give property_name and property_value together"
+        )
+    if email is not None:
+        try:
+            email = normalize_email(email)
+        except ValueError as exc:
+            raise InvalidInput.for_field("email", str(exc)) from exc
+    if phone is not None:
+        phone = service.phone_for(session, auth.org_id, phone)
+    for name, value in (("created_after", created_after), ("created_before", created_before)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput.for_field(name, "needs a time zone, for example Z")
+    return service.ProfileFilter(
+        email=email,
+        phone=phone,
+        external_id=external_id,
+        property_name=property_name,
+        property_value=property_value,
+        created_after=created_after,
+        created_before=created_before,
+        search=q,
+    )
+
+
+@router.post("/api/profiles", status_code=status.HTTP_201_CREATED, operation_id="create_profile")
+def create_profile(
+    body: schemas.ProfileCreate, auth: ManagementAuth, session: DbSession
+) -> schemas.Profile:
+    return service.to_schema(service.create_profile(session, auth.org_id, body))
+
+
+@router.get("/api/profiles", operation_id="list_profiles")
+def list_profiles(
+    auth: ManagementAuth,
+    session: DbSession,
+    where: Annotated[service.ProfileFilter, Depends(profile_filter)],
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.ProfileList:
+    rows, next_cursor = service.list_profiles(
+        session, auth.org_id, where, limit=limit, cursor=cursor
+    )
+    return schemas.ProfileList(data=[service.to_schema(p) for p in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/api/profiles/export",
+    operation_id="export_profiles_csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV, one profile a row"}},
+)
+def export_profiles_csv(
+    auth: ManagementAuth, where: Annotated[service.ProfileFilter, Depends(profile_filter)]
+) -> StreamingResponse:
+    """Every profile matching the filters (all when none), as CSV, streamed."""
+    org_id = auth.org_id
+
+    def rows() -> Iterator[bytes]:
+        # The request's session is closed once the handler returns; the stream reads on its own.
+        with get_database().transaction() as session:
+            yield from export.csv_lines(service.iterate_profiles(session, org_id, where))
+
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="profiles-{stamp}.csv"'},
+    )
+
+
+@router.get("/api/profiles/{profile_id}", operation_id="get_profile")
+def get_profile(profile_id: uuid.UUID, auth: ManagementAuth, session: DbSession) -> schemas.Profile:
+    """A merged profile's old id answers with the profile it was merged into."""
+    return service.to_schema(service.get_profile(session, auth.org_id, profile_id))
+
+
+@router.patch("/api/profiles/{profile_id}", operation_id="update_profile")
+def update_profile(
+    profile_id: uuid.UUID, body: schemas.ProfileUpdate, auth: ManagementAuth, session: DbSession
+) -> schemas.Profile:
+    return service.to_schema(service.update_profile(session, auth.org_id, profile_id, body))
+
+
+@router.delete(
+    "/api/profiles/{profile_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_profile",
+)
+def delete_profile(profile_id: uuid.UUID, auth: ManagementAuth, session: DbSession) -> None:
+    """Erase the person: profile, events and anonymous ids. This cannot be undone."""
+    auth.require_role("admin")
+    service.erase_profile(session, auth.org_id, profile_id)
+
+
+@router.get("/api/profiles/{profile_id}/timeline", operation_id="get_profile_timeline")
+def get_profile_timeline(
+    profile_id: uuid.UUID,
+    auth: ManagementAuth,
+    session: DbSession,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> schemas.Timeline:
+    events, next_cursor = service.timeline(
+        session, auth.org_id, profile_id, limit=limit, cursor=cursor
+    )
+    entries = [
+        schemas.TimelineEntry(
+            kind="event",
+            id=e.id,
+            time=e.time,
+            name=e.name,
+            properties=e.properties,
+            value=e.value,
+        )
+        for e in events
+    ]
+    return schemas.Timeline(data=entries, next_cursor=next_cursor)
+
+
+@router.get("/api/profiles/{profile_id}/export", operation_id="export_profile_data")
+def export_profile_data(
+    profile_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> dict[str, Any]:
+    """Everything stored about this person, as JSON (for access requests)."""
+    return service.export_person(session, auth.org_id, profile_id)
+
+
+@router.post("/api/identify", operation_id="identify")
+def identify(
+    body: schemas.IdentifyRequest, auth: PublicAuth, session: DbSession
+) -> schemas.IdentifyResult:
+    """Create or update the profile these identifiers name (public or secret key)."""
+    resolution = service.identify(session, auth.org_id, body)
+    return schemas.IdentifyResult(
+        profile_id=resolution.profile.id,
+        created=resolution.created,
+        merged_profile_ids=resolution.merged_ids,
+    )

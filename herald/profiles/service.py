@@ -1,0 +1,354 @@
+"""Profiles: create, read, update, list, erase, export. No HTTP here."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from herald.db import json_text, utcnow
+from herald.errors import Conflict, FieldError, InvalidInput
+from herald.models import AnonymousId, Event, EventKey, Organization, Profile, ProfileChange
+from herald.models.profile import LOCATION_FIELDS
+from herald.pagination import decode_id_cursor, encode_cursor, newest_first, time_id_cursor
+from herald.profiles import schemas
+from herald.profiles.identity import (
+    IDENTIFIERS,
+    ProfileRef,
+    Resolution,
+    claim_identifiers,
+    live_profile,
+    record_change,
+    resolve,
+)
+from herald.tenancy.scope import scoped
+from herald.validation import normalize_phone
+
+MAX_PAGE = 500
+
+
+def phone_for(session: Session, org_id: uuid.UUID, raw: str, field: str = "phone") -> str:
+    """A phone number in E.164, read with the organization's default region."""
+    region = session.scalar(sa.select(Organization.default_region).where(Organization.id == org_id))
+    try:
+        return normalize_phone(raw, region)
+    except ValueError as exc:
+        raise InvalidInput.for_field(field, str(exc)) from exc
+
+
+def to_schema(profile: Profile) -> schemas.Profile:
+    return schemas.Profile(
+        id=profile.id,
+        email=profile.email,
+        phone=profile.phone,
+        external_id=profile.external_id,
+        first_name=profile.first_name,
+        last_name=profile.last_name,
+        timezone=profile.timezone,
+        location=schemas.Location.model_validate(profile),
+        properties=profile.properties or {},
+        anonymous=profile.is_anonymous,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
+def ref_from_fields(
+    session: Session,
+    org_id: uuid.UUID,
+    fields: schemas.ProfileFields,
+    anonymous_id: str | None = None,
+) -> ProfileRef:
+    phone = phone_for(session, org_id, fields.phone) if fields.phone else None
+    return ProfileRef(
+        email=fields.email, phone=phone, external_id=fields.external_id, anonymous_id=anonymous_id
+    )
+
+
+def apply_fields(
+    profile: Profile,
+    fields: schemas.ProfileFields,
+    phone: str | None,
+    unset: Sequence[str] = (),
+) -> bool:
+    """Write the fields the caller sent (only those); return whether anything changed."""
+    sent = fields.model_fields_set
+    before = _snapshot(profile)
+    for name in ("email", "external_id", "first_name", "last_name", "timezone"):
+        if name in sent:
+            setattr(profile, name, getattr(fields, name))
+    if "phone" in sent:
+        profile.phone = phone
+    if "location" in sent:
+        location = fields.location
+        for name in LOCATION_FIELDS:
+            if location is None:
+                setattr(profile, name, None)
+            elif name in location.model_fields_set:
+                setattr(profile, name, getattr(location, name))
+    properties = dict(profile.properties or {})
+    if fields.properties:
+        properties.update(fields.properties)
+    for key in unset:
+        properties.pop(key, None)
+    if properties != (profile.properties or {}):
+        profile.properties = properties
+    changed = _snapshot(profile) != before
+    if changed:
+        profile.updated_at = utcnow()
+    return changed
+
+
+def _snapshot(profile: Profile) -> tuple[Any, ...]:
+    names = (*IDENTIFIERS, "first_name", "last_name", "timezone", *LOCATION_FIELDS)
+    return (*(getattr(profile, n) for n in names), json.dumps(profile.properties, sort_keys=True))
+
+
+def identify(session: Session, org_id: uuid.UUID, request: schemas.IdentifyRequest) -> Resolution:
+    """Create or update the profile the request's identifiers name (see identity.py's rules)."""
+    ref = ref_from_fields(session, org_id, request, request.anonymous_id)
+    resolution = resolve(session, org_id, ref)
+    profile = resolution.profile
+    if apply_fields(profile, request, ref.phone) and not resolution.created:
+        record_change(session, org_id, profile.id, "updated")
+    session.flush()
+    return resolution
+
+
+def create_profile(session: Session, org_id: uuid.UUID, request: schemas.ProfileCreate) -> Profile:
+    ref = ref_from_fields(session, org_id, request)
+    if not ref.identifiers():
+        raise InvalidInput(
+            "a profile needs an email, a phone or an external_id",
+            [FieldError("email", "give at least one of email, phone and external_id")],
+        )
+    resolution = resolve(session, org_id, ref)
+    if not resolution.created:
+        raise Conflict(
+            "a profile with these identifiers exists",
+            [
+                FieldError(name, f"already used by profile {resolution.profile.id}")
+                for name in ref.identifiers()
+            ],
+        )
+    apply_fields(resolution.profile, request, ref.phone)
+    session.flush()
+    return resolution.profile
+
+
+def get_profile(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) -> Profile:
+    return live_profile(session, org_id, profile_id)
+
+
+def update_profile(
+    session: Session, org_id: uuid.UUID, profile_id: uuid.UUID, request: schemas.ProfileUpdate
+) -> Profile:
+    profile = live_profile(session, org_id, profile_id)
+    phone = phone_for(session, org_id, request.phone) if request.phone else None
+    wanted = {
+        name: value
+        for name, value in (
+            ("email", request.email),
+            ("phone", phone),
+            ("external_id", request.external_id),
+        )
+        if name in request.model_fields_set and value is not None
+    }
+    claim_identifiers(session, org_id, profile, wanted)
+    if apply_fields(profile, request, phone, request.unset):
+        record_change(session, org_id, profile.id, "updated")
+    session.flush()
+    return profile
+
+
+# --- Listing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileFilter:
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+    property_name: str | None = None
+    property_value: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    search: str | None = None
+
+
+def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
+    query = scoped(Profile, org_id).where(Profile.merged_into_id.is_(None))
+    if where.email is not None:
+        query = query.where(Profile.email == where.email)
+    if where.phone is not None:
+        query = query.where(Profile.phone == where.phone)
+    if where.external_id is not None:
+        query = query.where(Profile.external_id == where.external_id)
+    if where.property_name is not None:
+        # Compared as text: a number 5 matches "5", a boolean true matches "true".
+        stored = json_text(Profile.properties, where.property_name)
+        query = query.where(stored == where.property_value)
+    if where.created_after is not None:
+        query = query.where(Profile.created_at >= where.created_after)
+    if where.created_before is not None:
+        query = query.where(Profile.created_at < where.created_before)
+    if where.search:
+        pattern = f"%{_escape_like(where.search.strip().lower())}%"
+        full_name = (
+            sa.func.coalesce(Profile.first_name, "") + " " + sa.func.coalesce(Profile.last_name, "")
+        )
+        query = query.where(
+            sa.or_(
+                Profile.email.like(pattern, escape="\\"),
+                Profile.phone.like(pattern, escape="\\"),
+                sa.func.lower(Profile.external_id).like(pattern, escape="\\"),
+                sa.func.lower(full_name).like(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_profiles(
+    session: Session,
+    org_id: uuid.UUID,
+    where: ProfileFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Profile], str | None]:
+    """Newest first. Ids are time-ordered (UUIDv7), so the id alone is a stable cursor."""
+    query = filtered(org_id, where).order_by(Profile.id.desc())
+    if cursor:
+        query = query.where(Profile.id < decode_id_cursor(cursor))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def iterate_profiles(
+    session: Session, org_id: uuid.UUID, where: ProfileFilter, batch: int = 1000
+) -> Iterator[Profile]:
+    """Every matching profile, in batches, without holding them all in memory."""
+    last: uuid.UUID | None = None
+    while True:
+        query = filtered(org_id, where).order_by(Profile.id)
+        if last is not None:
+            query = query.where(Profile.id > last)
+        rows = list(session.scalars(query.limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+        session.expunge_all()
+
+
+# --- Timeline, erasure, export ------------------------------------------------------------------
+
+
+def timeline(
+    session: Session,
+    org_id: uuid.UUID,
+    profile_id: uuid.UUID,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Event], str | None]:
+    profile = live_profile(session, org_id, profile_id)
+    query = newest_first(
+        sa.select(Event).where(Event.org_id == org_id, Event.profile_id == profile.id),
+        Event.time,
+        Event.id,
+        cursor,
+    )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = time_id_cursor(rows[limit - 1].time, rows[limit - 1].id)
+    return rows[:limit], next_cursor
+
+
+def erase_profile(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) -> None:
+    """Delete the person: their profile, events and anonymous ids, and every profile merged into
+    theirs. Pending change records go too, so nothing downstream acts on them."""
+    profile = live_profile(session, org_id, profile_id)
+    ids = [
+        profile.id,
+        *session.scalars(
+            sa.select(Profile.id).where(
+                Profile.org_id == org_id, Profile.merged_into_id == profile.id
+            )
+        ),
+    ]
+    session.execute(sa.delete(Event).where(Event.org_id == org_id, Event.profile_id.in_(ids)))
+    session.execute(
+        sa.delete(AnonymousId).where(AnonymousId.org_id == org_id, AnonymousId.profile_id.in_(ids))
+    )
+    session.execute(
+        sa.delete(EventKey).where(EventKey.org_id == org_id, EventKey.profile_id.in_(ids))
+    )
+    session.execute(
+        sa.delete(ProfileChange).where(
+            ProfileChange.org_id == org_id, ProfileChange.profile_id.in_(ids)
+        )
+    )
+    session.execute(
+        sa.update(Profile)
+        .where(Profile.org_id == org_id, Profile.id.in_(ids))
+        .values(merged_into_id=None)
+    )
+    session.execute(sa.delete(Profile).where(Profile.org_id == org_id, Profile.id.in_(ids)))
+    record_change(session, org_id, profile.id, "deleted")
+    session.flush()
+
+
+def export_person(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) -> dict[str, Any]:
+    """Everything Herald stores about one person, for a data subject access request."""
+    profile = live_profile(session, org_id, profile_id)
+    merged_ids = list(
+        session.scalars(
+            sa.select(Profile.id).where(
+                Profile.org_id == org_id, Profile.merged_into_id == profile.id
+            )
+        )
+    )
+    anonymous_ids = list(
+        session.scalars(
+            sa.select(AnonymousId.anonymous_id).where(
+                AnonymousId.org_id == org_id, AnonymousId.profile_id == profile.id
+            )
+        )
+    )
+    events = session.scalars(
+        sa.select(Event)
+        .where(Event.org_id == org_id, Event.profile_id == profile.id)
+        .order_by(Event.time, Event.id)
+    )
+    return {
+        "profile": to_schema(profile).model_dump(mode="json"),
+        "anonymous_ids": sorted(anonymous_ids),
+        "merged_profile_ids": [str(i) for i in merged_ids],
+        "events": [
+            {
+                "id": str(event.id),
+                "name": event.name,
+                "time": event.time.isoformat(),
+                "properties": event.properties,
+                "value": event.value,
+                "unique_id": event.unique_id,
+                "source": event.source,
+                "received_at": event.received_at.isoformat(),
+            }
+            for event in events
+        ],
+        "exported_at": utcnow().isoformat(),
+    }

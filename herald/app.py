@@ -15,7 +15,9 @@ from herald.bodylimit import BodySizeLimitMiddleware
 from herald.db import configure_database
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
+from herald.events.segment_routes import router as segment_router
 from herald.idempotency import IdempotencyMiddleware
+from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
@@ -64,7 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     # Added last, so it runs first: oversized bodies are refused before anything reads them.
     app.add_middleware(BodySizeLimitMiddleware)
-    for router in (system_router, tenancy_router, jobs_router, profiles_router, events_router):
+    routers = (
+        system_router,
+        tenancy_router,
+        jobs_router,
+        profiles_router,
+        events_router,
+        segment_router,
+        imports_router,
+    )
+    for router in routers:
         app.include_router(router)
     _mount_dashboard(app)
     return app

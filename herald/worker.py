@@ -26,7 +26,13 @@ from herald.db import get_database, on_commit, utcnow
 logger = logging.getLogger(__name__)
 
 # Every module that defines tasks; a worker imports them all so that it knows every task name.
-TASK_MODULES = ("herald.worker", "herald.jobs.tasks", "herald.idempotency")
+TASK_MODULES = (
+    "herald.worker",
+    "herald.jobs.tasks",
+    "herald.idempotency",
+    "herald.events.tasks",
+    "herald.imports.tasks",
+)
 
 
 class _UnconfiguredStorage(BaseStorage):  # type: ignore[misc]

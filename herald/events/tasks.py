@@ -1,0 +1,3 @@
+"""Periodic maintenance of the events table."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Job handlers for imports (registered when a worker imports this module)."""
+
+from __future__ import annotations

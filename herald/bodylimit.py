@@ -3,6 +3,7 @@ sends one, and by counting otherwise (chunked uploads)."""
 
 from __future__ import annotations
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.errors import FieldError, error_response
@@ -23,8 +24,12 @@ def limit_for(path: str) -> int:
     return LIMITS[max(matches, key=len)] if matches else DEFAULT_LIMIT
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in. An HTTPException, so that FastAPI's body parsing lets it
+    through (it turns other exceptions into a 400) and the error handlers answer 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit // MB} MB")
 
 
 class BodySizeLimitMiddleware:
@@ -49,7 +54,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:

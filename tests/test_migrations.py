@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from herald.db import Base, create_engine
-from herald.migrations import heads, upgrade
+from herald.migrations import heads, include_name, upgrade
 from tests.conftest import Backend
 
 
@@ -42,7 +42,9 @@ def test_upgrade_from_empty_matches_the_models(empty_database: str) -> None:
     engine = create_engine(empty_database)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_name": include_name}
+            )
             differences = compare_metadata(context, Base.metadata)
             assert differences == [], f"models and migrations disagree: {differences}"
             tables = set(sa.inspect(connection).get_table_names())

@@ -50,6 +50,8 @@ class Outcome:
     profile_id: uuid.UUID | None = None
     duplicate: bool = False
     error: FieldError | None = None
+    # What kind of failure, so a single-event call answers 404 or 409 rather than always 422.
+    error_type: type[HeraldError] = InvalidInput
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -253,6 +255,7 @@ def _resolve_profiles(
             except HeraldError as exc:
                 for index in indexes:
                     outcomes[index].error = _profile_error(exc)
+                    outcomes[index].error_type = type(exc)
                 continue
         for index in indexes:
             outcomes[index].profile_id = profile_id
@@ -357,7 +360,8 @@ def track_one(
     """Store one event, raising the error instead of reporting it."""
     (outcome,) = ingest(session, org_id, [item], source=source)
     if outcome.error is not None:
-        raise InvalidInput(f"{outcome.error.field}: {outcome.error.reason}", [outcome.error])
+        error = outcome.error
+        raise outcome.error_type(f"{error.field}: {error.reason}", [error])
     return outcome
 
 

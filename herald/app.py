@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -27,8 +33,17 @@ from herald.tenancy.routes import router as tenancy_router
 from herald.worker import configure_queue
 
 STATIC_DIR = Path(__file__).parent / "static"
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 # Paths the dashboard's client-side router must never shadow.
-SERVER_PREFIXES = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+SERVER_PREFIXES = (
+    "/api/",
+    "/v1/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+)
 
 PLACEHOLDER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Herald</title>
@@ -42,14 +57,27 @@ see the <a href="/docs">interactive API documentation</a>.</p>
 </body></html>"""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, on_shutdown: Sequence[Callable[[], None]] = ()
+) -> FastAPI:
+    """The application. `on_shutdown` runs when the server stops (after in-flight requests),
+    however it was asked to stop: `herald run` stops its embedded worker there."""
     settings = settings or get_settings()
     settings.resolved_secret_key()  # refuse a weak or missing key before serving anything
     configure_database(settings.resolved_database_url)
     configure_queue(redis_url=settings.redis_url, data_dir=settings.data_dir)
     configure_rate_limits(settings.redis_url)
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for callback in on_shutdown:
+            await run_in_threadpool(callback)
+
     app = FastAPI(
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         title="Herald",
         version=__version__,
         description="Self-hosted marketing automation. Management endpoints take a secret key "
@@ -77,8 +105,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    _mount_api_docs(app)
     _mount_dashboard(app)
     return app
+
+
+def _mount_api_docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc from files shipped with Herald: a self-hosted install must not load
+    scripts from a CDN (it may have no internet, and the page would leak who reads the docs)."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Herald API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Herald API",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def _require_operation_id(route: APIRoute) -> str:

@@ -19,7 +19,7 @@ from herald.tenancy.auth import (
 )
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(tags=["account"])
+router = APIRouter()
 
 LOGIN_LIMIT_PER_EMAIL = "10/minute"
 LOGIN_LIMIT_PER_ADDRESS = "60/minute"
@@ -49,7 +49,7 @@ def _set_session_cookies(response: Response, token: str, csrf_token: str) -> Non
     )
 
 
-@router.post("/api/auth/login", operation_id="login")
+@router.post("/api/auth/login", operation_id="login", tags=["account"])
 def login(
     body: schemas.LoginRequest, request: Request, response: Response, session: DbSession
 ) -> schemas.Session:
@@ -77,7 +77,12 @@ def login(
     )
 
 
-@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="logout")
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout",
+    tags=["account"],
+)
 def logout(auth: SessionAuth, response: Response, session: DbSession) -> None:
     assert auth.session_token is not None
     service.end_session(session, auth.session_token)
@@ -85,7 +90,7 @@ def logout(auth: SessionAuth, response: Response, session: DbSession) -> None:
     response.delete_cookie(CSRF_COOKIE, path="/")
 
 
-@router.get("/api/me", operation_id="get_me")
+@router.get("/api/me", operation_id="get_me", tags=["account"])
 def get_me(auth: ManagementAuth, session: DbSession) -> schemas.Me:
     organization = schemas.Organization.model_validate(
         service.get_organization(session, auth.org_id)
@@ -108,7 +113,10 @@ def get_me(auth: ManagementAuth, session: DbSession) -> schemas.Me:
 
 
 @router.post(
-    "/api/me/password", status_code=status.HTTP_204_NO_CONTENT, operation_id="change_password"
+    "/api/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="change_password",
+    tags=["account"],
 )
 def change_password(body: schemas.PasswordChange, auth: SessionAuth, session: DbSession) -> None:
     assert auth.user is not None and auth.user_session is not None

@@ -1,0 +1,252 @@
+"""Browser tests: a real Herald in a subprocess, driven by Debian's Chromium through Playwright.
+
+Mark every test here with `pytest.mark.e2e` (`pytestmark = pytest.mark.e2e`); `-m "not e2e"`
+leaves them out. Without /usr/bin/chromium (or Playwright) they are skipped, unless
+HERALD_TEST_REQUIRE_SERVICES=1 (as in CI) makes that a failure.
+
+Fixtures, for reuse by the dashboard tests:
+
+- `herald_server` (session): `herald run` (embedded mode: SQLite, worker and scheduler in the
+  process) on a free port in a temporary data directory, started once per test session and
+  stopped with SIGINT at the end. A `HeraldServer` with:
+    - `base_url` (http://127.0.0.1:<port>), `data_dir`, `env` (the server's environment);
+    - `email`, `password`, `org_id`: the owner of "My organization" that the first run created;
+    - `cli(*args)`: run another `herald` command against the same install, e.g.
+      `herald_server.cli("apikey", "create", "k", "--org", herald_server.org_id).stdout`;
+    - `logs()`: the server's stdout and stderr so far (for failure messages).
+  Every test shares its database: use unique names and never expect empty tables.
+- `browser` (session): headless Chromium.
+- `page` (function): a page in a fresh browser context (its own cookies) whose `base_url` is the
+  server, so `page.goto("/docs")` works. Requests to any other host are aborted: no test may
+  depend on the internet.
+- `signed_in_page` (function): the same, signed in as the first-run owner through
+  POST /api/auth/login (the session and CSRF cookies are in the context).
+- `screenshot` (function): `screenshot(page, "name")` saves a full-page
+  `test-artifacts/screenshots/name.png` under the repository root (git-ignored) and returns
+  the path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUIRE_SERVICES = os.environ.get("HERALD_TEST_REQUIRE_SERVICES") == "1"
+START_TIMEOUT = 30
+
+
+def _unavailable(message: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (HERALD_TEST_REQUIRE_SERVICES=1 makes this a failure)")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _default_sigint() -> None:
+    # Start the server as a terminal would, whatever pytest's own SIGINT disposition is.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@dataclass
+class HeraldServer:
+    base_url: str
+    data_dir: Path
+    env: dict[str, str]
+    email: str
+    password: str
+    org_id: str
+    process: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "herald", *args],
+            env=self.env,
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def logs(self) -> str:
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(
+            errors="replace"
+        )
+
+
+def _read_first_run(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            fields[key] = value
+    return fields
+
+
+@pytest.fixture(scope="session")
+def herald_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldServer]:
+    root = tmp_path_factory.mktemp("herald-e2e")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HERALD_") and k != "FORCE_COLOR"
+    }
+    env.update(
+        HERALD_DATA_DIR=str(data_dir),
+        HERALD_SECRET_KEY=secrets.token_urlsafe(36),
+        HERALD_LOG_LEVEL="warning",
+        NO_COLOR="1",
+        PYTHONUNBUFFERED="1",
+    )
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    stdout_path, stderr_path = root / "herald.out", root / "herald.err"
+    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "herald", "run", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=data_dir,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_default_sigint,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"herald run exited with {process.returncode}:\n"
+                    + stdout_path.read_text()
+                    + stderr_path.read_text()
+                )
+            try:
+                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"herald run did not answer /healthz within {START_TIMEOUT} s")
+            time.sleep(0.1)
+        first_run = _read_first_run(data_dir / "first-run.txt")
+        yield HeraldServer(
+            base_url=base_url,
+            data_dir=data_dir,
+            env=env,
+            email=first_run["email"],
+            password=first_run["password"],
+            org_id=first_run["organization id"],
+            process=process,
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+        )
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        _unavailable(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("browser tests need Playwright for Python (pip install -e '.[dev]')")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+def _local_only(base_url: str):
+    local_host = urlsplit(base_url).netloc
+
+    def route(route) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme in ("http", "https") and url.netloc != local_host:
+            route.abort()
+        else:
+            route.continue_()
+
+    return route
+
+
+@pytest.fixture
+def page(browser, herald_server: HeraldServer) -> Iterator[object]:
+    context = browser.new_context(
+        base_url=herald_server.base_url, viewport={"width": 1280, "height": 800}
+    )
+    context.route("**/*", _local_only(herald_server.base_url))
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def signed_in_page(page, herald_server: HeraldServer):
+    response = page.request.post(
+        "/api/auth/login", data={"email": herald_server.email, "password": herald_server.password}
+    )
+    assert response.status == 200, response.text()
+    return page
+
+
+def save_screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/screenshots/<name>.png."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"not a file name: {name!r}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def screenshot():
+    """`screenshot(page, name)` saves test-artifacts/screenshots/<name>.png and returns its path."""
+    return save_screenshot

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import sys
 import threading
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from herald.settings import ConfigurationError, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from herald.models import Job
 
 app = typer.Typer(help="Herald: self-hosted marketing automation.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -21,6 +30,10 @@ apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+import_app = typer.Typer(help="Import profiles and events.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -70,13 +83,18 @@ def migrate() -> None:
     console.print("Database is up to date.")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    on_shutdown: tuple[Callable[[], None], ...] = (),
+) -> None:
     import uvicorn
 
     from herald.app import create_app
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, on_shutdown=on_shutdown),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
@@ -135,12 +153,12 @@ def run(host: HostOption = None, port: PortOption = None) -> None:
     _first_run_setup(settings, host or settings.host, port or settings.port)
     consumer = _consumer(settings.embedded_workers, periodic=True, embedded=True)
     consumer.start()  # type: ignore[attr-defined]
-    try:
-        _serve(settings, host, port)
-    finally:
-        stopper = threading.Thread(target=consumer.stop, kwargs={"graceful": True})  # type: ignore[attr-defined]
-        stopper.start()
-        stopper.join(timeout=30)
+
+    def stop_worker() -> None:
+        # In the app's shutdown, which runs on SIGINT and SIGTERM alike: in-flight tasks finish.
+        consumer.stop(graceful=True)  # type: ignore[attr-defined]
+
+    _serve(settings, host, port, on_shutdown=(stop_worker,))
 
 
 def _first_run_setup(settings: Settings, host: str, port: int) -> None:
@@ -165,10 +183,14 @@ def _first_run_setup(settings: Settings, host: str, port: int) -> None:
         f"  email:    [bold]{email}[/bold]\n  password: [bold]{password}[/bold]\n"
         "Change the password in Settings after signing in. It is not shown again.\n"
     )
-    (settings.data_dir / "first-run.txt").write_text(
-        f"Herald first sign-in\nurl: {url}\nemail: {email}\npassword: {password}\n"
-        f"organization id: {organization.id}\n"
-    )
+    # It holds a password: readable by the owner of the data directory only.
+    path = settings.data_dir / "first-run.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            f"Herald first sign-in\nurl: {url}\nemail: {email}\npassword: {password}\n"
+            f"organization id: {organization.id}\n"
+        )
 
 
 # --- Administration -----------------------------------------------------------------------------
@@ -181,6 +203,17 @@ def _validated_email(value: str) -> str:
         return normalize_email(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+def _validated_name(value: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from herald.tenancy.schemas import Name
+
+    try:
+        return TypeAdapter(Name).validate_python(value)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"]) from exc
 
 
 def _validated_password(value: str) -> str:
@@ -203,6 +236,7 @@ def org_create(
 
     settings = _settings()
     _prepare(settings)
+    name = _validated_name(name)
     email = _validated_email(admin_email)
     password = _validated_password(admin_password)
     try:
@@ -283,6 +317,7 @@ def apikey_create(
     if kind not in ("public", "secret"):
         raise typer.BadParameter("kind must be public or secret")
     key_kind: Literal["public", "secret"] = "public" if kind == "public" else "secret"
+    name = _validated_name(name)
     org_id = _org_id(org)
     with get_database().transaction() as session:
         _key, plaintext = service.create_api_key(session, org_id, name, key_kind)
@@ -305,5 +340,314 @@ def _org_id(value: str) -> uuid.UUID:
     return org_id
 
 
+# --- Imports and exports -----------------------------------------------------------------------
+
+ImportFile = Annotated[
+    Path,
+    typer.Argument(exists=True, file_okay=True, dir_okay=False, readable=True, help="The file."),
+]
+OrgOption = Annotated[str, typer.Option(help="Organization id.")]
+ErrorsOption = Annotated[
+    Path | None,
+    typer.Option("--errors", help="Write the rows that could not be imported, and why, as CSV."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
+POLL_SECONDS = 0.25
+
+
+def _mapping_options(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    mapping: dict[str, str] = {}
+    for value in values:
+        column, equals, field = value.rpartition("=")
+        if not equals or not column.strip() or not field.strip():
+            raise typer.BadParameter(f"{value!r}: write COLUMN=FIELD", param_hint="--map")
+        if column in mapping:
+            raise typer.BadParameter(f"column {column!r} is mapped twice", param_hint="--map")
+        mapping[column] = field.strip()
+    return mapping
+
+
+def _start_import(file: Path, start: Callable[[Session, IO[bytes]], Job]) -> uuid.UUID:
+    """Check and store the file and add its job (not kicked: this process runs it)."""
+    from herald.db import get_database
+    from herald.errors import HeraldError
+
+    try:
+        with file.open("rb") as stream, get_database().transaction() as session:
+            job = start(session, stream)
+    except HeraldError as exc:
+        if not exc.fields:
+            err_console.print(exc.message, style="red", markup=False, highlight=False)
+        else:
+            err_console.print(f"{file} cannot be imported:", style="red", markup=False)
+            for problem in exc.fields:
+                err_console.print(
+                    f"  {problem.field}: {problem.reason}", markup=False, highlight=False
+                )
+        raise typer.Exit(1) from exc
+    return job.id
+
+
+def _load_job(job_id: uuid.UUID) -> Job:
+    from herald.db import get_database
+    from herald.models import Job
+
+    with get_database().transaction() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def _run_job_with_progress(job_id: uuid.UUID, description: str) -> Job:
+    """Run the job here, through the same `execute_job` a worker uses, and show its progress
+    (read from the job row, where each committed batch records it)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from herald.db import get_database
+    from herald.jobs.service import execute_job
+
+    outcome: list[str] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(execute_job(get_database(), job_id))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=work, name=f"job-{job_id}", daemon=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=err_console) as progress:
+            task = progress.add_task(description, total=None)
+            thread.start()
+            while True:
+                thread.join(POLL_SECONDS)
+                job = _load_job(job_id)
+                progress.update(task, completed=job.progress_done, total=job.progress_total)
+                if thread.is_alive():
+                    continue
+                # "not-claimed": a worker took the job first; follow it to the end.
+                if outcome == ["not-claimed"] and job.status in ("pending", "running"):
+                    continue
+                break
+    except KeyboardInterrupt:
+        err_console.print(
+            f"Interrupted. Job {job_id} keeps what it committed; a running `herald worker` "
+            "resumes it from there once its heartbeat is stale (about five minutes)."
+        )
+        raise typer.Exit(130) from None
+    if failure:
+        raise failure[0]
+    return job
+
+
+def _finish_import(job: Job, summary: str, errors: Path | None, as_json: bool) -> None:
+    from herald.db import get_database
+    from herald.imports import service
+
+    if errors is not None:
+        with errors.open("wb") as sink, get_database().transaction() as session:
+            for line in service.error_csv_lines(session, job):
+                sink.write(line)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "job_id": str(job.id),
+                    "status": job.status,
+                    "result": job.result,
+                    "error": job.error,
+                }
+            )
+        )
+    if job.status == "succeeded":
+        if not as_json:
+            console.print(summary.format(**(job.result or {})), highlight=False)
+            if (job.result or {}).get("errors") and errors is None:
+                console.print(
+                    "See the rows that failed with --errors FILE, "
+                    f"or GET /api/imports/{job.id}/errors.",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        return
+    if job.status == "pending":
+        err_console.print(
+            f"The import stopped: {job.error}\nWhat it committed stays; a running "
+            f"`herald worker` retries job {job.id} from there.",
+            markup=False,
+        )
+    else:
+        err_console.print(f"The import {job.status}: {job.error}", markup=False)
+    raise typer.Exit(1)
+
+
+@import_app.command("profiles")
+def import_profiles(
+    file: ImportFile,
+    org: OrgOption,
+    map_options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="COLUMN=FIELD, once per column to map (email, phone, external_id, first_name, "
+            "last_name, timezone, address1, address2, city, region, country, zip, latitude, "
+            "longitude, properties.NAME, ignore). Other columns map to the field of the same "
+            "name, else to a custom property.",
+        ),
+    ] = None,
+    errors: ErrorsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import profiles from a CSV file: each row creates or updates a profile."""
+    from herald.imports import service
+
+    settings = _settings()
+    _prepare(settings)
+    org_id = _org_id(org)
+    mapping = _mapping_options(map_options)
+
+    def start(session: Session, stream: IO[bytes]) -> Job:
+        return service.start_profile_import(
+            session, org_id, stream, filename=file.name, mapping=mapping, kick=False
+        )
+
+    job = _run_job_with_progress(_start_import(file, start), "Importing profiles")
+    summary = (
+        "Imported {rows} rows: {created} created, {updated} updated, {unchanged} unchanged, "
+        "{errors} with errors."
+    )
+    _finish_import(job, summary, errors, as_json)
+
+
+@import_app.command("events")
+def import_events(
+    file: ImportFile, org: OrgOption, errors: ErrorsOption = None, as_json: JsonOption = False
+) -> None:
+    """Import events from a JSON Lines file (one /api/track body a line)."""
+    from herald.imports import service
+
+    settings = _settings()
+    _prepare(settings)
+    org_id = _org_id(org)
+
+    def start(session: Session, stream: IO[bytes]) -> Job:
+        return service.start_event_import(session, org_id, stream, filename=file.name, kick=False)
+
+    job = _run_job_with_progress(_start_import(file, start), "Importing events")
+    summary = (
+        "Imported {rows} lines: {stored} events stored, {duplicates} duplicates, "
+        "{errors} with errors."
+    )
+    _finish_import(job, summary, errors, as_json)
+
+
+@export_app.command("profiles")
+def export_profiles(
+    org: OrgOption,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout."),
+    ] = None,
+) -> None:
+    """Export every profile as CSV, the same as GET /api/profiles/export."""
+    import sqlalchemy as sa
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from herald.db import get_database
+    from herald.profiles import export
+    from herald.profiles import service as profiles
+
+    settings = _settings()
+    _prepare(settings)
+    org_id = _org_id(org)
+    where = profiles.ProfileFilter()
+    database = get_database()
+    with database.transaction() as session:
+        total = session.scalar(
+            sa.select(sa.func.count()).select_from(profiles.filtered(org_id, where).subquery())
+        )
+    # Written beside the target and renamed at the end, so a failed export leaves no half file.
+    partial = output.with_name(output.name + ".part") if output is not None else None
+    count = 0
+    sink: Any = partial.open("wb") if partial is not None else sys.stdout.buffer
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with (
+            Progress(*columns, console=err_console) as progress,
+            database.transaction() as session,
+        ):
+            task = progress.add_task("Exporting profiles", total=total)
+            lines = export.csv_lines(profiles.iterate_profiles(session, org_id, where))
+            sink.write(next(lines))
+            for count, line in enumerate(lines, start=1):
+                sink.write(line)
+                if count % 500 == 0:
+                    progress.update(task, completed=count)
+            progress.update(task, completed=count)
+    except BaseException:
+        if partial is not None:
+            sink.close()
+            partial.unlink(missing_ok=True)
+        raise
+    if partial is not None and output is not None:
+        sink.close()
+        partial.replace(output)
+        noun = "profile" if count == 1 else "profiles"
+        err_console.print(f"Exported {count} {noun} to {output}.", highlight=False)
+    else:
+        sink.flush()
+
+
 def main() -> None:
     app()
+
+
+# --- The dashboard's API client -----------------------------------------------------------------
+
+
+@app.command("openapi")
+def openapi_schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the API's OpenAPI description (what /openapi.json serves) as stable JSON."""
+    import tempfile
+
+    from herald.app import create_app
+
+    # The schema does not depend on configuration: build the app against throwaway storage so
+    # that this command needs no secret key, database or data directory.
+    with tempfile.TemporaryDirectory(prefix="herald-openapi-") as scratch:
+        settings = Settings(
+            env="development", database_url="sqlite://", redis_url=None, data_dir=Path(scratch)
+        )
+        text = openapi_json(create_app(settings).openapi())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"Wrote {output}.", highlight=False)
+
+
+def openapi_json(schema: dict[str, Any]) -> str:
+    """The schema as the dashboard's generated client expects it: sorted keys, two-space indent."""
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -2,6 +2,99 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
+
+from herald.db import get_database
+from herald.imports import service
+from herald.jobs.schemas import JobOut
+from herald.tenancy.auth import ManagementAuth
+from herald.tenancy.deps import DbSession
 
 router = APIRouter(tags=["imports"])
+
+MAPPING_HELP = (
+    'A JSON object of CSV column to Herald field, for example {"E-mail": "email", '
+    '"Plan": "properties.plan", "Notes": "ignore"}. Columns left out map to the field of the '
+    "same name, else to a custom property of that name."
+)
+
+
+def _accepted(job: JobOut, response: Response) -> JobOut:
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return job
+
+
+@router.post(
+    "/api/imports/profiles",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="import_profiles",
+)
+def import_profiles(
+    auth: ManagementAuth,
+    session: DbSession,
+    response: Response,
+    file: Annotated[UploadFile, File(description="UTF-8 CSV with a header row.")],
+    mapping: Annotated[str | None, Form(description=MAPPING_HELP)] = None,
+) -> JobOut:
+    """Import profiles from CSV in the background: each row creates or updates the profile its
+    email, phone or external_id names. Follow the job at `GET /api/jobs/{id}`."""
+    auth.require_role("admin")
+    job = service.start_profile_import(
+        session,
+        auth.org_id,
+        file.file,
+        filename=file.filename,
+        mapping=service.parse_mapping(mapping),
+    )
+    return _accepted(JobOut.model_validate(job), response)
+
+
+@router.post(
+    "/api/imports/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="import_events",
+)
+def import_events(
+    auth: ManagementAuth,
+    session: DbSession,
+    response: Response,
+    file: Annotated[
+        UploadFile,
+        File(description="UTF-8 JSON Lines: one event object a line, as for /api/track."),
+    ],
+) -> JobOut:
+    """Import events from JSON Lines in the background. Follow the job at `GET /api/jobs/{id}`."""
+    auth.require_role("admin")
+    job = service.start_event_import(session, auth.org_id, file.file, filename=file.filename)
+    return _accepted(JobOut.model_validate(job), response)
+
+
+@router.get(
+    "/api/imports/{job_id}/errors",
+    operation_id="get_import_errors",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "CSV: row (or line), field, reason"}
+    },
+)
+def get_import_errors(
+    job_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> StreamingResponse:
+    """The rows an import could not take, and why, as CSV."""
+    job = service.get_import_job(session, auth.org_id, job_id)
+
+    def rows() -> Iterator[bytes]:
+        # The request's session is closed once the handler returns; the stream reads on its own.
+        with get_database().transaction() as stream_session:
+            yield from service.error_csv_lines(stream_session, job)
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
+    )

@@ -93,10 +93,13 @@ def create_job(
     dedupe_key: str | None = None,
     progress_total: int | None = None,
     run_after: datetime | None = None,
+    kick: bool = True,
 ) -> Job:
     """Add a pending job and kick a worker once the caller commits.
 
     With a `dedupe_key`, a second active job under the same key is refused with `Conflict`.
+    With `kick=False` no worker is kicked: the caller runs the job itself (`execute_job`, as the
+    CLI does); should it not, the sweep kicks the job once it has waited past `KICK_GRACE`.
     """
     from herald.jobs.tasks import run_job
     from herald.worker import enqueue_after_commit
@@ -114,6 +117,8 @@ def create_job(
             session.add(job)
     except IntegrityError as exc:
         raise Conflict(f"a {kind} job for {dedupe_key} is already pending or running") from exc
+    if not kick:
+        return job
     if run_after is None:
         enqueue_after_commit(session, run_job, str(job.id))
     else:

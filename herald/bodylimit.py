@@ -14,7 +14,6 @@ DEFAULT_LIMIT = 1 * MB
 LIMITS: dict[str, int] = {
     "/api/track/batch": 5 * MB,
     "/v1/batch": 5 * MB,
-    "/v1/import": 5 * MB,
     "/api/imports/": 1024 * MB,
 }
 

@@ -208,7 +208,7 @@ def _validated_email(value: str) -> str:
 def _validated_name(value: str) -> str:
     from pydantic import TypeAdapter, ValidationError
 
-    from herald.tenancy.schemas import Name
+    from herald.validation import Name
 
     try:
         return TypeAdapter(Name).validate_python(value)

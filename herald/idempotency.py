@@ -12,7 +12,9 @@ write happens once. Keys are scoped to the credential that sent them and kept fo
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from datetime import datetime, timedelta
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +35,8 @@ RETENTION = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=5)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PREFIXES = ("/api/", "/v1/")
+SPOOL_IN_MEMORY = 1024 * 1024
+REPLAY_CHUNK = 64 * 1024
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -54,12 +58,18 @@ def credential_hash(credential: str) -> str:
     return hashlib.sha256(credential.encode()).hexdigest()
 
 
-def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+def _start_fingerprint(method: str, path: str, query: bytes) -> Any:
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query):
         digest.update(part + b"\0")
+    return digest
+
+
+def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What identifies a request: reusing a key for another fingerprint is refused."""
+    digest = _start_fingerprint(method, path, query)
     digest.update(body)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 class IdempotencyMiddleware:
@@ -87,34 +97,36 @@ class IdempotencyMiddleware:
             await response(scope, receive, send)
             return
 
-        body = await _read_body(receive)
         scope_hash = credential_hash(credential)
-        request_hash = fingerprint(
-            scope["method"], scope["path"], scope.get("query_string", b""), body
-        )
-
-        existing = await run_in_threadpool(reserve, scope_hash, key, request_hash)
-        if existing is not None:
-            await _answer_from_record(existing, request_hash, scope, receive, send)
-            return
-        try:
-            status, content_type, chunks = await _run(self.app, scope, body, receive, send)
-        except BaseException:
-            await run_in_threadpool(_finish, scope_hash, key, 500, None, b"")
-            raise
+        digest = _start_fingerprint(scope["method"], scope["path"], scope.get("query_string", b""))
+        # Spooled: an import upload can be large, and only its first megabyte stays in memory.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
+            await _read_body(receive, body, digest)
+            request_hash = digest.hexdigest()
+            existing = await run_in_threadpool(reserve, scope_hash, key, request_hash)
+            if existing is not None:
+                await _answer_from_record(existing, request_hash, scope, receive, send)
+                return
+            body.seek(0)
+            try:
+                status, content_type, chunks = await _run(self.app, scope, body, receive, send)
+            except BaseException:
+                await run_in_threadpool(_finish, scope_hash, key, 500, None, b"")
+                raise
         await run_in_threadpool(_finish, scope_hash, key, status, content_type, b"".join(chunks))
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
+async def _read_body(receive: Receive, body: IO[bytes], digest: Any) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.request":
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            body.write(chunk)
+            digest.update(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                return
         elif message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            return
 
 
 def _record_query(scope_hash: str, key: str) -> sa.Select[IdempotencyRecord]:
@@ -190,17 +202,19 @@ async def _answer_from_record(
 
 
 async def _run(
-    app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send
+    app: ASGIApp, scope: Scope, body: IO[bytes], receive: Receive, send: Send
 ) -> tuple[int, str | None, list[bytes]]:
     """Run the request with its buffered body, passing the response through and keeping a copy."""
-    delivered = False
+    finished = False
 
     async def replay_body() -> Message:
-        nonlocal delivered
-        if delivered:
+        nonlocal finished
+        if finished:
             return await receive()  # only a disconnect can come now
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        chunk = body.read(REPLAY_CHUNK)
+        more = len(chunk) == REPLAY_CHUNK
+        finished = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
 
     status = 500
     content_type: str | None = None

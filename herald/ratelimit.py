@@ -7,22 +7,21 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter
 
 from herald.errors import RateLimited
 
 _storage: Storage = MemoryStorage()
-_limiter = FixedWindowRateLimiter(_storage)
+# A moving window: a fixed one lets twice the limit through around each window's edge.
+_limiter = MovingWindowRateLimiter(_storage)
 
 
-def configure_rate_limits(redis_url: str | None) -> None:
+def configure_rate_limits(redis_url: str | None, *, key_prefix: str = "herald-limits") -> None:
+    """Memory by default; Redis shares the counts between API processes. `key_prefix` keeps
+    installations (or test runs) that share one Redis apart."""
     global _storage, _limiter
-    _storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
-    _limiter = FixedWindowRateLimiter(_storage)
-
-
-def reset_rate_limits() -> None:
-    _storage.reset()
+    _storage = RedisStorage(redis_url, key_prefix=key_prefix) if redis_url else MemoryStorage()
+    _limiter = MovingWindowRateLimiter(_storage)
 
 
 def hit(limit: str, *identifiers: str) -> None:

@@ -12,6 +12,13 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, StringConstraints
 
 
+def reject_nul(value: str) -> str:
+    """Text may not hold NUL characters: PostgreSQL cannot store them, and no person types one."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def normalize_email(value: str) -> str:
     """Validate an address and return it lowercased, as stored and compared."""
     try:
@@ -52,5 +59,14 @@ def check_region(value: str) -> str:
 
 
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+
+NoNul = AfterValidator(reject_nul)
+# Stripped strings of bounded length without NUL characters, for request models.
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+Text255 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul]
+Text64 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), NoNul]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 RegionCode = Annotated[str, AfterValidator(check_region)]

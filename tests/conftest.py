@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from herald.db import Base, Database, configure_database, normalize_database_url  # noqa: E402
 from herald.migrations import upgrade  # noqa: E402
-from herald.ratelimit import reset_rate_limits  # noqa: E402
+from herald.ratelimit import configure_rate_limits  # noqa: E402
 from herald.settings import get_settings  # noqa: E402
 from herald.worker import configure_queue, huey  # noqa: E402
 
@@ -140,7 +140,6 @@ def backend(
         redis_url=chosen.redis_url, data_dir=tmp_path, immediate=True, name=f"herald-test-{WORKER}"
     )
     huey.flush()
-    reset_rate_limits()
     yield chosen
     huey.flush()
     _empty_tables(database)
@@ -157,6 +156,8 @@ def app(backend: Backend) -> FastAPI:
     from herald.app import create_app
 
     application = create_app(get_settings())
+    # Rate-limit counters of this test only, even when other runs share the Redis.
+    configure_rate_limits(backend.redis_url, key_prefix=f"herald-test-{uuid.uuid4().hex}")
     # create_app points the queue at the configured storage; tests run tasks inline by default.
     configure_queue(
         redis_url=backend.redis_url,

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from herald.db import get_database
-from herald.idempotency import credential_hash, fingerprint, reserve
-from herald.models import ApiKey, IdempotencyRecord
+from herald.idempotency import SPOOL_IN_MEMORY, credential_hash, fingerprint, reserve
+from herald.models import ApiKey, IdempotencyRecord, Job, JobFile
 from tests.factories import make_org, sign_in
+from tests.queueing import use_real_queue
 
 
 def _key_count() -> int:
@@ -136,3 +137,29 @@ def test_an_overlong_key_is_refused(client: TestClient) -> None:
         headers={**org.secret_headers, "Idempotency-Key": "k" * 256},
     )
     assert response.status_code == 400
+
+
+def test_a_large_upload_is_spooled_and_replayed(client: TestClient, backend) -> None:
+    """Bodies past the in-memory spool (an import upload) still reach the handler whole, once."""
+    use_real_queue(backend)  # store the job, do not run the import
+    org = make_org()
+    rows = "".join(f"p{i}@example.com,{'x' * 1200}\n" for i in range(2000))
+    content = ("email,note\n" + rows).encode()
+    assert len(content) > 2 * SPOOL_IN_MEMORY
+
+    # A retry sends the same bytes: build the multipart body once (its boundary is random).
+    request = client.build_request(
+        "POST",
+        "/api/imports/profiles",
+        files={"file": ("people.csv", content, "text/csv")},
+        headers={**org.secret_headers, "Idempotency-Key": "upload-1"},
+    )
+    request.read()
+    first, second = client.send(request), client.send(request)
+    assert first.status_code == second.status_code == 202
+    assert second.json()["id"] == first.json()["id"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    with get_database().transaction() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
+        stored = b"".join(session.scalars(sa.select(JobFile.data).order_by(JobFile.seq)))
+    assert stored == content

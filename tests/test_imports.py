@@ -21,6 +21,7 @@ from herald.imports import tasks as import_tasks
 from herald.jobs.service import create_job, execute_job
 from herald.models import Event, EventKey, Job, JobError, JobFile, Profile
 from herald.profiles import identity
+from herald.profiles import service as profiles_service
 from tests.factories import OrgFixture, make_org, make_user, sign_in
 
 # The test process is the worker: it knows the import handlers as a worker does.
@@ -350,7 +351,7 @@ def test_a_profile_import_that_crashes_resumes_without_duplicates(
             raise RuntimeError("the worker died")
         return real_resolve(session, org_id, ref)
 
-    monkeypatch.setattr(service, "resolve", resolve_once_crashing)
+    monkeypatch.setattr(profiles_service, "resolve", resolve_once_crashing)
     org = make_org()
     rows = [[f"p{i}@example.com", f"P{i}"] for i in range(1, 8)]
     rows[1][0] = "bad-email"  # row 3: an error in a committed batch
@@ -396,8 +397,10 @@ def test_a_cancelled_import_stops_at_the_next_batch(
 
     def next_chunk(self: service.StoredFile) -> bool:
         loaded = real_next_chunk(self)
-        if id(self) not in readers:
-            readers.append(id(self))
+        # Mark each reader itself: id() can be reused once the counting reader is freed.
+        if not getattr(self, "seen_by_test", False):
+            self.seen_by_test = True  # type: ignore[attr-defined]
+            readers.append(len(readers))
         # The first reader counts the rows; cancel while the second imports them.
         if len(readers) == 2 and self._seq == 3:
             with database.transaction() as session:

@@ -9,7 +9,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from herald.errors import validation_fields
 from herald.events import schemas, service
-from herald.profiles.identity import ProfileRef
 from herald.tenancy.auth import ManagementAuth, PublicAuth
 from herald.tenancy.deps import DbSession
 
@@ -19,30 +18,12 @@ _event_adapter = TypeAdapter(schemas.TrackEvent)
 _batch_adapter = TypeAdapter(list[schemas.TrackEvent])
 
 
-def to_input(event: schemas.TrackEvent) -> service.EventInput:
-    who = event.profile
-    return service.EventInput(
-        name=event.event,
-        profile=ProfileRef(
-            profile_id=who.id,
-            email=who.email,
-            external_id=who.external_id,
-            anonymous_id=who.anonymous_id,
-        ),
-        raw_phone=who.phone,
-        properties=event.properties,
-        value=event.value,
-        time=event.time,
-        unique_id=event.unique_id,
-    )
-
-
 @router.post("/api/track", status_code=status.HTTP_202_ACCEPTED, operation_id="track_event")
 def track_event(
     body: schemas.TrackEvent, auth: PublicAuth, session: DbSession
 ) -> schemas.TrackResult:
     """Record one event. The profile is found or created from `profile`."""
-    outcome = service.track_one(session, auth.org_id, to_input(body))
+    outcome = service.track_one(session, auth.org_id, service.event_input(body))
     assert outcome.event_id is not None and outcome.profile_id is not None
     return schemas.TrackResult(
         event_id=outcome.event_id, profile_id=outcome.profile_id, duplicate=outcome.duplicate
@@ -115,7 +96,7 @@ def track_events_batch(
     index, and the rest of the batch is not affected. Retrying a batch is safe for events that
     carry a `unique_id`."""
     good, errors = validate_batch(body.events)
-    outcomes = service.ingest(session, auth.org_id, [to_input(e) for _, e in good])
+    outcomes = service.ingest(session, auth.org_id, [service.event_input(e) for _, e in good])
     return batch_result(outcomes, [i for i, _ in good], errors)
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from herald.profiles.limits import check_properties
-from herald.validation import Email
+from herald.validation import Email, Identifier, Text64
 
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EVENT_AHEAD = timedelta(days=365)
 MAX_BATCH_EVENTS = 1000
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-EventName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+EventName = Identifier
 
 
 def check_event_time(value: datetime | None) -> datetime | None:
@@ -40,7 +39,7 @@ class ProfileReference(BaseModel):
 
     id: uuid.UUID | None = None
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    phone: Text64 | None = None
     external_id: Identifier | None = None
     anonymous_id: Identifier | None = None
 

@@ -23,7 +23,7 @@ from herald.bodylimit import MB, limit_for
 from herald.db import utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotAuthenticated
 from herald.events import schemas, segment
-from herald.tenancy.auth import Principal, _key_principal, public_principal
+from herald.tenancy.auth import Principal, key_principal, public_principal
 from herald.tenancy.deps import DbSession
 
 CORS_HEADERS = {
@@ -119,7 +119,7 @@ def segment_principal(request: Request, session: DbSession, payload: SegmentPayl
     body = payload.json()
     write_key = body.get("writeKey") if isinstance(body, dict) else None
     if isinstance(write_key, str) and write_key.strip():
-        return _key_principal(session, write_key.strip())
+        return key_principal(session, write_key.strip())
     raise NotAuthenticated(
         "send your public key as the HTTP Basic user name (Segment's write key), "
         "as 'Authorization: Bearer pk_…' or as writeKey in the body",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import new_id, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
+from herald.events import schemas
 from herald.models import AnonymousId, Event, EventKey, Metric, Organization, Profile, ProfileChange
 from herald.pagination import newest_first, time_id_cursor
 from herald.profiles.identity import ProfileRef, resolve
@@ -52,6 +53,25 @@ class Outcome:
     error: FieldError | None = None
     # What kind of failure, so a single-event call answers 404 or 409 rather than always 422.
     error_type: type[HeraldError] = InvalidInput
+
+
+def event_input(event: schemas.TrackEvent, default_unique_id: str | None = None) -> EventInput:
+    """The ingestion input for a validated tracking request."""
+    who = event.profile
+    return EventInput(
+        name=event.event,
+        profile=ProfileRef(
+            profile_id=who.id,
+            email=who.email,
+            external_id=who.external_id,
+            anonymous_id=who.anonymous_id,
+        ),
+        raw_phone=who.phone,
+        properties=event.properties,
+        value=event.value,
+        time=event.time,
+        unique_id=event.unique_id or default_unique_id,
+    )
 
 
 def _insert(session: Session, table: Any) -> Any:

@@ -32,17 +32,17 @@ from sqlalchemy.orm import Session
 from herald.db import Database
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound, validation_fields
 from herald.events import schemas as event_schemas
-from herald.events.service import EventInput, ingest
+from herald.events.service import EventInput, event_input, ingest
 from herald.imports.schemas import EventImportCounts, Mapping, ProfileImportCounts
 from herald.jobs.service import JobFailed, JobRun, create_job
-from herald.models import Job, JobError, JobFile, Organization, Profile
+from herald.models import Job, JobError, JobFile, Organization
 from herald.models.profile import LOCATION_FIELDS
 from herald.profiles import schemas as profile_schemas
 from herald.profiles.export import FORMULA_TRIGGERS, neutralize
-from herald.profiles.identity import IDENTIFIERS, ProfileRef, record_change, resolve
+from herald.profiles.identity import IDENTIFIERS, ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
-from herald.profiles.service import apply_fields
-from herald.tenancy.scope import get_scoped, scoped
+from herald.profiles.service import upsert_profile
+from herald.tenancy.scope import get_scoped
 from herald.validation import normalize_phone
 
 PROFILE_KIND = "import.profiles"
@@ -540,19 +540,6 @@ def _column_for(loc: str, columns_by_field: dict[str, str]) -> str:
     return columns_by_field.get(head, loc)
 
 
-def _identifier_snapshot(
-    session: Session, org_id: uuid.UUID, ref: ProfileRef
-) -> dict[uuid.UUID, tuple[str | None, ...]]:
-    """The identifiers of the profiles a row with several identifiers names, before the upsert
-    (resolve may add identifiers to a profile, which apply_fields does not see)."""
-    identifiers = ref.identifiers()
-    if len(identifiers) < 2:
-        return {}
-    conditions = [getattr(Profile, name) == value for name, value in identifiers.items()]
-    profiles = session.scalars(scoped(Profile, org_id).where(sa.or_(*conditions)))
-    return {p.id: tuple(getattr(p, name) for name in IDENTIFIERS) for p in profiles}
-
-
 def _upsert_row(
     session: Session,
     org_id: uuid.UUID,
@@ -569,24 +556,14 @@ def _upsert_row(
         except ValueError as exc:
             return "error", [(columns_by_field.get("phone", "phone"), str(exc))]
     ref = ProfileRef(email=fields.email, phone=phone, external_id=fields.external_id)
-    before = _identifier_snapshot(session, org_id, ref)
     try:
-        resolution = resolve(session, org_id, ref)
+        resolution = upsert_profile(session, org_id, fields, ref)
     except HeraldError as exc:
         problems = [(_column_for(f.field, columns_by_field), f.reason) for f in exc.fields]
         return "error", problems or [("row", exc.message)]
-    profile = resolution.profile
-    changed = apply_fields(profile, fields, phone)
     if resolution.created:
-        outcome = "created"
-    else:
-        now = tuple(getattr(profile, name) for name in IDENTIFIERS)
-        changed = changed or before.get(profile.id, now) != now
-        outcome = "updated" if changed else "unchanged"
-        if changed:
-            record_change(session, org_id, profile.id, "updated")
-    session.flush()
-    return outcome, []
+        return "created", []
+    return ("updated" if resolution.changed else "unchanged"), []
 
 
 def _profile_batch(
@@ -691,24 +668,6 @@ def derived_unique_id(job_id: uuid.UUID, line: int) -> str:
     return f"import:{job_id}:{line}"
 
 
-def _event_input(event: event_schemas.TrackEvent, unique_id: str) -> EventInput:
-    who = event.profile
-    return EventInput(
-        name=event.event,
-        profile=ProfileRef(
-            profile_id=who.id,
-            email=who.email,
-            external_id=who.external_id,
-            anonymous_id=who.anonymous_id,
-        ),
-        raw_phone=who.phone,
-        properties=event.properties,
-        value=event.value,
-        time=event.time,
-        unique_id=event.unique_id or unique_id,
-    )
-
-
 def _parse_line(job_id: uuid.UUID, number: int, line: bytes | None) -> EventInput | list[RowError]:
     if line is None:
         return [(number, "line", f"is longer than {MAX_LINE_BYTES // MB} MB")]
@@ -724,7 +683,7 @@ def _parse_line(job_id: uuid.UUID, number: int, line: bytes | None) -> EventInpu
         event = _event_adapter.validate_python(raw)
     except ValidationError as exc:
         return [(number, f.field, f.reason) for f in validation_fields(exc.errors())]
-    return _event_input(event, derived_unique_id(job_id, number))
+    return event_input(event, derived_unique_id(job_id, number))
 
 
 def _event_batch(

@@ -60,6 +60,8 @@ class Resolution:
     profile: Profile
     created: bool = False
     merged_ids: list[uuid.UUID] = field(default_factory=list)
+    # Whether an existing profile changed (gained identifiers, merged, or later its fields).
+    changed: bool = False
 
 
 # Other domains register what must happen to their rows when two profiles merge
@@ -117,7 +119,9 @@ def resolve(session: Session, org_id: uuid.UUID, ref: ProfileRef) -> Resolution:
 def _resolve_once(session: Session, org_id: uuid.UUID, ref: ProfileRef) -> Resolution:
     if ref.profile_id is not None:
         resolution = Resolution(live_profile(session, org_id, ref.profile_id))
-        claim_identifiers(session, org_id, resolution.profile, ref.identifiers())
+        resolution.changed = claim_identifiers(
+            session, org_id, resolution.profile, ref.identifiers()
+        )
         if ref.anonymous_id is not None:
             _attach_anonymous_id(session, org_id, resolution, ref.anonymous_id)
         return resolution
@@ -134,17 +138,18 @@ def _resolve_once(session: Session, org_id: uuid.UUID, ref: ProfileRef) -> Resol
         if anonymous_profile is not None and anonymous_profile.is_anonymous:
             # The anonymous visitor has just told us who they are.
             target = anonymous_profile
-            _set_identifiers(session, org_id, target, identifiers)
-            resolution = Resolution(target)
-            record_change(session, org_id, target.id, "updated")
+            resolution = Resolution(
+                target, changed=_set_identifiers(session, org_id, target, identifiers)
+            )
         elif anonymous_profile is not None and not identifiers:
             return Resolution(anonymous_profile)
         else:
             target = _create(session, org_id, identifiers)
             resolution = Resolution(target, created=True)
     else:
-        resolution = Resolution(target)
-        _set_identifiers(session, org_id, target, identifiers)
+        resolution = Resolution(
+            target, changed=_set_identifiers(session, org_id, target, identifiers)
+        )
 
     if ref.anonymous_id is not None:
         _attach_anonymous_id(session, org_id, resolution, ref.anonymous_id, anonymous_profile)
@@ -170,7 +175,7 @@ def _find_known(session: Session, org_id: uuid.UUID, identifiers: dict[str, str]
 
 def claim_identifiers(
     session: Session, org_id: uuid.UUID, profile: Profile, identifiers: dict[str, str]
-) -> None:
+) -> bool:
     """Give `profile` these identifiers, refusing any that another profile holds."""
     for name, value in identifiers.items():
         if getattr(profile, name) == value:
@@ -183,19 +188,23 @@ def claim_identifiers(
                 f"{name} belongs to another profile",
                 [FieldError(name, f"belongs to another profile ({holder.id})")],
             )
-    _set_identifiers(session, org_id, profile, identifiers)
+    return _set_identifiers(session, org_id, profile, identifiers)
 
 
 def _set_identifiers(
     session: Session, org_id: uuid.UUID, profile: Profile, identifiers: dict[str, str]
-) -> None:
+) -> bool:
+    """Give the profile these identifiers; record the change for the workers if there was one."""
     changed = False
     for name, value in identifiers.items():
         if getattr(profile, name) != value:
             setattr(profile, name, value)
             changed = True
     if changed:
+        profile.updated_at = utcnow()
         session.flush()  # let a unique constraint speak now, inside the caller's savepoint
+        record_change(session, org_id, profile.id, "updated")
+    return changed
 
 
 def _create(session: Session, org_id: uuid.UUID, identifiers: dict[str, str]) -> Profile:
@@ -231,6 +240,7 @@ def _attach_anonymous_id(
     if current.is_anonymous:
         merge(session, org_id, loser=current, survivor=target)
         resolution.merged_ids.append(current.id)
+        resolution.changed = True
     else:
         # A shared device: the id now means the person who identified last.
         session.execute(
@@ -306,7 +316,6 @@ def _alias_once(session: Session, org_id: uuid.UUID, previous_id: str, user_id: 
     if user is None:
         if previous.external_id is None:
             _set_identifiers(session, org_id, previous, {"external_id": user_id})
-            record_change(session, org_id, previous.id, "updated")
             return Resolution(previous)
         user = _create(session, org_id, {"external_id": user_id})
         merge(session, org_id, loser=previous, survivor=user)

@@ -9,11 +9,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from herald.profiles.limits import check_properties
-from herald.validation import Email, TimeZoneName
+from herald.validation import Email, Identifier, Text64, Text255, TimeZoneName
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
-Text255 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+PersonName = Text255
 
 
 class Location(BaseModel):
@@ -24,7 +22,7 @@ class Location(BaseModel):
     city: Text255 | None = None
     region: Text255 | None = None
     country: Text255 | None = None
-    zip: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    zip: Text64 | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
@@ -39,7 +37,7 @@ class ProfileFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    phone: Text64 | None = None
     external_id: Identifier | None = None
     first_name: PersonName | None = None
     last_name: PersonName | None = None

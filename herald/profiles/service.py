@@ -110,15 +110,24 @@ def _snapshot(profile: Profile) -> tuple[Any, ...]:
     return (*(getattr(profile, n) for n in names), json.dumps(profile.properties, sort_keys=True))
 
 
-def identify(session: Session, org_id: uuid.UUID, request: schemas.IdentifyRequest) -> Resolution:
-    """Create or update the profile the request's identifiers name (see identity.py's rules)."""
-    ref = ref_from_fields(session, org_id, request, request.anonymous_id)
+def upsert_profile(
+    session: Session, org_id: uuid.UUID, fields: schemas.ProfileFields, ref: ProfileRef
+) -> Resolution:
+    """Find or create the profile `ref` names (identity.py's rules) and write `fields` to it."""
     resolution = resolve(session, org_id, ref)
-    profile = resolution.profile
-    if apply_fields(profile, request, ref.phone) and not resolution.created:
-        record_change(session, org_id, profile.id, "updated")
+    if apply_fields(resolution.profile, fields, ref.phone):
+        resolution.changed = True
+        if not resolution.created:
+            record_change(session, org_id, resolution.profile.id, "updated")
     session.flush()
     return resolution
+
+
+def identify(session: Session, org_id: uuid.UUID, request: schemas.IdentifyRequest) -> Resolution:
+    """What POST /api/identify does."""
+    return upsert_profile(
+        session, org_id, request, ref_from_fields(session, org_id, request, request.anonymous_id)
+    )
 
 
 def create_profile(session: Session, org_id: uuid.UUID, request: schemas.ProfileCreate) -> Profile:

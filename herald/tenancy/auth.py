@@ -68,7 +68,7 @@ def _bearer_token(request: Request) -> str | None:
     return None
 
 
-def _key_principal(session: DbSession, token: str) -> Principal:
+def key_principal(session: DbSession, token: str) -> Principal:
     api_key = service.resolve_api_key(session, token)
     if api_key is None:
         raise NotAuthenticated("invalid or revoked API key")
@@ -103,7 +103,7 @@ def _session_principal(request: Request, session: DbSession) -> Principal | None
 def management_principal(request: Request, session: DbSession) -> Principal:
     token = _bearer_token(request)
     if token is not None:
-        principal = _key_principal(session, token)
+        principal = key_principal(session, token)
         if principal.kind != "secret_key":
             raise PermissionDenied("public keys can only send events; use a secret key")
         return principal
@@ -123,7 +123,7 @@ def public_principal(request: Request, session: DbSession) -> Principal:
             "send a public key as 'Authorization: Bearer pk_…' or as the basic-auth user",
             headers={"WWW-Authenticate": "Basic"},
         )
-    return _key_principal(session, token)
+    return key_principal(session, token)
 
 
 def session_principal(request: Request, session: DbSession) -> Principal:

@@ -8,12 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from herald.validation import Email, RegionCode, TimeZoneName
+from herald.validation import Email, Name, RegionCode, TimeZoneName
 
 Role = Literal["owner", "admin", "member"]
 ApiKeyKind = Literal["public", "secret"]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=1024)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class Organization(BaseModel):

@@ -72,6 +72,10 @@ def test_track_creates_the_profile_and_stores_the_event(client: TestClient, data
         ({"event": "x" * 256}, "event"),
         ({"profile": {"email": "not-an-email"}}, "profile.email"),
         ({"unexpected": 1}, "unexpected"),
+        ({"properties": {"note": "nul\u0000inside"}}, "properties"),
+        ({"properties": {"nested": [{"k\u0000": 1}]}}, "properties"),
+        ({"event": "Nul\u0000Name"}, "event"),
+        ({"profile": {"external_id": "id\u0000"}}, "profile.external_id"),
     ],
 )
 def test_limits_are_enforced_with_field_errors(

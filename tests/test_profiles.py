@@ -50,6 +50,12 @@ def test_create_normalizes_and_validates(client: TestClient) -> None:
         ).status_code
         == 422
     )
+    nul = client.post(
+        "/api/identify",
+        json={"email": "n@example.com", "first_name": "A\u0000"},
+        headers=org.public_headers,
+    )
+    assert nul.status_code == 422 and nul.json()["error"]["fields"][0]["field"] == "first_name"
 
 
 def test_identifiers_are_unique_per_organization(client: TestClient) -> None:

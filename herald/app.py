@@ -27,10 +27,12 @@ from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
+from herald.sdk.cors import IngestionCorsMiddleware
+from herald.sdk.routes import router as sdk_router
 from herald.settings import Settings, get_settings
 from herald.system.routes import router as system_router
 from herald.tenancy.routes import router as tenancy_router
-from herald.worker import configure_queue
+from herald.worker import configure_queue, import_task_modules
 
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -66,6 +68,8 @@ def create_app(
     settings.resolved_secret_key()  # refuse a weak or missing key before serving anything
     configure_database(settings.resolved_database_url)
     configure_queue(redis_url=settings.redis_url, data_dir=settings.data_dir)
+    # Job handlers register on import; a request may run a job inline (immediate queues).
+    import_task_modules()
     configure_rate_limits(settings.redis_url)
 
     @asynccontextmanager
@@ -92,8 +96,10 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    # Added last, so it runs first: oversized bodies are refused before anything reads them.
+    # Runs before the idempotency layer: oversized bodies are refused before anything reads them.
     app.add_middleware(BodySizeLimitMiddleware)
+    # Outermost: even a refusal (401, 413) must be readable by the website that sent the event.
+    app.add_middleware(IngestionCorsMiddleware)
     routers = (
         system_router,
         tenancy_router,
@@ -102,6 +108,7 @@ def create_app(
         events_router,
         segment_router,
         imports_router,
+        sdk_router,
     )
     for router in routers:
         app.include_router(router)

@@ -28,6 +28,7 @@ Fixtures, for reuse by the dashboard tests:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -218,7 +219,9 @@ def _local_only(base_url: str):
 @pytest.fixture
 def page(browser, herald_server: HeraldServer) -> Iterator[object]:
     context = browser.new_context(
-        base_url=herald_server.base_url, viewport={"width": 1280, "height": 800}
+        base_url=herald_server.base_url,
+        viewport={"width": 1280, "height": 800},
+        reduced_motion="reduce",  # no animations half-way through a screenshot
     )
     context.route("**/*", _local_only(herald_server.base_url))
     try:
@@ -250,3 +253,71 @@ def save_screenshot(page, name: str) -> Path:
 def screenshot():
     """`screenshot(page, name)` saves test-artifacts/screenshots/<name>.png and returns its path."""
     return save_screenshot
+
+
+# --- The dashboard ------------------------------------------------------------------------------
+#
+# - `dashboard_build` (session): fails with how to build it when herald/static/index.html is
+#   missing (`make test` builds the dashboard first). Modules that drive the dashboard use it
+#   with `pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dashboard_build")]`.
+# - `new_org` (function): `new_org()` makes another organization through `herald org create`
+#   (its owner, a public and a secret key) for tests that need empty tables or may change the
+#   owner's password.
+# - `secret_key` (session): a secret key of the first-run organization, for calls with httpx.
+# Helpers for driving the dashboard are in tests/e2e/helpers.py.
+
+DASHBOARD_INDEX = REPO_ROOT / "herald" / "static" / "index.html"
+
+
+@pytest.fixture(scope="session")
+def dashboard_build() -> Path:
+    if not DASHBOARD_INDEX.exists():
+        pytest.fail(
+            f"the dashboard is not built ({DASHBOARD_INDEX.relative_to(REPO_ROOT)} is missing): "
+            "`make test` builds it before running the tests; by hand: "
+            "`cd web && npm ci && npm run build`"
+        )
+    return DASHBOARD_INDEX
+
+
+@dataclass
+class Organization:
+    name: str
+    org_id: str
+    email: str
+    password: str
+    public_key: str
+    secret_key: str
+
+
+@pytest.fixture
+def new_org(herald_server: HeraldServer):
+    def make(name: str = "Fresh organization") -> Organization:
+        email = f"owner-{secrets.token_hex(4)}@example.com"
+        password = secrets.token_urlsafe(12)
+        result = herald_server.cli(
+            "org", "create", name, "--admin-email", email, "--admin-password", password, "--json"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        created = json.loads(result.stdout.strip().splitlines()[-1])
+        return Organization(
+            name=name,
+            org_id=created["org_id"],
+            email=email,
+            password=password,
+            public_key=created["public_key"],
+            secret_key=created["secret_key"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def secret_key(herald_server: HeraldServer) -> str:
+    result = herald_server.cli(
+        "apikey", "create", "e2e tests", "--org", herald_server.org_id, "--kind", "secret"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("sk_"), key
+    return key

@@ -1,4 +1,5 @@
-"""The pages a fresh install serves before the dashboard is built, in a real browser."""
+"""How Herald serves the dashboard: client-side routes, the API docs, the session cookies, and the
+placeholder page of an install whose dashboard is not built."""
 
 from __future__ import annotations
 
@@ -6,37 +7,36 @@ from pathlib import Path
 
 import pytest
 
+import herald.app
+
 pytestmark = pytest.mark.e2e
 
-DASHBOARD_BUILT = (Path(__file__).resolve().parents[2] / "herald/static/index.html").exists()
 
-
-@pytest.mark.skipif(DASHBOARD_BUILT, reason="the built dashboard replaces the placeholder page")
-def test_placeholder_page_links_to_the_api_docs(page, screenshot) -> None:
-    response = page.goto("/")
-    assert response is not None and response.status == 200
-    assert page.title() == "Herald"
-    assert page.locator("h1").inner_text() == "Herald is running"
-    link = page.get_by_role("link", name="interactive API documentation")
-    assert link.get_attribute("href") == "/docs"
-    screenshot(page, "placeholder")
-
-    link.click()
-    page.wait_for_url("**/docs")
-    assert "Herald" in page.title()
-
-
-def test_client_side_routes_get_the_same_page(page) -> None:
-    page.goto("/")
-    home_title = page.title()
+@pytest.mark.usefixtures("dashboard_build")
+def test_client_side_routes_get_the_dashboard(page) -> None:
+    home = page.goto("/")
+    assert home is not None and home.status == 200
+    index = home.text()
+    assert '<div id="root">' in index
     # Any non-API path answers with the same page (the dashboard's router takes it from there)...
     response = page.goto("/campaigns/some-id")
     assert response is not None and response.status == 200
-    assert page.title() == home_title
+    assert response.text() == index
+    assert response.headers["cache-control"] == "no-cache"
     # ...but API paths never do.
     response = page.goto("/api/no-such-thing")
     assert response is not None and response.status == 404
     assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.usefixtures("dashboard_build")
+def test_signed_out_visitors_are_sent_to_sign_in(page, screenshot) -> None:
+    page.goto("/profiles?q=ada")
+    page.wait_for_url("**/sign-in?next=*")
+    assert "next=%2Fprofiles%3Fq%3Dada" in page.url
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.title() == "Sign in · Herald"
+    screenshot(page, "sign-in")
 
 
 def test_api_docs_render_without_internet(page, screenshot) -> None:
@@ -62,3 +62,14 @@ def test_session_cookie_signs_in_the_browser(signed_in_page, herald_server) -> N
     assert cookies["herald_session"]["httpOnly"] is True
     assert cookies["herald_csrf"]["httpOnly"] is False  # the dashboard reads and echoes it
     assert cookies["herald_session"]["sameSite"] == "Lax"
+
+
+def test_without_a_build_a_placeholder_page_links_to_the_api_docs(
+    client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(herald.app, "STATIC_DIR", tmp_path / "static")
+    response = client.get("/segments")
+    assert response.status_code == 200
+    assert "<h1>Herald is running</h1>" in response.text
+    assert 'href="/docs"' in response.text
+    assert "make run" in response.text

@@ -1,0 +1,1 @@
+"""The browser snippet served at /sdk.js, and the CORS rules that let websites call ingestion."""

@@ -1,0 +1,45 @@
+/** Routes: the sign-in page, and every other screen inside the signed-in shell. */
+import { Navigate, Route, Routes } from "react-router";
+import { RequireAuth } from "./auth/session";
+import { SignInPage } from "./auth/SignInPage";
+import { EventsPage } from "./features/events/EventsPage";
+import { GetStartedPage } from "./features/onboarding/GetStartedPage";
+import { NotFoundPage } from "./features/placeholder/NotFoundPage";
+import { PlannedAreaPage } from "./features/placeholder/PlannedAreaPage";
+import { ProfilePage } from "./features/profiles/ProfilePage";
+import { ProfilesPage } from "./features/profiles/ProfilesPage";
+import { AccountSettings } from "./features/settings/AccountSettings";
+import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
+import { OrganizationSettings } from "./features/settings/OrganizationSettings";
+import { SettingsLayout } from "./features/settings/SettingsLayout";
+import { TeamSettings } from "./features/settings/TeamSettings";
+import { AppLayout } from "./shell/AppLayout";
+import { AREAS } from "./shell/navigation";
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/sign-in" element={<SignInPage />} />
+      <Route element={<RequireAuth />}>
+        <Route element={<AppLayout />}>
+          <Route index element={<Navigate to="/profiles" replace />} />
+          <Route path="profiles" element={<ProfilesPage />} />
+          <Route path="profiles/:profileId" element={<ProfilePage />} />
+          <Route path="events" element={<EventsPage />} />
+          <Route path="get-started" element={<GetStartedPage />} />
+          <Route path="settings" element={<SettingsLayout />}>
+            <Route index element={<Navigate to="organization" replace />} />
+            <Route path="organization" element={<OrganizationSettings />} />
+            <Route path="api-keys" element={<ApiKeysSettings />} />
+            <Route path="team" element={<TeamSettings />} />
+            <Route path="account" element={<AccountSettings />} />
+          </Route>
+          {AREAS.filter((area) => area.planned).map((area) => (
+            <Route key={area.path} path={`${area.path.slice(1)}/*`} element={<PlannedAreaPage area={area} />} />
+          ))}
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,58 @@
+/** The one way the dashboard talks to Herald: a client typed from web/openapi.json
+ * (regenerate with `make api-client`), sending the session cookie and the CSRF header. */
+import createClient, { type Middleware } from "openapi-fetch";
+import { CSRF_HEADER, currentCsrfToken, needsCsrf } from "./csrf";
+import { networkError, toApiError } from "./errors";
+import type { components, paths } from "./schema";
+
+export type Schemas = components["schemas"];
+export type Me = Schemas["Me"];
+export type Organization = Schemas["Organization"];
+export type User = Schemas["User"];
+export type Role = User["role"];
+export type ApiKey = Schemas["ApiKey"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type Profile = Schemas["Profile"];
+export type TimelineEntry = Schemas["TimelineEntry"];
+export type Metric = Schemas["Metric"];
+export type HeraldEvent = Schemas["Event"];
+
+const csrf: Middleware = {
+  onRequest({ request }) {
+    if (needsCsrf(request.method)) {
+      const token = currentCsrfToken();
+      if (token) request.headers.set(CSRF_HEADER, token);
+    }
+    return request;
+  },
+};
+
+// Same origin: FastAPI serves the dashboard and the API together (`npm run dev` proxies the API).
+export const api = createClient<paths>({
+  baseUrl: globalThis.location?.origin ?? "",
+  credentials: "same-origin",
+  // Looked up on each call (not once), so tests can stand in for the network.
+  fetch: (request: Request) => globalThis.fetch(request),
+});
+api.use(csrf);
+
+interface FetchResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The response's data, or an ApiError with Herald's code, message and field errors. */
+export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
+  let result: FetchResult<T>;
+  try {
+    result = await request;
+  } catch (error) {
+    if (error instanceof TypeError) throw networkError();
+    throw error;
+  }
+  if (!result.response.ok) {
+    throw toApiError(result.response.status, result.error);
+  }
+  return result.data as T;
+}

@@ -1,0 +1,108 @@
+/** Every read the dashboard makes, as TanStack Query options: one place for keys and calls. */
+import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
+import { nextCursorOf } from "../lib/paging";
+import { api, call, type Me } from "./client";
+import { rememberCsrfToken } from "./csrf";
+import { ApiError } from "./errors";
+
+export const PAGE_SIZE = 25;
+
+export const keys = {
+  me: ["me"] as const,
+  organization: ["organization"] as const,
+  users: ["users"] as const,
+  apiKeys: ["api-keys"] as const,
+  metrics: ["metrics"] as const,
+  events: (name: string | null) => ["events", name] as const,
+  eventsAll: ["events"] as const,
+  profiles: (q: string, cursor: string | undefined) => ["profiles", q, cursor ?? null] as const,
+  profilesAll: ["profiles"] as const,
+  profile: (id: string) => ["profile", id] as const,
+  timeline: (id: string) => ["timeline", id] as const,
+};
+
+/** Who is signed in, or null when nobody is (a 401 is an answer here, not an error). */
+export const meQuery = queryOptions({
+  queryKey: keys.me,
+  queryFn: async (): Promise<Me | null> => {
+    try {
+      const me = await call(api.GET("/api/me"));
+      rememberCsrfToken(me.csrf_token);
+      return me;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return null;
+      throw error;
+    }
+  },
+  staleTime: 5 * 60_000,
+  retry: false,
+});
+
+export const organizationQuery = queryOptions({
+  queryKey: keys.organization,
+  queryFn: () => call(api.GET("/api/organization")),
+});
+
+export const usersQuery = queryOptions({
+  queryKey: keys.users,
+  queryFn: () => call(api.GET("/api/users")),
+});
+
+export const apiKeysQuery = queryOptions({
+  queryKey: keys.apiKeys,
+  queryFn: () => call(api.GET("/api/api-keys")),
+});
+
+export const metricsQuery = queryOptions({
+  queryKey: keys.metrics,
+  queryFn: () => call(api.GET("/api/metrics")),
+});
+
+export function eventsQuery(name: string | null) {
+  return infiniteQueryOptions({
+    queryKey: keys.events(name),
+    queryFn: ({ pageParam }) =>
+      call(
+        api.GET("/api/events", {
+          params: { query: { limit: PAGE_SIZE, cursor: pageParam, name: name ?? undefined } },
+        }),
+      ),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: nextCursorOf,
+  });
+}
+
+export function profilesQuery(q: string, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.profiles(q, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/profiles", {
+          params: { query: { q: q || undefined, cursor, limit: PAGE_SIZE } },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function profileQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profile(id),
+    queryFn: () =>
+      call(api.GET("/api/profiles/{profile_id}", { params: { path: { profile_id: id } } })),
+  });
+}
+
+export function timelineQuery(id: string) {
+  return infiniteQueryOptions({
+    queryKey: keys.timeline(id),
+    queryFn: ({ pageParam }) =>
+      call(
+        api.GET("/api/profiles/{profile_id}/timeline", {
+          params: { path: { profile_id: id }, query: { limit: PAGE_SIZE, cursor: pageParam } },
+        }),
+      ),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: nextCursorOf,
+  });
+}

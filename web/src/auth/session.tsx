@@ -1,0 +1,81 @@
+/** The signed-in user: who they are, whether they may administer, and signing in and out. */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { createContext, useContext } from "react";
+import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
+import { api, call, type Me, type Role } from "../api/client";
+import { rememberCsrfToken } from "../api/csrf";
+import { ApiError } from "../api/errors";
+import { keys, meQuery } from "../api/queries";
+import { ErrorState, LoadingState } from "../components/States";
+
+const RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
+
+export function hasRole(role: Role, minimum: Role): boolean {
+  return RANK[role] >= RANK[minimum];
+}
+
+/** True when an error means the session is gone (expired, signed out elsewhere). */
+export function isSignedOutError(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 401;
+}
+
+const CurrentUser = createContext<Me | null>(null);
+
+/** Renders its child routes for a signed-in user; sends anyone else to the sign-in page. */
+export function RequireAuth() {
+  const location = useLocation();
+  const me = useQuery(meQuery);
+  if (me.isPending) return <LoadingState label="Loading Herald…" fullPage />;
+  if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} fullPage />;
+  if (me.data === null) {
+    const next = location.pathname + location.search;
+    const target = next === "/" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(next)}`;
+    return <Navigate to={target} replace />;
+  }
+  return (
+    <CurrentUser value={me.data}>
+      <Outlet />
+    </CurrentUser>
+  );
+}
+
+/** The signed-in user; only inside RequireAuth, which guarantees there is one. */
+export function useCurrentUser(): Me {
+  const me = useContext(CurrentUser);
+  if (me === null) throw new Error("useCurrentUser is only available inside RequireAuth");
+  return me;
+}
+
+export function useIsAdmin(): boolean {
+  return hasRole(useCurrentUser().role, "admin");
+}
+
+export const SIGN_IN_MUTATION = ["sign-in"] as const;
+
+export function useSignIn() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: SIGN_IN_MUTATION,
+    mutationFn: (body: { email: string; password: string }) =>
+      call(api.POST("/api/auth/login", { body })),
+    onSuccess: async (session) => {
+      rememberCsrfToken(session.csrf_token);
+      queryClient.removeQueries();
+      await queryClient.fetchQuery(meQuery);
+    },
+  });
+}
+
+export function useSignOut() {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  return useMutation({
+    mutationFn: () => call(api.POST("/api/auth/logout")),
+    onSettled: () => {
+      rememberCsrfToken(null);
+      queryClient.clear();
+      queryClient.setQueryData(keys.me, null);
+      void navigate("/sign-in", { replace: true });
+    },
+  });
+}

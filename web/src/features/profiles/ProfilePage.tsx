@@ -1,0 +1,193 @@
+import { Anchor, Badge, Box, Breadcrumbs, Grid, Group, Paper, Stack, Text, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import type { ReactNode } from "react";
+import { Link, useParams } from "react-router";
+import type { Profile } from "../../api/client";
+import { ApiError } from "../../api/errors";
+import { profileQuery } from "../../api/queries";
+import { DateTime } from "../../components/DateTime";
+import { PageHeader } from "../../components/PageHeader";
+import { PropertiesTable } from "../../components/PropertiesTable";
+import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { profileLabel } from "../../lib/format";
+import { ProfileTimeline } from "./ProfileTimeline";
+
+export function ProfilePage() {
+  const { profileId = "" } = useParams();
+  const profile = useQuery(profileQuery(profileId));
+  return (
+    <>
+      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
+        <Anchor component={Link} to="/profiles" size="sm">
+          Profiles
+        </Anchor>
+        <Text size="sm">{profile.data ? profileLabel(profile.data) : "Profile"}</Text>
+      </Breadcrumbs>
+      {profile.isPending ? (
+        <LoadingState label="Loading the profile…" />
+      ) : profile.isError ? (
+        isNotFound(profile.error) ? (
+          <>
+            <PageHeader title="Profile not found" />
+            <EmptyState title="There is no such profile">
+              It may have been erased, or the address is wrong.
+            </EmptyState>
+          </>
+        ) : (
+          <ErrorState error={profile.error} onRetry={() => void profile.refetch()} />
+        )
+      ) : (
+        <ProfileDetails profile={profile.data} />
+      )}
+    </>
+  );
+}
+
+function isNotFound(error: unknown): boolean {
+  // A malformed id is refused as invalid input; to a person, both mean "no such profile".
+  return error instanceof ApiError && (error.status === 404 || error.status === 422);
+}
+
+function ProfileDetails({ profile }: { profile: Profile }) {
+  return (
+    <>
+      <PageHeader
+        title={profileLabel(profile)}
+        description={
+          <>
+            Created <DateTime value={profile.created_at} />, updated <DateTime value={profile.updated_at} />.
+          </>
+        }
+        actions={
+          profile.anonymous ? (
+            <Badge color="gray" variant="light">
+              Anonymous
+            </Badge>
+          ) : (
+            <Badge color="teal" variant="light">
+              Identified
+            </Badge>
+          )
+        }
+      />
+      <Grid gap="lg">
+        <Grid.Col span={{ base: 12, md: 5 }}>
+          <Stack gap="lg">
+            <Section title="Identifiers">
+              <Facts
+                facts={[
+                  ["Email", profile.email],
+                  ["Phone", profile.phone],
+                  ["External id", profile.external_id],
+                  ["First name", profile.first_name],
+                  ["Last name", profile.last_name],
+                  ["Time zone", profile.timezone],
+                  ["Herald id", profile.id],
+                ]}
+              />
+            </Section>
+            <Section title="Location">
+              <Location profile={profile} />
+            </Section>
+            <Section title="Consent">
+              <Text size="sm" c="dimmed">
+                No consent records yet. Herald does not record email or SMS consent in this version;
+                when it does, each subscription and unsubscribe will be listed here with its source and
+                time.
+              </Text>
+            </Section>
+            <Section title="Properties">
+              <PropertiesTable
+                properties={profile.properties}
+                caption="Custom properties"
+                empty="No custom properties."
+              />
+            </Section>
+          </Stack>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, md: 7 }}>
+          <Section title="Timeline">
+            <ProfileTimeline profileId={profile.id} />
+          </Section>
+        </Grid.Col>
+      </Grid>
+    </>
+  );
+}
+
+function Section({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <Paper withBorder p="md" component="section" aria-label={title}>
+      <Title order={2} fz="h4" mb="sm">
+        {title}
+      </Title>
+      {children}
+    </Paper>
+  );
+}
+
+function Facts({ facts }: { facts: [string, string | null | undefined][] }) {
+  return (
+    <Box
+      component="dl"
+      m={0}
+      style={{ display: "grid", gridTemplateColumns: "max-content minmax(0, 1fr)", gap: "6px 16px" }}
+    >
+      {facts.map(([label, value]) => (
+        <FactRow key={label} label={label} value={value} />
+      ))}
+    </Box>
+  );
+}
+
+function FactRow({ label, value }: { label: string; value: string | null | undefined }) {
+  return (
+    <>
+      <Text size="sm" c="dimmed" component="dt">
+        {label}
+      </Text>
+      <Text size="sm" component="dd" m={0} style={{ overflowWrap: "anywhere" }}>
+        {value || "—"}
+      </Text>
+    </>
+  );
+}
+
+function Location({ profile }: { profile: Profile }) {
+  const location = profile.location;
+  const lines = [
+    location.address1,
+    location.address2,
+    [location.zip, location.city].filter(Boolean).join(" "),
+    location.region,
+    location.country,
+  ].filter((line): line is string => Boolean(line));
+  const coordinates =
+    location.latitude != null && location.longitude != null
+      ? `${location.latitude}, ${location.longitude}`
+      : null;
+  if (lines.length === 0 && !coordinates) {
+    return (
+      <Text size="sm" c="dimmed">
+        No location.
+      </Text>
+    );
+  }
+  return (
+    <Stack gap={2}>
+      {lines.map((line) => (
+        <Text size="sm" key={line}>
+          {line}
+        </Text>
+      ))}
+      {coordinates && (
+        <Group gap={4}>
+          <Text size="sm" c="dimmed">
+            Coordinates
+          </Text>
+          <Text size="sm">{coordinates}</Text>
+        </Group>
+      )}
+    </Stack>
+  );
+}

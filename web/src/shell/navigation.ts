@@ -1,0 +1,77 @@
+/** Every area of the product, in the order the navigation shows them. Areas that are not built
+ * yet are listed with what they will do, so that the dashboard's shape is honest from day one. */
+import {
+  IconActivity,
+  IconChartBar,
+  IconFilter,
+  IconHierarchy2,
+  IconMail,
+  IconRocket,
+  IconSend,
+  IconSettings,
+  IconTemplate,
+  IconUsers,
+  type Icon,
+} from "@tabler/icons-react";
+
+export interface Area {
+  label: string;
+  path: string;
+  icon: Icon;
+  group: "Audience" | "Messaging" | "Insights" | "Setup";
+  /** Not built yet: the screen says so and what it will do. */
+  planned?: string;
+}
+
+export const AREAS: readonly Area[] = [
+  { label: "Profiles", path: "/profiles", icon: IconUsers, group: "Audience" },
+  { label: "Events", path: "/events", icon: IconActivity, group: "Audience" },
+  {
+    label: "Segments",
+    path: "/segments",
+    icon: IconFilter,
+    group: "Audience",
+    planned:
+      "Segments will group profiles by their properties and the events they did, and stay up to date as new events arrive.",
+  },
+  {
+    label: "Campaigns",
+    path: "/campaigns",
+    icon: IconSend,
+    group: "Messaging",
+    planned: "Campaigns will send an email or SMS to a segment, now or at a scheduled time, in each person's time zone.",
+  },
+  {
+    label: "Flows",
+    path: "/flows",
+    icon: IconHierarchy2,
+    group: "Messaging",
+    planned: "Flows will send messages automatically when something happens, such as a welcome series or an abandoned cart reminder.",
+  },
+  {
+    label: "Templates",
+    path: "/templates",
+    icon: IconTemplate,
+    group: "Messaging",
+    planned: "Templates will hold the emails and text messages that campaigns and flows send, with personalization.",
+  },
+  {
+    label: "Outbox",
+    path: "/outbox",
+    icon: IconMail,
+    group: "Messaging",
+    planned:
+      "The outbox will show every message Herald has sent. Until a real email provider is configured, messages stay here instead of leaving the machine.",
+  },
+  {
+    label: "Analytics",
+    path: "/analytics",
+    icon: IconChartBar,
+    group: "Insights",
+    planned: "Analytics will report deliveries, opens, clicks and the revenue that campaigns and flows brought in.",
+  },
+  { label: "Send your first event", path: "/get-started", icon: IconRocket, group: "Setup" },
+  { label: "Settings", path: "/settings", icon: IconSettings, group: "Setup" },
+];
+
+export const GROUPS: readonly Area["group"][] = ["Audience", "Messaging", "Insights", "Setup"];

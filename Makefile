@@ -4,6 +4,8 @@ NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Test files run in parallel (loadfile keeps a file's module fixtures in one worker).
+PYTEST_ARGS ?= -n 4 --dist loadfile
 
 # The dashboard: web/ is built into the Python package, which serves it at /.
 DASHBOARD := herald/static/index.html

@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from herald import __version__
 from herald.bodylimit import BodySizeLimitMiddleware
+from herald.cors import IngestionCorsMiddleware
 from herald.db import configure_database
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
@@ -27,7 +28,6 @@ from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
-from herald.sdk.cors import IngestionCorsMiddleware
 from herald.sdk.routes import router as sdk_router
 from herald.settings import Settings, get_settings
 from herald.system.routes import router as system_router

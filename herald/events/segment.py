@@ -62,6 +62,9 @@ from herald.validation import check_timezone
 SOURCE = "segment"
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 EVENT_TYPES = frozenset({"track", "page", "screen"})
+# Where each call is served: /v1/<call>, and analytics.js's one-letter /v1/<c> besides.
+CALLS = (*MESSAGE_TYPES, "batch")
+PATHS = frozenset(path for call in CALLS for path in (f"/v1/{call}", f"/v1/{call[0]}"))
 PAGE_EVENT = "Viewed Page"
 SCREEN_EVENT = "Viewed Screen"
 # Properties a page event takes from context.page when its own properties lack them.

@@ -4,7 +4,8 @@ Segment's libraries send the write key as the HTTP Basic user name; here that is
 (or secret) key. A bearer token and `?api_key=` work as for every ingestion endpoint, and a
 `writeKey` in the JSON body is the fallback when neither is sent (analytics.js sends it so).
 Bodies may be gzip-compressed (`Content-Encoding: gzip`) and are read as JSON whatever their
-Content-Type, because analytics.js sends `text/plain` to spare the browser a CORS preflight.
+Content-Type, because analytics.js sends `text/plain` to spare the browser a CORS preflight
+(herald.cors answers browsers on these paths).
 The translation lives in herald.events.segment; these handlers only read and answer HTTP.
 """
 
@@ -16,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from herald.bodylimit import MB, limit_for
@@ -26,20 +27,7 @@ from herald.events import schemas, segment
 from herald.tenancy.auth import Principal, key_principal, public_principal
 from herald.tenancy.deps import DbSession
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
-    "Access-Control-Max-Age": "86400",
-}
-
-
-def allow_any_origin(response: Response) -> None:
-    """Browsers may read the answers: the endpoints take public keys, never cookies."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-
-
-router = APIRouter(tags=["segment"], dependencies=[Depends(allow_any_origin)])
+router = APIRouter(tags=["segment"])
 
 
 class PayloadTooLarge(HeraldError):
@@ -322,11 +310,6 @@ def segment_batch(
     return batch_result(outcomes)
 
 
-def segment_preflight() -> Response:
-    """CORS preflight, for browsers that send JSON or an Authorization header."""
-    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=CORS_HEADERS)
-
-
 # analytics.js posts to one-letter paths (/v1/t, /v1/p, ...); they answer as the full ones.
 for _handler in (
     segment_identify,
@@ -337,10 +320,5 @@ for _handler in (
     segment_alias,
     segment_batch,
 ):
-    _path = f"/v1/{_handler.__name__.removeprefix('segment_')}"
-    _short = _path[: len("/v1/") + 1]
-    router.add_api_route(_short, _handler, methods=["POST"], include_in_schema=False)
-    for _preflight_path in (_path, _short):
-        router.add_api_route(
-            _preflight_path, segment_preflight, methods=["OPTIONS"], include_in_schema=False
-        )
+    _call = _handler.__name__.removeprefix("segment_")
+    router.add_api_route(f"/v1/{_call[0]}", _handler, methods=["POST"], include_in_schema=False)

@@ -1,6 +1,7 @@
 """Cross-origin access to the ingestion endpoints, and nothing else.
 
-A website that embeds /sdk.js calls Herald from its own origin. The ingestion endpoints
+A website that embeds /sdk.js (or Segment's analytics.js, pointed at /v1/) calls Herald from its
+own origin. The ingestion endpoints
 authenticate with a public key, never with cookies, so any origin may call them without
 credentials. Management endpoints get no CORS headers at all: browsers keep other sites out.
 
@@ -15,9 +16,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-INGESTION_PATHS = frozenset({"/api/track", "/api/track/batch", "/api/identify"})
+from herald.events.segment import PATHS as SEGMENT_PATHS
+
+INGESTION_PATHS = frozenset({"/api/track", "/api/track/batch", "/api/identify", *SEGMENT_PATHS})
 ALLOWED_METHODS = "POST, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+ALLOWED_HEADERS = "Authorization, Content-Type, Content-Encoding, Idempotency-Key"
 EXPOSED_HEADERS = "Retry-After, Idempotent-Replayed"
 PREFLIGHT_MAX_AGE = "86400"
 

@@ -180,5 +180,8 @@ def _mount_dashboard(app: FastAPI) -> None:
             return HTMLResponse(PLACEHOLDER_PAGE)
         candidate = (STATIC_DIR / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(STATIC_DIR.resolve()):
-            return FileResponse(candidate)
+            # Vite names built assets by their content hash: a changed file gets a new name.
+            immutable = path.startswith("assets/")
+            headers = {"Cache-Control": "public, max-age=31536000, immutable"} if immutable else {}
+            return FileResponse(candidate, headers=headers)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -182,6 +182,7 @@ def _first_run_setup(settings: Settings, host: str, port: int) -> None:
         f"\n[bold green]Herald is set up.[/bold green] Sign in at [bold]{url}[/bold]\n"
         f"  email:    [bold]{email}[/bold]\n  password: [bold]{password}[/bold]\n"
         "Change the password in Settings after signing in. It is not shown again.\n"
+        "Then open Send your first event in the dashboard to connect your shop.\n"
     )
     # It holds a password: readable by the owner of the data directory only.
     path = settings.data_dir / "first-run.txt"

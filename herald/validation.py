@@ -19,8 +19,10 @@ def reject_nul(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=65536)
 def normalize_email(value: str) -> str:
-    """Validate an address and return it lowercased, as stored and compared."""
+    """Validate an address and return it lowercased, as stored and compared. Cached: the same
+    people arrive again and again in event batches, and validation is not cheap."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

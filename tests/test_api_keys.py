@@ -62,11 +62,19 @@ def test_revoked_key_stops_working_at_once(client: TestClient) -> None:
 
 def test_last_used_at_is_recorded(client: TestClient) -> None:
     org = make_org()
+    assert client.get("/api/me", headers=org.secret_headers).status_code == 200
     keys = client.get("/api/api-keys", headers=org.secret_headers).json()["data"]
     secret = next(k for k in keys if k["kind"] == "secret")
-    assert secret["last_used_at"] is not None  # the listing itself used it
+    assert secret["last_used_at"] is not None  # written after the first request committed
     public = next(k for k in keys if k["kind"] == "public")
     assert public["last_used_at"] is None
+    client.post(
+        "/api/track",
+        json={"event": "E", "profile": {"email": "a@example.com"}},
+        headers=org.public_headers,
+    )
+    keys = client.get("/api/api-keys", headers=org.secret_headers).json()["data"]
+    assert next(k for k in keys if k["kind"] == "public")["last_used_at"] is not None
 
 
 def test_keys_are_sent_as_bearer_or_basic_user(client: TestClient) -> None:

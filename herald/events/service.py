@@ -8,13 +8,15 @@ logic itself.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,7 @@ from herald.db import new_id, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
 from herald.models import AnonymousId, Event, EventKey, Metric, Organization, Profile, ProfileChange
+from herald.models.event import METRIC_SHARDS
 from herald.pagination import newest_first, time_id_cursor
 from herald.profiles.identity import ProfileRef, resolve
 from herald.tenancy.scope import scoped
@@ -110,7 +113,7 @@ def ingest(
         }
         for i in live
     ]
-    session.execute(sa.insert(Event), rows)
+    _store_events(session, rows)
     _update_catalog(session, org_id, [(items[i].name, items[i].time or now) for i in live])
     names_by_profile: dict[uuid.UUID, set[str]] = defaultdict(set)
     for index in live:
@@ -131,6 +134,37 @@ def ingest(
         ],
     )
     return outcomes
+
+
+EVENT_COLUMNS = (
+    "id",
+    "time",
+    "org_id",
+    "profile_id",
+    "name",
+    "properties",
+    "value",
+    "unique_id",
+    "source",
+    "received_at",
+)
+
+
+def _store_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the events: PostgreSQL's COPY on PostgreSQL (several times faster than INSERT for a
+    batch), one executemany elsewhere. Both run in the session's transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(sa.insert(cast(sa.Table, Event.__table__)), rows)
+        return
+    driver_connection = session.connection().connection.driver_connection
+    assert driver_connection is not None
+    columns = ", ".join(EVENT_COLUMNS)
+    with (
+        driver_connection.cursor() as cursor,
+        cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c == "properties" else row[c] for c in EVENT_COLUMNS])
 
 
 def _normalize_phones(
@@ -209,23 +243,20 @@ def _claim_unique_ids(
             first_index[unique_id] = index
     if not first_index:
         return live
+    # One statement for the whole batch, compiled once and cached (values vary, shape does not).
     inserted = set(
         session.scalars(
-            _insert(session, EventKey)
-            .values(
-                [
-                    {
-                        "org_id": org_id,
-                        "unique_id": unique_id,
-                        "event_id": outcomes[index].event_id,
-                        "profile_id": outcomes[index].profile_id,
-                        "created_at": now,
-                    }
-                    for unique_id, index in first_index.items()
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(EventKey.unique_id)
+            _insert(session, EventKey).on_conflict_do_nothing().returning(EventKey.unique_id),
+            [
+                {
+                    "org_id": org_id,
+                    "unique_id": unique_id,
+                    "event_id": outcomes[index].event_id,
+                    "profile_id": outcomes[index].profile_id,
+                    "created_at": now,
+                }
+                for unique_id, index in first_index.items()
+            ],
         )
     )
     raced = [u for u in first_index if u not in inserted]
@@ -267,7 +298,9 @@ def _resolve_profiles(
     for index in live:
         by_ref[items[index].profile].append(index)
     found = _bulk_lookup(session, org_id, list(by_ref))
-    for ref, indexes in by_ref.items():
+    # A consistent order: two batches creating the same new people lock them in the same order,
+    # so one waits for the other instead of deadlocking.
+    for ref, indexes in sorted(by_ref.items(), key=lambda item: _ref_order(item[0])):
         profile_id = found.get(ref)
         if profile_id is None:
             try:
@@ -279,6 +312,16 @@ def _resolve_profiles(
                 continue
         for index in indexes:
             outcomes[index].profile_id = profile_id
+
+
+def _ref_order(ref: ProfileRef) -> tuple[str, ...]:
+    return (
+        str(ref.profile_id or ""),
+        ref.email or "",
+        ref.phone or "",
+        ref.external_id or "",
+        ref.anonymous_id or "",
+    )
 
 
 def _profile_error(exc: HeraldError) -> FieldError:
@@ -350,6 +393,7 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
             stats[name] = [1, time, time]
     postgres = session.get_bind().dialect.name == "postgresql"
     least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
+    shard = random.randrange(METRIC_SHARDS)  # noqa: S311 (spreading locks, not a secret)
     # Sorted, so that concurrent batches lock catalog rows in the same order and never deadlock.
     for name in sorted(stats):
         count, first, last = stats[name]
@@ -357,6 +401,7 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
             id=new_id(),
             org_id=org_id,
             name=name,
+            shard=shard,
             event_count=count,
             first_seen_at=first,
             last_seen_at=last,
@@ -364,7 +409,7 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
         excluded = statement.excluded
         session.execute(
             statement.on_conflict_do_update(
-                index_elements=[Metric.org_id, Metric.name],
+                index_elements=[Metric.org_id, Metric.name, Metric.shard],
                 set_={
                     "event_count": Metric.event_count + excluded.event_count,
                     "first_seen_at": least(Metric.first_seen_at, excluded.first_seen_at),
@@ -388,9 +433,29 @@ def track_one(
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def list_metrics(session: Session, org_id: uuid.UUID) -> list[Metric]:
-    query = scoped(Metric, org_id).order_by(Metric.last_seen_at.desc(), Metric.name)
-    return list(session.scalars(query))
+@dataclass(frozen=True)
+class MetricSummary:
+    name: str
+    event_count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+def list_metrics(session: Session, org_id: uuid.UUID) -> list[MetricSummary]:
+    """Every event name with its count and first and last time, the shards added up."""
+    last_seen = sa.func.max(Metric.last_seen_at)
+    rows = session.execute(
+        sa.select(
+            Metric.name,
+            sa.func.sum(Metric.event_count),
+            sa.func.min(Metric.first_seen_at),
+            last_seen,
+        )
+        .where(Metric.org_id == org_id)
+        .group_by(Metric.name)
+        .order_by(last_seen.desc(), Metric.name)
+    )
+    return [MetricSummary(name, int(count), first, last) for name, count, first, last in rows]
 
 
 def recent_events(

@@ -56,15 +56,24 @@ class EventKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+METRIC_SHARDS = 16
+
+
 class Metric(Base):
-    """The catalog of event names in an organization, kept current by ingestion."""
+    """The catalog of event names in an organization, kept current by ingestion.
+
+    Each name has up to METRIC_SHARDS counter rows, and a transaction adds to one chosen at
+    random: with one row per name, every concurrent request tracking `Viewed Product` would
+    queue on that row's lock until the one before it committed. Reads add the shards up.
+    """
 
     __tablename__ = "metrics"
-    __table_args__ = (sa.UniqueConstraint("org_id", "name"),)
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", "shard"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(255))
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
     event_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

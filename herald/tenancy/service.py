@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import utcnow
+from herald.db import get_database, on_commit, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, PermissionDenied
 from herald.models import ApiKey, Organization, User, UserSession
 from herald.security import (
@@ -293,6 +293,31 @@ def resolve_api_key(session: Session, plaintext: str) -> ApiKey | None:
     if api_key is None or api_key.revoked_at is not None:
         return None
     now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        api_key.last_used_at = now
+    stale = api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION
+    marked = _last_marked.get(api_key.id)
+    if stale and (marked is None or now - marked > LAST_USED_RESOLUTION):
+        _last_marked[api_key.id] = now
+        key_id = api_key.id
+        on_commit(session, lambda: _mark_used(key_id, now))
     return api_key
+
+
+# When this process last wrote each key's last_used_at: concurrent requests with one key must
+# not all queue on that row's lock, each inside its own request's transaction.
+_last_marked: dict[uuid.UUID, datetime] = {}
+
+
+def _mark_used(key_id: uuid.UUID, when: datetime) -> None:
+    """Record a key's use in a transaction of its own, after the request's commit."""
+    with get_database().transaction() as session:
+        session.execute(
+            sa.update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                sa.or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at < when - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=when)
+        )

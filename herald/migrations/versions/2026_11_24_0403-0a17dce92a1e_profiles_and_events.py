@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("event_count", sa.BigInteger(), nullable=False),
         sa.Column("first_seen_at", herald.db.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", herald.db.UTCDateTime(), nullable=False),
@@ -52,7 +53,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
-        sa.UniqueConstraint("org_id", "name", name=op.f("uq_metrics_org_id_name")),
+        sa.UniqueConstraint("org_id", "name", "shard", name=op.f("uq_metrics_org_id_name_shard")),
     )
     op.create_table(
         "profile_changes",

@@ -255,6 +255,13 @@ def test_ingestion_hands_changes_to_the_worker_without_running_them(
             )
         ).all()
     assert [(str(c.profile_id), c.event_names) for c in changes] == [(profile_id, ["A", "B"])]
+    with database.transaction() as session:
+        created = session.scalars(
+            sa.select(ProfileChange.profile_id).where(
+                ProfileChange.org_id == org.org_id, ProfileChange.reason == "created"
+            )
+        ).all()
+    assert [str(p) for p in created] == [profile_id]  # the new person, announced once
 
 
 def test_recent_events_stream_pages_newest_first(client: TestClient) -> None:

@@ -298,6 +298,7 @@ def _resolve_profiles(
     for index in live:
         by_ref[items[index].profile].append(index)
     found = _bulk_lookup(session, org_id, list(by_ref))
+    found.update(_bulk_create(session, org_id, [ref for ref in by_ref if ref not in found]))
     # A consistent order: two batches creating the same new people lock them in the same order,
     # so one waits for the other instead of deadlocking.
     for ref, indexes in sorted(by_ref.items(), key=lambda item: _ref_order(item[0])):
@@ -379,6 +380,62 @@ def _bulk_lookup(
             for ref in wanted[key]:
                 result[ref] = profile_id
     return result
+
+
+def _bulk_create(
+    session: Session, org_id: uuid.UUID, refs: list[ProfileRef]
+) -> dict[ProfileRef, uuid.UUID]:
+    """Create, in one statement per identifier kind, the new people named by a single email,
+    phone or external id (a batch's first events from new customers). A person created by a
+    concurrent request meanwhile is simply looked up; every other shape goes through resolve."""
+    created: dict[ProfileRef, uuid.UUID] = {}
+    now = utcnow()
+    for kind in ("email", "phone", "external_id"):
+        wanted = {
+            getattr(ref, kind): ref
+            for ref in refs
+            if getattr(ref, kind) is not None and len(_given(ref)) == 1
+        }
+        if not wanted:
+            continue
+        column = getattr(Profile, kind)
+        rows = [
+            {
+                "id": new_id(),
+                "org_id": org_id,
+                kind: value,
+                "properties": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for value in sorted(wanted)  # a fixed lock order, as in _resolve_profiles
+        ]
+        new = dict(
+            session.execute(
+                _insert(session, Profile).on_conflict_do_nothing().returning(column, Profile.id),
+                rows,
+            ).all()
+        )
+        for value, ref in wanted.items():
+            if value in new:
+                created[ref] = new[value]
+        if new:
+            session.execute(
+                sa.insert(ProfileChange),
+                [
+                    {"org_id": org_id, "profile_id": pid, "reason": "created", "created_at": now}
+                    for pid in new.values()
+                ],
+            )
+    return created
+
+
+def _given(ref: ProfileRef) -> list[str]:
+    return [
+        name
+        for name in ("profile_id", "email", "phone", "external_id", "anonymous_id")
+        if getattr(ref, name) is not None
+    ]
 
 
 def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, datetime]]) -> None:

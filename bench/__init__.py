@@ -1,0 +1,1 @@
+"""Benchmarks and their data generators. Not part of `make test`; see bench/README.md."""

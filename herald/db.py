@@ -126,7 +126,16 @@ def create_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # No server-side prepared statements: after five runs psycopg would prepare a query and
+        # PostgreSQL may switch to a generic plan, which for `unique_id IN (...1000 ids)` on a
+        # freshly grown table was 650 times slower (1.7 s) than planning with the real values.
+        connect_args={"prepare_threshold": None},
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

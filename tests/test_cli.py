@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import sqlalchemy as sa
 
 from herald.db import normalize_database_url
 from herald.migrations import heads
+from tests.processes import default_sigint, free_port
 
 REQUIRE_SERVICES = os.environ.get("HERALD_TEST_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")
@@ -111,18 +111,6 @@ def herald_many(
     return run_all(env, *([*HERALD, *args] for args in commands))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _default_sigint() -> None:
-    # Whatever started pytest (a CI script may ignore SIGINT in background jobs), the server
-    # starts the way it does from a terminal, where Ctrl-C arrives as SIGINT.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -162,7 +150,7 @@ def running(
             cwd=env["HERALD_DATA_DIR"],
             stdout=stdout,
             stderr=stderr,
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
     server = Server(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     try:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from fastapi.testclient import TestClient
 
 from herald.settings import get_settings
 from tests.conftest import Backend
+from tests.processes import free_port
 
 
 def test_healthz_needs_nothing(client: TestClient) -> None:
@@ -23,16 +22,10 @@ def test_readyz_checks_database_and_queue(client: TestClient, backend: Backend) 
     assert ("redis" in checks) == (backend.redis_url is not None)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_readyz_names_an_unreachable_redis(
     client: TestClient, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HERALD_REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
+    monkeypatch.setenv("HERALD_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     get_settings.cache_clear()
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -46,7 +39,7 @@ def test_readyz_names_an_unreachable_database(
 ) -> None:
     from herald.db import configure_database
 
-    configure_database(f"postgresql://nobody@127.0.0.1:{_closed_port()}/none")
+    configure_database(f"postgresql://nobody@127.0.0.1:{free_port()}/none")
     try:
         response = client.get("/readyz")
     finally:

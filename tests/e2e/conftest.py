@@ -33,7 +33,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from tests.processes import default_sigint, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -65,17 +66,6 @@ def _unavailable(message: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (HERALD_TEST_REQUIRE_SERVICES=1 makes this a failure)")
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _default_sigint() -> None:
-    # Start the server as a terminal would, whatever pytest's own SIGINT disposition is.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -131,7 +121,7 @@ def herald_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldSe
         NO_COLOR="1",
         PYTHONUNBUFFERED="1",
     )
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     stdout_path, stderr_path = root / "herald.out", root / "herald.err"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
@@ -141,7 +131,7 @@ def herald_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldSe
             cwd=data_dir,
             stdout=stdout,
             stderr=stderr,
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT

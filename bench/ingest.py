@@ -859,7 +859,7 @@ class Phase:
 
     def rate_by_tenth(self) -> list[float]:
         """Items a second over each tenth of the items sent, first to last."""
-        if not self.marks or self.sent < 10:
+        if len(self.marks) < 10:
             return []
         rates, previous_time, previous_count, mark = [], 0.0, 0, 0
         for tenth in range(1, 11):

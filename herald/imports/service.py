@@ -22,8 +22,8 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
@@ -426,6 +426,64 @@ def _still_running(session: Session, job_id: uuid.UUID) -> bool:
     return session.scalar(sa.select(Job.status).where(Job.id == job_id)) == "running"
 
 
+Item = TypeVar("Item")
+
+
+class _Counts(Protocol):
+    rows: int
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+def _import_in_batches(
+    run: JobRun,
+    records: Iterable[tuple[int, Item]],
+    *,
+    keep: Callable[[Item], bool],
+    process: Callable[[Session, list[tuple[int, Item]]], list[RowError]],
+    counts: _Counts,
+    position: str,
+    resume_after: int,
+    stored_errors: int,
+    batch_size: int,
+) -> None:
+    """Feed numbered records to `process` in batches. Each batch commits together with its row
+    errors and a checkpoint (the last record number read, the counts), so a restarted job skips
+    exactly what was committed. A cancelled job stops at the next batch."""
+    batch: list[tuple[int, Item]] = []
+    last = saved = resume_after
+
+    def commit_batch() -> bool:
+        nonlocal stored_errors, batch, saved
+        with run.database.transaction() as session:
+            if not _still_running(session, run.job_id):
+                return False
+            errors = process(session, batch)
+            stored_errors = _store_errors(session, run.job_id, errors, stored_errors)
+            run.save_progress(
+                session,
+                done=counts.rows,
+                checkpoint={
+                    position: last,
+                    "counts": counts.model_dump(),
+                    "stored_errors": stored_errors,
+                },
+            )
+        batch, saved = [], last
+        return True
+
+    for number, record in records:
+        if number <= resume_after:
+            continue
+        last = number
+        if keep(record):
+            batch.append((number, record))
+        if len(batch) >= batch_size and not commit_batch():
+            return
+    if last > saved:
+        commit_batch()
+
+
 def _store_errors(
     session: Session, job_id: uuid.UUID, errors: list[RowError], stored_before: int
 ) -> int:
@@ -621,40 +679,20 @@ def run_profile_import(run: JobRun) -> dict[str, Any]:
     checkpoint = run.checkpoint or {}
     resume_after: int = checkpoint.get("row", 1)  # record 1 is the header
     counts = ProfileImportCounts.model_validate(checkpoint.get("counts", {}))
-    stored_errors: int = checkpoint.get("stored_errors", 0)
 
-    batch: list[tuple[int, list[str]]] = []
-    last = saved = resume_after
-
-    def commit_batch() -> bool:
-        nonlocal stored_errors, batch, saved
-        with database.transaction() as session:
-            if not _still_running(session, run.job_id):
-                return False
-            errors = _profile_batch(session, run.org_id, fields, columns, batch, counts)
-            stored_errors = _store_errors(session, run.job_id, errors, stored_errors)
-            run.save_progress(
-                session,
-                done=counts.rows,
-                checkpoint={
-                    "row": last,
-                    "counts": counts.model_dump(),
-                    "stored_errors": stored_errors,
-                },
-            )
-        batch, saved = [], last
-        return True
-
-    for number, record in _csv_records(database, run.job_id, delimiter):
-        if number <= resume_after:
-            continue
-        last = number
-        if not _is_blank(record):
-            batch.append((number, record))
-        if len(batch) >= PROFILE_BATCH and not commit_batch():
-            return counts.model_dump()
-    if last > saved:
-        commit_batch()
+    _import_in_batches(
+        run,
+        _csv_records(database, run.job_id, delimiter),
+        keep=lambda record: not _is_blank(record),
+        process=lambda session, batch: _profile_batch(
+            session, run.org_id, fields, columns, batch, counts
+        ),
+        counts=counts,
+        position="row",
+        resume_after=resume_after,
+        stored_errors=checkpoint.get("stored_errors", 0),
+        batch_size=PROFILE_BATCH,
+    )
     return counts.model_dump()
 
 
@@ -729,40 +767,18 @@ def run_event_import(run: JobRun) -> dict[str, Any]:
     checkpoint = run.checkpoint or {}
     resume_after: int = checkpoint.get("line", 0)
     counts = EventImportCounts.model_validate(checkpoint.get("counts", {}))
-    stored_errors: int = checkpoint.get("stored_errors", 0)
 
-    batch: list[tuple[int, bytes | None]] = []
-    last = saved = resume_after
-
-    def commit_batch() -> bool:
-        nonlocal stored_errors, batch, saved
-        with database.transaction() as session:
-            if not _still_running(session, run.job_id):
-                return False
-            errors = _event_batch(session, run, batch, counts)
-            stored_errors = _store_errors(session, run.job_id, errors, stored_errors)
-            run.save_progress(
-                session,
-                done=counts.rows,
-                checkpoint={
-                    "line": last,
-                    "counts": counts.model_dump(),
-                    "stored_errors": stored_errors,
-                },
-            )
-        batch, saved = [], last
-        return True
-
-    for number, line in _lines(database, run.job_id):
-        if number <= resume_after:
-            continue
-        last = number
-        if line is None or line.strip():
-            batch.append((number, line))
-        if len(batch) >= EVENT_BATCH and not commit_batch():
-            return counts.model_dump()
-    if last > saved:
-        commit_batch()
+    _import_in_batches(
+        run,
+        _lines(database, run.job_id),
+        keep=lambda line: line is None or bool(line.strip()),
+        process=lambda session, batch: _event_batch(session, run, batch, counts),
+        counts=counts,
+        position="line",
+        resume_after=resume_after,
+        stored_errors=checkpoint.get("stored_errors", 0),
+        batch_size=EVENT_BATCH,
+    )
     return counts.model_dump()
 
 

@@ -74,6 +74,7 @@ if __package__ in (None, ""):  # run as `python bench/ingest.py`
 from bench import loadclient, procstat, pyspy
 from bench.events_data import CHUNK, EventStream
 from herald.db import new_id
+from herald.events.service import EVENT_COLUMNS
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 REFERENCE_CHUNK = 50_000
@@ -319,18 +320,6 @@ def _reference_rows(
 
 
 PROFILE_COLUMNS = ("id", "org_id", "email", "properties", "created_at", "updated_at")
-EVENT_COLUMNS = (
-    "id",
-    "time",
-    "org_id",
-    "profile_id",
-    "name",
-    "properties",
-    "value",
-    "unique_id",
-    "source",
-    "received_at",
-)
 KEY_COLUMNS = ("org_id", "unique_id", "event_id", "profile_id", "created_at")
 
 

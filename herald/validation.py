@@ -4,7 +4,7 @@ raises ValueError with a reason a person can act on (Pydantic turns it into a fi
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -12,9 +12,20 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, StringConstraints
 
 
+def has_nul(value: Any) -> bool:
+    """Whether text, or any string inside parsed JSON, holds a NUL character: PostgreSQL's text
+    and JSON types cannot store one, and no person types one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 def reject_nul(value: str) -> str:
-    """Text may not hold NUL characters: PostgreSQL cannot store them, and no person types one."""
-    if "\x00" in value:
+    if has_nul(value):
         raise ValueError("must not contain NUL characters")
     return value
 

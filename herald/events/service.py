@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from herald.db import new_id, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
-from herald.models import AnonymousId, Event, EventKey, Metric, Organization, Profile, ProfileChange
+from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
 from herald.models.event import METRIC_SHARDS
 from herald.pagination import newest_first, time_id_cursor
 from herald.profiles.identity import ProfileRef, resolve
 from herald.tenancy.scope import scoped
+from herald.tenancy.service import default_region
 from herald.validation import normalize_phone
 
 SOURCES = ("api", "segment", "import", "sdk")
@@ -175,9 +176,7 @@ def _normalize_phones(
     for index, item in enumerate(items):
         if item.raw_phone is not None:
             if region is None:
-                region = session.scalar(
-                    sa.select(Organization.default_region).where(Organization.id == org_id)
-                )
+                region = default_region(session, org_id)
             try:
                 phone = normalize_phone(item.raw_phone, region)
             except ValueError as exc:
@@ -339,24 +338,17 @@ def _bulk_lookup(
     """Profiles for references that name exactly one existing, unmerged profile by one key."""
     simple: dict[str, dict[str, list[ProfileRef]]] = defaultdict(lambda: defaultdict(list))
     for ref in refs:
-        keys = {
-            "id": ref.profile_id,
-            "email": ref.email,
-            "phone": ref.phone,
-            "external_id": ref.external_id,
-            "anonymous_id": ref.anonymous_id,
-        }
-        given = {k: v for k, v in keys.items() if v is not None}
+        given = ref.given()
         if len(given) == 1:
             ((kind, value),) = given.items()
             simple[kind][str(value)].append(ref)
     result: dict[ProfileRef, uuid.UUID] = {}
-    for kind in ("id", "email", "phone", "external_id"):
+    for kind in ("profile_id", "email", "phone", "external_id"):
         wanted = simple.get(kind)
         if not wanted:
             continue
-        column = Profile.id if kind == "id" else getattr(Profile, kind)
-        values: list[Any] = [uuid.UUID(v) for v in wanted] if kind == "id" else list(wanted)
+        column = Profile.id if kind == "profile_id" else getattr(Profile, kind)
+        values: list[Any] = [uuid.UUID(v) for v in wanted] if kind == "profile_id" else list(wanted)
         rows = session.execute(
             sa.select(column, Profile.id).where(
                 Profile.org_id == org_id, column.in_(values), Profile.merged_into_id.is_(None)
@@ -394,7 +386,7 @@ def _bulk_create(
         wanted = {
             getattr(ref, kind): ref
             for ref in refs
-            if getattr(ref, kind) is not None and len(_given(ref)) == 1
+            if getattr(ref, kind) is not None and len(ref.given()) == 1
         }
         if not wanted:
             continue
@@ -428,14 +420,6 @@ def _bulk_create(
                 ],
             )
     return created
-
-
-def _given(ref: ProfileRef) -> list[str]:
-    return [
-        name
-        for name in ("profile_id", "email", "phone", "external_id", "anonymous_id")
-        if getattr(ref, name) is not None
-    ]
 
 
 def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, datetime]]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 import uuid
@@ -35,15 +36,16 @@ from herald.events import schemas as event_schemas
 from herald.events.service import EventInput, event_input, ingest
 from herald.imports.schemas import EventImportCounts, Mapping, ProfileImportCounts
 from herald.jobs.service import JobFailed, JobRun, create_job
-from herald.models import Job, JobError, JobFile, Organization
+from herald.models import Job, JobError, JobFile
 from herald.models.profile import LOCATION_FIELDS
 from herald.profiles import schemas as profile_schemas
-from herald.profiles.export import FORMULA_TRIGGERS, neutralize
+from herald.profiles.export import FORMULA_TRIGGERS, csv_stream, neutralize
 from herald.profiles.identity import IDENTIFIERS, ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
 from herald.profiles.service import upsert_profile
 from herald.tenancy.scope import get_scoped
-from herald.validation import normalize_phone
+from herald.tenancy.service import default_region
+from herald.validation import has_nul, normalize_phone
 
 PROFILE_KIND = "import.profiles"
 EVENT_KIND = "import.events"
@@ -507,17 +509,6 @@ def _loads(raw: str | bytes) -> Any:
     return json.loads(raw, parse_constant=_reject_constant)
 
 
-def _has_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds a NUL character, which PostgreSQL text and JSON refuse."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 # --- Profiles -----------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?")
@@ -573,7 +564,7 @@ def _row_data(
                 continue
             if not isinstance(parsed, dict):
                 problems.append((columns[index], "must be a JSON object of custom properties"))
-            elif _has_nul(parsed):
+            elif has_nul(parsed):
                 problems.append((columns[index], "contains a NUL character"))
             else:
                 from_json = parsed
@@ -635,7 +626,7 @@ def _profile_batch(
     columns_by_field = {
         field: column for field, column in zip(fields, columns, strict=True) if field != IGNORE
     }
-    region = session.scalar(sa.select(Organization.default_region).where(Organization.id == org_id))
+    region = default_region(session, org_id)
     errors: list[RowError] = []
     for number, record in batch:
         counts.rows += 1
@@ -715,7 +706,7 @@ def _parse_line(job_id: uuid.UUID, number: int, line: bytes | None) -> EventInpu
         return [(number, "line", f"is not valid JSON: {exc}")]
     if not isinstance(raw, dict):
         return [(number, "line", "must be a JSON object")]
-    if _has_nul(raw):
+    if has_nul(raw):
         return [(number, "line", "contains a NUL character")]
     try:
         event = _event_adapter.validate_python(raw)
@@ -794,23 +785,12 @@ def get_import_job(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> Jo
 
 def error_csv_lines(session: Session, job: Job) -> Iterator[bytes]:
     """The job's per-row problems as CSV (row or line number, field, reason), streamed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def take() -> bytes:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text.encode()
-
-    writer.writerow(["line" if job.kind == EVENT_KIND else "row", "field", "reason"])
-    yield take()
     rows = session.execute(
         sa.select(JobError.item, JobError.field, JobError.reason)
         .where(JobError.job_id == job.id)
         .order_by(JobError.id)
         .execution_options(yield_per=1000)
     )
-    for item, field, reason in rows:
-        writer.writerow([item, neutralize(field), neutralize(reason)])
-        yield take()
+    header = ["line" if job.kind == EVENT_KIND else "row", "field", "reason"]
+    body = ([item, neutralize(field), neutralize(reason)] for item, field, reason in rows)
+    return csv_stream(itertools.chain([header], body))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from herald.models import Profile
@@ -43,19 +44,20 @@ def _cell(value: object) -> str:
     return neutralize(str(value))
 
 
-def csv_lines(profiles: Iterable[Profile]) -> Iterator[bytes]:
-    """The header, then one encoded CSV line per profile, produced as they are read."""
+def csv_stream(rows: Iterable[Sequence[object]]) -> Iterator[bytes]:
+    """Each row as one encoded CSV line, produced as the rows are read (for streamed downloads).
+    Cells are written as given: neutralize what people supplied before it gets here."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-
-    def take() -> bytes:
-        text = buffer.getvalue()
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
-        return text.encode()
 
-    writer.writerow(COLUMNS)
-    yield take()
-    for profile in profiles:
-        writer.writerow([_cell(getattr(profile, column)) for column in COLUMNS])
-        yield take()
+
+def csv_lines(profiles: Iterable[Profile]) -> Iterator[bytes]:
+    """The header, then one CSV line per profile."""
+    header: list[Sequence[object]] = [COLUMNS]
+    body = ([_cell(getattr(profile, column)) for column in COLUMNS] for profile in profiles)
+    return csv_stream(itertools.chain(header, body))

@@ -50,9 +50,14 @@ class ProfileRef:
     def identifiers(self) -> dict[str, str]:
         return {name: value for name in IDENTIFIERS if (value := getattr(self, name)) is not None}
 
+    def given(self) -> dict[str, str | uuid.UUID]:
+        """Every way this reference names the person: id, identifiers and anonymous id."""
+        names = ("profile_id", *IDENTIFIERS, "anonymous_id")
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
+
     @property
     def is_empty(self) -> bool:
-        return self.profile_id is None and not self.identifiers() and self.anonymous_id is None
+        return not self.given()
 
 
 @dataclass

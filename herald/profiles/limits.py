@@ -6,20 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from herald.validation import has_nul
+
 MAX_PROPERTIES = 300
 MAX_DEPTH = 10
 MAX_FIELD_BYTES = 100 * 1024
 MAX_KEY_LENGTH = 255
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _depth(value: Any) -> int:
@@ -40,7 +32,7 @@ def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
         # The top level counts as the first level of nesting.
         if 1 + _depth(value) > MAX_DEPTH:
             raise ValueError(f"property {key!r} is nested more than {MAX_DEPTH} levels deep")
-        if _has_nul(key) or _has_nul(value):
+        if has_nul(key) or has_nul(value):
             # PostgreSQL's JSONB cannot hold U+0000.
             raise ValueError(f"property {key!r} contains a NUL character")
         if isinstance(value, str | int | float | bool) or value is None:

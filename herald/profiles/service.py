@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import json_text, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput
-from herald.models import AnonymousId, Event, EventKey, Organization, Profile, ProfileChange
+from herald.models import AnonymousId, Event, EventKey, Profile, ProfileChange
 from herald.models.profile import LOCATION_FIELDS
 from herald.pagination import decode_id_cursor, encode_cursor, newest_first, time_id_cursor
 from herald.profiles import schemas
@@ -28,6 +28,7 @@ from herald.profiles.identity import (
     resolve,
 )
 from herald.tenancy.scope import scoped
+from herald.tenancy.service import default_region
 from herald.validation import normalize_phone
 
 MAX_PAGE = 500
@@ -35,9 +36,8 @@ MAX_PAGE = 500
 
 def phone_for(session: Session, org_id: uuid.UUID, raw: str, field: str = "phone") -> str:
     """A phone number in E.164, read with the organization's default region."""
-    region = session.scalar(sa.select(Organization.default_region).where(Organization.id == org_id))
     try:
-        return normalize_phone(raw, region)
+        return normalize_phone(raw, default_region(session, org_id))
     except ValueError as exc:
         raise InvalidInput.for_field(field, str(exc)) from exc
 

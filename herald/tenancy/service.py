@@ -55,6 +55,11 @@ def get_organization(session: Session, org_id: uuid.UUID) -> Organization:
     return organization
 
 
+def default_region(session: Session, org_id: uuid.UUID) -> str | None:
+    """The region phone numbers without a country code are read in."""
+    return session.scalar(sa.select(Organization.default_region).where(Organization.id == org_id))
+
+
 def update_organization(
     session: Session,
     org_id: uuid.UUID,

@@ -206,17 +206,48 @@ def _local_only(base_url: str):
     return route
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser, herald_server: HeraldServer) -> Iterator[object]:
+def page(browser, herald_server: HeraldServer, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(
         base_url=herald_server.base_url,
         viewport={"width": 1280, "height": 800},
         reduced_motion="reduce",  # no animations half-way through a screenshot
     )
     context.route("**/*", _local_only(herald_server.base_url))
+    new_page = context.new_page()
+    # What went wrong in the browser, printed with a failing test (flaky ones most of all).
+    problems: list[str] = []
+    new_page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.request.method} {r.url} -> {r.status}")
+            if r.status >= 400
+            else None
+        ),
+    )
+    new_page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     try:
-        yield context.new_page()
+        yield new_page
     finally:
+        if request.node.stash.get(_CALL_FAILED, False):
+            print("browser problems:", *problems, sep="\n  ")
+            print(
+                "server log (last 40 lines):", *herald_server.logs().splitlines()[-40:], sep="\n  "
+            )
         context.close()
 
 

@@ -29,6 +29,8 @@ from herald.jobs.routes import router as jobs_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.sdk.routes import router as sdk_router
+from herald.segments.routes import profile_router as profile_segments_router
+from herald.segments.routes import router as segments_router
 from herald.settings import Settings, get_settings
 from herald.system.routes import router as system_router
 from herald.tenancy.routes import router as tenancy_router
@@ -107,6 +109,8 @@ def create_app(
         profiles_router,
         events_router,
         segment_router,
+        segments_router,
+        profile_segments_router,
         imports_router,
         sdk_router,
     )

@@ -129,9 +129,15 @@ def worker(
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 4,
 ) -> None:
     """Run background tasks (any number of these, on any machine)."""
+    from herald.worker import start_pumps
+
     settings = _settings()
     _prepare(settings)
-    _consumer(workers, periodic=False).run()  # type: ignore[attr-defined]
+    stop_pumps = start_pumps()
+    try:
+        _consumer(workers, periodic=False).run()  # type: ignore[attr-defined]
+    finally:
+        stop_pumps()
 
 
 @app.command()
@@ -147,15 +153,19 @@ def scheduler() -> None:
 @app.command()
 def run(host: HostOption = None, port: PortOption = None) -> None:
     """All in one process on the embedded default: migrate, then API, worker and scheduler."""
+    from herald.worker import start_pumps
+
     settings = _settings()
     _migrate(settings)
     _prepare(settings)
     _first_run_setup(settings, host or settings.host, port or settings.port)
     consumer = _consumer(settings.embedded_workers, periodic=True, embedded=True)
     consumer.start()  # type: ignore[attr-defined]
+    stop_pumps = start_pumps()
 
     def stop_worker() -> None:
         # In the app's shutdown, which runs on SIGINT and SIGTERM alike: in-flight tasks finish.
+        stop_pumps()
         consumer.stop(graceful=True)  # type: ignore[attr-defined]
 
     _serve(settings, host, port, on_shutdown=(stop_worker,))

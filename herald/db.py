@@ -110,6 +110,52 @@ def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
     )
 
 
+class text_contains(sa.sql.functions.FunctionElement[bool]):  # noqa: N801
+    """Whether `needle` occurs in `haystack`, case-sensitively on both databases (LIKE is not:
+    SQLite's ignores ASCII case)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+    def __init__(self, haystack: Any, needle: Any) -> None:
+        super().__init__(haystack, needle)
+
+
+@compiles(text_contains, "postgresql")
+def _text_contains_postgresql(element: text_contains, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(strpos({haystack}, {needle}) > 0)"
+
+
+@compiles(text_contains, "sqlite")
+def _text_contains_sqlite(element: text_contains, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(instr({haystack}, {needle}) > 0)"
+
+
+class month_day(sa.sql.functions.FunctionElement[str]):  # noqa: N801
+    """A UTC timestamp column's month and day as 'MM-DD', for anniversaries."""
+
+    type = sa.String()
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+
+
+@compiles(month_day, "postgresql")
+def _month_day_postgresql(element: month_day, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'MM-DD')"
+
+
+@compiles(month_day, "sqlite")
+def _month_day_sqlite(element: month_day, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS...' text.
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"substr({column}, 6, 5)"
+
+
 def normalize_database_url(url: str) -> str:
     """Let users write plain `postgresql://` URLs; Herald talks to PostgreSQL through psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):

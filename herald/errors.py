@@ -134,11 +134,25 @@ _HTTP_CODES = {
 }
 
 
+# Tags of discriminated unions: Pydantic puts the chosen member's tag in an error's location
+# ("conditions", 0, "profile", "value"), which names no field the caller sent.
+_union_tags: set[str] = set()
+
+
+def hide_union_tags(*tags: str) -> None:
+    _union_tags.update(tags)
+
+
 def _location(loc: Sequence[Any]) -> str:
     # ("body", "events", 3, "name") -> "events[3].name"; the part of the request is implied.
     parts = list(loc)
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"} and len(parts) > 1:
         parts = parts[1:]
+    parts = [
+        part
+        for index, part in enumerate(parts)
+        if not (part in _union_tags and index > 0 and isinstance(parts[index - 1], int))
+    ]
     text = ""
     for part in parts:
         if isinstance(part, int):
@@ -149,7 +163,12 @@ def _location(loc: Sequence[Any]) -> str:
 
 
 def validation_fields(errors: Sequence[Any]) -> list[FieldError]:
-    return [FieldError(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in errors]
+    return [FieldError(_location(e.get("loc", ())), _reason(e)) for e in errors]
+
+
+def _reason(error: Any) -> str:
+    # Pydantic prefixes the text of a ValueError from a validator; the reason reads better bare.
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
 
 
 def install_error_handlers(app: FastAPI) -> None:

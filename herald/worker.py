@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ TASK_MODULES = (
     "herald.idempotency",
     "herald.events.tasks",
     "herald.imports.tasks",
+    "herald.segments.tasks",
 )
 
 
@@ -160,3 +162,56 @@ def run_sweeps() -> dict[str, int]:
 def sweep() -> dict[str, int]:
     import_task_modules()
     return run_sweeps()
+
+
+# --- Pumps --------------------------------------------------------------------------------------
+
+# A pump drains a table of pending work (such as profile_changes) continuously: it is called
+# again at once while it finds work and after PUMP_IDLE_SECONDS when it found none. Polling the
+# table, rather than waiting for a kick, means nothing recorded is ever waiting for a lost kick.
+PumpFunction = Callable[[Any], int]
+_pumps: dict[str, PumpFunction] = {}
+PUMP_IDLE_SECONDS = 1.0
+PUMP_ERROR_SECONDS = 5.0
+
+
+def register_pump(name: str) -> Callable[[PumpFunction], PumpFunction]:
+    """Register `function(database) -> rows handled` to run in every worker process."""
+
+    def decorator(function: PumpFunction) -> PumpFunction:
+        _pumps[name] = function
+        return function
+
+    return decorator
+
+
+def _pump_loop(name: str, function: PumpFunction, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            handled = function(get_database())
+        except Exception:
+            logger.exception("pump %s failed; retrying in %ss", name, PUMP_ERROR_SECONDS)
+            stop.wait(PUMP_ERROR_SECONDS)
+            continue
+        if handled == 0:
+            stop.wait(PUMP_IDLE_SECONDS)
+
+
+def start_pumps() -> Callable[[], None]:
+    """Start every registered pump in a daemon thread; returns a function that stops them (each
+    finishes the batch it is in)."""
+    import_task_modules()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_pump_loop, args=(name, f, stop), name=f"pump-{name}", daemon=True)
+        for name, f in _pumps.items()
+    ]
+    for thread in threads:
+        thread.start()
+
+    def stop_pumps() -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    return stop_pumps

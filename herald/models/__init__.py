@@ -1,14 +1,17 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
+from herald.models.consent import Consent, Suppression
 from herald.models.event import Event, EventKey, Metric
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
+from herald.models.segment import Segment, SegmentHistory, SegmentMember
 
 __all__ = [
     "AnonymousId",
     "ApiKey",
+    "Consent",
     "Event",
     "EventKey",
     "IdempotencyRecord",
@@ -19,6 +22,10 @@ __all__ = [
     "Organization",
     "Profile",
     "ProfileChange",
+    "Segment",
+    "SegmentHistory",
+    "SegmentMember",
+    "Suppression",
     "User",
     "UserSession",
 ]

@@ -80,6 +80,17 @@ def on_merge(hook: MergeHook) -> MergeHook:
     return hook
 
 
+# Called with (session, org_id, profile_ids) just before those profiles are erased, so other
+# domains can close their records (segment exits) while the rows still exist.
+EraseHook = Callable[[Session, uuid.UUID, list[uuid.UUID]], None]
+erase_hooks: list[EraseHook] = []
+
+
+def on_erase(hook: EraseHook) -> EraseHook:
+    erase_hooks.append(hook)
+    return hook
+
+
 def record_change(
     session: Session,
     org_id: uuid.UUID,

@@ -12,9 +12,11 @@ from fastapi.responses import StreamingResponse
 
 from herald.db import get_database, utcnow
 from herald.errors import InvalidInput
+from herald.models import Segment
 from herald.profiles import export, schemas, service
 from herald.tenancy.auth import ManagementAuth, PublicAuth
 from herald.tenancy.deps import DbSession
+from herald.tenancy.scope import get_scoped
 from herald.validation import normalize_email
 
 router = APIRouter(tags=["profiles"])
@@ -33,7 +35,12 @@ def profile_filter(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     q: Annotated[str | None, Query(description="Search email, phone, external id and name")] = None,
+    segment_id: Annotated[
+        uuid.UUID | None, Query(description="Only the current members of this segment")
+    ] = None,
 ) -> service.ProfileFilter:
+    if segment_id is not None:
+        get_scoped(session, Segment, auth.org_id, segment_id)
     if (property_name is None) != (property_value is None):
         raise InvalidInput.for_field(
             "property_value", "give property_name and property_value together"
@@ -57,6 +64,7 @@ def profile_filter(
         created_after=created_after,
         created_before=created_before,
         search=q,
+        segment_id=segment_id,
     )
 
 

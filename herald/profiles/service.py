@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import json_text, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput
-from herald.models import AnonymousId, Event, EventKey, Profile, ProfileChange
+from herald.models import AnonymousId, Event, EventKey, Profile, ProfileChange, SegmentMember
 from herald.models.profile import LOCATION_FIELDS
 from herald.pagination import decode_id_cursor, encode_cursor, newest_first, time_id_cursor
 from herald.profiles import schemas
@@ -23,6 +23,7 @@ from herald.profiles.identity import (
     ProfileRef,
     Resolution,
     claim_identifiers,
+    erase_hooks,
     live_profile,
     record_change,
     resolve,
@@ -189,6 +190,8 @@ class ProfileFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     search: str | None = None
+    # Only current members of this segment (the caller checks the segment is the org's).
+    segment_id: uuid.UUID | None = None
 
 
 def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
@@ -207,6 +210,13 @@ def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
         query = query.where(Profile.created_at >= where.created_after)
     if where.created_before is not None:
         query = query.where(Profile.created_at < where.created_before)
+    if where.segment_id is not None:
+        query = query.where(
+            sa.exists().where(
+                SegmentMember.segment_id == where.segment_id,
+                SegmentMember.profile_id == Profile.id,
+            )
+        )
     if where.search:
         pattern = f"%{_escape_like(where.search.strip().lower())}%"
         full_name = (
@@ -298,6 +308,8 @@ def erase_profile(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) ->
             )
         ),
     ]
+    for hook in erase_hooks:
+        hook(session, org_id, ids)
     session.execute(sa.delete(Event).where(Event.org_id == org_id, Event.profile_id.in_(ids)))
     session.execute(
         sa.delete(AnonymousId).where(AnonymousId.org_id == org_id, AnonymousId.profile_id.in_(ids))

@@ -364,6 +364,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/profiles/{profile_id}/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profile Segments
+         * @description The segments this profile is in now.
+         */
+        get: operations["list_profile_segments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/{profile_id}/timeline": {
         parameters: {
             query?: never;
@@ -375,6 +395,127 @@ export interface paths {
         get: operations["get_profile_timeline"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Segments */
+        get: operations["list_segments"];
+        put?: never;
+        /**
+         * Create Segment
+         * @description Save a segment and start computing its members (see `status`).
+         */
+        post: operations["create_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Estimate Segment
+         * @description How many profiles a definition matches right now, without saving it.
+         */
+        post: operations["estimate_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Segment */
+        get: operations["get_segment"];
+        put?: never;
+        post?: never;
+        /** Delete Segment */
+        delete: operations["delete_segment"];
+        options?: never;
+        head?: never;
+        /** Update Segment */
+        patch: operations["update_segment"];
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/growth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Segment Growth
+         * @description Members at the end of each UTC day, with that day's entries and exits.
+         */
+        get: operations["segment_growth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Members
+         * @description Current members, newest profile first. For a CSV of them, use
+         *     `GET /api/profiles/export?segment_id=...`.
+         */
+        get: operations["list_segment_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/segments/{segment_id}/recompute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute Segment
+         * @description Recompute every member now, as a job (409 when one is already pending or running).
+         */
+        post: operations["recompute_segment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -767,6 +908,79 @@ export interface components {
              */
             mapping?: string | null;
         };
+        /**
+         * ConsentCondition
+         * @description Whether Herald may send marketing on a channel: an address or number that is set, not
+         *     suppressed and, for SMS, with consent given.
+         */
+        ConsentCondition: {
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "sms";
+            /**
+             * Operator
+             * @default can_receive
+             * @enum {string}
+             */
+            operator: "can_receive" | "cannot_receive";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent";
+        };
+        /**
+         * Definition
+         * @description The root group, with the language version.
+         */
+        "Definition-Input": {
+            /** Conditions */
+            conditions: (components["schemas"]["Group-Input"] | components["schemas"]["ProfileCondition"] | components["schemas"]["EventCondition"] | components["schemas"]["SegmentCondition"] | components["schemas"]["ConsentCondition"])[];
+            /**
+             * Match
+             * @default all
+             * @enum {string}
+             */
+            match: "all" | "any";
+            /**
+             * Negate
+             * @default false
+             */
+            negate: boolean;
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version: 1;
+        };
+        /**
+         * Definition
+         * @description The root group, with the language version.
+         */
+        "Definition-Output": {
+            /** Conditions */
+            conditions: (components["schemas"]["Group-Output"] | components["schemas"]["ProfileCondition"] | components["schemas"]["EventCondition"] | components["schemas"]["SegmentCondition"] | components["schemas"]["ConsentCondition"])[];
+            /**
+             * Match
+             * @default all
+             * @enum {string}
+             */
+            match: "all" | "any";
+            /**
+             * Negate
+             * @default false
+             */
+            negate: boolean;
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version: 1;
+        };
         /** ErrorBody */
         ErrorBody: {
             /** Code */
@@ -789,6 +1003,18 @@ export interface components {
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** Estimate */
+        Estimate: {
+            /**
+             * Count
+             * @description Profiles the definition matches now.
+             */
+            count: number;
+        };
+        /** EstimateRequest */
+        EstimateRequest: {
+            definition: components["schemas"]["Definition-Input"];
         };
         /** Event */
         Event: {
@@ -825,12 +1051,181 @@ export interface components {
             /** Value */
             value: number | null;
         };
+        /**
+         * EventCondition
+         * @description How often someone did an event, or how much its `value` added up to, in a window.
+         */
+        EventCondition: {
+            /** Filters */
+            filters?: components["schemas"]["EventFilter"][];
+            /**
+             * Measure
+             * @default count
+             * @enum {string}
+             */
+            measure: "count" | "sum" | "average";
+            /** Metric */
+            metric: string;
+            /**
+             * Operator
+             * @default at_least
+             * @enum {string}
+             */
+            operator: "at_least" | "at_most" | "exactly" | "between";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "event";
+            /**
+             * Value
+             * @default 1
+             */
+            value: number;
+            /** Value To */
+            value_to?: number | null;
+            window?: components["schemas"]["EventWindow"];
+        };
+        /**
+         * EventFilter
+         * @description A condition on a property of the event itself (`category equals shoes`).
+         */
+        EventFilter: {
+            /**
+             * Amount
+             * @description N of in_the_last / more_than_ago / in_the_next / anniversary_within.
+             */
+            amount?: number | null;
+            /**
+             * Operator
+             * @enum {string}
+             */
+            operator: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+            /** Property */
+            property: string;
+            /**
+             * Unit
+             * @default days
+             * @enum {string}
+             */
+            unit: "minutes" | "hours" | "days" | "weeks";
+            /**
+             * Value
+             * @description The operand of equals, contains, greater_than, between, ...
+             */
+            value?: string | number | boolean | null;
+            /**
+             * Value To
+             * @description The upper end of `between`.
+             */
+            value_to?: string | number | boolean | null;
+            /**
+             * Value Type
+             * @description How a custom property compares. `number` declares it numeric: strings holding a decimal number then compare as numbers. Inferred from the operand when left out.
+             */
+            value_type?: ("string" | "number" | "boolean" | "date") | null;
+            /**
+             * Values
+             * @description The list of `in` / `not_in`.
+             */
+            values?: (string | number | boolean)[] | null;
+        };
         /** EventList */
         EventList: {
             /** Data */
             data: components["schemas"]["Event"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * EventWindow
+         * @description Which events count: all of them, the last N units, between two instants, or since one.
+         */
+        EventWindow: {
+            /** Amount */
+            amount?: number | null;
+            /** End */
+            end?: string | null;
+            /** Start */
+            start?: string | null;
+            /**
+             * Type
+             * @default all_time
+             * @enum {string}
+             */
+            type: "all_time" | "in_the_last" | "between" | "since";
+            /**
+             * Unit
+             * @default days
+             * @enum {string}
+             */
+            unit: "minutes" | "hours" | "days" | "weeks";
+        };
+        /** Group */
+        "Group-Input": {
+            /** Conditions */
+            conditions?: (components["schemas"]["Group-Input"] | components["schemas"]["ProfileCondition"] | components["schemas"]["EventCondition"] | components["schemas"]["SegmentCondition"] | components["schemas"]["ConsentCondition"])[];
+            /**
+             * Match
+             * @default all
+             * @enum {string}
+             */
+            match: "all" | "any";
+            /**
+             * Negate
+             * @description Match profiles the group does NOT match.
+             * @default false
+             */
+            negate: boolean;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "group";
+        };
+        /** Group */
+        "Group-Output": {
+            /** Conditions */
+            conditions?: (components["schemas"]["Group-Output"] | components["schemas"]["ProfileCondition"] | components["schemas"]["EventCondition"] | components["schemas"]["SegmentCondition"] | components["schemas"]["ConsentCondition"])[];
+            /**
+             * Match
+             * @default all
+             * @enum {string}
+             */
+            match: "all" | "any";
+            /**
+             * Negate
+             * @description Match profiles the group does NOT match.
+             * @default false
+             */
+            negate: boolean;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "group";
+        };
+        /** Growth */
+        Growth: {
+            /** Data */
+            data: components["schemas"]["GrowthPoint"][];
+        };
+        /** GrowthPoint */
+        GrowthPoint: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Entered */
+            entered: number;
+            /** Exited */
+            exited: number;
+            /**
+             * Members
+             * @description Members at the end of the day (UTC).
+             */
+            members: number;
         };
         /** Health */
         Health: {
@@ -961,6 +1356,13 @@ export interface components {
             role: "owner" | "admin" | "member";
             user?: components["schemas"]["User"] | null;
         };
+        /** MemberList */
+        MemberList: {
+            /** Data */
+            data: components["schemas"]["Profile"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** Metric */
         Metric: {
             /** Event Count */
@@ -1055,6 +1457,63 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * ProfileCondition
+         * @description A built-in profile field (`field`) or a custom property (`property`).
+         */
+        ProfileCondition: {
+            /**
+             * Amount
+             * @description N of in_the_last / more_than_ago / in_the_next / anniversary_within.
+             */
+            amount?: number | null;
+            /**
+             * Field
+             * @description A built-in field, for example `city`.
+             */
+            field?: string | null;
+            /**
+             * Operator
+             * @enum {string}
+             */
+            operator: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+            /**
+             * Property
+             * @description A custom property, for example `plan`.
+             */
+            property?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "profile";
+            /**
+             * Unit
+             * @default days
+             * @enum {string}
+             */
+            unit: "minutes" | "hours" | "days" | "weeks";
+            /**
+             * Value
+             * @description The operand of equals, contains, greater_than, between, ...
+             */
+            value?: string | number | boolean | null;
+            /**
+             * Value To
+             * @description The upper end of `between`.
+             */
+            value_to?: string | number | boolean | null;
+            /**
+             * Value Type
+             * @description How a custom property compares. `number` declares it numeric: strings holding a decimal number then compare as numbers. Inferred from the operand when left out.
+             */
+            value_type?: ("string" | "number" | "boolean" | "date") | null;
+            /**
+             * Values
+             * @description The list of `in` / `not_in`.
+             */
+            values?: (string | number | boolean)[] | null;
+        };
         /** ProfileCreate */
         ProfileCreate: {
             /** Email */
@@ -1104,6 +1563,26 @@ export interface components {
             /** Phone */
             phone?: string | null;
         };
+        /** ProfileSegment */
+        ProfileSegment: {
+            /**
+             * Entered At
+             * Format: date-time
+             */
+            entered_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** ProfileSegments */
+        ProfileSegments: {
+            /** Data */
+            data: components["schemas"]["ProfileSegment"][];
+        };
         /** ProfileUpdate */
         ProfileUpdate: {
             /** Email */
@@ -1140,6 +1619,60 @@ export interface components {
             };
             /** Status */
             status: string;
+        };
+        /** Segment */
+        Segment: {
+            /**
+             * Computed At
+             * @description When the last full recompute finished.
+             */
+            computed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            definition: components["schemas"]["Definition-Output"];
+            /** Description */
+            description: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Member Count
+             * @description Current members, kept up to date as data changes.
+             */
+            member_count: number;
+            /**
+             * Metrics
+             * @description Event names the definition looks at.
+             */
+            metrics: string[];
+            /** Name */
+            name: string;
+            /**
+             * Recompute Job Id
+             * @description The pending or running recompute, to poll at /api/jobs/{id}.
+             */
+            recompute_job_id: string | null;
+            /**
+             * Status
+             * @description `computing` while a full recompute is pending or running.
+             * @enum {string}
+             */
+            status: "computing" | "ready";
+            /**
+             * Time Relative
+             * @description Membership changes with the clock alone; recomputed every hour.
+             */
+            time_relative: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** SegmentBatchItemResult */
         SegmentBatchItemResult: {
@@ -1185,6 +1718,36 @@ export interface components {
              */
             success: boolean;
         };
+        /**
+         * SegmentCondition
+         * @description Membership of another segment of the same organization.
+         */
+        SegmentCondition: {
+            /**
+             * Operator
+             * @default in
+             * @enum {string}
+             */
+            operator: "in" | "not_in";
+            /**
+             * Segment Id
+             * Format: uuid
+             */
+            segment_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "segment";
+        };
+        /** SegmentCreate */
+        SegmentCreate: {
+            definition: components["schemas"]["Definition-Input"];
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name: string;
+        };
         /** SegmentEventResult */
         SegmentEventResult: {
             /**
@@ -1209,6 +1772,11 @@ export interface components {
              */
             success: boolean;
         };
+        /** SegmentList */
+        SegmentList: {
+            /** Data */
+            data: components["schemas"]["Segment"][];
+        };
         /** SegmentProfileResult */
         SegmentProfileResult: {
             /** Created */
@@ -1229,6 +1797,17 @@ export interface components {
              * @default true
              */
             success: boolean;
+        };
+        /**
+         * SegmentUpdate
+         * @description Fields left out are left alone. A new definition starts a recompute.
+         */
+        SegmentUpdate: {
+            definition?: components["schemas"]["Definition-Input"] | null;
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name?: string | null;
         };
         /** Session */
         Session: {
@@ -2465,6 +3044,8 @@ export interface operations {
                 created_before?: string | null;
                 /** @description Search email, phone, external id and name */
                 q?: string | null;
+                /** @description Only the current members of this segment */
+                segment_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -2593,6 +3174,8 @@ export interface operations {
                 created_before?: string | null;
                 /** @description Search email, phone, external id and name */
                 q?: string | null;
+                /** @description Only the current members of this segment */
+                segment_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -2883,6 +3466,64 @@ export interface operations {
             };
         };
     };
+    list_profile_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileSegments"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_profile_timeline: {
         parameters: {
             query?: {
@@ -2904,6 +3545,537 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    estimate_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EstimateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Estimate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    segment_growth: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Growth"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_segment_members: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    recompute_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description Unauthorized */

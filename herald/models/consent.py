@@ -1,0 +1,44 @@
+"""Who may be sent marketing: the suppression list and per-channel consent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, UTCDateTime, new_id, utcnow
+
+
+class Suppression(Base):
+    """An address or number Herald must not send marketing to on a channel: keyed by the
+    address rather than the profile, so it survives the profile being erased and recreated."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (sa.UniqueConstraint("org_id", "channel", "address"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    # "email" or "sms"; the address is a normalized email address or an E.164 number.
+    channel: Mapped[str] = mapped_column(sa.String(8))
+    address: Mapped[str] = mapped_column(sa.String(320))
+    # "unsubscribe", "hard_bounce", "complaint", "manual", "stop"
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Consent(Base):
+    """A profile's current consent to marketing on a channel (SMS needs it given expressly)."""
+
+    __tablename__ = "consents"
+
+    profile_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    granted: Mapped[bool]
+    # Where it was given or withdrawn: "api", "import", "keyword", "form", ...
+    source: Mapped[str] = mapped_column(sa.String(32))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Segmentation: definitions compiled to SQL, membership kept current, recomputes."""

@@ -14,6 +14,7 @@ from herald.jobs.schemas import JobOut
 from herald.models import Job, Segment
 from herald.profiles import service as profiles
 from herald.segments import schemas, service
+from herald.segments.definition import BUILTIN_FIELDS, builtin_type
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
@@ -88,6 +89,37 @@ def estimate_segment(
     """How many profiles a definition matches right now, without saving it."""
     count = service.estimate(session, auth.org_id, body.definition.model_dump(mode="json"))
     return schemas.Estimate(count=count)
+
+
+@router.get("/catalog", operation_id="segment_catalog")
+def segment_catalog(auth: ManagementAuth, session: DbSession) -> schemas.Catalog:
+    """Fields, custom properties and event names to build definitions from."""
+    fields = [
+        schemas.CatalogField(name=name, type=builtin_type(name) or "string")
+        for name in BUILTIN_FIELDS
+    ]
+    properties = [
+        schemas.CatalogField(name=name, type=kind)
+        for name, kind in service.profile_property_catalog(session, auth.org_id)
+    ]
+    return schemas.Catalog(
+        fields=fields, properties=properties, metrics=service.metric_catalog(session, auth.org_id)
+    )
+
+
+@router.get("/catalog/event-properties", operation_id="segment_event_property_catalog")
+def event_property_catalog(
+    metric: Annotated[str, Query(min_length=1, max_length=255)],
+    auth: ManagementAuth,
+    session: DbSession,
+) -> schemas.EventPropertyCatalog:
+    """Property names of the metric's recent events, with a suggested type."""
+    return schemas.EventPropertyCatalog(
+        properties=[
+            schemas.CatalogField(name=name, type=kind)
+            for name, kind in service.event_property_catalog(session, auth.org_id, metric)
+        ]
+    )
 
 
 @router.get("/{segment_id}", operation_id="get_segment")

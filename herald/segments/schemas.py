@@ -90,3 +90,21 @@ class ProfileSegment(BaseModel):
 
 class ProfileSegments(BaseModel):
     data: list[ProfileSegment]
+
+
+class CatalogField(BaseModel):
+    name: str
+    type: Literal["string", "number", "boolean", "date"]
+
+
+class Catalog(BaseModel):
+    """What the builder offers: built-in fields, custom properties seen on recent profiles (with
+    a suggested type), and the organization's event names."""
+
+    fields: list[CatalogField]
+    properties: list[CatalogField]
+    metrics: list[str]
+
+
+class EventPropertyCatalog(BaseModel):
+    properties: list[CatalogField]

@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session
 from herald.db import Database, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput, validation_fields
 from herald.jobs.service import JobFailed, JobRun, create_job, job_handler
-from herald.models import Job, ProfileChange, Segment, SegmentHistory, SegmentMember
+from herald.models import (
+    Event,
+    Job,
+    Metric,
+    Profile,
+    ProfileChange,
+    Segment,
+    SegmentHistory,
+    SegmentMember,
+)
 from herald.profiles.identity import on_erase
 from herald.segments import definition as lang
 from herald.segments.compiler import SegmentLoader, check_references, members_query
@@ -578,3 +587,66 @@ def _leave_on_erase(session: Session, org_id: uuid.UUID, profile_ids: list[uuid.
     now = utcnow()
     for segment in _lock(session, list(by_segment)):
         _record(session, segment, set(), by_segment[segment.id], now)
+
+
+# --- The builder's catalog -----------------------------------------------------------------------
+
+CATALOG_SAMPLE = 1000
+
+
+def infer_value_type(values: Iterable[Any]) -> str:
+    """The comparison type a set of sampled values suggests: number, boolean, date or string."""
+    kinds = set()
+    for value in values:
+        if isinstance(value, bool) or value in ("true", "false"):
+            kinds.add("boolean")
+        elif isinstance(value, (int, float)) or (
+            isinstance(value, str) and lang.NUMERIC_TEXT.match(value)
+        ):
+            kinds.add("number")
+        elif isinstance(value, str) and lang.ISO_DATE_PREFIX.match(value):
+            kinds.add("date")
+        else:
+            kinds.add("string")
+    return kinds.pop() if len(kinds) == 1 else "string"
+
+
+def _property_types(rows: Iterable[dict[str, Any] | None]) -> list[tuple[str, str]]:
+    seen: dict[str, list[Any]] = defaultdict(list)
+    for properties in rows:
+        for key, value in (properties or {}).items():
+            if value is not None and not isinstance(value, (dict, list)):
+                seen[key].append(value)
+    return sorted((key, infer_value_type(values)) for key, values in seen.items())
+
+
+def profile_property_catalog(session: Session, org_id: uuid.UUID) -> list[tuple[str, str]]:
+    """Custom property names of the most recently updated profiles, with a suggested type."""
+    rows = session.scalars(
+        sa.select(Profile.properties)
+        .where(Profile.org_id == org_id, Profile.merged_into_id.is_(None))
+        .order_by(Profile.updated_at.desc())
+        .limit(CATALOG_SAMPLE)
+    )
+    return _property_types(rows)
+
+
+def event_property_catalog(
+    session: Session, org_id: uuid.UUID, metric: str
+) -> list[tuple[str, str]]:
+    """Property names of the metric's latest events, with a suggested type."""
+    rows = session.scalars(
+        sa.select(Event.properties)
+        .where(Event.org_id == org_id, Event.name == metric)
+        .order_by(Event.time.desc())
+        .limit(CATALOG_SAMPLE)
+    )
+    return _property_types(rows)
+
+
+def metric_catalog(session: Session, org_id: uuid.UUID) -> list[str]:
+    return list(
+        session.scalars(
+            sa.select(Metric.name).where(Metric.org_id == org_id).distinct().order_by(Metric.name)
+        )
+    )

@@ -328,6 +328,7 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
     query = members_query(
         definition, segment.org_id, now, definition_loader(session, segment.org_id)
     )
+    before = _member_count(session, segment.id)
     connection = session.connection()
     _scratch.drop(connection, checkfirst=True)
     _scratch.create(connection)
@@ -338,7 +339,7 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
         SegmentMember.segment_id == segment.id, SegmentMember.profile_id == _scratch.c.profile_id
     )
     entering = sa.select(_scratch.c.profile_id).where(~sa.exists(member))
-    entered = _write_history_from(session, segment, entering, entered=True, now=now)
+    _write_history_from(session, segment, entering, entered=True, now=now)
     session.execute(
         sa.insert(SegmentMember).from_select(
             ["segment_id", "org_id", "profile_id", "entered_at"],
@@ -358,8 +359,8 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
     leaving = sa.select(SegmentMember.profile_id).where(
         SegmentMember.segment_id == segment.id, ~sa.exists(still)
     )
-    exited = _write_history_from(session, segment, leaving, entered=False, now=now)
-    session.execute(
+    _write_history_from(session, segment, leaving, entered=False, now=now)
+    deleted = session.execute(
         sa.delete(SegmentMember)
         .where(SegmentMember.segment_id == segment.id, ~sa.exists(still))
         .execution_options(synchronize_session=False)
@@ -367,6 +368,9 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
     if run is not None:
         run.save_progress(session, done=3)
     count = int(session.scalar(sa.select(sa.func.count()).select_from(_scratch)) or 0)
+    # INSERT ... SELECT has no reliable row count on every driver; DELETE does.
+    exited = int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+    entered = count - (before - exited)
     if session.get_bind().dialect.name == "sqlite":
         _scratch.drop(connection)
     segment.member_count = count
@@ -379,9 +383,9 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
 
 def _write_history_from(
     session: Session, segment: Segment, ids: sa.Select[Any], *, entered: bool, now: datetime
-) -> int:
+) -> None:
     source = ids.subquery()
-    result = session.execute(
+    session.execute(
         sa.insert(SegmentHistory).from_select(
             ["org_id", "segment_id", "profile_id", "entered", "at"],
             sa.select(
@@ -393,7 +397,13 @@ def _write_history_from(
             ),
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _member_count(session: Session, segment_id: uuid.UUID) -> int:
+    return int(
+        session.scalar(sa.select(sa.func.count()).where(SegmentMember.segment_id == segment_id))
+        or 0
+    )
 
 
 @job_handler(RECOMPUTE_JOB)

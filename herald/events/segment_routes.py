@@ -107,7 +107,7 @@ def segment_principal(request: Request, session: DbSession, payload: SegmentPayl
     body = payload.json()
     write_key = body.get("writeKey") if isinstance(body, dict) else None
     if isinstance(write_key, str) and write_key.strip():
-        return key_principal(session, write_key.strip())
+        return key_principal(session, write_key.strip(), cached=True)
     raise NotAuthenticated(
         "send your public key as the HTTP Basic user name (Segment's write key), "
         "as 'Authorization: Bearer pk_…' or as writeKey in the body",

@@ -4,13 +4,24 @@
 (in bulk for the common cases), insert the events, update the catalog of event names, and append
 one change record per touched profile for the segment and flow workers. It runs no segment or flow
 logic itself.
+
+On PostgreSQL the bulk statements take whole columns as array parameters (`= ANY(...)`,
+`unnest(...)`) and the events and change records go in with COPY: a statement's text and its
+parameter count stay the same whatever the batch size, so nothing is re-parsed or re-planned per
+row. Elsewhere the same steps run as portable SQLAlchemy statements.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import queue
 import random
+import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -20,7 +31,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from herald.db import new_id, utcnow
+from herald.db import get_database, new_id, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
 from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
@@ -33,8 +44,10 @@ from herald.validation import normalize_phone
 
 SOURCES = ("api", "segment", "import", "sdk")
 
+logger = logging.getLogger(__name__)
 
-@dataclass
+
+@dataclass(slots=True)
 class EventInput:
     """One event after validation; `profile` still names the person in the caller's terms."""
 
@@ -48,7 +61,7 @@ class EventInput:
     raw_phone: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     index: int
     event_id: uuid.UUID | None = None
@@ -64,12 +77,7 @@ def event_input(event: schemas.TrackEvent, default_unique_id: str | None = None)
     who = event.profile
     return EventInput(
         name=event.event,
-        profile=ProfileRef(
-            profile_id=who.id,
-            email=who.email,
-            external_id=who.external_id,
-            anonymous_id=who.anonymous_id,
-        ),
+        profile=ProfileRef(who.id, who.email, None, who.external_id, who.anonymous_id),
         raw_phone=who.phone,
         properties=event.properties,
         value=event.value,
@@ -86,53 +94,44 @@ def _insert(session: Session, table: Any) -> Any:
 
 
 def ingest(
-    session: Session, org_id: uuid.UUID, items: list[EventInput], *, source: str = "api"
+    session: Session,
+    org_id: uuid.UUID,
+    items: list[EventInput],
+    *,
+    source: str = "api",
+    requests: Sequence[int] | None = None,
 ) -> list[Outcome]:
-    """Store a batch of events; return one outcome per item, in order."""
+    """Store a batch of events; return one outcome per item, in order.
+
+    When one call stores the events of several requests (grouped single events), `requests`
+    gives each item's request: the hand-off to the workers stays one `event` change per profile
+    per request, exactly as if each request had been stored on its own."""
     now = utcnow()
     outcomes = [Outcome(index=i) for i in range(len(items))]
+    postgres = session.get_bind().dialect.name == "postgresql"
     live = _normalize_phones(session, org_id, items, outcomes)
-    live = _skip_known_duplicates(session, org_id, items, outcomes, live)
-    _resolve_profiles(session, org_id, items, outcomes, live)
+    live = _skip_known_duplicates(session, org_id, items, outcomes, live, postgres)
+    _resolve_profiles(session, org_id, items, outcomes, live, now, postgres)
     live = [i for i in live if outcomes[i].error is None]
-    live = _claim_unique_ids(session, org_id, items, outcomes, live, now)
+    live = _claim_unique_ids(session, org_id, items, outcomes, live, now, postgres)
     if not live:
         return outcomes
 
-    rows = [
-        {
-            "id": outcomes[i].event_id,
-            "time": items[i].time or now,
-            "org_id": org_id,
-            "profile_id": outcomes[i].profile_id,
-            "name": items[i].name,
-            "properties": items[i].properties,
-            "value": items[i].value,
-            "unique_id": items[i].unique_id,
-            "source": source,
-            "received_at": now,
-        }
-        for i in live
-    ]
-    _store_events(session, rows)
+    _store_events(session, org_id, items, outcomes, live, source, now, postgres)
     _update_catalog(session, org_id, [(items[i].name, items[i].time or now) for i in live])
-    names_by_profile: dict[uuid.UUID, set[str]] = defaultdict(set)
+    names_by_change: dict[tuple[int, uuid.UUID], set[str]] = defaultdict(set)
     for index in live:
         profile_id = outcomes[index].profile_id
         assert profile_id is not None  # every live item was resolved
-        names_by_profile[profile_id].add(items[index].name)
-    session.execute(
-        sa.insert(ProfileChange),
+        request = 0 if requests is None else requests[index]
+        names_by_change[request, profile_id].add(items[index].name)
+    _record_changes(
+        session,
         [
-            {
-                "org_id": org_id,
-                "profile_id": profile_id,
-                "reason": "event",
-                "event_names": sorted(names),
-                "created_at": now,
-            }
-            for profile_id, names in names_by_profile.items()
+            (org_id, profile_id, "event", sorted(names), now)
+            for (_, profile_id), names in names_by_change.items()
         ],
+        postgres,
     )
     return outcomes
 
@@ -149,23 +148,93 @@ EVENT_COLUMNS = (
     "source",
     "received_at",
 )
+CHANGE_COLUMNS = ("org_id", "profile_id", "reason", "event_names", "created_at")
+# A change record: org_id, profile_id, reason, event_names, created_at.
+ChangeRow = tuple[uuid.UUID, uuid.UUID, str, list[str] | None, datetime]
 
 
-def _store_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert the events: PostgreSQL's COPY on PostgreSQL (several times faster than INSERT for a
-    batch), one executemany elsewhere. Both run in the session's transaction."""
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(sa.insert(cast(sa.Table, Event.__table__)), rows)
-        return
+def _driver_cursor(session: Session) -> Any:
+    """A psycopg cursor on the session's connection, inside the session's transaction."""
     driver_connection = session.connection().connection.driver_connection
     assert driver_connection is not None
+    return driver_connection.cursor()
+
+
+def _store_events(
+    session: Session,
+    org_id: uuid.UUID,
+    items: list[EventInput],
+    outcomes: list[Outcome],
+    live: list[int],
+    source: str,
+    now: datetime,
+    postgres: bool,
+) -> None:
+    """Insert the events: PostgreSQL's COPY on PostgreSQL (several times faster than INSERT for a
+    batch), one executemany elsewhere. Both run in the session's transaction."""
+    if not postgres:
+        session.execute(
+            sa.insert(cast(sa.Table, Event.__table__)),
+            [
+                {
+                    "id": outcomes[i].event_id,
+                    "time": items[i].time or now,
+                    "org_id": org_id,
+                    "profile_id": outcomes[i].profile_id,
+                    "name": items[i].name,
+                    "properties": items[i].properties,
+                    "value": items[i].value,
+                    "unique_id": items[i].unique_id,
+                    "source": source,
+                    "received_at": now,
+                }
+                for i in live
+            ],
+        )
+        return
     columns = ", ".join(EVENT_COLUMNS)
     with (
-        driver_connection.cursor() as cursor,
+        _driver_cursor(session) as cursor,
         cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row([Jsonb(row[c]) if c == "properties" else row[c] for c in EVENT_COLUMNS])
+        write_row = copy.write_row
+        for i in live:
+            item = items[i]
+            outcome = outcomes[i]
+            write_row(
+                (
+                    outcome.event_id,
+                    item.time or now,
+                    org_id,
+                    outcome.profile_id,
+                    item.name,
+                    Jsonb(item.properties),
+                    item.value,
+                    item.unique_id,
+                    source,
+                    now,
+                )
+            )
+
+
+def _record_changes(session: Session, rows: list[ChangeRow], postgres: bool) -> None:
+    """Append change records for the workers: COPY on PostgreSQL, one executemany elsewhere."""
+    if not rows:
+        return
+    if not postgres:
+        session.execute(
+            sa.insert(cast(sa.Table, ProfileChange.__table__)),
+            [dict(zip(CHANGE_COLUMNS, row, strict=True)) for row in rows],
+        )
+        return
+    with (
+        _driver_cursor(session) as cursor,
+        cursor.copy(f"COPY profile_changes ({', '.join(CHANGE_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for org_id, profile_id, reason, names, created_at in rows:
+            copy.write_row(
+                (org_id, profile_id, reason, None if names is None else Jsonb(names), created_at)
+            )
 
 
 def _normalize_phones(
@@ -189,10 +258,33 @@ def _normalize_phones(
     return live
 
 
-def _mark_duplicate(outcome: Outcome, key: EventKey) -> None:
+# (event_id, profile_id) of stored event keys, by unique_id.
+KnownKeys = dict[str, tuple[uuid.UUID, uuid.UUID]]
+
+_KNOWN_KEYS_PG = sa.text(
+    "SELECT unique_id, event_id, profile_id FROM event_keys "
+    "WHERE org_id = :org_id AND unique_id = ANY(CAST(:unique_ids AS varchar[]))"
+)
+
+
+def _known_keys(
+    session: Session, org_id: uuid.UUID, unique_ids: list[str], postgres: bool
+) -> KnownKeys:
+    """The stored keys among these unique ids."""
+    if postgres:
+        rows = session.execute(_KNOWN_KEYS_PG, {"org_id": org_id, "unique_ids": unique_ids})
+    else:
+        rows = session.execute(
+            sa.select(EventKey.unique_id, EventKey.event_id, EventKey.profile_id).where(
+                EventKey.org_id == org_id, EventKey.unique_id.in_(unique_ids)
+            )
+        )
+    return {unique_id: (event_id, profile_id) for unique_id, event_id, profile_id in rows}
+
+
+def _mark_duplicate(outcome: Outcome, key: tuple[uuid.UUID, uuid.UUID]) -> None:
     outcome.duplicate = True
-    outcome.event_id = key.event_id
-    outcome.profile_id = key.profile_id
+    outcome.event_id, outcome.profile_id = key
 
 
 def _skip_known_duplicates(
@@ -201,19 +293,16 @@ def _skip_known_duplicates(
     items: list[EventInput],
     outcomes: list[Outcome],
     live: list[int],
+    postgres: bool,
 ) -> list[int]:
-    """Answer events whose unique_id is already stored (a retried batch) without more work."""
-    unique_ids = {items[i].unique_id for i in live if items[i].unique_id is not None}
+    """Answer events whose unique_id is already stored (a retried batch) without more work.
+    No query at all when no event carries a unique_id."""
+    unique_ids = {u for i in live if (u := items[i].unique_id) is not None}
     if not unique_ids:
         return live
-    known = {
-        key.unique_id: key
-        for key in session.scalars(
-            sa.select(EventKey).where(
-                EventKey.org_id == org_id, EventKey.unique_id.in_(list(unique_ids))
-            )
-        )
-    }
+    known = _known_keys(session, org_id, list(unique_ids), postgres)
+    if not known:
+        return live
     kept = []
     for index in live:
         key = known.get(items[index].unique_id or "")
@@ -224,6 +313,15 @@ def _skip_known_duplicates(
     return kept
 
 
+_CLAIM_KEYS_PG = sa.text(
+    "INSERT INTO event_keys (org_id, unique_id, event_id, profile_id, created_at) "
+    "SELECT :org_id, k.unique_id, k.event_id, k.profile_id, :now "
+    "FROM unnest(CAST(:unique_ids AS varchar[]), CAST(:event_ids AS uuid[]), "
+    "CAST(:profile_ids AS uuid[])) AS k(unique_id, event_id, profile_id) "
+    "ON CONFLICT DO NOTHING RETURNING unique_id"
+)
+
+
 def _claim_unique_ids(
     session: Session,
     org_id: uuid.UUID,
@@ -231,6 +329,7 @@ def _claim_unique_ids(
     outcomes: list[Outcome],
     live: list[int],
     now: datetime,
+    postgres: bool,
 ) -> list[int]:
     """Give each new event an id and record its unique_id. Of two events with one unique_id, in
     this batch or in a concurrent one, only the first stored is kept."""
@@ -242,33 +341,40 @@ def _claim_unique_ids(
             first_index[unique_id] = index
     if not first_index:
         return live
-    # One statement for the whole batch, compiled once and cached (values vary, shape does not).
-    inserted = set(
-        session.scalars(
-            _insert(session, EventKey).on_conflict_do_nothing().returning(EventKey.unique_id),
-            [
+    # One statement for the whole batch, in the batch's order (the order its key locks are taken).
+    if postgres:
+        inserted = set(
+            session.scalars(
+                _CLAIM_KEYS_PG,
                 {
                     "org_id": org_id,
-                    "unique_id": unique_id,
-                    "event_id": outcomes[index].event_id,
-                    "profile_id": outcomes[index].profile_id,
-                    "created_at": now,
-                }
-                for unique_id, index in first_index.items()
-            ],
-        )
-    )
-    raced = [u for u in first_index if u not in inserted]
-    stored = (
-        {
-            key.unique_id: key
-            for key in session.scalars(
-                sa.select(EventKey).where(EventKey.org_id == org_id, EventKey.unique_id.in_(raced))
+                    "now": now,
+                    "unique_ids": list(first_index),
+                    "event_ids": [outcomes[i].event_id for i in first_index.values()],
+                    "profile_ids": [outcomes[i].profile_id for i in first_index.values()],
+                },
             )
-        }
-        if raced
-        else {}
-    )
+        )
+    else:
+        inserted = set(
+            session.scalars(
+                _insert(session, EventKey).on_conflict_do_nothing().returning(EventKey.unique_id),
+                [
+                    {
+                        "org_id": org_id,
+                        "unique_id": unique_id,
+                        "event_id": outcomes[index].event_id,
+                        "profile_id": outcomes[index].profile_id,
+                        "created_at": now,
+                    }
+                    for unique_id, index in first_index.items()
+                ],
+            )
+        )
+    if len(inserted) == len(first_index) and len(first_index) == len(live):
+        return live  # the common case: every event new, each with its own unique_id
+    raced = [u for u in first_index if u not in inserted]
+    stored = _known_keys(session, org_id, raced, postgres) if raced else {}
     kept = []
     for index in live:
         unique_id = items[index].unique_id
@@ -290,14 +396,23 @@ def _resolve_profiles(
     items: list[EventInput],
     outcomes: list[Outcome],
     live: list[int],
+    now: datetime,
+    postgres: bool,
 ) -> None:
     """Set each outcome's profile_id. Common shapes are resolved with a few bulk queries;
     anything that may create, merge or conflict goes through identity.resolve one by one."""
     by_ref: dict[ProfileRef, list[int]] = defaultdict(list)
     for index in live:
         by_ref[items[index].profile].append(index)
-    found = _bulk_lookup(session, org_id, list(by_ref))
-    found.update(_bulk_create(session, org_id, [ref for ref in by_ref if ref not in found]))
+    found = _bulk_lookup(session, org_id, list(by_ref), postgres)
+    missing = [ref for ref in by_ref if ref not in found]
+    if missing:
+        found.update(_bulk_create(session, org_id, missing, now, postgres))
+    if len(found) == len(by_ref):
+        for ref, indexes in by_ref.items():
+            for index in indexes:
+                outcomes[index].profile_id = found[ref]
+        return
     # A consistent order: two batches creating the same new people lock them in the same order,
     # so one waits for the other instead of deadlocking.
     for ref, indexes in sorted(by_ref.items(), key=lambda item: _ref_order(item[0])):
@@ -332,132 +447,205 @@ def _profile_error(exc: HeraldError) -> FieldError:
     return FieldError(name, first.reason)
 
 
+_SINGLE_KINDS = ("profile_id", "email", "phone", "external_id", "anonymous_id")
+_LOOKUP_PG = {
+    kind: sa.text(
+        f"SELECT {column}, id FROM profiles WHERE org_id = :org_id "  # noqa: S608 (fixed names)
+        f"AND {column} = ANY(CAST(:keys AS {array})) AND merged_into_id IS NULL"
+    )
+    for kind, column, array in (
+        ("profile_id", "id", "uuid[]"),
+        ("email", "email", "varchar[]"),
+        ("phone", "phone", "varchar[]"),
+        ("external_id", "external_id", "varchar[]"),
+    )
+}
+_LOOKUP_ANONYMOUS_PG = sa.text(
+    "SELECT a.anonymous_id, p.id FROM profile_anonymous_ids a "
+    "JOIN profiles p ON p.id = a.profile_id "
+    "WHERE a.org_id = :org_id AND a.anonymous_id = ANY(CAST(:keys AS varchar[])) "
+    "AND p.merged_into_id IS NULL"
+)
+
+
+def _single_key(ref: ProfileRef) -> tuple[str, Any] | None:
+    """(kind, value) when the reference names the person by exactly one key."""
+    found: tuple[str, Any] | None = None
+    for kind, value in (
+        ("profile_id", ref.profile_id),
+        ("email", ref.email),
+        ("phone", ref.phone),
+        ("external_id", ref.external_id),
+        ("anonymous_id", ref.anonymous_id),
+    ):
+        if value is not None:
+            if found is not None:
+                return None
+            found = (kind, value)
+    return found
+
+
 def _bulk_lookup(
-    session: Session, org_id: uuid.UUID, refs: list[ProfileRef]
+    session: Session, org_id: uuid.UUID, refs: list[ProfileRef], postgres: bool
 ) -> dict[ProfileRef, uuid.UUID]:
     """Profiles for references that name exactly one existing, unmerged profile by one key."""
-    simple: dict[str, dict[str, list[ProfileRef]]] = defaultdict(lambda: defaultdict(list))
+    simple: dict[str, dict[Any, list[ProfileRef]]] = defaultdict(lambda: defaultdict(list))
     for ref in refs:
-        given = ref.given()
-        if len(given) == 1:
-            ((kind, value),) = given.items()
-            simple[kind][str(value)].append(ref)
+        key = _single_key(ref)
+        if key is not None:
+            simple[key[0]][key[1]].append(ref)
     result: dict[ProfileRef, uuid.UUID] = {}
-    for kind in ("profile_id", "email", "phone", "external_id"):
+    for kind in _SINGLE_KINDS:
         wanted = simple.get(kind)
         if not wanted:
             continue
-        column = Profile.id if kind == "profile_id" else getattr(Profile, kind)
-        values: list[Any] = [uuid.UUID(v) for v in wanted] if kind == "profile_id" else list(wanted)
-        rows = session.execute(
-            sa.select(column, Profile.id).where(
-                Profile.org_id == org_id, column.in_(values), Profile.merged_into_id.is_(None)
+        rows: Any
+        if postgres:
+            statement = _LOOKUP_ANONYMOUS_PG if kind == "anonymous_id" else _LOOKUP_PG[kind]
+            rows = session.execute(statement, {"org_id": org_id, "keys": list(wanted)})
+        elif kind == "anonymous_id":
+            rows = session.execute(
+                sa.select(AnonymousId.anonymous_id, Profile.id)
+                .join(Profile, Profile.id == AnonymousId.profile_id)
+                .where(
+                    AnonymousId.org_id == org_id,
+                    AnonymousId.anonymous_id.in_(list(wanted)),
+                    Profile.merged_into_id.is_(None),
+                )
             )
-        )
-        for key, profile_id in rows:
-            for ref in wanted[str(key)]:
-                result[ref] = profile_id
-    wanted = simple.get("anonymous_id")
-    if wanted:
-        rows = session.execute(
-            sa.select(AnonymousId.anonymous_id, Profile.id)
-            .join(Profile, Profile.id == AnonymousId.profile_id)
-            .where(
-                AnonymousId.org_id == org_id,
-                AnonymousId.anonymous_id.in_(list(wanted)),
-                Profile.merged_into_id.is_(None),
+        else:
+            column = Profile.id if kind == "profile_id" else getattr(Profile, kind)
+            rows = session.execute(
+                sa.select(column, Profile.id).where(
+                    Profile.org_id == org_id,
+                    column.in_(list(wanted)),
+                    Profile.merged_into_id.is_(None),
+                )
             )
-        )
         for key, profile_id in rows:
-            for ref in wanted[key]:
+            for ref in wanted.get(key, ()):
                 result[ref] = profile_id
     return result
 
 
+_CREATE_PG = {
+    kind: sa.text(
+        f"INSERT INTO profiles (id, org_id, {kind}, properties, created_at, updated_at) "  # noqa: S608
+        f"SELECT p.id, :org_id, p.key, CAST('{{}}' AS jsonb), :now, :now "
+        f"FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS varchar[])) AS p(id, key) "
+        f"ON CONFLICT DO NOTHING RETURNING {kind}, id"
+    )
+    for kind in ("email", "phone", "external_id")
+}
+
+
 def _bulk_create(
-    session: Session, org_id: uuid.UUID, refs: list[ProfileRef]
+    session: Session,
+    org_id: uuid.UUID,
+    refs: list[ProfileRef],
+    now: datetime,
+    postgres: bool,
 ) -> dict[ProfileRef, uuid.UUID]:
     """Create, in one statement per identifier kind, the new people named by a single email,
     phone or external id (a batch's first events from new customers). A person created by a
     concurrent request meanwhile is simply looked up; every other shape goes through resolve."""
     created: dict[ProfileRef, uuid.UUID] = {}
-    now = utcnow()
+    by_kind: dict[str, dict[str, ProfileRef]] = defaultdict(dict)
+    for ref in refs:
+        key = _single_key(ref)
+        if key is not None and key[0] in ("email", "phone", "external_id"):
+            by_kind[key[0]][key[1]] = ref
     for kind in ("email", "phone", "external_id"):
-        wanted = {
-            getattr(ref, kind): ref
-            for ref in refs
-            if getattr(ref, kind) is not None and len(ref.given()) == 1
-        }
+        wanted = by_kind.get(kind)
         if not wanted:
             continue
-        column = getattr(Profile, kind)
-        rows = [
-            {
-                "id": new_id(),
-                "org_id": org_id,
-                kind: value,
-                "properties": {},
-                "created_at": now,
-                "updated_at": now,
-            }
-            for value in sorted(wanted)  # a fixed lock order, as in _resolve_profiles
-        ]
-        new = dict(
-            session.execute(
-                _insert(session, Profile).on_conflict_do_nothing().returning(column, Profile.id),
-                rows,
-            ).all()
-        )
+        values = sorted(wanted)  # a fixed lock order, as in _resolve_profiles
+        new: dict[str, uuid.UUID]
+        if postgres:
+            new = dict(
+                session.execute(
+                    _CREATE_PG[kind],
+                    {
+                        "org_id": org_id,
+                        "now": now,
+                        "ids": [new_id() for _ in values],
+                        "keys": values,
+                    },
+                ).all()
+            )
+        else:
+            column = getattr(Profile, kind)
+            rows = [
+                {
+                    "id": new_id(),
+                    "org_id": org_id,
+                    kind: value,
+                    "properties": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for value in values
+            ]
+            new = dict(
+                session.execute(
+                    _insert(session, Profile)
+                    .on_conflict_do_nothing()
+                    .returning(column, Profile.id),
+                    rows,
+                ).all()
+            )
         for value, ref in wanted.items():
             if value in new:
                 created[ref] = new[value]
-        if new:
-            session.execute(
-                sa.insert(ProfileChange),
-                [
-                    {"org_id": org_id, "profile_id": pid, "reason": "created", "created_at": now}
-                    for pid in new.values()
-                ],
-            )
+        _record_changes(
+            session, [(org_id, pid, "created", None, now) for pid in new.values()], postgres
+        )
     return created
 
 
 def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, datetime]]) -> None:
+    """Add this batch's counts to the catalog: one statement for every name in the batch."""
     stats: dict[str, list[Any]] = {}
     for name, time in seen:
         if name in stats:
             entry = stats[name]
             entry[0] += 1
-            entry[1] = min(entry[1], time)
-            entry[2] = max(entry[2], time)
+            if time < entry[1]:
+                entry[1] = time
+            if time > entry[2]:
+                entry[2] = time
         else:
             stats[name] = [1, time, time]
     postgres = session.get_bind().dialect.name == "postgresql"
     least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
     shard = random.randrange(METRIC_SHARDS)  # noqa: S311 (spreading locks, not a secret)
-    # Sorted, so that concurrent batches lock catalog rows in the same order and never deadlock.
-    for name in sorted(stats):
-        count, first, last = stats[name]
-        statement = _insert(session, Metric).values(
-            id=new_id(),
-            org_id=org_id,
-            name=name,
-            shard=shard,
-            event_count=count,
-            first_seen_at=first,
-            last_seen_at=last,
+    # Sorted, so that concurrent batches lock catalog rows in the same order and never deadlock
+    # (rows of one INSERT are inserted, and locked, in the order of its VALUES).
+    statement = _insert(session, Metric).values(
+        [
+            {
+                "id": new_id(),
+                "org_id": org_id,
+                "name": name,
+                "shard": shard,
+                "event_count": stats[name][0],
+                "first_seen_at": stats[name][1],
+                "last_seen_at": stats[name][2],
+            }
+            for name in sorted(stats)
+        ]
+    )
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Metric.org_id, Metric.name, Metric.shard],
+            set_={
+                "event_count": Metric.event_count + excluded.event_count,
+                "first_seen_at": least(Metric.first_seen_at, excluded.first_seen_at),
+                "last_seen_at": greatest(Metric.last_seen_at, excluded.last_seen_at),
+            },
         )
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Metric.org_id, Metric.name, Metric.shard],
-                set_={
-                    "event_count": Metric.event_count + excluded.event_count,
-                    "first_seen_at": least(Metric.first_seen_at, excluded.first_seen_at),
-                    "last_seen_at": greatest(Metric.last_seen_at, excluded.last_seen_at),
-                },
-            )
-        )
+    )
 
 
 def track_one(
@@ -465,10 +653,138 @@ def track_one(
 ) -> Outcome:
     """Store one event, raising the error instead of reporting it."""
     (outcome,) = ingest(session, org_id, [item], source=source)
+    raise_error(outcome)
+    return outcome
+
+
+def raise_error(outcome: Outcome) -> None:
+    """Raise an outcome's error, as a single-event call answers it."""
     if outcome.error is not None:
         error = outcome.error
         raise outcome.error_type(f"{error.field}: {error.reason}", [error])
-    return outcome
+
+
+# --- Grouped single events ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Pending:
+    org_id: uuid.UUID
+    item: EventInput
+    source: str
+    future: Future[Outcome]
+
+
+class GroupCommit:
+    """Stores single events from concurrent requests together: one transaction, through `ingest`,
+    for every event that arrived while the previous group was being stored (up to `max_items`).
+
+    Each request waits for its own outcome, which is set only after the group's commit, so a
+    request never answers for an event that is not stored. Each event keeps its own outcome (a
+    bad event is reported to its request alone) and its own change record. If the group's
+    transaction fails as a whole, every event is tried again on its own, so one event that makes
+    the database refuse the transaction cannot fail the others.
+
+    One thread a process stores the groups; callers wait on a `concurrent.futures.Future` (from
+    a thread) or `await asyncio.wrap_future(...)` (on the event loop). There is no timer: under
+    light load a group is one event and is stored at once; under heavy load the groups grow
+    while the previous commit is in flight.
+    """
+
+    def __init__(self, max_items: int = 1000) -> None:
+        self.max_items = max_items
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(
+        self, org_id: uuid.UUID, item: EventInput, *, source: str = "api"
+    ) -> Future[Outcome]:
+        """Queue one event; the future holds its outcome once the event is committed."""
+        self._ensure_running()
+        future: Future[Outcome] = Future()
+        self._queue.put(_Pending(org_id, item, source, future))
+        return future
+
+    def _ensure_running(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive() or self._pid != os.getpid():
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()  # a forked child starts with no backlog
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="herald-event-group-commit", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.max_items:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # A request that gave up before its event was taken (the client went away) is not
+            # stored; one taken is stored and answered even if nobody reads the answer.
+            group = [p for p in group if p.future.set_running_or_notify_cancel()]
+            try:
+                self.store(group)
+            except BaseException as exc:  # the thread must outlive any failure
+                for pending in group:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+
+    def store(self, group: list[_Pending]) -> None:
+        """Store a group in one transaction and set each future after the commit; if that
+        transaction fails, store each event on its own."""
+        if not group:
+            return
+        try:
+            outcomes = _store_group(group)
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].future.set_exception(exc)
+                return
+            logger.warning(
+                "a group of %d events failed together (%r); storing them one by one",
+                len(group),
+                exc,
+            )
+            for pending in group:
+                self.store([pending])
+            return
+        for pending, outcome in zip(group, outcomes, strict=True):
+            pending.future.set_result(outcome)
+
+
+def _store_group(group: list[_Pending]) -> list[Outcome]:
+    """Every event of the group, one `ingest` call per organization and source, one commit. Each
+    event counts as its own request for the change records."""
+    by_call: dict[tuple[uuid.UUID, str], list[int]] = defaultdict(list)
+    for position, pending in enumerate(group):
+        by_call[pending.org_id, pending.source].append(position)
+    outcomes: list[Outcome | None] = [None] * len(group)
+    with get_database().transaction() as session:
+        for (org_id, source), positions in by_call.items():
+            stored = ingest(
+                session,
+                org_id,
+                [group[p].item for p in positions],
+                source=source,
+                requests=range(len(positions)),
+            )
+            for position, outcome in zip(positions, stored, strict=True):
+                outcomes[position] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+single_events = GroupCommit()
 
 
 # --- Reading ------------------------------------------------------------------------------------

@@ -7,6 +7,14 @@
   user (how Segment's libraries send their write key), or as the `api_key` query parameter (for
   browsers that send beacons, which cannot set headers).
 - `SessionAuth`: endpoints that only make sense for a signed-in person (changing one's password).
+- `IngestionAuth`: `PublicAuth` as an async dependency, for ingestion routes that run on the
+  event loop; it needs no database session while the key is cached.
+
+Ingestion looks keys up through a short-lived in-process cache (`KEY_CACHE_SECONDS`): at thousands
+of events a second, one query per request for the same key would be a large part of the work. A
+revoked key is refused at once by the process that revoked it (the cache is cleared when the
+revocation commits) and by every other process within `KEY_CACHE_SECONDS`. The management API
+never uses the cache.
 """
 
 from __future__ import annotations
@@ -14,15 +22,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import threading
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session
+from starlette.concurrency import run_in_threadpool
 
+from herald.db import Database, get_database, on_commit
 from herald.errors import NotAuthenticated, PermissionDenied
 from herald.models import ApiKey, User, UserSession
+from herald.security import hash_token
 from herald.settings import get_settings
 from herald.tenancy import service
 from herald.tenancy.deps import DbSession
@@ -41,6 +56,7 @@ class Principal:
     kind: Literal["user", "secret_key", "public_key"]
     role: str
     user: User | None = None
+    # The key's row, for the management API; None for ingestion, whose keys come from the cache.
     api_key: ApiKey | None = None
     user_session: UserSession | None = None
     session_token: str | None = None
@@ -68,14 +84,91 @@ def _bearer_token(request: Request) -> str | None:
     return None
 
 
-def key_principal(session: DbSession, token: str) -> Principal:
-    api_key = service.resolve_api_key(session, token)
-    if api_key is None:
-        raise NotAuthenticated("invalid or revoked API key")
-    kind: Literal["public_key", "secret_key"] = (
-        "secret_key" if api_key.kind == "secret" else "public_key"
+# --- The ingestion key cache ---------------------------------------------------------------------
+
+# How long a process trusts a key it has looked up. A key revoked by another process (or directly
+# in the database) keeps working in this one for at most this long.
+KEY_CACHE_SECONDS = 5.0
+KEY_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedKey:
+    """What ingestion needs of a key: plain values, not the ORM object (a rollback in any session
+    that loaded it would expire it)."""
+
+    org_id: uuid.UUID
+    kind: str
+
+
+# hash of the key -> (when it stops being trusted, the database it came from, the key)
+_key_cache: dict[str, tuple[float, Database, _CachedKey]] = {}
+_key_cache_lock = threading.Lock()
+
+
+def clear_key_cache() -> None:
+    """Forget every cached key: the next ingestion request looks its key up again."""
+    with _key_cache_lock:
+        _key_cache.clear()
+
+
+def _cached_key(key_hash: str) -> _CachedKey | None:
+    entry = _key_cache.get(key_hash)
+    if entry is None:
+        return None
+    expires, database, key = entry
+    if time.monotonic() >= expires or database is not get_database():
+        with _key_cache_lock:
+            _key_cache.pop(key_hash, None)
+        return None
+    return key
+
+
+def _cache_key(key_hash: str, key: _CachedKey) -> None:
+    with _key_cache_lock:
+        if len(_key_cache) >= KEY_CACHE_SIZE:
+            _key_cache.clear()  # many keys in a few seconds: start over rather than grow
+        _key_cache[key_hash] = (time.monotonic() + KEY_CACHE_SECONDS, get_database(), key)
+
+
+@event.listens_for(ApiKey.revoked_at, "set")
+def _forget_revoked_key(target: ApiKey, value: datetime | None, *_args: Any) -> None:
+    """A revocation in this process empties the cache, now and again when it commits (in between,
+    a concurrent request could cache the key again from the state before the revocation)."""
+    if value is None:
+        return
+    session = object_session(target)
+    if session is not None:
+        on_commit(session, clear_key_cache)
+    clear_key_cache()
+
+
+def _principal(kind: str, org_id: uuid.UUID, api_key: ApiKey | None = None) -> Principal:
+    principal_kind: Literal["public_key", "secret_key"] = (
+        "secret_key" if kind == "secret" else "public_key"
     )
-    return Principal(org_id=api_key.org_id, kind=kind, role=SECRET_KEY_ROLE, api_key=api_key)
+    return Principal(org_id=org_id, kind=principal_kind, role=SECRET_KEY_ROLE, api_key=api_key)
+
+
+def key_principal(session: Session, token: str, *, cached: bool = False) -> Principal:
+    """The principal of an API key. `cached` (ingestion only) may answer from the key cache;
+    such principals carry no `api_key` object."""
+    key_hash = hash_token(token) if cached else ""
+    if cached and (hit := _cached_key(key_hash)) is not None:
+        return _principal(hit.kind, hit.org_id)
+    found = service.resolve_api_key(session, token)
+    if found is None:
+        raise NotAuthenticated("invalid or revoked API key")
+    if not cached:
+        return _principal(found.kind, found.org_id, found)
+    key = _CachedKey(found.org_id, found.kind)
+    _cache_key(key_hash, key)
+    return _principal(key.kind, key.org_id)
+
+
+def _lookup_key(token: str) -> Principal:
+    with get_database().transaction() as session:
+        return key_principal(session, token, cached=True)
 
 
 def _session_principal(request: Request, session: DbSession) -> Principal | None:
@@ -116,14 +209,28 @@ def management_principal(request: Request, session: DbSession) -> Principal:
     return principal_or_none
 
 
-def public_principal(request: Request, session: DbSession) -> Principal:
+def _ingestion_token(request: Request) -> str:
     token = _bearer_token(request) or request.query_params.get("api_key")
     if not token:
         raise NotAuthenticated(
             "send a public key as 'Authorization: Bearer pk_…' or as the basic-auth user",
             headers={"WWW-Authenticate": "Basic"},
         )
-    return key_principal(session, token)
+    return token
+
+
+def public_principal(request: Request, session: DbSession) -> Principal:
+    return key_principal(session, _ingestion_token(request), cached=True)
+
+
+async def ingestion_principal(request: Request) -> Principal:
+    """`public_principal` without a request session: from the key cache on the event loop, else
+    looked up in a transaction of its own in the thread pool."""
+    token = _ingestion_token(request)
+    hit = _cached_key(hash_token(token))
+    if hit is not None:
+        return _principal(hit.kind, hit.org_id)
+    return await run_in_threadpool(_lookup_key, token)
 
 
 def session_principal(request: Request, session: DbSession) -> Principal:
@@ -135,4 +242,5 @@ def session_principal(request: Request, session: DbSession) -> Principal:
 
 ManagementAuth = Annotated[Principal, Depends(management_principal)]
 PublicAuth = Annotated[Principal, Depends(public_principal)]
+IngestionAuth = Annotated[Principal, Depends(ingestion_principal)]
 SessionAuth = Annotated[Principal, Depends(session_principal)]

@@ -1,6 +1,7 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
 from herald.models.consent import Consent, Suppression
+from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.event import Event, EventKey, Metric
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
@@ -12,12 +13,16 @@ __all__ = [
     "AnonymousId",
     "ApiKey",
     "Consent",
+    "EmailSettings",
+    "EmailTemplate",
     "Event",
     "EventKey",
     "IdempotencyRecord",
     "Job",
     "JobError",
     "JobFile",
+    "Message",
+    "MessageEvent",
     "Metric",
     "Organization",
     "Profile",

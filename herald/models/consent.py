@@ -23,8 +23,10 @@ class Suppression(Base):
     # "email" or "sms"; the address is a normalized email address or an E.164 number.
     channel: Mapped[str] = mapped_column(sa.String(8))
     address: Mapped[str] = mapped_column(sa.String(320))
-    # "unsubscribe", "hard_bounce", "complaint", "manual", "stop"
+    # "unsubscribe", "hard_bounce", "complaint", "manual", "import", "stop"
     reason: Mapped[str] = mapped_column(sa.String(32))
+    # Who or what added it: "api", "dashboard", "one-click", "webhook:ses", an import's job id...
+    source: Mapped[str] = mapped_column(sa.String(64), default="api")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("address", sa.String(length=320), nullable=False),
         sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("created_at", herald.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],

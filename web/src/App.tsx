@@ -8,6 +8,9 @@ import { NotFoundPage } from "./features/placeholder/NotFoundPage";
 import { PlannedAreaPage } from "./features/placeholder/PlannedAreaPage";
 import { ProfilePage } from "./features/profiles/ProfilePage";
 import { ProfilesPage } from "./features/profiles/ProfilesPage";
+import { SegmentEditorPage } from "./features/segments/SegmentEditorPage";
+import { SegmentPage } from "./features/segments/SegmentPage";
+import { SegmentsPage } from "./features/segments/SegmentsPage";
 import { AccountSettings } from "./features/settings/AccountSettings";
 import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
@@ -26,6 +29,10 @@ export function App() {
           <Route path="profiles" element={<ProfilesPage />} />
           <Route path="profiles/:profileId" element={<ProfilePage />} />
           <Route path="events" element={<EventsPage />} />
+          <Route path="segments" element={<SegmentsPage />} />
+          <Route path="segments/new" element={<SegmentEditorPage />} />
+          <Route path="segments/:segmentId" element={<SegmentPage />} />
+          <Route path="segments/:segmentId/edit" element={<SegmentEditorPage />} />
           <Route path="get-started" element={<GetStartedPage />} />
           <Route path="settings" element={<SettingsLayout />}>
             <Route index element={<Navigate to="organization" replace />} />

@@ -16,6 +16,10 @@ export type Profile = Schemas["Profile"];
 export type TimelineEntry = Schemas["TimelineEntry"];
 export type Metric = Schemas["Metric"];
 export type HeraldEvent = Schemas["Event"];
+export type Segment = Schemas["Segment"];
+export type SegmentCatalog = Schemas["Catalog"];
+export type GrowthPoint = Schemas["GrowthPoint"];
+export type Job = Schemas["JobOut"];
 
 const csrf: Middleware = {
   onRequest({ request }) {

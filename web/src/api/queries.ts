@@ -19,6 +19,15 @@ export const keys = {
   profilesAll: ["profiles"] as const,
   profile: (id: string) => ["profile", id] as const,
   timeline: (id: string) => ["timeline", id] as const,
+  segmentsAll: ["segments"] as const,
+  segment: (id: string) => ["segments", "one", id] as const,
+  segmentMembers: (id: string, cursor: string | undefined) => ["segments", "members", id, cursor ?? null] as const,
+  segmentGrowth: (id: string, days: number) => ["segments", "growth", id, days] as const,
+  segmentCatalog: ["segment-catalog"] as const,
+  eventPropertyCatalog: (metric: string) => ["segment-catalog", "event-properties", metric] as const,
+  segmentEstimate: (definition: string) => ["segment-estimate", definition] as const,
+  job: (id: string) => ["job", id] as const,
+  profileSegments: (id: string) => ["profile", id, "segments"] as const,
 };
 
 /** Who is signed in, or null when nobody is (a 401 is an answer here, not an error). */
@@ -104,5 +113,75 @@ export function timelineQuery(id: string) {
       ),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: nextCursorOf,
+  });
+}
+
+export const segmentsQuery = queryOptions({
+  queryKey: keys.segmentsAll,
+  queryFn: () => call(api.GET("/api/segments")),
+});
+
+export function segmentQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.segment(id),
+    queryFn: () =>
+      call(api.GET("/api/segments/{segment_id}", { params: { path: { segment_id: id } } })),
+  });
+}
+
+export function segmentMembersQuery(id: string, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.segmentMembers(id, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/segments/{segment_id}/members", {
+          params: { path: { segment_id: id }, query: { limit: PAGE_SIZE, cursor } },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function segmentGrowthQuery(id: string, days: number) {
+  return queryOptions({
+    queryKey: keys.segmentGrowth(id, days),
+    queryFn: () =>
+      call(
+        api.GET("/api/segments/{segment_id}/growth", {
+          params: { path: { segment_id: id }, query: { days } },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export const segmentCatalogQuery = queryOptions({
+  queryKey: keys.segmentCatalog,
+  queryFn: () => call(api.GET("/api/segments/catalog")),
+  staleTime: 60_000,
+});
+
+export function eventPropertyCatalogQuery(metric: string) {
+  return queryOptions({
+    queryKey: keys.eventPropertyCatalog(metric),
+    queryFn: () =>
+      call(api.GET("/api/segments/catalog/event-properties", { params: { query: { metric } } })),
+    staleTime: 60_000,
+    enabled: metric.length > 0,
+  });
+}
+
+export function jobQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.job(id),
+    queryFn: () => call(api.GET("/api/jobs/{job_id}", { params: { path: { job_id: id } } })),
+  });
+}
+
+export function profileSegmentsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileSegments(id),
+    queryFn: () =>
+      call(api.GET("/api/profiles/{profile_id}/segments", { params: { path: { profile_id: id } } })),
   });
 }

@@ -31,8 +31,6 @@ export const AREAS: readonly Area[] = [
     path: "/segments",
     icon: IconFilter,
     group: "Audience",
-    planned:
-      "Segments will group profiles by their properties and the events they did, and stay up to date as new events arrive.",
   },
   {
     label: "Campaigns",

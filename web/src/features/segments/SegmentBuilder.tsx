@@ -1,0 +1,907 @@
+/** The visual builder of segment definitions: groups of conditions, nested up to five levels.
+ * Its state is the API's definition JSON (see definition.ts), so what is shown is what is saved. */
+import {
+  ActionIcon,
+  Autocomplete,
+  Badge,
+  Button,
+  Group,
+  Menu,
+  NumberInput,
+  Paper,
+  SegmentedControl,
+  Select,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+  Tooltip,
+} from "@mantine/core";
+import {
+  IconActivity,
+  IconChevronDown,
+  IconFilter,
+  IconFolderPlus,
+  IconMailCheck,
+  IconPlus,
+  IconUser,
+  IconX,
+} from "@tabler/icons-react";
+import { useQuery } from "@tanstack/react-query";
+import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from "react";
+import type { SegmentCatalog } from "../../api/client";
+import { eventPropertyCatalogQuery } from "../../api/queries";
+import {
+  addTo,
+  canNestGroup,
+  conditionsOf,
+  countConditions,
+  dayOf,
+  endOfDay,
+  EVENT_COMPARISONS,
+  EVENT_MODES,
+  eventMode,
+  fieldLabel,
+  isGroup,
+  listValues,
+  MAX_CONDITIONS,
+  MAX_DEPTH,
+  MAX_FILTERS,
+  newCondition,
+  operatorLabel,
+  operatorsFor,
+  pathKey,
+  pathLabel,
+  predicateType,
+  removeAt,
+  startOfDay,
+  TIME_UNITS,
+  updateAt,
+  VALUE_TYPES,
+  valueInput,
+  withEventMode,
+  withOperator,
+  withSubject,
+  withValueType,
+  withWindowType,
+  type Condition,
+  type ConsentCondition,
+  type Definition,
+  type EventCondition,
+  type EventFilter,
+  type EventMode,
+  type GroupLike,
+  type NewConditionKind,
+  type OnReplace,
+  type Path,
+  type Predicate,
+  type ProfileCondition,
+  type Scalar,
+  type SegmentCondition,
+  type TimeUnit,
+  type ValueType,
+} from "./definition";
+
+export interface SegmentOption {
+  id: string;
+  name: string;
+}
+
+interface BuilderContextValue {
+  update: (path: Path, node: GroupLike | Condition) => void;
+  add: (groupPath: Path, condition: Condition) => void;
+  remove: (path: Path) => void;
+  keyOf: (node: object) => string;
+  catalog: SegmentCatalog | undefined;
+  segments: readonly SegmentOption[];
+  selfId: string | undefined;
+  errors: Readonly<Record<string, readonly string[]>>;
+  full: boolean;
+}
+
+const BuilderContext = createContext<BuilderContextValue | null>(null);
+
+function useBuilder(): BuilderContextValue {
+  const value = useContext(BuilderContext);
+  if (!value) throw new Error("outside the segment builder");
+  return value;
+}
+
+/** Stable React keys for conditions, carried from each replaced node to its replacement. */
+function useNodeKeys() {
+  const keys = useRef(new WeakMap<object, string>());
+  const next = useRef(0);
+  const keyOf = useCallback((node: object) => {
+    let key = keys.current.get(node);
+    if (key === undefined) {
+      key = `c${next.current++}`;
+      keys.current.set(node, key);
+    }
+    return key;
+  }, []);
+  const carry: OnReplace = useCallback(
+    (before, after) => {
+      keys.current.set(after, keyOf(before));
+    },
+    [keyOf],
+  );
+  return { keyOf, carry };
+}
+
+export function SegmentBuilder({
+  definition,
+  onChange,
+  catalog,
+  segments,
+  selfId,
+  errors = {},
+}: {
+  definition: Definition;
+  onChange: (definition: Definition) => void;
+  catalog: SegmentCatalog | undefined;
+  segments: readonly SegmentOption[];
+  selfId?: string;
+  errors?: Readonly<Record<string, readonly string[]>>;
+}) {
+  const { keyOf, carry } = useNodeKeys();
+  const context: BuilderContextValue = {
+    update: (path, node) => onChange(updateAt(definition, path, () => node, carry)),
+    add: (groupPath, condition) => onChange(addTo(definition, groupPath, condition, carry)),
+    remove: (path) => onChange(removeAt(definition, path, carry)),
+    keyOf,
+    catalog,
+    segments,
+    selfId,
+    errors,
+    full: countConditions(definition) >= MAX_CONDITIONS,
+  };
+  return (
+    <BuilderContext.Provider value={context}>
+      <GroupEditor group={definition} path={[]} />
+    </BuilderContext.Provider>
+  );
+}
+
+function groupName(path: Path): string {
+  return path.length === 0 ? "the segment" : `group ${pathLabel(path)}`;
+}
+
+function GroupEditor({ group, path }: { group: GroupLike; path: Path }) {
+  const builder = useBuilder();
+  const conditions = conditionsOf(group);
+  const root = path.length === 0;
+  const name = groupName(path);
+  const errors = builder.errors[pathKey(path)] ?? [];
+  const set = (change: Partial<GroupLike>) => builder.update(path, { ...group, ...change } as GroupLike);
+  const joiner = group.match === "all" ? "and" : "or";
+  return (
+    <Paper
+      withBorder
+      p="sm"
+      role="group"
+      aria-label={root ? "Conditions" : `Group ${pathLabel(path)}`}
+      bg={path.length % 2 === 1 ? "var(--mantine-color-gray-0)" : undefined}
+    >
+      <Stack gap="sm">
+        <Group justify="space-between" wrap="nowrap" align="center">
+          <Group gap="sm" wrap="wrap">
+            {!root && (
+              <Badge variant="light" color="grape">
+                Group {pathLabel(path)}
+              </Badge>
+            )}
+            <Text size="sm">{group.negate ? "People who do not match" : "People who match"}</Text>
+            <SegmentedControl
+              size="xs"
+              aria-label={`Match in ${name}`}
+              value={group.match}
+              onChange={(value) => set({ match: value as GroupLike["match"] })}
+              data={[
+                { value: "all", label: "All" },
+                { value: "any", label: "Any" },
+              ]}
+            />
+            <Text size="sm">of these conditions</Text>
+            <Switch
+              size="sm"
+              label="Not"
+              aria-label={`Not: exclude who matches ${name}`}
+              checked={group.negate}
+              onChange={(event) => set({ negate: event.currentTarget.checked })}
+            />
+          </Group>
+          {!root && (
+            <Tooltip label="Remove this group and its conditions">
+              <ActionIcon
+                variant="subtle"
+                color="red"
+                aria-label={`Remove group ${pathLabel(path)}`}
+                onClick={() => builder.remove(path)}
+              >
+                <IconX size={16} aria-hidden />
+              </ActionIcon>
+            </Tooltip>
+          )}
+        </Group>
+        {conditions.length === 0 && (
+          <Text size="sm" c="dimmed">
+            {root
+              ? "No conditions yet: add one below. A profile property, an event, another segment or consent."
+              : "This group is empty: add a condition to it."}
+          </Text>
+        )}
+        {conditions.map((condition, index) => {
+          const childPath = [...path, index];
+          return (
+            <Stack gap={6} key={builder.keyOf(condition)}>
+              {index > 0 && (
+                <Text size="xs" fw={700} c="dimmed" tt="uppercase" pl="xs">
+                  {joiner}
+                </Text>
+              )}
+              {isGroup(condition) ? (
+                <GroupEditor group={condition} path={childPath} />
+              ) : (
+                <ConditionCard condition={condition} path={childPath} />
+              )}
+            </Stack>
+          );
+        })}
+        <Problems messages={errors} />
+        <Group gap="xs">
+          <AddConditionMenu path={path} />
+          <Tooltip
+            label={`Groups nest at most ${MAX_DEPTH} levels deep`}
+            disabled={canNestGroup(path)}
+          >
+            <Button
+              size="xs"
+              variant="default"
+              leftSection={<IconFolderPlus size={14} aria-hidden />}
+              disabled={!canNestGroup(path) || builder.full}
+              aria-label={root ? "Add group" : `Add group to group ${pathLabel(path)}`}
+              onClick={() => builder.add(path, newCondition("group"))}
+            >
+              Add group
+            </Button>
+          </Tooltip>
+        </Group>
+      </Stack>
+    </Paper>
+  );
+}
+
+const CONDITION_KINDS: { kind: NewConditionKind; label: string; icon: ReactNode }[] = [
+  { kind: "profile", label: "Profile property", icon: <IconUser size={14} aria-hidden /> },
+  { kind: "event", label: "Event", icon: <IconActivity size={14} aria-hidden /> },
+  { kind: "segment", label: "Segment membership", icon: <IconFilter size={14} aria-hidden /> },
+  { kind: "consent", label: "Consent", icon: <IconMailCheck size={14} aria-hidden /> },
+];
+
+function AddConditionMenu({ path }: { path: Path }) {
+  const builder = useBuilder();
+  return (
+    <Menu position="bottom-start">
+      <Menu.Target>
+        <Button
+          size="xs"
+          variant="light"
+          leftSection={<IconPlus size={14} aria-hidden />}
+          rightSection={<IconChevronDown size={14} aria-hidden />}
+          disabled={builder.full}
+          aria-label={path.length === 0 ? "Add condition" : `Add condition to group ${pathLabel(path)}`}
+        >
+          Add condition
+        </Button>
+      </Menu.Target>
+      <Menu.Dropdown>
+        {CONDITION_KINDS.map(({ kind, label, icon }) => (
+          <Menu.Item key={kind} leftSection={icon} onClick={() => builder.add(path, newCondition(kind))}>
+            {label}
+          </Menu.Item>
+        ))}
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
+
+const KIND_LABELS: Record<Exclude<Condition["type"], "group">, string> = {
+  profile: "Profile",
+  event: "Event",
+  segment: "Segment",
+  consent: "Consent",
+};
+
+function ConditionCard({ condition, path }: { condition: Exclude<Condition, { type: "group" }>; path: Path }) {
+  const builder = useBuilder();
+  const label = pathLabel(path);
+  const errors = builder.errors[pathKey(path)] ?? [];
+  const update = (next: Condition) => builder.update(path, next);
+  return (
+    <Paper withBorder p="sm" role="group" aria-label={`Condition ${label}`}>
+      <Group justify="space-between" align="flex-start" wrap="nowrap" gap="xs">
+        <Stack gap="xs" style={{ flex: 1, minWidth: 0 }}>
+          <Group gap="xs">
+            <Badge variant="light" size="sm">
+              {KIND_LABELS[condition.type]}
+            </Badge>
+            <Text size="xs" c="dimmed">
+              Condition {label}
+            </Text>
+          </Group>
+          {condition.type === "profile" && <ProfileConditionEditor condition={condition} onChange={update} />}
+          {condition.type === "event" && <EventConditionEditor condition={condition} onChange={update} />}
+          {condition.type === "segment" && <SegmentConditionEditor condition={condition} onChange={update} />}
+          {condition.type === "consent" && <ConsentConditionEditor condition={condition} onChange={update} />}
+          <Problems messages={errors} />
+        </Stack>
+        <Tooltip label="Remove this condition">
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            aria-label={`Remove condition ${label}`}
+            onClick={() => builder.remove(path)}
+          >
+            <IconX size={16} aria-hidden />
+          </ActionIcon>
+        </Tooltip>
+      </Group>
+    </Paper>
+  );
+}
+
+function Problems({ messages }: { messages: readonly string[] }) {
+  if (messages.length === 0) return null;
+  return (
+    <Stack gap={2}>
+      {messages.map((message) => (
+        <Text key={message} size="sm" c="red" data-condition-error>
+          {message}
+        </Text>
+      ))}
+    </Stack>
+  );
+}
+
+// --- Profile conditions ------------------------------------------------------------------------
+
+const SOURCES = [
+  { value: "property", label: "Custom property" },
+  { value: "field", label: "Built-in field" },
+];
+
+function ProfileConditionEditor({
+  condition,
+  onChange,
+}: {
+  condition: ProfileCondition;
+  onChange: (next: ProfileCondition) => void;
+}) {
+  const { catalog } = useBuilder();
+  const isField = condition.field != null;
+  const builtins = catalog?.fields.map((f) => f.name) ?? [];
+  const properties = catalog?.properties ?? [];
+  const type = predicateType(condition, condition.field);
+  return (
+    <Group gap="xs" align="flex-end" wrap="wrap">
+      <Select
+        size="xs"
+        w={150}
+        label="Of the profile"
+        data={SOURCES}
+        value={isField ? "field" : "property"}
+        allowDeselect={false}
+        onChange={(value) =>
+          value === "field"
+            ? onChange(withSubject(condition, { field: builtins[0] ?? "email" }))
+            : onChange(withSubject(condition, { property: "" }))
+        }
+      />
+      {isField ? (
+        <Select
+          size="xs"
+          w={170}
+          label="Field"
+          searchable
+          allowDeselect={false}
+          data={(builtins.length ? builtins : [condition.field ?? "email"]).map((name) => ({
+            value: name,
+            label: fieldLabel(name),
+          }))}
+          value={condition.field ?? null}
+          onChange={(value) => value && onChange(withSubject(condition, { field: value }))}
+        />
+      ) : (
+        <>
+          <Autocomplete
+            size="xs"
+            w={180}
+            label="Property"
+            placeholder="plan"
+            data={properties.map((p) => p.name)}
+            value={condition.property ?? ""}
+            onChange={(value) => {
+              const known = properties.find((p) => p.name === value);
+              onChange(withSubject(condition, known ? { property: value, type: known.type } : { property: value }));
+            }}
+          />
+          <Select
+            size="xs"
+            w={120}
+            label="Compared as"
+            data={VALUE_TYPES}
+            value={type}
+            allowDeselect={false}
+            onChange={(value) => value && onChange(withValueType(condition, value as ValueType))}
+          />
+        </>
+      )}
+      <PredicateInputs predicate={condition} type={type} onChange={onChange} />
+    </Group>
+  );
+}
+
+/** The operator and the operand inputs of a profile condition or an event filter. */
+function PredicateInputs<P extends Predicate>({
+  predicate,
+  type,
+  onChange,
+}: {
+  predicate: P;
+  type: ValueType;
+  onChange: (next: P) => void;
+}) {
+  const input = valueInput(type, predicate.operator);
+  const set = (change: Partial<Predicate>) => onChange({ ...predicate, ...change });
+  const setValue = (key: "value" | "value_to", value: Scalar | undefined) => {
+    const next = { ...predicate };
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+    onChange(next);
+  };
+  return (
+    <>
+      <Select
+        size="xs"
+        w={200}
+        label="Operator"
+        data={operatorsFor(type).map((op) => ({ value: op, label: operatorLabel(op, type) }))}
+        value={predicate.operator}
+        allowDeselect={false}
+        onChange={(value) => value && onChange(withOperator(predicate, value as P["operator"], type))}
+      />
+      {input === "text" && (
+        <TextInput
+          size="xs"
+          w={180}
+          label="Value"
+          value={typeof predicate.value === "string" ? predicate.value : String(predicate.value ?? "")}
+          onChange={(event) => setValue("value", event.currentTarget.value)}
+        />
+      )}
+      {input === "number" && <NumberValue label="Value" value={predicate.value} onChange={(v) => setValue("value", v)} />}
+      {input === "boolean" && (
+        <Select
+          size="xs"
+          w={110}
+          label="Value"
+          data={[
+            { value: "true", label: "true" },
+            { value: "false", label: "false" },
+          ]}
+          value={predicate.value === false ? "false" : "true"}
+          allowDeselect={false}
+          onChange={(value) => setValue("value", value === "true")}
+        />
+      )}
+      {input === "date" && (
+        <DateValue label="Date" value={predicate.value} onChange={(v) => setValue("value", v)} />
+      )}
+      {input === "number-range" && (
+        <>
+          <NumberValue label="From" value={predicate.value} onChange={(v) => setValue("value", v)} />
+          <NumberValue label="To" value={predicate.value_to} onChange={(v) => setValue("value_to", v)} />
+        </>
+      )}
+      {input === "date-range" && (
+        <>
+          <DateValue label="From" value={predicate.value} onChange={(v) => setValue("value", v)} />
+          <DateValue label="To" value={predicate.value_to} onChange={(v) => setValue("value_to", v)} />
+        </>
+      )}
+      {input === "list" && (
+        <TagsInput
+          size="xs"
+          w={260}
+          label="Values"
+          description="Press Enter after each"
+          value={(predicate.values ?? []).map(String)}
+          onChange={(items) => set({ values: listValues(items, type) })}
+        />
+      )}
+      {(input === "relative" || input === "days") && (
+        <>
+          <NumberInput
+            size="xs"
+            w={90}
+            label="Amount"
+            min={0}
+            max={input === "days" ? 365 : 36500}
+            allowDecimal={false}
+            value={predicate.amount ?? ""}
+            onChange={(value) => set({ amount: typeof value === "number" ? value : null })}
+          />
+          {input === "relative" ? (
+            <Select
+              size="xs"
+              w={110}
+              label="Unit"
+              data={TIME_UNITS}
+              value={predicate.unit}
+              allowDeselect={false}
+              onChange={(value) => value && set({ unit: value as TimeUnit })}
+            />
+          ) : (
+            <Text size="sm" pb={6}>
+              days
+            </Text>
+          )}
+          {predicate.operator === "more_than_ago" && (
+            <Text size="sm" pb={6}>
+              ago
+            </Text>
+          )}
+        </>
+      )}
+    </>
+  );
+}
+
+function NumberValue({
+  label,
+  value,
+  onChange,
+  min,
+  allowDecimal = true,
+  w = 120,
+}: {
+  label: string;
+  value: Scalar | null | undefined;
+  onChange: (value: number | undefined) => void;
+  min?: number;
+  allowDecimal?: boolean;
+  w?: number;
+}) {
+  return (
+    <NumberInput
+      size="xs"
+      w={w}
+      label={label}
+      min={min}
+      allowDecimal={allowDecimal}
+      value={typeof value === "number" ? value : ""}
+      onChange={(next) => onChange(typeof next === "number" ? next : undefined)}
+    />
+  );
+}
+
+function DateValue({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: Scalar | null | undefined;
+  onChange: (value: string | undefined) => void;
+}) {
+  return (
+    <TextInput
+      size="xs"
+      w={150}
+      type="date"
+      label={label}
+      value={typeof value === "string" ? dayOf(value) : ""}
+      onChange={(event) => onChange(event.currentTarget.value || undefined)}
+    />
+  );
+}
+
+// --- Event conditions --------------------------------------------------------------------------
+
+function EventConditionEditor({
+  condition,
+  onChange,
+}: {
+  condition: EventCondition;
+  onChange: (next: EventCondition) => void;
+}) {
+  const { catalog } = useBuilder();
+  // "count" chosen by hand stays "count" while its number is edited, even at "at least 1".
+  const [countChosen, setCountChosen] = useState(false);
+  const derived = eventMode(condition);
+  const mode: EventMode = countChosen && condition.measure === "count" ? "count" : derived;
+  const window = condition.window ?? { type: "all_time", unit: "days" };
+  const filters = condition.filters ?? [];
+  const setWindow = (next: Partial<typeof window>) => onChange({ ...condition, window: { ...window, ...next } });
+  const setFilters = (next: EventFilter[]) => onChange({ ...condition, filters: next });
+  const whole = condition.measure === "count";
+  return (
+    <Stack gap="xs">
+      <Group gap="xs" align="flex-end" wrap="wrap">
+        <Autocomplete
+          size="xs"
+          w={200}
+          label="Event"
+          placeholder="Placed Order"
+          data={catalog?.metrics ?? []}
+          value={condition.metric}
+          onChange={(metric) => onChange({ ...condition, metric })}
+        />
+        <Select
+          size="xs"
+          w={150}
+          label="Condition"
+          data={EVENT_MODES}
+          value={mode}
+          allowDeselect={false}
+          onChange={(value) => {
+            if (!value) return;
+            setCountChosen(value === "count");
+            onChange(withEventMode(condition, value as EventMode));
+          }}
+        />
+        {(mode === "count" || mode === "sum" || mode === "average") && (
+          <>
+            <Select
+              size="xs"
+              w={110}
+              label="Is"
+              data={EVENT_COMPARISONS}
+              value={condition.operator}
+              allowDeselect={false}
+              onChange={(value) => {
+                if (!value) return;
+                const next: EventCondition = { ...condition, operator: value as EventCondition["operator"] };
+                if (value === "between") next.value_to = condition.value_to ?? condition.value + (whole ? 5 : 100);
+                else delete next.value_to;
+                onChange(next);
+              }}
+            />
+            <NumberValue
+              label={condition.operator === "between" ? "From" : "Number"}
+              value={condition.value}
+              min={0}
+              allowDecimal={!whole}
+              w={100}
+              onChange={(value) => onChange({ ...condition, value: value ?? 0 })}
+            />
+            {condition.operator === "between" && (
+              <NumberValue
+                label="To"
+                value={condition.value_to}
+                min={0}
+                allowDecimal={!whole}
+                w={100}
+                onChange={(value) => onChange({ ...condition, value_to: value ?? null })}
+              />
+            )}
+            {whole && (
+              <Text size="sm" pb={6}>
+                times
+              </Text>
+            )}
+          </>
+        )}
+        <Select
+          size="xs"
+          w={130}
+          label="When"
+          data={[
+            { value: "all_time", label: "at any time" },
+            { value: "in_the_last", label: "in the last" },
+            { value: "since", label: "since" },
+            { value: "between", label: "between" },
+          ]}
+          value={window.type}
+          allowDeselect={false}
+          onChange={(value) => value && onChange({ ...condition, window: withWindowType(window, value as typeof window.type) })}
+        />
+        {window.type === "in_the_last" && (
+          <>
+            <NumberInput
+              size="xs"
+              w={90}
+              label="Amount"
+              min={1}
+              allowDecimal={false}
+              value={window.amount ?? ""}
+              onChange={(value) => setWindow({ amount: typeof value === "number" ? value : null })}
+            />
+            <Select
+              size="xs"
+              w={110}
+              label="Unit"
+              data={TIME_UNITS}
+              value={window.unit}
+              allowDeselect={false}
+              onChange={(value) => value && setWindow({ unit: value as TimeUnit })}
+            />
+          </>
+        )}
+        {(window.type === "since" || window.type === "between") && (
+          <DateValue
+            label={window.type === "since" ? "Since (UTC)" : "From (UTC)"}
+            value={window.start}
+            onChange={(day) => setWindow({ start: day ? startOfDay(day) : null })}
+          />
+        )}
+        {window.type === "between" && (
+          <DateValue
+            label="To (UTC)"
+            value={window.end}
+            onChange={(day) => setWindow({ end: day ? endOfDay(day) : null })}
+          />
+        )}
+      </Group>
+      {filters.length > 0 && (
+        <Stack gap={6} pl="md" style={{ borderLeft: "2px solid var(--mantine-color-gray-3)" }}>
+          <Text size="xs" c="dimmed">
+            Only events where
+          </Text>
+          {filters.map((filter, index) => (
+            <EventFilterEditor
+              // Filters keep no state of their own: their position is their identity.
+              key={index}
+              metric={condition.metric}
+              filter={filter}
+              index={index}
+              onChange={(next) => setFilters(filters.map((f, i) => (i === index ? next : f)))}
+              onRemove={() => setFilters(filters.filter((_, i) => i !== index))}
+            />
+          ))}
+        </Stack>
+      )}
+      <Group>
+        <Button
+          size="compact-xs"
+          variant="subtle"
+          leftSection={<IconPlus size={12} aria-hidden />}
+          disabled={filters.length >= MAX_FILTERS}
+          onClick={() =>
+            setFilters([...filters, { property: "", operator: "equals", value: "", unit: "days", value_type: "string" }])
+          }
+        >
+          Add property filter
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function EventFilterEditor({
+  metric,
+  filter,
+  index,
+  onChange,
+  onRemove,
+}: {
+  metric: string;
+  filter: EventFilter;
+  index: number;
+  onChange: (next: EventFilter) => void;
+  onRemove: () => void;
+}) {
+  const catalog = useQuery(eventPropertyCatalogQuery(metric));
+  const properties = catalog.data?.properties ?? [];
+  const type = predicateType(filter);
+  return (
+    <Group gap="xs" align="flex-end" wrap="wrap" role="group" aria-label={`Property filter ${index + 1}`}>
+      <Autocomplete
+        size="xs"
+        w={170}
+        label="Event property"
+        placeholder="category"
+        data={properties.map((p) => p.name)}
+        value={filter.property}
+        onChange={(property) => {
+          const known = properties.find((p) => p.name === property);
+          const next = { ...filter, property };
+          onChange(known && known.type !== type ? withValueType(next, known.type) : next);
+        }}
+      />
+      <Select
+        size="xs"
+        w={120}
+        label="Compared as"
+        data={VALUE_TYPES}
+        value={type}
+        allowDeselect={false}
+        onChange={(value) => value && onChange(withValueType(filter, value as ValueType))}
+      />
+      <PredicateInputs predicate={filter} type={type} onChange={onChange} />
+      <ActionIcon variant="subtle" color="red" aria-label={`Remove property filter ${index + 1}`} onClick={onRemove} mb={2}>
+        <IconX size={14} aria-hidden />
+      </ActionIcon>
+    </Group>
+  );
+}
+
+// --- Segment membership and consent ------------------------------------------------------------
+
+function SegmentConditionEditor({
+  condition,
+  onChange,
+}: {
+  condition: SegmentCondition;
+  onChange: (next: SegmentCondition) => void;
+}) {
+  const { segments, selfId } = useBuilder();
+  const options = segments.filter((s) => s.id !== selfId).map((s) => ({ value: s.id, label: s.name }));
+  if (condition.segment_id && !options.some((o) => o.value === condition.segment_id)) {
+    options.push({ value: condition.segment_id, label: "(a segment that no longer exists)" });
+  }
+  return (
+    <Group gap="xs" align="flex-end" wrap="wrap">
+      <Select
+        size="xs"
+        w={130}
+        label="Membership"
+        data={[
+          { value: "in", label: "is in" },
+          { value: "not_in", label: "is not in" },
+        ]}
+        value={condition.operator}
+        allowDeselect={false}
+        onChange={(value) => value && onChange({ ...condition, operator: value as SegmentCondition["operator"] })}
+      />
+      <Select
+        size="xs"
+        w={240}
+        label="Segment"
+        placeholder={options.length ? "Pick a segment" : "No other segments yet"}
+        searchable
+        data={options}
+        value={condition.segment_id || null}
+        onChange={(value) => onChange({ ...condition, segment_id: value ?? "" })}
+      />
+    </Group>
+  );
+}
+
+function ConsentConditionEditor({
+  condition,
+  onChange,
+}: {
+  condition: ConsentCondition;
+  onChange: (next: ConsentCondition) => void;
+}) {
+  return (
+    <Group gap="xs" align="flex-end" wrap="wrap">
+      <Select
+        size="xs"
+        w={210}
+        label="Consent"
+        data={[
+          { value: "can_receive", label: "can receive marketing by" },
+          { value: "cannot_receive", label: "cannot receive marketing by" },
+        ]}
+        value={condition.operator}
+        allowDeselect={false}
+        onChange={(value) => value && onChange({ ...condition, operator: value as ConsentCondition["operator"] })}
+      />
+      <Select
+        size="xs"
+        w={110}
+        label="Channel"
+        data={[
+          { value: "email", label: "email" },
+          { value: "sms", label: "SMS" },
+        ]}
+        value={condition.channel}
+        allowDeselect={false}
+        onChange={(value) => value && onChange({ ...condition, channel: value as ConsentCondition["channel"] })}
+      />
+    </Group>
+  );
+}

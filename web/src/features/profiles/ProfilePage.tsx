@@ -1,15 +1,15 @@
-import { Anchor, Badge, Box, Breadcrumbs, Grid, Group, Paper, Stack, Text, Title } from "@mantine/core";
+import { Anchor, Badge, Box, Breadcrumbs, Grid, Group, Paper, Stack, Text, Title, Tooltip } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import type { Profile } from "../../api/client";
 import { ApiError } from "../../api/errors";
-import { profileQuery } from "../../api/queries";
+import { profileQuery, profileSegmentsQuery } from "../../api/queries";
 import { DateTime } from "../../components/DateTime";
 import { PageHeader } from "../../components/PageHeader";
 import { PropertiesTable } from "../../components/PropertiesTable";
 import { EmptyState, ErrorState, LoadingState } from "../../components/States";
-import { profileLabel } from "../../lib/format";
+import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -85,6 +85,9 @@ function ProfileDetails({ profile }: { profile: Profile }) {
                   ["Herald id", profile.id],
                 ]}
               />
+            </Section>
+            <Section title="Segments">
+              <ProfileSegments profileId={profile.id} />
             </Section>
             <Section title="Location">
               <Location profile={profile} />
@@ -189,5 +192,41 @@ function Location({ profile }: { profile: Profile }) {
         </Group>
       )}
     </Stack>
+  );
+}
+
+function ProfileSegments({ profileId }: { profileId: string }) {
+  const segments = useQuery(profileSegmentsQuery(profileId));
+  if (segments.isPending) {
+    return (
+      <Text size="sm" c="dimmed">
+        Loading…
+      </Text>
+    );
+  }
+  if (segments.isError) {
+    return <ErrorState error={segments.error} onRetry={() => void segments.refetch()} />;
+  }
+  if (segments.data.data.length === 0) {
+    return (
+      <Text size="sm" c="dimmed">
+        Not in any segment.
+      </Text>
+    );
+  }
+  return (
+    <Group gap="xs" component="ul" m={0} p={0} style={{ listStyle: "none" }} aria-label="Segments of this profile">
+      {segments.data.data.map((segment) => (
+        <li key={segment.id}>
+          <Tooltip label={<>Joined {formatDateTime(segment.entered_at)}</>} openDelay={300}>
+            <Anchor component={Link} to={`/segments/${segment.id}`} size="sm">
+              <Badge variant="light" tt="none" style={{ cursor: "pointer" }}>
+                {segment.name}
+              </Badge>
+            </Anchor>
+          </Tooltip>
+        </li>
+      ))}
+    </Group>
   );
 }

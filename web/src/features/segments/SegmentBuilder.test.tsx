@@ -1,0 +1,94 @@
+import { fireEvent, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { useState } from "react";
+import { describe, expect, it } from "vitest";
+import { renderAt } from "../../test/render";
+import { emptyDefinition, type Definition } from "./definition";
+import { SegmentBuilder } from "./SegmentBuilder";
+
+let latest: Definition = emptyDefinition();
+
+function Harness({ initial }: { initial: Definition }) {
+  const [definition, setDefinition] = useState(initial);
+  latest = definition;
+  return (
+    <SegmentBuilder
+      definition={definition}
+      onChange={setDefinition}
+      catalog={{ fields: [{ name: "email", type: "string" }], properties: [{ name: "age", type: "number" }], metrics: ["Placed Order"] }}
+      segments={[
+        { id: "11111111-1111-4111-8111-111111111111", name: "Self" },
+        { id: "22222222-2222-4222-8222-222222222222", name: "Other" },
+      ]}
+      selfId="11111111-1111-4111-8111-111111111111"
+      errors={{ "0": ["value: needs a value"] }}
+    />
+  );
+}
+
+function renderBuilder(initial: Definition = emptyDefinition()) {
+  return renderAt("/", [{ path: "/", element: <Harness initial={initial} /> }]);
+}
+
+describe("SegmentBuilder", () => {
+  it("nests groups five levels deep, no deeper", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    await user.click(screen.getByRole("button", { name: "Add group" }));
+    await user.click(screen.getByRole("button", { name: "Add group to group 1" }));
+    await user.click(screen.getByRole("button", { name: "Add group to group 1.1" }));
+    await user.click(screen.getByRole("button", { name: "Add group to group 1.1.1" }));
+    expect(screen.getByRole("button", { name: "Add group to group 1.1.1.1" }).hasAttribute("disabled")).toBe(true);
+    const deepest = latest.conditions[0];
+    expect(JSON.stringify(deepest).match(/"type":"group"/g)).toHaveLength(4);
+    await user.click(screen.getByRole("button", { name: "Remove group 1.1" }));
+    expect(latest.conditions[0]).toEqual({ type: "group", match: "any", negate: false, conditions: [] });
+  });
+
+  it("edits the definition JSON: match, not, and a count that stays a count", async () => {
+    const user = userEvent.setup();
+    renderBuilder({
+      ...emptyDefinition(),
+      conditions: [{ type: "event", metric: "Placed Order", measure: "count", operator: "at_least", value: 1, filters: [] }],
+    });
+    const root = screen.getByRole("group", { name: "Conditions" });
+    await user.click(within(root).getByText("Any"));
+    await user.click(within(root).getByRole("switch", { name: /^Not/ }));
+    expect(latest).toMatchObject({ match: "any", negate: true });
+    expect(screen.getByText("People who do not match")).toBeTruthy();
+
+    const condition = screen.getByRole("group", { name: "Condition 1" });
+    expect(within(condition).getByText("value: needs a value")).toBeTruthy();
+    await user.click(within(condition).getByLabelText("Condition"));
+    await user.click(await screen.findByRole("option", { name: "count of times", hidden: true }));
+    expect(latest.conditions[0]).toMatchObject({ measure: "count", operator: "at_least", value: 2 });
+    const number = within(condition).getByLabelText("Number");
+    fireEvent.change(number, { target: { value: "1" } });
+    expect(latest.conditions[0]).toMatchObject({ operator: "at_least", value: 1 });
+    // Still shown as a count (not flipped to "has done" while the number is typed).
+    expect(within(condition).getByLabelText("Number")).toBeTruthy();
+  });
+
+  it("offers other segments only, and removes conditions", async () => {
+    const user = userEvent.setup();
+    renderBuilder({ ...emptyDefinition(), conditions: [{ type: "segment", segment_id: "", operator: "in" }] });
+    const condition = screen.getByRole("group", { name: "Condition 1" });
+    await user.click(within(condition).getByLabelText("Segment"));
+    expect(await screen.findByRole("option", { name: "Other", hidden: true })).toBeTruthy();
+    expect(screen.queryByRole("option", { name: "Self", hidden: true })).toBeNull();
+    await user.click(screen.getByRole("option", { name: "Other", hidden: true }));
+    expect(latest.conditions[0]).toMatchObject({ segment_id: "22222222-2222-4222-8222-222222222222" });
+    await user.click(screen.getByRole("button", { name: "Remove condition 1" }));
+    expect(latest.conditions).toEqual([]);
+  });
+
+  it("adds each kind of condition from the menu", async () => {
+    const user = userEvent.setup();
+    renderBuilder();
+    for (const kind of ["Profile property", "Event", "Segment membership", "Consent"]) {
+      await user.click(screen.getByRole("button", { name: "Add condition" }));
+      await user.click(await screen.findByRole("menuitem", { name: kind, hidden: true }));
+    }
+    expect(latest.conditions.map((c) => c.type)).toEqual(["profile", "event", "segment", "consent"]);
+  });
+});

@@ -208,8 +208,8 @@ def test_builder_shows_what_is_missing_and_delete_explains_a_conflict(
     page.get_by_role("button", name="Add condition", exact=True).click()
     page.get_by_role("menuitem", name="Profile property").click()
     condition = page.get_by_role("group", name="Condition 1", exact=True)
-    expect(page.get_by_test_id("estimate-error")).to_contain_text("Condition 1: property:")
-    expect(condition.get_by_text(re.compile(r"^property: "))).to_be_visible()
+    expect(page.get_by_test_id("estimate-error")).to_contain_text("Condition 1: Property: missing")
+    expect(condition.get_by_text("Property: missing", exact=True)).to_be_visible()
     # A segment condition offers the other segments.
     page.get_by_role("button", name="Add condition", exact=True).click()
     page.get_by_role("menuitem", name="Segment membership").click()

@@ -201,9 +201,15 @@ describe("errors", () => {
     ]);
     expect(placed.byCondition).toEqual({
       "0.1": ["between needs `value_to`"],
-      "0": ["metric: String should have at least 1 character"],
+      "0": ["Event: missing"],
       "": ["List should have at least 1 item"],
     });
     expect(placed.other).toEqual([{ field: "name", reason: "another segment already has this name" }]);
+    expect(
+      placeErrors([
+        { field: "definition.conditions[2].filters[0].property", reason: "String should have at least 1 character" },
+        { field: "definition.conditions[3].segment_id", reason: "Input should be a valid UUID, invalid length: found 0" },
+      ]).byCondition,
+    ).toEqual({ "2": ["Property filter 1, property: missing"], "3": ["Segment: choose one"] });
   });
 });

@@ -619,8 +619,39 @@ export function placeErrors(fields: readonly { field: string; reason: string }[]
       rest = rest.slice(match[0].length);
     }
     const part = rest.replace(/^\./, "");
-    const text = part && !(path.length === 0 && part === "conditions") ? `${part}: ${reason}` : reason;
+    const text =
+      part && !(path.length === 0 && part === "conditions") ? `${partLabel(part)}: ${plainReason(reason)}` : plainReason(reason);
     (byCondition[pathKey(path)] ??= []).push(text);
   }
   return { byCondition, other };
+}
+
+const PART_LABELS: Record<string, string> = {
+  property: "Property",
+  field: "Field",
+  metric: "Event",
+  segment_id: "Segment",
+  value: "Value",
+  value_to: "To",
+  values: "Values",
+  amount: "Amount",
+  window: "When",
+  filters: "Property filters",
+};
+
+/** "filters[0].property" -> "Property filter 1, property"; "metric" -> "Event". */
+function partLabel(part: string): string {
+  const filter = /^filters\[(\d+)\](?:\.(.+))?$/.exec(part);
+  if (filter) {
+    const inner = filter[2] ? `, ${PART_LABELS[filter[2]]?.toLowerCase() ?? filter[2]}` : "";
+    return `Property filter ${Number(filter[1]) + 1}${inner}`;
+  }
+  return PART_LABELS[part] ?? part;
+}
+
+/** Pydantic's wording for an empty text or an unchosen id, as a person would say it. */
+function plainReason(reason: string): string {
+  if (/^String should have at least 1 character/.test(reason)) return "missing";
+  if (/^Input should be a valid UUID/.test(reason)) return "choose one";
+  return reason;
 }

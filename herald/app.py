@@ -20,12 +20,15 @@ from herald import __version__
 from herald.bodylimit import BodySizeLimitMiddleware
 from herald.cors import IngestionCorsMiddleware
 from herald.db import configure_database
+from herald.email.routes import router as email_router
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
 from herald.events.segment_routes import router as segment_router
 from herald.idempotency import IdempotencyMiddleware
 from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
+from herald.messaging.routes import router as tracking_router
+from herald.messaging.routes import suppressions_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.sdk.routes import router as sdk_router
@@ -47,6 +50,10 @@ SERVER_PREFIXES = (
     "/openapi.json",
     "/healthz",
     "/readyz",
+    # Tracking, unsubscribe and preference links in sent email (herald.messaging.tracking).
+    "/t/",
+    "/u/",
+    "/p/",
 )
 
 PLACEHOLDER_PAGE = """<!doctype html>
@@ -112,7 +119,10 @@ def create_app(
         segments_router,
         profile_segments_router,
         imports_router,
+        email_router,
         sdk_router,
+        tracking_router,
+        suppressions_router,
     )
     for router in routers:
         app.include_router(router)

@@ -67,9 +67,12 @@ def _b64decode(text: str) -> bytes:
     if not text or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
         raise InvalidToken("not a token")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("not a token") from exc
+    if _b64encode(raw) != text:  # spare bits set: another spelling of the same bytes
+        raise InvalidToken("not a token")
+    return raw
 
 
 def _id_part(message_id: uuid.UUID) -> str:

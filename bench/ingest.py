@@ -149,8 +149,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--workers",
         type=int,
         default=None,
-        help="API server processes: 1 runs `herald serve`, more run `uvicorn "
-        "herald.app:create_app --factory --workers K` (default: 2 on PostgreSQL, 1 on SQLite)",
+        help="API server processes: `herald serve --workers K` (default: 2 on PostgreSQL, "
+        "1 on SQLite)",
     )
     add("--seed", type=int, default=42, help="seed of the event stream (%(default)s)")
     add(
@@ -708,36 +708,20 @@ class Server:
             return ""
 
 
-def start_server(env: dict[str, str], workers: int, log_level: str, tmp: Path) -> Server:
+def start_server(env: dict[str, str], workers: int, tmp: Path) -> Server:
     port = free_port()
-    if workers == 1:
-        command = [
-            sys.executable,
-            "-m",
-            "herald",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "herald.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            log_level,
-            "--proxy-headers",
-        ]
+    command = [
+        sys.executable,
+        "-m",
+        "herald",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     log = tmp / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -1127,7 +1111,7 @@ class Bench:
         created = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
         self.public_key = created["public_key"]
         self.org_id = uuid.UUID(created["org_id"])
-        self.server = start_server(env, self.options.workers, self.options.log_level, self.tmp)
+        self.server = start_server(env, self.options.workers, self.tmp)
         console.print(f"[bold]Server[/bold]    {' '.join(self.server.command[1:])}")
         console.print(
             f"          pids {procstat.process_tree(self.server.process.pid)}, "

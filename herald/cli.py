@@ -103,11 +103,36 @@ def _serve(
 
 
 @app.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (uvicorn's workers). More than one pays off "
+            "on PostgreSQL; SQLite writes one transaction at a time whatever the count.",
+        ),
+    ] = 1,
+) -> None:
     """Serve the API and dashboard (run any number of these behind a load balancer)."""
     settings = _settings()
     _prepare(settings)
-    _serve(settings, host, port)
+    if workers == 1:
+        _serve(settings, host, port)
+        return
+    import uvicorn
+
+    # Each worker process builds its own application from the same environment.
+    uvicorn.run(
+        "herald.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
 
 
 def _consumer(workers: int, periodic: bool, *, embedded: bool = False) -> object:

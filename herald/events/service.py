@@ -20,15 +20,17 @@ import random
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from herald.db import get_database, new_id, utcnow
@@ -86,13 +88,6 @@ def event_input(event: schemas.TrackEvent, default_unique_id: str | None = None)
     )
 
 
-def _insert(session: Session, table: Any) -> Any:
-    """A dialect's INSERT, which knows ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def ingest(
     session: Session,
     org_id: uuid.UUID,
@@ -118,7 +113,9 @@ def ingest(
         return outcomes
 
     _store_events(session, org_id, items, outcomes, live, source, now, postgres)
-    _update_catalog(session, org_id, [(items[i].name, items[i].time or now) for i in live])
+    _update_catalog(
+        session, org_id, [(items[i].name, items[i].time or now) for i in live], postgres
+    )
     names_by_change: dict[tuple[int, uuid.UUID], set[str]] = defaultdict(set)
     for index in live:
         profile_id = outcomes[index].profile_id
@@ -153,11 +150,25 @@ CHANGE_COLUMNS = ("org_id", "profile_id", "reason", "event_names", "created_at")
 ChangeRow = tuple[uuid.UUID, uuid.UUID, str, list[str] | None, datetime]
 
 
-def _driver_cursor(session: Session) -> Any:
-    """A psycopg cursor on the session's connection, inside the session's transaction."""
+@contextmanager
+def _driver_cursor(session: Session, statement: str) -> Iterator[Any]:
+    """A psycopg cursor on the session's connection, inside the session's transaction. Errors
+    come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from session.execute."""
     driver_connection = session.connection().connection.driver_connection
     assert driver_connection is not None
-    return driver_connection.cursor()
+    try:
+        with driver_connection.cursor() as cursor:
+            yield cursor
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def _pg_rows(session: Session, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one of the PostgreSQL statements below on the session's connection, straight through
+    psycopg: their text is fixed, so SQLAlchemy would add only per-statement and per-row work."""
+    with _driver_cursor(session, statement) as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def _store_events(
@@ -192,11 +203,8 @@ def _store_events(
             ],
         )
         return
-    columns = ", ".join(EVENT_COLUMNS)
-    with (
-        _driver_cursor(session) as cursor,
-        cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy,
-    ):
+    statement = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+    with _driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
         write_row = copy.write_row
         for i in live:
             item = items[i]
@@ -227,10 +235,8 @@ def _record_changes(session: Session, rows: list[ChangeRow], postgres: bool) -> 
             [dict(zip(CHANGE_COLUMNS, row, strict=True)) for row in rows],
         )
         return
-    with (
-        _driver_cursor(session) as cursor,
-        cursor.copy(f"COPY profile_changes ({', '.join(CHANGE_COLUMNS)}) FROM STDIN") as copy,
-    ):
+    statement = f"COPY profile_changes ({', '.join(CHANGE_COLUMNS)}) FROM STDIN"
+    with _driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
         for org_id, profile_id, reason, names, created_at in rows:
             copy.write_row(
                 (org_id, profile_id, reason, None if names is None else Jsonb(names), created_at)
@@ -261,9 +267,9 @@ def _normalize_phones(
 # (event_id, profile_id) of stored event keys, by unique_id.
 KnownKeys = dict[str, tuple[uuid.UUID, uuid.UUID]]
 
-_KNOWN_KEYS_PG = sa.text(
+_KNOWN_KEYS_PG = (
     "SELECT unique_id, event_id, profile_id FROM event_keys "
-    "WHERE org_id = :org_id AND unique_id = ANY(CAST(:unique_ids AS varchar[]))"
+    "WHERE org_id = %(org_id)s AND unique_id = ANY(%(unique_ids)s::varchar[])"
 )
 
 
@@ -271,8 +277,9 @@ def _known_keys(
     session: Session, org_id: uuid.UUID, unique_ids: list[str], postgres: bool
 ) -> KnownKeys:
     """The stored keys among these unique ids."""
+    rows: Any
     if postgres:
-        rows = session.execute(_KNOWN_KEYS_PG, {"org_id": org_id, "unique_ids": unique_ids})
+        rows = _pg_rows(session, _KNOWN_KEYS_PG, {"org_id": org_id, "unique_ids": unique_ids})
     else:
         rows = session.execute(
             sa.select(EventKey.unique_id, EventKey.event_id, EventKey.profile_id).where(
@@ -313,11 +320,11 @@ def _skip_known_duplicates(
     return kept
 
 
-_CLAIM_KEYS_PG = sa.text(
+_CLAIM_KEYS_PG = (
     "INSERT INTO event_keys (org_id, unique_id, event_id, profile_id, created_at) "
-    "SELECT :org_id, k.unique_id, k.event_id, k.profile_id, :now "
-    "FROM unnest(CAST(:unique_ids AS varchar[]), CAST(:event_ids AS uuid[]), "
-    "CAST(:profile_ids AS uuid[])) AS k(unique_id, event_id, profile_id) "
+    "SELECT %(org_id)s, k.unique_id, k.event_id, k.profile_id, %(now)s "
+    "FROM unnest(%(unique_ids)s::varchar[], %(event_ids)s::uuid[], %(profile_ids)s::uuid[]) "
+    "AS k(unique_id, event_id, profile_id) "
     "ON CONFLICT DO NOTHING RETURNING unique_id"
 )
 
@@ -343,22 +350,22 @@ def _claim_unique_ids(
         return live
     # One statement for the whole batch, in the batch's order (the order its key locks are taken).
     if postgres:
-        inserted = set(
-            session.scalars(
-                _CLAIM_KEYS_PG,
-                {
-                    "org_id": org_id,
-                    "now": now,
-                    "unique_ids": list(first_index),
-                    "event_ids": [outcomes[i].event_id for i in first_index.values()],
-                    "profile_ids": [outcomes[i].profile_id for i in first_index.values()],
-                },
-            )
+        rows = _pg_rows(
+            session,
+            _CLAIM_KEYS_PG,
+            {
+                "org_id": org_id,
+                "now": now,
+                "unique_ids": list(first_index),
+                "event_ids": [outcomes[i].event_id for i in first_index.values()],
+                "profile_ids": [outcomes[i].profile_id for i in first_index.values()],
+            },
         )
+        inserted = {unique_id for (unique_id,) in rows}
     else:
         inserted = set(
             session.scalars(
-                _insert(session, EventKey).on_conflict_do_nothing().returning(EventKey.unique_id),
+                sqlite.insert(EventKey).on_conflict_do_nothing().returning(EventKey.unique_id),
                 [
                     {
                         "org_id": org_id,
@@ -449,9 +456,9 @@ def _profile_error(exc: HeraldError) -> FieldError:
 
 _SINGLE_KINDS = ("profile_id", "email", "phone", "external_id", "anonymous_id")
 _LOOKUP_PG = {
-    kind: sa.text(
-        f"SELECT {column}, id FROM profiles WHERE org_id = :org_id "  # noqa: S608 (fixed names)
-        f"AND {column} = ANY(CAST(:keys AS {array})) AND merged_into_id IS NULL"
+    kind: (
+        f"SELECT {column}, id FROM profiles WHERE org_id = %(org_id)s "  # noqa: S608 (fixed names)
+        f"AND {column} = ANY(%(keys)s::{array}) AND merged_into_id IS NULL"
     )
     for kind, column, array in (
         ("profile_id", "id", "uuid[]"),
@@ -460,10 +467,10 @@ _LOOKUP_PG = {
         ("external_id", "external_id", "varchar[]"),
     )
 }
-_LOOKUP_ANONYMOUS_PG = sa.text(
+_LOOKUP_ANONYMOUS_PG = (
     "SELECT a.anonymous_id, p.id FROM profile_anonymous_ids a "
     "JOIN profiles p ON p.id = a.profile_id "
-    "WHERE a.org_id = :org_id AND a.anonymous_id = ANY(CAST(:keys AS varchar[])) "
+    "WHERE a.org_id = %(org_id)s AND a.anonymous_id = ANY(%(keys)s::varchar[]) "
     "AND p.merged_into_id IS NULL"
 )
 
@@ -502,7 +509,7 @@ def _bulk_lookup(
         rows: Any
         if postgres:
             statement = _LOOKUP_ANONYMOUS_PG if kind == "anonymous_id" else _LOOKUP_PG[kind]
-            rows = session.execute(statement, {"org_id": org_id, "keys": list(wanted)})
+            rows = _pg_rows(session, statement, {"org_id": org_id, "keys": list(wanted)})
         elif kind == "anonymous_id":
             rows = session.execute(
                 sa.select(AnonymousId.anonymous_id, Profile.id)
@@ -529,10 +536,10 @@ def _bulk_lookup(
 
 
 _CREATE_PG = {
-    kind: sa.text(
+    kind: (
         f"INSERT INTO profiles (id, org_id, {kind}, properties, created_at, updated_at) "  # noqa: S608
-        f"SELECT p.id, :org_id, p.key, CAST('{{}}' AS jsonb), :now, :now "
-        f"FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS varchar[])) AS p(id, key) "
+        f"SELECT p.id, %(org_id)s, p.key, '{{}}'::jsonb, %(now)s, %(now)s "
+        f"FROM unnest(%(ids)s::uuid[], %(keys)s::varchar[]) AS p(id, key) "
         f"ON CONFLICT DO NOTHING RETURNING {kind}, id"
     )
     for kind in ("email", "phone", "external_id")
@@ -563,7 +570,8 @@ def _bulk_create(
         new: dict[str, uuid.UUID]
         if postgres:
             new = dict(
-                session.execute(
+                _pg_rows(
+                    session,
                     _CREATE_PG[kind],
                     {
                         "org_id": org_id,
@@ -571,7 +579,7 @@ def _bulk_create(
                         "ids": [new_id() for _ in values],
                         "keys": values,
                     },
-                ).all()
+                )
             )
         else:
             column = getattr(Profile, kind)
@@ -588,9 +596,7 @@ def _bulk_create(
             ]
             new = dict(
                 session.execute(
-                    _insert(session, Profile)
-                    .on_conflict_do_nothing()
-                    .returning(column, Profile.id),
+                    sqlite.insert(Profile).on_conflict_do_nothing().returning(column, Profile.id),
                     rows,
                 ).all()
             )
@@ -603,7 +609,22 @@ def _bulk_create(
     return created
 
 
-def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, datetime]]) -> None:
+_CATALOG_PG = (
+    "INSERT INTO metrics (id, org_id, name, shard, event_count, first_seen_at, last_seen_at) "
+    "SELECT m.id, %(org_id)s, m.name, %(shard)s, m.event_count, m.first_seen_at, m.last_seen_at "
+    "FROM unnest(%(ids)s::uuid[], %(names)s::varchar[], %(counts)s::bigint[], "
+    "%(firsts)s::timestamptz[], %(lasts)s::timestamptz[]) "
+    "AS m(id, name, event_count, first_seen_at, last_seen_at) "
+    "ON CONFLICT (org_id, name, shard) DO UPDATE SET "
+    "event_count = metrics.event_count + excluded.event_count, "
+    "first_seen_at = least(metrics.first_seen_at, excluded.first_seen_at), "
+    "last_seen_at = greatest(metrics.last_seen_at, excluded.last_seen_at)"
+)
+
+
+def _update_catalog(
+    session: Session, org_id: uuid.UUID, seen: list[tuple[str, datetime]], postgres: bool
+) -> None:
     """Add this batch's counts to the catalog: one statement for every name in the batch."""
     stats: dict[str, list[Any]] = {}
     for name, time in seen:
@@ -616,12 +637,26 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
                 entry[2] = time
         else:
             stats[name] = [1, time, time]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
     shard = random.randrange(METRIC_SHARDS)  # noqa: S311 (spreading locks, not a secret)
     # Sorted, so that concurrent batches lock catalog rows in the same order and never deadlock
-    # (rows of one INSERT are inserted, and locked, in the order of its VALUES).
-    statement = _insert(session, Metric).values(
+    # (the rows of one INSERT are inserted, and locked, in the order they are given).
+    names = sorted(stats)
+    if postgres:
+        _pg_rows(
+            session,
+            _CATALOG_PG,
+            {
+                "org_id": org_id,
+                "shard": shard,
+                "ids": [new_id() for _ in names],
+                "names": names,
+                "counts": [stats[name][0] for name in names],
+                "firsts": [stats[name][1] for name in names],
+                "lasts": [stats[name][2] for name in names],
+            },
+        )
+        return
+    statement = sqlite.insert(Metric).values(
         [
             {
                 "id": new_id(),
@@ -632,7 +667,7 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
                 "first_seen_at": stats[name][1],
                 "last_seen_at": stats[name][2],
             }
-            for name in sorted(stats)
+            for name in names
         ]
     )
     excluded = statement.excluded
@@ -641,8 +676,8 @@ def _update_catalog(session: Session, org_id: uuid.UUID, seen: list[tuple[str, d
             index_elements=[Metric.org_id, Metric.name, Metric.shard],
             set_={
                 "event_count": Metric.event_count + excluded.event_count,
-                "first_seen_at": least(Metric.first_seen_at, excluded.first_seen_at),
-                "last_seen_at": greatest(Metric.last_seen_at, excluded.last_seen_at),
+                "first_seen_at": sa.func.min(Metric.first_seen_at, excluded.first_seen_at),
+                "last_seen_at": sa.func.max(Metric.last_seen_at, excluded.last_seen_at),
             },
         )
     )

@@ -1,0 +1,1 @@
+"""Email templates: saving, checking, MJML compilation and personalization."""

@@ -34,6 +34,7 @@ TASK_MODULES = (
     "herald.events.tasks",
     "herald.imports.tasks",
     "herald.segments.tasks",
+    "herald.email.tasks",
 )
 
 
@@ -103,24 +104,37 @@ def enqueue_after_commit(session: Session, task: Kickable, *args: Any, **kwargs:
 Row = TypeVar("Row")
 
 
-def claim(session: Session, model: type[Any], row_id: Any, *, stale_after: timedelta) -> bool:
+def claim(
+    session: Session,
+    model: type[Any],
+    row_id: Any,
+    *,
+    stale_after: timedelta,
+    pending: str = "pending",
+    running: str = "running",
+    ready: sa.ColumnElement[bool] | None = None,
+) -> bool:
     """Atomically take a work row: pending, or running with a heartbeat older than `stale_after`.
 
     The model needs `status`, `attempts` and `heartbeat_at` columns. One UPDATE with the condition
     in its WHERE clause is a compare-and-set on SQLite and on PostgreSQL alike, so of two workers
     handed the same kick exactly one wins. The caller commits.
+
+    `pending` and `running` name the table's two statuses (messages say "queued" and "sending");
+    `ready`, when given, is a further condition a pending row must meet (its time has come).
     """
     now = utcnow()
+    waiting = model.status == pending if ready is None else sa.and_(model.status == pending, ready)
     result = session.execute(
         sa.update(model)
         .where(
             model.id == row_id,
             sa.or_(
-                model.status == "pending",
-                sa.and_(model.status == "running", model.heartbeat_at < now - stale_after),
+                waiting,
+                sa.and_(model.status == running, model.heartbeat_at < now - stale_after),
             ),
         )
-        .values(status="running", heartbeat_at=now, attempts=model.attempts + 1)
+        .values(status=running, heartbeat_at=now, attempts=model.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

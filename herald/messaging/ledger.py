@@ -49,3 +49,45 @@ def record_event(
     except IntegrityError:
         return None
     return event
+
+
+# --- Statuses -----------------------------------------------------------------------------------
+
+# queued -> sending -> sent -> delivered; or a final failure. A retried send goes back to queued.
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+DELIVERED = "delivered"
+BOUNCED = "bounced"
+COMPLAINED = "complained"
+FAILED = "failed"
+SUPPRESSED = "suppressed"
+SKIPPED = "skipped"
+STATUSES = (QUEUED, SENDING, SENT, DELIVERED, BOUNCED, COMPLAINED, FAILED, SUPPRESSED, SKIPPED)
+# Nothing more will be sent for a message in one of these (delivery reports may still arrive).
+FINAL_STATUSES = frozenset(STATUSES) - {QUEUED, SENDING}
+
+
+def set_status(
+    session: Session,
+    message: Message,
+    status: str,
+    *,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    provider_event_id: str | None = None,
+) -> MessageEvent | None:
+    """Move the message to `status` and record the change as an event of the same kind, in the
+    caller's transaction: a status never changes without its event. Sets `sent_at` or
+    `delivered_at` when the status is sent or delivered."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown message status {status!r}")
+    when = at or utcnow()
+    message.status = status
+    if status == SENT:
+        message.sent_at = when
+    elif status == DELIVERED:
+        message.delivered_at = when
+    return record_event(
+        session, message, status, data=data, at=when, provider_event_id=provider_event_id
+    )

@@ -1,0 +1,180 @@
+"""Building the MIME message Herald sends, and signing it with DKIM.
+
+One function makes the bytes every provider gets: multipart/alternative with a text and an HTML
+part, the usual headers, Herald's own `X-Herald-Message-Id`, the List-Unsubscribe pair for
+marketing email, and a DKIM-Signature when the organization has a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import dkim  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from herald.db import utcnow
+
+HERALD_MESSAGE_ID = "X-Herald-Message-Id"
+# Signed when present. Listing a header signs its absence too, so List-Unsubscribe cannot be
+# added to a signed transactional message on the way.
+DKIM_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+)
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    domain: str
+    selector: str
+    private_key_pem: str
+
+
+@dataclass
+class MimeParts:
+    message_id: uuid.UUID
+    from_email: str
+    to_email: str
+    subject: str
+    html: str
+    text: str
+    from_name: str | None = None
+    to_name: str | None = None
+    reply_to: str | None = None
+    # Extra headers, List-Unsubscribe and List-Unsubscribe-Post among them.
+    headers: dict[str, str] = field(default_factory=dict)
+    date: datetime | None = None
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def header_message_id(message_id: uuid.UUID, from_email: str) -> str:
+    """`<message-id@sender domain>`: the same for every attempt at the same message, so a
+    receiver can tell a re-sent copy from a new message."""
+    return f"<{message_id}@{domain_of(from_email) or 'herald.invalid'}>"
+
+
+def build_message(parts: MimeParts) -> EmailMessage:
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = Address(display_name=parts.from_name or "", addr_spec=parts.from_email)
+    message["To"] = Address(display_name=parts.to_name or "", addr_spec=parts.to_email)
+    message["Subject"] = parts.subject
+    if parts.reply_to:
+        message["Reply-To"] = parts.reply_to
+    message["Date"] = format_datetime(parts.date or utcnow())
+    message["Message-ID"] = header_message_id(parts.message_id, parts.from_email)
+    message[HERALD_MESSAGE_ID] = str(parts.message_id)
+    for name, value in parts.headers.items():
+        message[name] = value
+    message.set_content(parts.text or "", subtype="plain", cte="quoted-printable")
+    message.add_alternative(parts.html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def sign(mime: bytes, key: DkimKey) -> bytes:
+    """The message with a DKIM-Signature header in front (relaxed/relaxed, rsa-sha256)."""
+    signature: bytes = dkim.sign(
+        mime,
+        key.selector.encode(),
+        key.domain.encode(),
+        key.private_key_pem.encode(),
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=[name.lower().encode() for name in DKIM_HEADERS],
+    )
+    return signature + mime
+
+
+def render_mime(parts: MimeParts, dkim_key: DkimKey | None = None) -> bytes:
+    mime = build_message(parts).as_bytes()
+    return sign(mime, dkim_key) if dkim_key is not None else mime
+
+
+# --- DKIM keys ----------------------------------------------------------------------------------
+
+MINIMUM_DKIM_BITS = 1024
+
+
+def check_dkim_key(pem: str) -> str:
+    """Validate a PEM private key for DKIM (RSA, 1024 bits or more); returns it normalized, or
+    raises ValueError with a reason."""
+    try:
+        key = serialization.load_pem_private_key(pem.strip().encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not an unencrypted PEM private key") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("DKIM keys must be RSA keys")
+    if key.key_size < MINIMUM_DKIM_BITS:
+        raise ValueError(f"the key must have at least {MINIMUM_DKIM_BITS} bits (2048 advised)")
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def dkim_dns_value(pem: str) -> str:
+    """The TXT record to publish at `<selector>._domainkey.<domain>` for this private key."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+
+
+# --- Reading a stored message -------------------------------------------------------------------
+
+
+@dataclass
+class ParsedEmail:
+    headers: list[tuple[str, str]]
+    from_: str | None
+    to: str | None
+    subject: str | None
+    date: str | None
+    html: str | None
+    text: str | None
+
+
+def _part_text(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None
+
+
+def parse(raw: bytes) -> ParsedEmail:
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+
+    def header(name: str) -> str | None:
+        value = message.get(name)
+        return str(value) if value is not None else None
+
+    return ParsedEmail(
+        headers=[(name, str(value)) for name, value in message.items()],
+        from_=header("From"),
+        to=header("To"),
+        subject=header("Subject"),
+        date=header("Date"),
+        html=_part_text(message, "html"),
+        text=_part_text(message, "plain"),
+    )

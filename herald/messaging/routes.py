@@ -362,6 +362,11 @@ def create_suppression(
     return schemas.Suppression.model_validate(row)
 
 
+def _item_field(index: int, field: str) -> str:
+    # An item that is not an object at all has no field of its own ("body").
+    return f"suppressions[{index}]" if field == "body" else f"suppressions[{index}].{field}"
+
+
 @suppressions_router.post(
     "/bulk", operation_id="bulk_add_suppressions", responses={422: {"model": ErrorResponse}}
 )
@@ -378,9 +383,7 @@ def bulk_add_suppressions(
         except ValidationError as exc:
             errors.extend(
                 schemas.BulkItemError(
-                    index=index,
-                    field=f"suppressions[{index}].{error.field}",
-                    reason=error.reason,
+                    index=index, field=_item_field(index, error.field), reason=error.reason
                 )
                 for error in validation_fields(exc.errors())
             )
@@ -391,7 +394,7 @@ def bulk_add_suppressions(
     outcome = suppression.bulk_add(session, auth.org_id, items, source=_source(auth, None))
     errors.extend(
         schemas.BulkItemError(
-            index=index, field=f"suppressions[{index}].{error.field}", reason=error.reason
+            index=index, field=_item_field(index, error.field), reason=error.reason
         )
         for index, error in outcome.errors
     )

@@ -51,7 +51,7 @@ class SuppressionList(BaseModel):
 class SuppressionBulk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    suppressions: list[dict[str, Any]] = Field(
+    suppressions: list[Any] = Field(
         min_length=1,
         max_length=MAX_BULK,
         description="Up to 10,000 items shaped like `SuppressionCreate`.",

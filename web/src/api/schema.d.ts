@@ -74,6 +74,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/email/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Email Settings
+         * @description The sending setup. Secrets are never returned: `password_set` and `dkim_key_set` say
+         *     whether one is stored.
+         */
+        get: operations["get_email_settings"];
+        /**
+         * Update Email Settings
+         * @description Replace the sending setup (admins). A stored SMTP password or DKIM key is kept when the
+         *     body leaves it out.
+         */
+        put: operations["update_email_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -243,6 +269,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Messages
+         * @description Messages, newest first.
+         */
+        get: operations["list_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Email
+         * @description Queue one email (transactional unless `marketing`); a worker sends it. Follow it at
+         *     `GET /api/messages/{id}`.
+         */
+        post: operations["send_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Message
+         * @description A message's status, provider ids, error and everything that happened to it.
+         */
+        get: operations["get_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/metrics": {
         parameters: {
             query?: never;
@@ -279,6 +366,66 @@ export interface paths {
         head?: never;
         /** Update Organization */
         patch: operations["update_organization"];
+        trace?: never;
+    };
+    "/api/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Outbox
+         * @description Messages the outbox provider stored (nothing left the machine), newest first.
+         */
+        get: operations["list_outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/outbox/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Outbox Message
+         * @description A stored message read like a mail client would: headers, HTML and text parts.
+         */
+        get: operations["get_outbox_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/outbox/{message_id}/raw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Outbox Message Raw
+         * @description The stored MIME message, byte for byte (open it in a mail client).
+         */
+        get: operations["get_outbox_message_raw"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/profiles": {
@@ -557,6 +704,95 @@ export interface paths {
          */
         post: operations["recompute_segment"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Suppressions
+         * @description Newest first. `address` is normalized before it is compared.
+         */
+        get: operations["list_suppressions"];
+        put?: never;
+        /**
+         * Create Suppression
+         * @description Add an address (201), or answer the existing entry (200). A hard bounce or complaint
+         *     replaces a weaker reason already recorded.
+         */
+        post: operations["create_suppression"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppressions/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk Add Suppressions
+         * @description Add up to 10,000 entries. Good items are stored; each bad one is reported by its index
+         *     and does not affect the rest.
+         */
+        post: operations["bulk_add_suppressions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppressions/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Suppressions Csv
+         * @description Every matching entry as CSV, streamed. Cells that a spreadsheet would run as a formula
+         *     are prefixed with an apostrophe.
+         */
+        get: operations["export_suppressions_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppressions/{suppression_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Suppression */
+        get: operations["get_suppression"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Suppression
+         * @description Allow sending to the address again (admins and secret keys only): for an unsubscribe,
+         *     only when the person asked for it.
+         */
+        delete: operations["delete_suppression"];
         options?: never;
         head?: never;
         patch?: never;
@@ -948,6 +1184,15 @@ export interface components {
              */
             mapping?: string | null;
         };
+        /** BulkItemError */
+        BulkItemError: {
+            /** Field */
+            field: string;
+            /** Index */
+            index: number;
+            /** Reason */
+            reason: string;
+        };
         /**
          * Catalog
          * @description What the builder offers: built-in fields, custom properties seen on recent profiles (with
@@ -1043,6 +1288,84 @@ export interface components {
              * @constant
              */
             version: 1;
+        };
+        /** DkimRecord */
+        DkimRecord: {
+            /**
+             * Name
+             * @description Where to publish it: <selector>._domainkey.<domain>
+             */
+            name: string;
+            /**
+             * Type
+             * @default TXT
+             * @constant
+             */
+            type: "TXT";
+            /** Value */
+            value: string;
+        };
+        /** EmailSettings */
+        EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
+            /**
+             * Provider
+             * @enum {string}
+             */
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * EmailSettingsUpdate
+         * @description The whole sending setup. Secrets (the SMTP password, the DKIM key) are write-only: left
+         *     out, the stored one is kept.
+         */
+        EmailSettingsUpdate: {
+            /** Default From Email */
+            default_from_email?: string | null;
+            /** Default From Name */
+            default_from_name?: string | null;
+            /** Default Reply To */
+            default_reply_to?: string | null;
+            /** Dkim Domain */
+            dkim_domain?: string | null;
+            /**
+             * Dkim Private Key
+             * @description Write-only PEM RSA private key. Left out, the stored key is kept; null removes it.
+             */
+            dkim_private_key?: string | null;
+            /** Dkim Selector */
+            dkim_selector?: string | null;
+            /**
+             * Postal Address
+             * @description Shown in marketing email (CAN-SPAM).
+             */
+            postal_address?: string | null;
+            /**
+             * Provider
+             * @default outbox
+             * @enum {string}
+             */
+            provider: "outbox" | "smtp";
+            /** @description Needed for provider smtp; left out, the stored one is kept. */
+            smtp?: components["schemas"]["SmtpSettingsUpdate"] | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1403,6 +1726,13 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** MailHeader */
+        MailHeader: {
+            /** Name */
+            name: string;
+            /** Value */
+            value: string;
+        };
         /**
          * Me
          * @description Who is calling: a dashboard user (with the CSRF token to send back) or a secret key.
@@ -1428,6 +1758,152 @@ export interface components {
         MemberList: {
             /** Data */
             data: components["schemas"]["Profile"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** Message */
+        Message: {
+            /** Attempts */
+            attempts: number;
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Error */
+            error: string | null;
+            /** From Address */
+            from_address: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Marketing */
+            marketing: boolean;
+            /** Profile Id */
+            profile_id: string | null;
+            /** Provider */
+            provider: string | null;
+            /** Provider Message Id */
+            provider_message_id: string | null;
+            /** Send After */
+            send_after: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Source */
+            source: string;
+            /** Source Id */
+            source_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "sending" | "sent" | "delivered" | "bounced" | "complained" | "failed" | "suppressed" | "skipped";
+            /**
+             * Subject
+             * @description Filled in when the message is rendered.
+             */
+            subject: string | null;
+            /** Template Id */
+            template_id: string | null;
+            /** To Address */
+            to_address: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** MessageDetail */
+        MessageDetail: {
+            /** Attempts */
+            attempts: number;
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Error */
+            error: string | null;
+            /** Events */
+            events: components["schemas"]["MessageEvent"][];
+            /** From Address */
+            from_address: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Marketing */
+            marketing: boolean;
+            /** Profile Id */
+            profile_id: string | null;
+            /** Provider */
+            provider: string | null;
+            /** Provider Message Id */
+            provider_message_id: string | null;
+            /** Send After */
+            send_after: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Source */
+            source: string;
+            /** Source Id */
+            source_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "sending" | "sent" | "delivered" | "bounced" | "complained" | "failed" | "suppressed" | "skipped";
+            /**
+             * Subject
+             * @description Filled in when the message is rendered.
+             */
+            subject: string | null;
+            /** Template Id */
+            template_id: string | null;
+            /** To Address */
+            to_address: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** MessageEvent */
+        MessageEvent: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Machine */
+            machine: boolean;
+        };
+        /** MessageList */
+        MessageList: {
+            /** Data */
+            data: components["schemas"]["Message"][];
             /** Next Cursor */
             next_cursor: string | null;
         };
@@ -1480,6 +1956,75 @@ export interface components {
             name?: string | null;
             /** Timezone */
             timezone?: string | null;
+        };
+        /** OutboxEntry */
+        OutboxEntry: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** From Address */
+            from_address: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Marketing */
+            marketing: boolean;
+            /** Sent At */
+            sent_at: string | null;
+            /** Source */
+            source: string;
+            /** Subject */
+            subject: string | null;
+            /** To Address */
+            to_address: string;
+        };
+        /** OutboxList */
+        OutboxList: {
+            /** Data */
+            data: components["schemas"]["OutboxEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * OutboxMessage
+         * @description A stored message as a mail client would read it.
+         */
+        OutboxMessage: {
+            /** Date */
+            date: string | null;
+            /** From */
+            from: string | null;
+            /**
+             * Headers
+             * @description Every header, in order.
+             */
+            headers: components["schemas"]["MailHeader"][];
+            /**
+             * Html
+             * @description Show it sandboxed: it is the email as sent.
+             */
+            html: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            message: components["schemas"]["Message"];
+            /**
+             * Size
+             * @description Bytes of the MIME message.
+             */
+            size: number;
+            /** Subject */
+            subject: string | null;
+            /** Text */
+            text: string | null;
+            /** To */
+            to: string | null;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -1688,6 +2233,19 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** Recipient */
+        Recipient: {
+            /**
+             * Email
+             * @description An address. No profile is created; a profile with this email is linked.
+             */
+            email?: string | null;
+            /**
+             * Profile Id
+             * @description A profile with an email.
+             */
+            profile_id?: string | null;
+        };
         /** Segment */
         Segment: {
             /**
@@ -1877,12 +2435,196 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /**
+         * SendEmailRequest
+         * @description A template, or a subject and an HTML body (and optionally a text body). Personalization
+         *     (`{{ profile.first_name }}`, `{{ data.order_id }}`) works in either.
+         */
+        SendEmailRequest: {
+            /**
+             * Data
+             * @description Available to the template as `data`.
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /** Html */
+            html?: string | null;
+            /**
+             * Marketing
+             * @description Marketing email respects unsubscribes and consent and carries List-Unsubscribe headers; transactional email only stops for bounces, complaints and manual suppressions.
+             * @default false
+             */
+            marketing: boolean;
+            /**
+             * Send At
+             * @description Not before this time.
+             */
+            send_at?: string | null;
+            /** Subject */
+            subject?: string | null;
+            /** Template Id */
+            template_id?: string | null;
+            /**
+             * Text
+             * @description Generated from the HTML when left out.
+             */
+            text?: string | null;
+            to: components["schemas"]["Recipient"];
+        };
         /** Session */
         Session: {
             /** Csrf Token */
             csrf_token: string;
             organization: components["schemas"]["Organization"];
             user: components["schemas"]["User"];
+        };
+        /** SmtpSettings */
+        SmtpSettings: {
+            /** Ca Certificate */
+            ca_certificate: string | null;
+            /** Helo Hostname */
+            helo_hostname: string | null;
+            /** Host */
+            host: string;
+            /** Password Set */
+            password_set: boolean;
+            /** Port */
+            port: number;
+            /**
+             * Security
+             * @enum {string}
+             */
+            security: "starttls" | "ssl" | "none";
+            /** Timeout */
+            timeout: number;
+            /** Username */
+            username: string | null;
+            /** Verify Certificate */
+            verify_certificate: boolean;
+        };
+        /** SmtpSettingsUpdate */
+        SmtpSettingsUpdate: {
+            /**
+             * Ca Certificate
+             * @description A PEM CA certificate to trust besides the system's.
+             */
+            ca_certificate?: string | null;
+            /** Helo Hostname */
+            helo_hostname?: string | null;
+            /** Host */
+            host: string;
+            /**
+             * Password
+             * @description Write-only. Left out, the stored password is kept; null removes it.
+             */
+            password?: string | null;
+            /**
+             * Port
+             * @default 587
+             */
+            port: number;
+            /**
+             * Security
+             * @description starttls (port 587), ssl (implicit TLS, port 465) or none (a local relay).
+             * @default starttls
+             * @enum {string}
+             */
+            security: "starttls" | "ssl" | "none";
+            /**
+             * Timeout
+             * @default 30
+             */
+            timeout: number;
+            /** Username */
+            username?: string | null;
+            /**
+             * Verify Certificate
+             * @default true
+             */
+            verify_certificate: boolean;
+        };
+        /** Suppression */
+        Suppression: {
+            /** Address */
+            address: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "sms";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "unsubscribe" | "hard_bounce" | "complaint" | "manual" | "import" | "stop";
+            /** Source */
+            source: string;
+        };
+        /** SuppressionBulk */
+        SuppressionBulk: {
+            /**
+             * Suppressions
+             * @description Up to 10,000 items shaped like `SuppressionCreate`.
+             */
+            suppressions: unknown[];
+        };
+        /** SuppressionBulkResult */
+        SuppressionBulkResult: {
+            /**
+             * Created
+             * @description Entries added by this call.
+             */
+            created: number;
+            /** Errors */
+            errors: components["schemas"]["BulkItemError"][];
+            /**
+             * Existing
+             * @description Items already on the list (or repeated in the batch).
+             */
+            existing: number;
+        };
+        /** SuppressionCreate */
+        SuppressionCreate: {
+            /**
+             * Address
+             * @description An email address, or a phone number (read with the organization's default region when it has no country code). Stored normalized.
+             */
+            address: string;
+            /**
+             * Channel
+             * @default email
+             * @enum {string}
+             */
+            channel: "email" | "sms";
+            /**
+             * Reason
+             * @default manual
+             * @enum {string}
+             */
+            reason: "unsubscribe" | "hard_bounce" | "complaint" | "manual" | "import" | "stop";
+            /**
+             * Source
+             * @description Who or what added it; `api` or `dashboard` when left out.
+             */
+            source?: string | null;
+        };
+        /** SuppressionList */
+        SuppressionList: {
+            /** Data */
+            data: components["schemas"]["Suppression"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** Timeline */
         Timeline: {
@@ -2357,6 +3099,122 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_email_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_email_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailSettings"];
+                };
             };
             /** @description Unauthorized */
             401: {
@@ -2924,6 +3782,190 @@ export interface operations {
             };
         };
     };
+    list_messages: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+                status?: string | null;
+                profile_id?: string | null;
+                source?: string | null;
+                source_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    send_email: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key again returns the first message and sends nothing new. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_metrics: {
         parameters: {
             query?: never;
@@ -3056,6 +4098,183 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_outbox: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+                /** @description Only to this address. */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_outbox_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_outbox_message_raw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "message/rfc822": unknown;
                 };
             };
             /** @description Unauthorized */
@@ -4259,6 +5478,375 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["JobOut"];
                 };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_suppressions: {
+        parameters: {
+            query?: {
+                channel?: ("email" | "sms") | null;
+                reason?: ("unsubscribe" | "hard_bounce" | "complaint" | "manual" | "import" | "stop") | null;
+                /** @description Exact address */
+                address?: string | null;
+                /** @description Addresses that start with this text */
+                q?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_suppression: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionCreate"];
+            };
+        };
+        responses: {
+            /** @description Already on the list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suppression"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suppression"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    bulk_add_suppressions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionBulk"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionBulkResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_suppressions_csv: {
+        parameters: {
+            query?: {
+                channel?: ("email" | "sms") | null;
+                reason?: ("unsubscribe" | "hard_bounce" | "complaint" | "manual" | "import" | "stop") | null;
+                /** @description Addresses that start with this text */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV, one entry a row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_suppression: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                suppression_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suppression"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_suppression: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                suppression_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {

@@ -36,6 +36,7 @@ from herald.segments.routes import profile_router as profile_segments_router
 from herald.segments.routes import router as segments_router
 from herald.settings import Settings, get_settings
 from herald.system.routes import router as system_router
+from herald.templates.routes import router as templates_router
 from herald.tenancy.routes import router as tenancy_router
 from herald.worker import configure_queue, import_task_modules
 
@@ -119,6 +120,7 @@ def create_app(
         segments_router,
         profile_segments_router,
         imports_router,
+        templates_router,
         email_router,
         sdk_router,
         tracking_router,

@@ -20,18 +20,25 @@ _event_adapter = TypeAdapter(schemas.TrackEvent)
 _batch_adapter = TypeAdapter(list[schemas.TrackEvent])
 
 
-@router.post("/api/track", status_code=status.HTTP_202_ACCEPTED, operation_id="track_event")
-async def track_event(body: schemas.TrackEvent, auth: IngestionAuth) -> schemas.TrackResult:
+@router.post(
+    "/api/track",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="track_event",
+    response_model=schemas.TrackResult,
+)
+async def track_event(body: schemas.TrackEvent, auth: IngestionAuth) -> Response:
     """Record one event. The profile is found or created from `profile`."""
     # Stored together with the single events of concurrent requests, in one transaction; the
     # answer comes after that transaction's commit (see service.GroupCommit).
     future = service.single_events.submit(auth.org_id, service.event_input(body))
     outcome = await asyncio.wrap_future(future)
     service.raise_error(outcome)
-    assert outcome.event_id is not None and outcome.profile_id is not None
-    return schemas.TrackResult(
-        event_id=outcome.event_id, profile_id=outcome.profile_id, duplicate=outcome.duplicate
-    )
+    content = {
+        "event_id": outcome.event_id,
+        "profile_id": outcome.profile_id,
+        "duplicate": outcome.duplicate,
+    }
+    return Response(to_json(content), status.HTTP_202_ACCEPTED, media_type="application/json")
 
 
 def validate_batch(

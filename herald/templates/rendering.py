@@ -838,7 +838,20 @@ def compile_body(body_format: str, body: str) -> str:
                     )
                 ]
             )
-    return _restore(compiled, constructs)
+    html = _restore(compiled, constructs)
+    try:
+        _compiled("html", html)
+    except TemplateSyntaxError as exc:  # MJML moved Jinja apart (it was valid in the source)
+        raise TemplateError(
+            [
+                TemplateProblem(
+                    "body",
+                    f"the Jinja no longer fits together after MJML compiled it ({exc.message}): "
+                    "put Jinja that sits between MJML elements inside <mj-raw>",
+                )
+            ]
+        ) from exc
+    return html
 
 
 # --- Plain text from HTML -------------------------------------------------------------------------

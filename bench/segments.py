@@ -1343,18 +1343,23 @@ class Bench:
                 )
                 self.segments[case.name] = segment.id
 
-    def recompute_all(self) -> list[Timed]:
+    def recompute_all(self, timer: StatementTimer) -> list[Timed]:
         assert self.database is not None
         results: list[Timed] = []
+        self.recompute_statements: dict[str, list[tuple[str, int, float]]] = {}
         with progress_bar() as progress:
             task = progress.add_task("recompute", total=len(CASES))
             for case in CASES:
                 started = time.perf_counter()
-                with self.database.transaction() as session:
+                with timer.phase(), self.database.transaction() as session:
                     segment = session.get(Segment, self.segments[case.name])
                     assert segment is not None
                     outcome = segment_service.recompute(session, segment)
                 seconds = time.perf_counter() - started
+                self.recompute_statements[case.name] = sorted(
+                    ((kind, int(n), t) for kind, (n, t) in timer.by_kind.items()),
+                    key=lambda item: -item[2],
+                )
                 results.append(Timed(case.name, seconds, outcome["members"]))
                 progress.advance(task)
         return results
@@ -1588,13 +1593,20 @@ def run(options: Options, bench: Bench) -> int:
         f"[bold]Segments[/bold]  {len(CASES)} created; segment clock frozen at "
         f"{spec.anchor:%Y-%m-%d %H:%M} UTC"
     )
-    full = bench.recompute_all()
+    full = bench.recompute_all(timer)
     bench.compare(full)
     bench.report_segments("Full recompute (each in its own transaction)", full, "Herald s")
     total = sum(t.seconds for t in full)
     if not all(t.matches for t in full):
         status = 1
     slowest = max(full, key=lambda t: t.seconds)
+    for timed in full:
+        top = bench.recompute_statements[timed.name][:3]
+        console.print(
+            f"[dim]{timed.name}: "
+            + "; ".join(f"{kind} {seconds:.2f} s" for kind, _, seconds in top)
+            + "[/dim]"
+        )
     if total > TARGET_RECOMPUTE or options.explain:
         bench.explain(slowest.name)
 

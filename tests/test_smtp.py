@@ -546,3 +546,20 @@ def test_an_unreachable_server_queues_the_message_for_a_retry(client: TestClient
     assert detail["status"] == "queued" and "cannot connect" in detail["error"]
     assert detail["send_after"] is not None
     assert [e["kind"] for e in detail["events"]] == ["queued", "sending", "queued"]
+
+
+def test_internationalized_addresses(handler: Handler, pool: ConnectionPool) -> None:
+    """IDN domains go out in ASCII; a non-ASCII local part goes with SMTPUTF8 (aiosmtpd always
+    offers it, so the refusal by a server without it is not tested here)."""
+    for server in serve(handler, auth_require_tls=False, enable_SMTPUTF8=True):
+        provider = SmtpProvider(config(server), pool)
+        provider.send(outgoing(to="ada@xn--exmple-cua.com"))
+        assert handler.received[-1].rcpt_tos == ["ada@xn--exmple-cua.com"]
+        provider.send(outgoing(to="josé@example.com"))
+        assert handler.received[-1].rcpt_tos == ["josé@example.com"]
+        assert parse(handler.received[-1].content)["To"] == "josé@example.com"
+
+
+def test_mime_puts_idn_domains_in_ascii() -> None:
+    message = outgoing(to="ada@exämple.com")
+    assert b"To: ada@xn--exmple-cua.com" in message.mime

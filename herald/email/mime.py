@@ -62,6 +62,22 @@ class MimeParts:
     date: datetime | None = None
 
 
+def ascii_address(address: str) -> str:
+    """The address with its domain in ASCII (IDNA), as DNS and SMTP want it. A non-ASCII local
+    part stays: only servers that offer SMTPUTF8 take it."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    return not all(ascii_address(a).isascii() for a in addresses)
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
@@ -72,15 +88,23 @@ def header_message_id(message_id: uuid.UUID, from_email: str) -> str:
     return f"<{message_id}@{domain_of(from_email) or 'herald.invalid'}>"
 
 
+def _address(name: str | None, address: str) -> Address:
+    # Given in parts: parsing an addr_spec refuses a non-ASCII local part even under SMTPUTF8.
+    local, _at, domain = address.rpartition("@")
+    return Address(display_name=name or "", username=local, domain=domain)
+
+
 def build_message(parts: MimeParts) -> EmailMessage:
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = Address(display_name=parts.from_name or "", addr_spec=parts.from_email)
-    message["To"] = Address(display_name=parts.to_name or "", addr_spec=parts.to_email)
+    from_email, to_email = ascii_address(parts.from_email), ascii_address(parts.to_email)
+    utf8 = needs_smtputf8(from_email, to_email)
+    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    message["From"] = _address(parts.from_name, from_email)
+    message["To"] = _address(parts.to_name, to_email)
     message["Subject"] = parts.subject
     if parts.reply_to:
         message["Reply-To"] = parts.reply_to
     message["Date"] = format_datetime(parts.date or utcnow())
-    message["Message-ID"] = header_message_id(parts.message_id, parts.from_email)
+    message["Message-ID"] = header_message_id(parts.message_id, from_email)
     message[HERALD_MESSAGE_ID] = str(parts.message_id)
     for name, value in parts.headers.items():
         message[name] = value

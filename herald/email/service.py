@@ -273,8 +273,8 @@ def _prepare(session: Session, message: Message, attempt: int) -> Prepared:
         message_id=message.id,
         org_id=message.org_id,
         idempotency_key=message.idempotency_key,
-        envelope_from=from_email,
-        envelope_to=[message.to_address],
+        envelope_from=mime.ascii_address(from_email),
+        envelope_to=[mime.ascii_address(message.to_address)],
         mime=raw,
     )
     return Prepared(email=email, provider=provider, attempt=attempt)

@@ -159,10 +159,14 @@ class ConnectionPool:
             _close(connection)
         if found is not None:
             return found, True
+        return self.open(config), False
+
+    def open(self, config: SmtpConfig) -> smtplib.SMTP:
+        """A new connection (not yet in the pool)."""
         connection = connect(config)
         with self._lock:
             self.opened += 1
-        return connection, False
+        return connection
 
     def release(self, config: SmtpConfig, connection: smtplib.SMTP) -> None:
         key = config.pool_key()
@@ -204,16 +208,24 @@ class SmtpProvider:
             pass
         # The server closed the idle connection: open a fresh one.
         connection.close()
-        connection = connect(self.config)
-        with self.pool._lock:
-            self.pool.opened += 1
-        return connection
+        return self.pool.open(self.config)
 
     def send(self, email: OutgoingEmail) -> SendResult:
         connection = self._usable_connection()
         keep = False
         try:
-            refused = connection.sendmail(email.envelope_from, email.envelope_to, email.mime)
+            options: list[str] = []
+            if not all(a.isascii() for a in (email.envelope_from, *email.envelope_to)):
+                if not connection.has_extn("smtputf8"):
+                    keep = True  # nothing was sent on it
+                    raise PermanentSendError(
+                        f"{self.config.host} does not accept internationalized addresses "
+                        "(no SMTPUTF8)"
+                    )
+                options.append("SMTPUTF8")
+            refused = connection.sendmail(
+                email.envelope_from, email.envelope_to, email.mime, mail_options=options
+            )
             keep = True
         except smtplib.SMTPRecipientsRefused as exc:
             # smtplib reset the transaction; the connection is still good.
@@ -228,7 +240,10 @@ class SmtpProvider:
             # Sender refused, data refused, and the like: answered, so the connection is good.
             keep = exc.smtp_code != 421  # 421: the server is closing the connection
             raise classify(exc.smtp_code, _reply_text(exc.smtp_error)) from exc
+        except UnicodeError as exc:  # an address or header the server cannot take as it is
+            raise PermanentSendError(f"{self.config.host}: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            keep = False  # dropped, timed out or confused: never reuse it
             raise TransientSendError(f"{self.config.host}: {exc}") from exc
         finally:
             if keep:

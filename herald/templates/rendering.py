@@ -244,7 +244,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
+        if type(obj) is dict or isinstance(obj, Mapping):
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
@@ -1001,10 +1001,15 @@ _SPACE_AFTER_BREAK = re.compile(r"\n[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+_UNTIDY = re.compile(r"[ \t\u00a0]\n|\n[ \t\u00a0]|\n\n\n")
+
+
 def _tidy_text(text: str) -> str:
-    text = _SPACE_BEFORE_BREAK.sub("\n", text)
-    text = _SPACE_AFTER_BREAK.sub("\n", text)
-    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+    if _UNTIDY.search(text):
+        text = _SPACE_BEFORE_BREAK.sub("\n", text)
+        text = _SPACE_AFTER_BREAK.sub("\n", text)
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip() + "\n"
 
 
 def html_to_text(html: str) -> str:
@@ -1015,19 +1020,33 @@ def html_to_text(html: str) -> str:
     return _tidy_text(html_lib.unescape(maker.text().replace("{{ '{' }}", "{")))
 
 
+@dataclass(frozen=True)
+class _TextTemplate:
+    template: JinjaTemplate
+    # Whether its statements ({% if %}, loops) can leave blank lines to tidy in each message;
+    # output alone cannot, beyond what values bring (left as they are).
+    tidy: bool
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        text = self.template.render(context)
+        return _tidy_text(text) if self.tidy else text.strip() + "\n"
+
+
 @lru_cache(maxsize=256)
-def _text_template(html: str) -> JinjaTemplate | None:
+def _text_template(html: str) -> _TextTemplate | None:
     """The plain-text part of a Jinja-in-HTML template, as a template of its own, or None when
     its Jinja cannot be separated from the HTML (then each rendered message is converted)."""
     protected, constructs = _protect(html)
     maker = _TextMaker(constructs)
     maker.feed(protected)
     maker.close()
-    source = _restore(_tidy_text(maker.text()), constructs)
+    text = _tidy_text(maker.text())
+    source = _restore(text, constructs)
     try:
-        return _compiled("text", source)
+        template = _compiled("text", source)
     except TemplateSyntaxError:
         return None
+    return _TextTemplate(template, tidy=_STATEMENT.search(text) is not None)
 
 
 # --- Context --------------------------------------------------------------------------------------
@@ -1149,7 +1168,7 @@ def render_email(parts: TemplateParts, context: Mapping[str, Any]) -> RenderedEm
             text = html_to_text(html)
         else:
             try:
-                text = _tidy_text(text_template.render(context))
+                text = text_template.render(context)
             except Exception as exc:
                 raise TemplateError(
                     [TemplateProblem("body", f"{type(exc).__name__}: {exc}", _error_line(exc))]

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from herald.db import Database
 from herald.messaging import tracking
 from herald.models import Consent, Message, MessageEvent, Suppression
+from herald.security import sign
 from herald.segments import service as segments
 from tests.factories import OrgFixture, make_org, sign_in
 
@@ -167,6 +168,37 @@ def test_prepare_html_options_and_pixel_placement() -> None:
     assert no_clicks.startswith(source) and no_clicks.endswith("/>")  # no </body>: at the end
     upper = tracking.prepare_html("<BODY>x</BODY >", message_id, track_clicks=False)
     assert upper.endswith("</BODY >") and tracking.open_url(message_id) in upper
+
+
+def test_fast_signer_is_security_sign() -> None:
+    signature = tracking._signer(tracking.CLICK_PURPOSE)
+    for text in ("", "a", "x\nhttps://example.com/ü?a=1&b=2", "long" * 500):
+        assert signature(text) == sign(tracking.CLICK_PURPOSE, text)
+    message_id = uuid.uuid4()
+    url = "https://example.com/p?q=1"
+    prepared = tracking.prepare_html(f'<a href="{url}">x</a>', message_id)
+    assert tracking.click_url(message_id, url) in prepared
+
+
+def test_hrefs_are_read_as_browsers_read_them() -> None:
+    message_id = uuid.uuid4()
+    cases = {
+        "https://e.com/?a=1&amp;b=2": "https://e.com/?a=1&b=2",
+        "https://e.com/?a=1&b=2": "https://e.com/?a=1&b=2",
+        "https://e.com/?a=1&not=2": "https://e.com/?a=1&not=2",  # no ";": not a reference
+        "https://e.com/?x=&#38;&amp;lt;": "https://e.com/?x=&&lt;",
+        "  https://e.com/space  ": "https://e.com/space",
+    }
+    for written, meant in cases.items():
+        prepared = tracking.prepare_html(f'<a href="{written}">x</a>', message_id)
+        (link,) = _links(prepared)
+        assert tracking.read_click_token(_token(link))[1] == meant, written
+    # An "href=" inside another attribute's value is not the link.
+    tricky = """<a title="see href='https://no.example.com/'" href="https://yes.example.com/">"""
+    prepared = tracking.prepare_html(tricky, message_id)
+    (token,) = re.findall(r'/t/c/([^"]+)"', prepared)
+    assert tracking.read_click_token(token)[1] == "https://yes.example.com/"
+    assert "href='https://no.example.com/'" in prepared
 
 
 def test_list_unsubscribe_headers() -> None:

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import html
 import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
-from herald.security import sign, verify_signature
+from herald.security import derive_key, sign, verify_signature
 from herald.settings import get_settings
 
 OPEN_PURPOSE = "tracking:open"
@@ -52,6 +54,9 @@ NOTRACK_ATTRIBUTE = "data-herald-notrack"
 UNSUBSCRIBE_MAILBOX = "unsubscribe"
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 class InvalidToken(ValueError):
     """A token that Herald did not make, was altered, or was made for another purpose."""
 
@@ -60,7 +65,7 @@ class InvalidToken(ValueError):
 
 
 def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _b64decode(text: str) -> bytes:
@@ -184,16 +189,62 @@ def list_unsubscribe_headers(message_id: uuid.UUID, mailto_address: str) -> dict
 
 # --- preparing HTML ------------------------------------------------------------------------------
 
-# An <a> start tag; attribute values in quotes may contain ">".
-_A_TAG = re.compile(r"""<a(?=[\s>/])(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+# An <a> start tag with an href: the first href at the top level of the tag (quoted values are
+# consumed whole, so an "href=" inside another attribute's value never matches), its value
+# double-quoted, single-quoted or bare, and the rest of the tag (quoted values may contain ">").
+_A_HREF = re.compile(
+    r"""<a(?=[\s/])(?:[^>"']|"[^"]*"|'[^']*')*?(?<=[\s"'/])href\s*=\s*"""
+    r"""(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))(?:[^>"']|"[^"]*"|'[^']*')*>""",
+    re.IGNORECASE,
+)
 # One attribute of a tag: its name, then its value double-quoted, single-quoted or bare.
-_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _WEB_URL = re.compile(r"https?://[^\s]", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
 def _is_web_url(url: str) -> bool:
     return _WEB_URL.match(url) is not None and len(url) <= MAX_URL_LENGTH
+
+
+# A character reference in an attribute value. Named ones count only with their semicolon: in
+# attributes, browsers leave "&not=1" alone (HTML's rule for legacy references before "=" or
+# letters), which html.unescape would turn into "¬=1".
+_CHARACTER_REFERENCE = re.compile(
+    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
+)
+
+
+def _decode_reference(match: re.Match[str]) -> str:
+    return html.unescape(match.group(0))
+
+
+def _attribute_value(raw: str) -> str:
+    """An attribute's text as the browser reads it (`&amp;` -> `&`)."""
+    simple = raw.replace("&amp;", "&")
+    if "&" not in raw.replace("&amp;", ""):
+        return simple  # the usual case: query strings written with &amp;
+    return _CHARACTER_REFERENCE.sub(_decode_reference, raw)
+
+
+def _has_notrack(tag: str) -> bool:
+    return any(
+        attribute.group(1).lower() == NOTRACK_ATTRIBUTE
+        for attribute in _ATTRIBUTE.finditer(tag, 2, len(tag) - 1)
+    )
+
+
+def _signer(purpose: str) -> Callable[[str], str]:
+    """`herald.security.sign` for one purpose, with the purpose's key derived once: a message
+    signs some 30 links, and deriving the key is most of what each `sign` call costs. Same
+    HMAC-SHA256 over the same key, same encoding: `verify_signature` checks what it makes
+    (tests/test_tracking.py holds the two to the same output)."""
+    key = derive_key(purpose)
+
+    def signature(message: str) -> str:
+        return _b64encode(hmac.digest(key, message.encode(), "sha256"))
+
+    return signature
 
 
 def open_pixel(message_id: uuid.UUID) -> str:
@@ -228,31 +279,36 @@ def prepare_html(
     base = base_url()
     if track_clicks:
         own = _own_links(base).prefixes
+        prefix = f"{base}{CLICK_PATH}{_id_part(message_id)}."
+        payload_prefix = f"{message_id}\n"
+        signature = _signer(CLICK_PURPOSE)
 
-        def wrap_tag(match: re.Match[str]) -> str:
-            tag = match.group(0)
-            href: re.Match[str] | None = None
-            for attribute in _ATTRIBUTE.finditer(tag, 2, len(tag) - 1):
-                name = attribute.group(1).lower()
-                if name == "href":
-                    if href is None:  # browsers use the first of repeated attributes
-                        href = attribute
-                elif name == NOTRACK_ATTRIBUTE:
-                    return tag
-            if href is None:
-                return tag
-            raw = href.group(2)
+        def wrap(match: re.Match[str]) -> str:
+            raw = match.group(1)
             if raw is None:
-                raw = href.group(3)
+                raw = match.group(2)
                 if raw is None:
-                    raw = href.group(4) or ""
-            url = html.unescape(raw).strip() if "&" in raw else raw.strip()
+                    raw = match.group(3)
+            url = _attribute_value(raw).strip() if "&" in raw else raw.strip()
             if not _is_web_url(url) or url.startswith(own):
+                return match.group(0)
+            tag = match.group(0)
+            if "notrack" in tag.lower() and _has_notrack(tag):
                 return tag
-            wrapped = html.escape(f"{base}{CLICK_PATH}{click_token(message_id, url)}")
-            return f'{tag[: href.start()]}href="{wrapped}"{tag[href.end() :]}'
+            token = _b64encode(url.encode()) + "." + signature(payload_prefix + url)
+            start, end = match.span(1) if match.group(1) is not None else match.span(0)
+            if match.group(1) is None:  # single-quoted or bare: rewrite the attribute
+                group = 2 if match.group(2) is not None else 3
+                offset = 1 if group == 2 else 0
+                start, end = match.span(group)
+                start, end = start - offset, end + offset
+                value = f'"{prefix}{token}"'
+            else:
+                value = prefix + token
+            begin = match.start(0)
+            return tag[: start - begin] + value + tag[end - begin :]
 
-        html_text = _A_TAG.sub(wrap_tag, html_text)
+        html_text = _A_HREF.sub(wrap, html_text)
     if track_opens:
         pixel = open_pixel(message_id)
         end = html_text.rfind("</body>")

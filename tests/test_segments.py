@@ -676,3 +676,28 @@ def test_postgresql_plans_prune_partitions_and_use_the_event_index(
     for index, line in enumerate(lines):
         if " on events_p" in line:
             assert f"profile_id = '{profile_id}'" in " ".join(lines[index : index + 3]), single
+
+
+def test_booleans_in_mixed_groups_stay_booleans(client: TestClient, database: Database) -> None:
+    """A `true` beside an event condition was once stored as 1 and then matched nobody."""
+    org = make_org()
+    identify(client, org, email="vip@example.com", properties={"vip": True})
+    identify(client, org, email="plain@example.com", properties={"vip": False})
+    segment = create_segment(
+        client,
+        org,
+        {
+            "conditions": [
+                {
+                    "type": "group",
+                    "match": "any",
+                    "conditions": [
+                        {"type": "profile", "property": "vip", "operator": "equals", "value": True},
+                        {"type": "event", "metric": "Never Happens"},
+                    ],
+                }
+            ]
+        },
+    )
+    assert segment["definition"]["conditions"][0]["conditions"][0]["value"] is True
+    assert member_emails(client, org, segment["id"]) == {"vip@example.com"}

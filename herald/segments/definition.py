@@ -17,6 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     StringConstraints,
     model_validator,
 )
@@ -115,11 +119,15 @@ OPERATORS_BY_TYPE: dict[str, frozenset[str]] = {
 # Operators whose meaning is "not the positive one": they also match a value that is not set.
 NEGATIVE_OPERATORS = {"not_equals": "equals", "not_contains": "contains", "not_in": "in"}
 
-NUMERIC_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# \Z, not $: $ also matches before a final newline in Python (SQLite's REGEXP) but not in
+# PostgreSQL, so "12\n" was a number on one database only. Both read \Z as the very end.
+NUMERIC_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 ISO_DATE_PREFIX = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Scalar = str | int | float | bool
+# Strict members: in a lax union a JSON true could come back out as 1 (as int), which then
+# compares as a number and matches nobody.
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
 

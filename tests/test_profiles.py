@@ -160,6 +160,41 @@ def test_timeline_shows_events_newest_first(client: TestClient) -> None:
     assert rest["data"][0]["kind"] == "event" and rest["data"][0]["value"] == 1
 
 
+def test_timeline_merges_messages_with_events(client: TestClient) -> None:
+    org = make_org()
+    created = create(client, org, email="m@example.com")
+    client.post(
+        "/api/track",
+        json={
+            "event": "Signed Up",
+            "profile": {"id": created["id"]},
+            "time": "2026-01-01T00:00:00Z",
+        },
+        headers=org.public_headers,
+    )
+    sent = client.post(
+        "/api/messages/email",
+        json={
+            "to": {"profile_id": created["id"]},
+            "subject": "Welcome aboard",
+            "html": "<p>Hello</p>",
+        },
+        headers=org.secret_headers,
+    )
+    assert sent.status_code == 202, sent.text
+    first = client.get(
+        f"/api/profiles/{created['id']}/timeline", params={"limit": 1}, headers=org.secret_headers
+    ).json()
+    assert [(e["kind"], e["name"]) for e in first["data"]] == [("message", "Welcome aboard")]
+    assert first["data"][0]["properties"]["status"] == "sent"
+    rest = client.get(
+        f"/api/profiles/{created['id']}/timeline",
+        params={"cursor": first["next_cursor"]},
+        headers=org.secret_headers,
+    ).json()
+    assert [(e["kind"], e["name"]) for e in rest["data"]] == [("event", "Signed Up")]
+
+
 def test_delete_erases_the_person_and_their_events(client: TestClient, database: Database) -> None:
     org = make_org()
     known = client.post(

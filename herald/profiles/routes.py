@@ -146,19 +146,19 @@ def get_profile_timeline(
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> schemas.Timeline:
-    events, next_cursor = service.timeline(
+    items, next_cursor = service.timeline(
         session, auth.org_id, profile_id, limit=limit, cursor=cursor
     )
     entries = [
         schemas.TimelineEntry(
-            kind="event",
-            id=e.id,
-            time=e.time,
-            name=e.name,
-            properties=e.properties,
-            value=e.value,
+            kind=item.kind,
+            id=item.id,
+            time=item.time,
+            name=item.name,
+            properties=item.properties,
+            value=item.value,
         )
-        for e in events
+        for item in items
     ]
     return schemas.Timeline(data=entries, next_cursor=next_cursor)
 

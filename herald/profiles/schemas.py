@@ -103,7 +103,10 @@ class ProfileList(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    kind: str = Field(description="What happened: `event` now; messages later.")
+    kind: str = Field(
+        description="`event` (name, properties, value) or `message` (name is the subject; "
+        "properties hold status, channel, source and recipient)."
+    )
     id: uuid.UUID
     time: datetime
     name: str

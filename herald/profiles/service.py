@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from herald.db import json_text, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput
-from herald.models import AnonymousId, Event, EventKey, Profile, ProfileChange, SegmentMember
+from herald.models import (
+    AnonymousId,
+    Event,
+    EventKey,
+    Message,
+    Profile,
+    ProfileChange,
+    SegmentMember,
+)
 from herald.models.profile import LOCATION_FIELDS
 from herald.pagination import decode_id_cursor, encode_cursor, newest_first, time_id_cursor
 from herald.profiles import schemas
@@ -274,6 +282,16 @@ def iterate_profiles(
 # --- Timeline, erasure, export ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TimelineItem:
+    kind: str  # "event" or "message"
+    id: uuid.UUID
+    time: datetime
+    name: str
+    properties: dict[str, Any]
+    value: float | None
+
+
 def timeline(
     session: Session,
     org_id: uuid.UUID,
@@ -281,19 +299,42 @@ def timeline(
     *,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[Event], str | None]:
+) -> tuple[list[TimelineItem], str | None]:
+    """The person's events and the messages sent to them, newest first. Both kinds page by
+    (time, id), so one cursor walks the merged list."""
     profile = live_profile(session, org_id, profile_id)
-    query = newest_first(
-        sa.select(Event).where(Event.org_id == org_id, Event.profile_id == profile.id),
-        Event.time,
-        Event.id,
-        cursor,
+    events = session.scalars(
+        newest_first(
+            sa.select(Event).where(Event.org_id == org_id, Event.profile_id == profile.id),
+            Event.time,
+            Event.id,
+            cursor,
+        ).limit(limit + 1)
     )
-    rows = list(session.scalars(query.limit(limit + 1)))
+    messages = session.scalars(
+        newest_first(
+            sa.select(Message).where(Message.org_id == org_id, Message.profile_id == profile.id),
+            Message.created_at,
+            Message.id,
+            cursor,
+        ).limit(limit + 1)
+    )
+    items = [TimelineItem("event", e.id, e.time, e.name, e.properties, e.value) for e in events] + [
+        TimelineItem(
+            "message",
+            m.id,
+            m.created_at,
+            m.subject or f"{m.channel.capitalize()} message",
+            {"status": m.status, "channel": m.channel, "source": m.source, "to": m.to_address},
+            None,
+        )
+        for m in messages
+    ]
+    items.sort(key=lambda item: (item.time, item.id), reverse=True)
     next_cursor = None
-    if len(rows) > limit:
-        next_cursor = time_id_cursor(rows[limit - 1].time, rows[limit - 1].id)
-    return rows[:limit], next_cursor
+    if len(items) > limit:
+        next_cursor = time_id_cursor(items[limit - 1].time, items[limit - 1].id)
+    return items[:limit], next_cursor
 
 
 def erase_profile(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) -> None:

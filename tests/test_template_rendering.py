@@ -465,3 +465,16 @@ def test_compiled_templates_are_cached_by_source() -> None:
     # Each source compiled once: subject, preheader, HTML, and the text derived from the HTML.
     assert rendering._compiled.cache_info().misses == 4
     assert rendering._text_template.cache_info().misses == 1
+
+
+def test_hostile_sources_are_refused_not_crashing() -> None:
+    # mjml-python would overflow the stack (and kill the process) on very deep nesting.
+    deep = "<mjml><mj-body>" + "<mj-wrapper>" * 5000 + "</mj-wrapper>" * 5000 + "</mj-body></mjml>"
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        compile_body("mjml", deep)
+    found = problems(html="{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}")
+    assert "nested too deeply" in found[0].reason
+    [found_one] = problems(html="{{ a " * 20000)
+    assert (found_one.line, found_one.column) == (1, 1)
+    # Problems are capped per field.
+    assert len(problems(html="{{ profile._x }}\n" * 200)) == rendering.MAX_PROBLEMS

@@ -89,6 +89,9 @@ PROFILE_FIELDS = (
 )
 BODY_FORMATS = ("mjml", "html")
 
+# Problems reported per field: enough to fix, not a wall of text.
+MAX_PROBLEMS = 20
+TOO_DEEP = "expressions are nested too deeply"
 # Sandbox limits on operators that can allocate a lot from a little template text.
 MAX_REPEAT_LENGTH = 100_000
 MAX_EXPONENT = 100
@@ -137,12 +140,10 @@ class RenderedEmail:
 
 # --- Jinja constructs in a source -----------------------------------------------------------------
 
-_CONSTRUCT = re.compile(
-    r"\{%[-+]?\s*raw\s*[-+]?%\}.*?\{%[-+]?\s*endraw\s*[-+]?%\}"  # raw block: literal text
-    r"|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}",
-    re.S,
-)
 _OPENER = re.compile(r"\{\{|\{%|\{#")
+_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_RAW_START = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
+_RAW_END = re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}")
 _TAG_NAME = re.compile(r"\{%[-+]?\s*(\w+)")
 _BLOCK_TAGS = frozenset(
     {"for", "if", "block", "macro", "call", "filter", "with", "autoescape", "trans", "set"}
@@ -165,8 +166,31 @@ class _Construct:
         return "e"
 
 
+def _scan(source: str) -> tuple[list[_Construct], int | None]:
+    """The Jinja constructs of a source in order (a raw block is one), and the offset of an
+    opener that is never closed (scanning stops there). Linear in the source's length."""
+    found: list[_Construct] = []
+    position = 0
+    while True:
+        opener = _OPENER.search(source, position)
+        if opener is None:
+            return found, None
+        start = opener.start()
+        raw = _RAW_START.match(source, start) if opener.group() == "{%" else None
+        end_raw = _RAW_END.search(source, raw.end()) if raw else None
+        if end_raw is not None:
+            end = end_raw.end()
+        else:
+            closer = source.find(_CLOSERS[opener.group()], start + 2)
+            if closer < 0:
+                return found, start
+            end = closer + 2
+        found.append(_Construct(start, end, source[start:end]))
+        position = end
+
+
 def _constructs(source: str) -> list[_Construct]:
-    return [_Construct(m.start(), m.end(), m.group()) for m in _CONSTRUCT.finditer(source)]
+    return _scan(source)[0]
 
 
 def _position(source: str, offset: int) -> tuple[int, int]:
@@ -492,13 +516,13 @@ def _compiled(kind: str, source: str) -> JinjaTemplate:
 
 def _syntax_problem(field: str, source: str, exc: TemplateSyntaxError) -> TemplateProblem:
     message = exc.message or str(exc)
-    constructs = _constructs(source)
-    covered = [(c.start, c.end) for c in constructs]
-    for opener in _OPENER.finditer(source):
-        if not any(start <= opener.start() < end for start, end in covered):
-            closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener.group()]
-            where = _position(source, opener.start())
-            return TemplateProblem(field, f"{opener.group()} is never closed with {closer}", *where)
+    constructs, unclosed_at = _scan(source)
+    if unclosed_at is not None:
+        opener_text = source[unclosed_at : unclosed_at + 2]
+        where = _position(source, unclosed_at)
+        return TemplateProblem(
+            field, f"{opener_text} is never closed with {_CLOSERS[opener_text]}", *where
+        )
     if "end of template" in message.lower():
         unclosed = _innermost_unclosed_block(constructs)
         if unclosed is not None:
@@ -582,6 +606,8 @@ def _structure_problems(field: str, source: str, tree: nodes.Template) -> list[T
     problems: list[TemplateProblem] = []
 
     def at(node: nodes.Node, pattern: str, reason: str) -> None:
+        if len(problems) >= MAX_PROBLEMS:
+            return
         line = node.lineno
         found = _find_in_constructs(source, constructs, line, re.compile(pattern))
         column = found[1] if found and found[0] == line else _first_column(source, line)
@@ -682,9 +708,11 @@ def _check_one(
     try:
         tree = environment.parse(source)
         environment.compile(tree)  # unknown filters and tests surface here
+        problems = _structure_problems(field, source, tree)[:MAX_PROBLEMS]
     except TemplateSyntaxError as exc:
         return [_syntax_problem(field, source, exc)], None
-    problems = _structure_problems(field, source, tree)
+    except RecursionError:
+        return [TemplateProblem(field, TOO_DEEP)], None
     if marketing:
         if not _uses_unsubscribe(tree):
             problems.append(TemplateProblem(field, UNSUBSCRIBE_REASON))
@@ -755,7 +783,14 @@ def _restore(text: str, constructs: list[_Construct]) -> str:
 
 def _blank_jinja(source: str) -> str:
     """The source with Jinja replaced by spaces, offsets and line breaks kept."""
-    return _CONSTRUCT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+    pieces: list[str] = []
+    last = 0
+    for construct in _constructs(source):
+        pieces.append(source[last : construct.start])
+        pieces.append(re.sub(r"[^\n]", " ", construct.text))
+        last = construct.end
+    pieces.append(source[last:])
+    return "".join(pieces)
 
 
 _MJ_TAG = re.compile(r"<(/?)(mjml|mj-[a-z-]+)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.I)
@@ -798,6 +833,32 @@ def _mjml_structure_problem(source: str) -> TemplateProblem | None:
     return None
 
 
+_ANY_TAG = re.compile(r"<(/?)([a-zA-Z][\w:.-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+# mjml-python recurses per nesting level and overflows the stack (killing the process) some
+# thousand levels down; no email needs a tenth of these.
+MAX_MJML_DEPTH = 100
+MAX_TAG_DEPTH = 500
+
+
+def _nesting_problem(source: str) -> TemplateProblem | None:
+    depth = {"mj": 0, "all": 0}
+    for match in _ANY_TAG.finditer(_blank_jinja(source)):
+        closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
+        if name in _VOID or rest.rstrip().endswith("/"):
+            continue
+        step = -1 if closing else 1
+        is_mjml = name == "mjml" or name.startswith("mj-")
+        for kind in ("mj", "all") if is_mjml else ("all",):
+            depth[kind] = max(0, depth[kind] + step)
+        if depth["mj"] > MAX_MJML_DEPTH or depth["all"] > MAX_TAG_DEPTH:
+            line, column = _position(source, match.start())
+            return TemplateProblem("body", "elements are nested too deeply", line, column)
+    return None
+
+
 def compile_body(body_format: str, body: str) -> str:
     """The body as HTML with its Jinja intact: MJML is compiled (TemplateError naming `body` when
     it does not compile), HTML passes through."""
@@ -807,6 +868,9 @@ def compile_body(body_format: str, body: str) -> str:
         raise TemplateError([TemplateProblem("body_format", "must be mjml or html")])
     from mjml import mjml2html  # a native extension: load it only where MJML is compiled
 
+    too_deep = _nesting_problem(body)
+    if too_deep is not None:
+        raise TemplateError([too_deep])
     protected, constructs = _protect(body)
     try:
         # No automatic web-font imports: a self-hosted install should not make every open ping
@@ -841,6 +905,8 @@ def compile_body(body_format: str, body: str) -> str:
     html = _restore(compiled, constructs)
     try:
         _compiled("html", html)
+    except RecursionError as exc:
+        raise TemplateError([TemplateProblem("body", TOO_DEEP)]) from exc
     except TemplateSyntaxError as exc:  # MJML moved Jinja apart (it was valid in the source)
         raise TemplateError(
             [
@@ -1044,7 +1110,7 @@ def _text_template(html: str) -> _TextTemplate | None:
     source = _restore(text, constructs)
     try:
         template = _compiled("text", source)
-    except TemplateSyntaxError:
+    except (TemplateSyntaxError, RecursionError):
         return None
     return _TextTemplate(template, tidy=_STATEMENT.search(text) is not None)
 
@@ -1129,6 +1195,8 @@ def _render(kind: str, source: str, context: Mapping[str, Any], field: str) -> s
         template = _compiled(kind, source)
     except TemplateSyntaxError as exc:
         raise TemplateError([_syntax_problem(field, source, exc)]) from exc
+    except RecursionError as exc:
+        raise TemplateError([TemplateProblem(field, TOO_DEEP)]) from exc
     try:
         return template.render(context)
     except Exception as exc:  # anything a template does wrong is the template's error

@@ -1603,12 +1603,12 @@ export interface components {
              * Value
              * @description The operand of equals, contains, greater_than, between, ...
              */
-            value?: string | number | boolean | null;
+            value?: boolean | number | string | null;
             /**
              * Value To
              * @description The upper end of `between`.
              */
-            value_to?: string | number | boolean | null;
+            value_to?: boolean | number | string | null;
             /**
              * Value Type
              * @description How a custom property compares. `number` declares it numeric: strings holding a decimal number then compare as numbers. Inferred from the operand when left out.
@@ -1618,7 +1618,7 @@ export interface components {
              * Values
              * @description The list of `in` / `not_in`.
              */
-            values?: (string | number | boolean)[] | null;
+            values?: (boolean | number | string)[] | null;
         };
         /** EventList */
         EventList: {
@@ -2214,12 +2214,12 @@ export interface components {
              * Value
              * @description The operand of equals, contains, greater_than, between, ...
              */
-            value?: string | number | boolean | null;
+            value?: boolean | number | string | null;
             /**
              * Value To
              * @description The upper end of `between`.
              */
-            value_to?: string | number | boolean | null;
+            value_to?: boolean | number | string | null;
             /**
              * Value Type
              * @description How a custom property compares. `number` declares it numeric: strings holding a decimal number then compare as numbers. Inferred from the operand when left out.
@@ -2229,7 +2229,7 @@ export interface components {
              * Values
              * @description The list of `in` / `not_in`.
              */
-            values?: (string | number | boolean)[] | null;
+            values?: (boolean | number | string)[] | null;
         };
         /** ProfileCreate */
         ProfileCreate: {
@@ -2969,7 +2969,7 @@ export interface components {
             id: string;
             /**
              * Kind
-             * @description What happened: `event` now; messages later.
+             * @description `event` (name, properties, value) or `message` (name is the subject; properties hold status, channel, source and recipient).
              */
             kind: string;
             /** Name */

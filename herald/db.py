@@ -7,6 +7,7 @@ commit (enqueueing a task, mostly) is registered with `on_commit()`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -164,11 +165,19 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _json_dumps_unescaped(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def create_engine(url: str) -> Engine:
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # Keys stored as written, not as \u escapes: SQLite's JSON paths compare a key with
+            # its stored text, so an escaped "größe" was never found by json_extract.
+            json_serializer=_json_dumps_unescaped,
         )
         _configure_sqlite(engine)
         return engine

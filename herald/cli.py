@@ -117,13 +117,14 @@ def serve(
 ) -> None:
     """Serve the API and dashboard (run any number of these behind a load balancer)."""
     settings = _settings()
-    _prepare(settings)
     if workers == 1:
+        _prepare(settings)
         _serve(settings, host, port)
         return
     import uvicorn
 
-    # Each worker process builds its own application from the same environment.
+    # Each worker process builds its own application (database, queue, rate limits) from the
+    # same environment; this process only supervises them.
     uvicorn.run(
         "herald.app:create_app",
         factory=True,

@@ -702,6 +702,10 @@ def raise_error(outcome: Outcome) -> None:
 # --- Grouped single events ---------------------------------------------------------------------
 
 
+# Threads storing groups of single events, per process.
+GROUP_COMMIT_THREADS = 2
+
+
 @dataclass(slots=True)
 class _Pending:
     org_id: uuid.UUID
@@ -720,42 +724,44 @@ class GroupCommit:
     transaction fails as a whole, every event is tried again on its own, so one event that makes
     the database refuse the transaction cannot fail the others.
 
-    One thread a process stores the groups; callers wait on a `concurrent.futures.Future` (from
-    a thread) or `await asyncio.wrap_future(...)` (on the event loop). There is no timer: under
+    `threads` threads a process store the groups, so that one group is built while another
+    waits for its commit to reach the disk. Callers wait on a `concurrent.futures.Future` (from a
+    thread) or `await asyncio.wrap_future(...)` (on the event loop). There is no timer: under
     light load a group is one event and is stored at once; under heavy load the groups grow
-    while the previous commit is in flight.
+    while the previous commits are in flight.
     """
 
-    def __init__(self, max_items: int = 1000) -> None:
+    def __init__(self, max_items: int = 1000, threads: int = GROUP_COMMIT_THREADS) -> None:
         self.max_items = max_items
+        self.threads = threads
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._pid = 0
 
     def submit(
         self, org_id: uuid.UUID, item: EventInput, *, source: str = "api"
     ) -> Future[Outcome]:
         """Queue one event; the future holds its outcome once the event is committed."""
-        self._ensure_running()
+        if self._pid != os.getpid() or not all(t.is_alive() for t in self._threads):
+            self._start()
         future: Future[Outcome] = Future()
         self._queue.put(_Pending(org_id, item, source, future))
         return future
 
-    def _ensure_running(self) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive() and self._pid == os.getpid():
-            return
+    def _start(self) -> None:
         with self._lock:
-            thread = self._thread
-            if thread is None or not thread.is_alive() or self._pid != os.getpid():
-                if self._pid != os.getpid():
-                    self._queue = queue.SimpleQueue()  # a forked child starts with no backlog
+            if self._pid != os.getpid():  # a forked child starts with no backlog and no threads
+                self._queue = queue.SimpleQueue()
+                self._threads = []
                 self._pid = os.getpid()
-                self._thread = threading.Thread(
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self.threads:
+                thread = threading.Thread(
                     target=self._run, name="herald-event-group-commit", daemon=True
                 )
-                self._thread.start()
+                thread.start()
+                self._threads.append(thread)
 
     def _run(self) -> None:
         while True:

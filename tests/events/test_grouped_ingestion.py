@@ -144,7 +144,8 @@ def test_concurrent_track_requests_share_a_commit_and_get_their_own_answers(
         return store_group(group)
 
     monkeypatch.setattr(service, "_store_group", recording_store_group)
-    monkeypatch.setattr(service, "single_events", GroupCommit())
+    # One thread, so that the held first group leaves every other request queued behind it.
+    monkeypatch.setattr(service, "single_events", GroupCommit(threads=1))
 
     bodies: list[dict[str, Any]] = [
         {"event": f"E{i}", "profile": {"email": f"p{i % 5}@example.com"}, "unique_id": f"u{i}"}

@@ -8,7 +8,7 @@ One run (issue #6), on one core:
      does: `build_context`, `render_email` (sandboxed Jinja, autoescape, preheader, plain text),
      `tracking.prepare_html` (every link wrapped in a signed click URL, the open pixel),
      `tracking.list_unsubscribe_headers` and, unless `--no-mime`, the MIME message
-     (`herald.email.mime.build_message(...).as_bytes()`, without DKIM);
+     (`herald.email.mime.build_message(...)`, without DKIM);
   3. renders, with the same contexts, the same compiled HTML through a plain
      `jinja2.Environment(autoescape=True)`: the reference, the cost of personalization alone.
 
@@ -248,7 +248,7 @@ def main() -> None:
                     text=rendered.text,
                     headers=headers,
                 )
-            ).as_bytes()
+            )
             prepared_bytes += len(raw)
         t5 = clock()
         reference.render(context)

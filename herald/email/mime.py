@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 import dkim  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
@@ -95,26 +96,55 @@ def _address(name: str | None, address: str) -> Address:
     return Address(display_name=name or "", username=local, domain=domain)
 
 
+def _header(name: str, value: str, mail_policy: Any) -> bytes:
+    line = f"{name}: {value}"
+    if line.isascii() and "\r" not in line and "\n" not in line:
+        return _fold_ascii(line)
+    # Non-ASCII or suspicious: the email package encodes (RFC 2047) and folds it.
+    folded: str = mail_policy.header_factory(name, value).fold(policy=mail_policy)
+    return folded.encode("utf-8" if mail_policy.utf8 else "ascii", "surrogateescape")
+
+
+def _fold_ascii(line: str) -> bytes:
+    """Fold at spaces to keep lines within 78 characters where a space allows, never encoding:
+    List-Unsubscribe's <URL>s must reach the mail client as written (RFC 5322 allows a line of
+    998 characters for a longer word)."""
+    words = line.split(" ")
+    lines, current = [], words[0]
+    for word in words[1:]:
+        # Never fold right after the header's name.
+        if len(current) + 1 + len(word) > 78 and " " in current:
+            lines.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    if any(len(part) > 998 for part in lines):
+        raise ValueError(f"header {line.split(':', 1)[0]} has a word over 998 characters")
+    return "\r\n".join(lines).encode("ascii") + b"\r\n"
+
+
 def _headers(parts: MimeParts, boundary: str) -> bytes:
-    """The top-level headers, folded and encoded by the email package."""
+    """The top-level header block. Short ASCII headers are written as they are; the rest go
+    through the email package, whose header objects cost more than the rest of the message."""
     from_email, to_email = ascii_address(parts.from_email), ascii_address(parts.to_email)
-    utf8 = needs_smtputf8(from_email, to_email)
-    message = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
-    message["From"] = _address(parts.from_name, from_email)
-    message["To"] = _address(parts.to_name, to_email)
-    message["Subject"] = parts.subject
+    mail_policy = policy.SMTPUTF8 if needs_smtputf8(from_email, to_email) else policy.SMTP
+    headers = [
+        ("From", str(_address(parts.from_name, from_email))),
+        ("To", str(_address(parts.to_name, to_email))),
+        ("Subject", parts.subject),
+    ]
     if parts.reply_to:
-        message["Reply-To"] = parts.reply_to
-    message["Date"] = format_datetime(parts.date or utcnow())
-    message["Message-ID"] = header_message_id(parts.message_id, from_email)
-    message[HERALD_MESSAGE_ID] = str(parts.message_id)
-    for name, value in parts.headers.items():
-        message[name] = value
-    message["MIME-Version"] = "1.0"
-    message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-    # Only the header block: as_bytes() would also write an (empty) multipart body.
-    fold = message.policy.fold_binary
-    return b"".join(fold(name, value) for name, value in message.items()) + b"\r\n"
+        headers.append(("Reply-To", parts.reply_to))
+    headers += [
+        ("Date", format_datetime(parts.date or utcnow())),
+        ("Message-ID", header_message_id(parts.message_id, from_email)),
+        (HERALD_MESSAGE_ID, str(parts.message_id)),
+        *parts.headers.items(),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    return b"".join(_header(name, value, mail_policy) for name, value in headers) + b"\r\n"
 
 
 def _quoted_printable(text: str) -> bytes:

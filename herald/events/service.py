@@ -30,6 +30,7 @@ from typing import Any, cast
 import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
+from pydantic_core import to_json
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -216,7 +217,7 @@ def _store_events(
                     org_id,
                     outcome.profile_id,
                     item.name,
-                    Jsonb(item.properties),
+                    Jsonb(item.properties, dumps=to_json),
                     item.value,
                     item.unique_id,
                     source,
@@ -239,7 +240,13 @@ def _record_changes(session: Session, rows: list[ChangeRow], postgres: bool) -> 
     with _driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
         for org_id, profile_id, reason, names, created_at in rows:
             copy.write_row(
-                (org_id, profile_id, reason, None if names is None else Jsonb(names), created_at)
+                (
+                    org_id,
+                    profile_id,
+                    reason,
+                    None if names is None else Jsonb(names, dumps=to_json),
+                    created_at,
+                )
             )
 
 

@@ -97,10 +97,13 @@ def _address(name: str | None, address: str) -> Address:
 
 
 def _header(name: str, value: str, mail_policy: Any) -> bytes:
+    if "\r" in value or "\n" in value:
+        # A line break in a value would start a header of the value's choosing (Bcc: ...).
+        raise ValueError(f"the {name} header must not contain line breaks")
     line = f"{name}: {value}"
-    if line.isascii() and "\r" not in line and "\n" not in line:
+    if line.isascii():
         return _fold_ascii(line)
-    # Non-ASCII or suspicious: the email package encodes (RFC 2047) and folds it.
+    # Non-ASCII: the email package encodes (RFC 2047) and folds it.
     folded: str = mail_policy.header_factory(name, value).fold(policy=mail_policy)
     return folded.encode("utf-8" if mail_policy.utf8 else "ascii", "surrogateescape")
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Embedded mode runs this many worker threads beside the API.
     embedded_workers: int = Field(default=2, ge=1, le=32)
     session_days: int = Field(default=14, ge=1, le=365)
+    # PostgreSQL memory for each sort or hash of a full segment computation: with the server's
+    # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.
+    segment_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     log_level: str = "info"
 
     @property

@@ -39,6 +39,7 @@ from herald.profiles.identity import on_erase
 from herald.segments import definition as lang
 from herald.segments.compiler import SegmentLoader, check_references, members_query
 from herald.segments.definition import Definition
+from herald.settings import get_settings
 from herald.tenancy.scope import get_scoped, scoped
 
 logger = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def estimate(session: Session, org_id: uuid.UUID, definition: Any) -> int:
     parsed = parse_definition(definition)
     load = definition_loader(session, org_id)
     check_references(parsed, None, load)
+    _large_query_memory(session)
     query = members_query(parsed, org_id, utcnow(), load).subquery()
     return int(session.scalar(sa.select(sa.func.count()).select_from(query)) or 0)
 
@@ -312,6 +314,14 @@ def request_recompute(session: Session, segment: Segment, *, if_idle: bool = Fal
         raise Conflict("a recompute of this segment is already pending or running") from None
 
 
+def _large_query_memory(session: Session) -> None:
+    """Give this transaction's big grouping queries memory to work in (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.select(sa.func.set_config("work_mem", get_settings().segment_work_mem, True))
+        )
+
+
 def _lock(session: Session, segment_ids: Sequence[uuid.UUID]) -> list[Segment]:
     """Take the segments' rows for writing membership, in id order (no deadlocks)."""
     query = sa.select(Segment).where(Segment.id.in_(sorted(segment_ids))).order_by(Segment.id)
@@ -335,6 +345,7 @@ def recompute(session: Session, segment: Segment, run: JobRun | None = None) -> 
     """Compute the whole membership and write the difference, with history, in the caller's
     transaction."""
     (segment,) = _lock(session, [segment.id])
+    _large_query_memory(session)
     definition = parse_definition(segment.definition)
     now = utcnow()
     query = members_query(

@@ -282,6 +282,7 @@ def prepare_html(
         prefix = f"{base}{CLICK_PATH}{_id_part(message_id)}."
         payload_prefix = f"{message_id}\n"
         signature = _signer(CLICK_PURPOSE)
+        tokens: dict[str, str] = {}
 
         def wrap(match: re.Match[str]) -> str:
             raw = match.group(1)
@@ -295,7 +296,10 @@ def prepare_html(
             tag = match.group(0)
             if "notrack" in tag.lower() and _has_notrack(tag):
                 return tag
-            token = _b64encode(url.encode()) + "." + signature(payload_prefix + url)
+            token = tokens.get(url)
+            if token is None:  # the same address often appears twice (an image and a button)
+                token = _b64encode(url.encode()) + "." + signature(payload_prefix + url)
+                tokens[url] = token
             start, end = match.span(1) if match.group(1) is not None else match.span(0)
             if match.group(1) is None:  # single-quoted or bare: rewrite the attribute
                 group = 2 if match.group(2) is not None else 3

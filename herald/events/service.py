@@ -422,6 +422,15 @@ def _resolve_profiles(
     missing = [ref for ref in by_ref if ref not in found]
     if missing:
         found.update(_bulk_create(session, org_id, missing, now, postgres))
+        # People a concurrent batch created first (their INSERT waited for it and did nothing):
+        # committed by now, so a second lookup finds them.
+        raced = [
+            ref
+            for ref in missing
+            if ref not in found and (key := _single_key(ref)) is not None and key[0] in _CREATED
+        ]
+        if raced:
+            found.update(_bulk_lookup(session, org_id, raced, postgres))
     if len(found) == len(by_ref):
         for ref, indexes in by_ref.items():
             for index in indexes:
@@ -542,6 +551,8 @@ def _bulk_lookup(
     return result
 
 
+# The kinds of single-key reference that ingestion creates people for in bulk.
+_CREATED = ("email", "phone", "external_id")
 _CREATE_PG = {
     kind: (
         f"INSERT INTO profiles (id, org_id, {kind}, properties, created_at, updated_at) "  # noqa: S608
@@ -549,7 +560,7 @@ _CREATE_PG = {
         f"FROM unnest(%(ids)s::uuid[], %(keys)s::varchar[]) AS p(id, key) "
         f"ON CONFLICT DO NOTHING RETURNING {kind}, id"
     )
-    for kind in ("email", "phone", "external_id")
+    for kind in _CREATED
 }
 
 
@@ -567,9 +578,9 @@ def _bulk_create(
     by_kind: dict[str, dict[str, ProfileRef]] = defaultdict(dict)
     for ref in refs:
         key = _single_key(ref)
-        if key is not None and key[0] in ("email", "phone", "external_id"):
+        if key is not None and key[0] in _CREATED:
             by_kind[key[0]][key[1]] = ref
-    for kind in ("email", "phone", "external_id"):
+    for kind in _CREATED:
         wanted = by_kind.get(kind)
         if not wanted:
             continue

@@ -20,6 +20,7 @@ from herald.errors import NotFound
 from herald.events import service
 from herald.events.service import EventInput, GroupCommit, Outcome
 from herald.models import Event, EventKey, ProfileChange
+from herald.profiles import identity
 from herald.profiles.identity import ProfileRef
 from tests.factories import make_org
 
@@ -213,3 +214,38 @@ def httpx_track_sync(
     assert response.status_code == 202, response.text
     profile_id: str = response.json()["profile_id"]
     return profile_id
+
+
+def test_a_person_created_by_a_concurrent_batch_is_found_not_resolved_again(
+    backend: Any, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    org = make_org()
+    resolved: list[Any] = []
+
+    def counting_resolve(*args: Any) -> Any:
+        resolved.append(args[2])
+        return identity.resolve(*args)
+
+    monkeypatch.setattr("herald.events.service.resolve", counting_resolve)
+    first = database.sessionmaker()
+    try:
+        (created,) = service.ingest(first, org.org_id, [_event("A", "race@example.com")])
+        result: list[Outcome] = []
+
+        def second_batch() -> None:
+            with database.transaction() as session:
+                result.extend(
+                    service.ingest(session, org.org_id, [_event("B", "race@example.com")])
+                )
+
+        thread = threading.Thread(target=second_batch)
+        thread.start()
+        time.sleep(0.5)  # the second batch now waits on the first one's new profile
+        first.commit()
+    finally:
+        first.close()
+    thread.join(timeout=30)
+    assert result and result[0].profile_id == created.profile_id
+    assert resolved == []

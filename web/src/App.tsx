@@ -2,6 +2,14 @@
 import { Navigate, Route, Routes } from "react-router";
 import { RequireAuth } from "./auth/session";
 import { SignInPage } from "./auth/SignInPage";
+import { MessagePage } from "./features/messages/MessagePage";
+import { MessagesPage } from "./features/messages/MessagesPage";
+import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
+import { OutboxPage } from "./features/outbox/OutboxPage";
+import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
+import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
+import { TemplatesPage } from "./features/templates/TemplatesPage";
+import { EmailSettings } from "./features/settings/EmailSettings";
 import { EventsPage } from "./features/events/EventsPage";
 import { GetStartedPage } from "./features/onboarding/GetStartedPage";
 import { NotFoundPage } from "./features/placeholder/NotFoundPage";
@@ -33,12 +41,21 @@ export function App() {
           <Route path="segments/new" element={<SegmentEditorPage />} />
           <Route path="segments/:segmentId" element={<SegmentPage />} />
           <Route path="segments/:segmentId/edit" element={<SegmentEditorPage />} />
+          <Route path="suppressions" element={<SuppressionsPage />} />
+          <Route path="templates" element={<TemplatesPage />} />
+          <Route path="templates/new" element={<TemplateEditorPage />} />
+          <Route path="templates/:templateId" element={<TemplateEditorPage />} />
+          <Route path="outbox" element={<OutboxPage />} />
+          <Route path="outbox/:messageId" element={<OutboxMessagePage />} />
+          <Route path="messages" element={<MessagesPage />} />
+          <Route path="messages/:messageId" element={<MessagePage />} />
           <Route path="get-started" element={<GetStartedPage />} />
           <Route path="settings" element={<SettingsLayout />}>
             <Route index element={<Navigate to="organization" replace />} />
             <Route path="organization" element={<OrganizationSettings />} />
             <Route path="api-keys" element={<ApiKeysSettings />} />
             <Route path="team" element={<TeamSettings />} />
+            <Route path="email" element={<EmailSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

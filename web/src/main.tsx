@@ -17,7 +17,8 @@ if (!root) throw new Error("index.html has no #root");
 createRoot(root).render(
   <StrictMode>
     <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver} defaultColorScheme="light">
-      <Notifications position="top-right" />
+      {/* Bottom right: the top right holds each screen's actions, which a notice must not cover. */}
+      <Notifications position="bottom-right" />
       <QueryClientProvider client={createQueryClient()}>
         <BrowserRouter>
           <App />

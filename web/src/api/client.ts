@@ -20,6 +20,22 @@ export type Segment = Schemas["Segment"];
 export type SegmentCatalog = Schemas["Catalog"];
 export type GrowthPoint = Schemas["GrowthPoint"];
 export type Job = Schemas["JobOut"];
+export type TemplateSummary = Schemas["TemplateSummary"];
+export type Template = Schemas["Template"];
+export type TemplatePreview = Schemas["TemplatePreview"];
+export type TemplateCreate = Schemas["TemplateCreate"];
+export type Message = Schemas["Message"];
+export type MessageStatus = Message["status"];
+export type MessageDetail = Schemas["MessageDetail"];
+export type MessageEvent = Schemas["MessageEvent"];
+export type OutboxEntry = Schemas["OutboxEntry"];
+export type OutboxMessage = Schemas["OutboxMessage"];
+export type EmailSettings = Schemas["EmailSettings"];
+export type EmailSettingsUpdate = Schemas["EmailSettingsUpdate"];
+export type Suppression = Schemas["Suppression"];
+export type SuppressionReason = Suppression["reason"];
+export type SuppressionChannel = Suppression["channel"];
+export type SuppressionBulkResult = Schemas["SuppressionBulkResult"];
 
 const csrf: Middleware = {
   onRequest({ request }) {

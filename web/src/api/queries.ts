@@ -1,7 +1,7 @@
 /** Every read the dashboard makes, as TanStack Query options: one place for keys and calls. */
 import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
 import { nextCursorOf } from "../lib/paging";
-import { api, call, type Me } from "./client";
+import { api, call, type Me, type MessageStatus, type SuppressionChannel, type SuppressionReason } from "./client";
 import { rememberCsrfToken } from "./csrf";
 import { ApiError } from "./errors";
 
@@ -28,7 +28,28 @@ export const keys = {
   segmentEstimate: (definition: string) => ["segment-estimate", definition] as const,
   job: (id: string) => ["job", id] as const,
   profileSegments: (id: string) => ["profile", id, "segments"] as const,
+  templatesAll: ["templates"] as const,
+  template: (id: string) => ["templates", "one", id] as const,
+  templatePreview: (request: string) => ["template-preview", request] as const,
+  profileSearch: (q: string) => ["profile-search", q] as const,
+  outboxAll: ["outbox"] as const,
+  outbox: (to: string, cursor: string | undefined) => ["outbox", "list", to, cursor ?? null] as const,
+  outboxMessage: (id: string) => ["outbox", "one", id] as const,
+  messagesAll: ["messages"] as const,
+  messages: (status: string, cursor: string | undefined) => ["messages", "list", status, cursor ?? null] as const,
+  message: (id: string) => ["messages", "one", id] as const,
+  emailSettings: ["email-settings"] as const,
+  suppressionsAll: ["suppressions"] as const,
+  suppressions: (filter: SuppressionFilter, cursor: string | undefined) =>
+    ["suppressions", filter.channel, filter.reason, filter.q, cursor ?? null] as const,
 };
+
+/** The suppression list's filters; an empty string is "any". */
+export interface SuppressionFilter {
+  channel: "" | SuppressionChannel;
+  reason: "" | SuppressionReason;
+  q: string;
+}
 
 /** Who is signed in, or null when nobody is (a 401 is an answer here, not an error). */
 export const meQuery = queryOptions({
@@ -183,5 +204,89 @@ export function profileSegmentsQuery(id: string) {
     queryKey: keys.profileSegments(id),
     queryFn: () =>
       call(api.GET("/api/profiles/{profile_id}/segments", { params: { path: { profile_id: id } } })),
+  });
+}
+
+export const templatesQuery = queryOptions({
+  queryKey: keys.templatesAll,
+  queryFn: () => call(api.GET("/api/templates")),
+});
+
+export function templateQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.template(id),
+    queryFn: () => call(api.GET("/api/templates/{template_id}", { params: { path: { template_id: id } } })),
+  });
+}
+
+/** Profiles matching a search, for pickers (a handful, not a page). */
+export function profileSearchQuery(q: string) {
+  return queryOptions({
+    queryKey: keys.profileSearch(q),
+    queryFn: () => call(api.GET("/api/profiles", { params: { query: { q: q || undefined, limit: 10 } } })),
+    placeholderData: (previous) => previous,
+    staleTime: 30_000,
+  });
+}
+
+export function outboxQuery(to: string, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.outbox(to, cursor),
+    queryFn: () =>
+      call(api.GET("/api/outbox", { params: { query: { to: to || undefined, cursor, limit: PAGE_SIZE } } })),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function outboxMessageQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.outboxMessage(id),
+    queryFn: () => call(api.GET("/api/outbox/{message_id}", { params: { path: { message_id: id } } })),
+  });
+}
+
+export function messagesQuery(status: "" | MessageStatus, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.messages(status, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/messages", {
+          params: { query: { status: status || undefined, cursor, limit: PAGE_SIZE } },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function messageQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.message(id),
+    queryFn: () => call(api.GET("/api/messages/{message_id}", { params: { path: { message_id: id } } })),
+  });
+}
+
+export const emailSettingsQuery = queryOptions({
+  queryKey: keys.emailSettings,
+  queryFn: () => call(api.GET("/api/email/settings")),
+});
+
+export function suppressionsQuery(filter: SuppressionFilter, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.suppressions(filter, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/suppressions", {
+          params: {
+            query: {
+              channel: filter.channel || undefined,
+              reason: filter.reason || undefined,
+              q: filter.q || undefined,
+              cursor,
+              limit: PAGE_SIZE,
+            },
+          },
+        }),
+      ),
+    placeholderData: (previous) => previous,
   });
 }

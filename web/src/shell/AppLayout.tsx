@@ -15,9 +15,9 @@ import {
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { IconChevronDown, IconKey, IconLogout } from "@tabler/icons-react";
-import { Link, NavLink as RouterNavLink, Outlet, useLocation } from "react-router";
+import { Link, Outlet, useLocation } from "react-router";
 import { useCurrentUser, useSignOut } from "../auth/session";
-import { AREAS, GROUPS } from "./navigation";
+import { AREAS, GROUPS, isInArea } from "./navigation";
 import { Logo } from "./Logo";
 
 export function AppLayout() {
@@ -75,12 +75,12 @@ function Navigation({ onNavigate }: { onNavigate: () => void }) {
             {group}
           </Text>
           {AREAS.filter((area) => area.group === group).map((area) => {
-            const active = location.pathname === area.path || location.pathname.startsWith(`${area.path}/`);
+            const active = isInArea(area, location.pathname);
             const Icon = area.icon;
             return (
               <NavLink
                 key={area.path}
-                component={RouterNavLink}
+                component={Link}
                 to={area.path}
                 label={area.label}
                 active={active}

@@ -2,6 +2,7 @@
  * yet are listed with what they will do, so that the dashboard's shape is honest from day one. */
 import {
   IconActivity,
+  IconBan,
   IconChartBar,
   IconFilter,
   IconHierarchy2,
@@ -19,6 +20,8 @@ export interface Area {
   path: string;
   icon: Icon;
   group: "Audience" | "Messaging" | "Insights" | "Setup";
+  /** Other paths that belong to this area (the navigation shows it as the current one). */
+  also?: readonly string[];
   /** Not built yet: the screen says so and what it will do. */
   planned?: string;
 }
@@ -32,6 +35,7 @@ export const AREAS: readonly Area[] = [
     icon: IconFilter,
     group: "Audience",
   },
+  { label: "Suppressions", path: "/suppressions", icon: IconBan, group: "Audience" },
   {
     label: "Campaigns",
     path: "/campaigns",
@@ -46,21 +50,9 @@ export const AREAS: readonly Area[] = [
     group: "Messaging",
     planned: "Flows will send messages automatically when something happens, such as a welcome series or an abandoned cart reminder.",
   },
-  {
-    label: "Templates",
-    path: "/templates",
-    icon: IconTemplate,
-    group: "Messaging",
-    planned: "Templates will hold the emails and text messages that campaigns and flows send, with personalization.",
-  },
-  {
-    label: "Outbox",
-    path: "/outbox",
-    icon: IconMail,
-    group: "Messaging",
-    planned:
-      "The outbox will show every message Herald has sent. Until a real email provider is configured, messages stay here instead of leaving the machine.",
-  },
+  { label: "Templates", path: "/templates", icon: IconTemplate, group: "Messaging" },
+  // A message's page is reached from the outbox (and from profiles).
+  { label: "Outbox", path: "/outbox", icon: IconMail, group: "Messaging", also: ["/messages"] },
   {
     label: "Analytics",
     path: "/analytics",
@@ -71,5 +63,10 @@ export const AREAS: readonly Area[] = [
   { label: "Send your first event", path: "/get-started", icon: IconRocket, group: "Setup" },
   { label: "Settings", path: "/settings", icon: IconSettings, group: "Setup" },
 ];
+
+/** Whether `pathname` is inside `area` (its own path, a path below it, or one it also covers). */
+export function isInArea(area: Area, pathname: string): boolean {
+  return [area.path, ...(area.also ?? [])].some((path) => pathname === path || pathname.startsWith(`${path}/`));
+}
 
 export const GROUPS: readonly Area["group"][] = ["Audience", "Messaging", "Insights", "Setup"];

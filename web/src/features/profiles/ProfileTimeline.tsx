@@ -1,5 +1,6 @@
-import { Badge, Button, Group, Stack, Text, Timeline } from "@mantine/core";
-import { IconActivity } from "@tabler/icons-react";
+import { Anchor, Badge, Button, Group, Stack, Text, Timeline } from "@mantine/core";
+import { IconActivity, IconMail } from "@tabler/icons-react";
+import { Link } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import type { TimelineEntry } from "../../api/client";
 import { timelineQuery } from "../../api/queries";
@@ -7,6 +8,8 @@ import { DateTime } from "../../components/DateTime";
 import { EmptyState, ErrorState, LoadingState } from "../../components/States";
 import { PropertiesSummary } from "../../components/PropertiesSummary";
 import { flattenPages } from "../../lib/paging";
+import { MessageStatusBadge } from "../messages/MessageStatusBadge";
+import { isMessageStatus } from "../messages/status";
 
 /** The person's history, newest first, loading older entries on demand. */
 export function ProfileTimeline({ profileId }: { profileId: string }) {
@@ -19,13 +22,13 @@ export function ProfileTimeline({ profileId }: { profileId: string }) {
   if (entries.length === 0) {
     return (
       <EmptyState title="Nothing happened yet" icon={<IconActivity aria-hidden />}>
-        Events this person does appear here, newest first.
+        Events this person does and messages sent to them appear here, newest first.
       </EmptyState>
     );
   }
   return (
     <Stack>
-      <Timeline bulletSize={14} lineWidth={2} aria-label="Events, newest first">
+      <Timeline bulletSize={14} lineWidth={2} aria-label="Events and messages, newest first">
         {entries.map((entry) => (
           <Timeline.Item key={entry.id} title={<EntryTitle entry={entry} />}>
             <EntryDetails entry={entry} />
@@ -49,6 +52,7 @@ export function ProfileTimeline({ profileId }: { profileId: string }) {
 }
 
 function EntryTitle({ entry }: { entry: TimelineEntry }) {
+  if (entry.kind === "message") return <MessageTitle entry={entry} />;
   return (
     <Group gap="xs" wrap="wrap">
       <Text fw={600} size="sm">
@@ -66,6 +70,34 @@ function EntryTitle({ entry }: { entry: TimelineEntry }) {
   );
 }
 
+/** A message sent to the person: its subject links to the message's page. */
+function MessageTitle({ entry }: { entry: TimelineEntry }) {
+  const status = entry.properties.status;
+  const channel = entry.properties.channel === "sms" ? "SMS" : "Email";
+  return (
+    <Group gap="xs" wrap="wrap">
+      <IconMail size={14} aria-label={channel} />
+      <Anchor component={Link} to={`/messages/${entry.id}`} fw={600} size="sm">
+        {entry.name}
+      </Anchor>
+      {isMessageStatus(status) && <MessageStatusBadge status={status} />}
+      <Text size="xs" c="dimmed">
+        <DateTime value={entry.time} />
+      </Text>
+    </Group>
+  );
+}
+
 function EntryDetails({ entry }: { entry: TimelineEntry }) {
+  if (entry.kind === "message") {
+    const to = entry.properties.to;
+    const source = entry.properties.source;
+    return (
+      <Text size="xs" c="dimmed">
+        {typeof source === "string" ? `${source.charAt(0).toUpperCase()}${source.slice(1)} message` : "Message"}
+        {typeof to === "string" && to ? ` to ${to}` : ""}
+      </Text>
+    );
+  }
   return <PropertiesSummary properties={entry.properties} />;
 }

@@ -1,0 +1,439 @@
+/** Create (/templates/new) and edit (/templates/:templateId) an email template, with a live preview. */
+import {
+  Anchor,
+  Breadcrumbs,
+  Button,
+  Checkbox,
+  Grid,
+  Group,
+  Paper,
+  Radio,
+  SimpleGrid,
+  Stack,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { IconCopy, IconTrash } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMemo, useRef, useState, type ReactNode } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api, call, type Template } from "../../api/client";
+import { ApiError, errorMessage } from "../../api/errors";
+import { keys, templateQuery } from "../../api/queries";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { DateTime } from "../../components/DateTime";
+import { FormErrors } from "../../components/FormErrors";
+import { PageHeader } from "../../components/PageHeader";
+import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import {
+  isStarterBody,
+  newTemplateValues,
+  starterBody,
+  toTemplateBody,
+  toTemplateValues,
+  type BodyFormat,
+  type Kind,
+  type TemplateValues,
+} from "./form";
+import { describeProblem, groupProblems, offsetAt, positionAt, type Problem } from "./problems";
+import { TemplatePreviewPane } from "./TemplatePreviewPane";
+
+/** The fields that show their own problems; anything else is listed above the buttons. */
+const SHOWN_FIELDS = new Set(["name", "kind", "subject", "preheader", "from_name", "from_email", "reply_to", "body", "text_body"]);
+
+export function TemplateEditorPage() {
+  const { templateId } = useParams();
+  const template = useQuery({ ...templateQuery(templateId ?? ""), enabled: Boolean(templateId) });
+  if (!templateId) return <TemplateForm />;
+  return template.isPending ? (
+    <LoadingState label="Loading the template…" />
+  ) : template.isError ? (
+    template.error instanceof ApiError && [404, 422].includes(template.error.status) ? (
+      <>
+        <PageHeader title="Template not found" />
+        <EmptyState title="There is no such template">It may have been deleted, or the address is wrong.</EmptyState>
+      </>
+    ) : (
+      <ErrorState error={template.error} onRetry={() => void template.refetch()} />
+    )
+  ) : (
+    <TemplateForm key={template.data.id} template={template.data} />
+  );
+}
+
+function TemplateForm({ template }: { template?: Template }) {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [values, setValues] = useState<TemplateValues>(() =>
+    template ? toTemplateValues(template) : newTemplateValues(),
+  );
+  const [saved, setSaved] = useState<string>(() => JSON.stringify(toTemplateBody(values)));
+  const [problems, setProblems] = useState<Record<string, Problem[]>>({});
+  const [formErrors, setFormErrors] = useState<string[]>([]);
+  const [deleting, setDeleting] = useState(false);
+  const [cursor, setCursor] = useState<{ line: number; column: number } | null>(null);
+  const bodyRef = useRef<HTMLTextAreaElement>(null);
+  const body = useMemo(() => toTemplateBody(values), [values]);
+  const dirty = JSON.stringify(body) !== saved;
+
+  function set<K extends keyof TemplateValues>(key: K, value: TemplateValues[K]) {
+    setValues((current) => ({ ...current, [key]: value }));
+    // A field's problems were about what it held when it was saved.
+    setProblems((current) => {
+      if (!(key in current)) return current;
+      const { [key]: _gone, ...rest } = current;
+      return rest;
+    });
+  }
+
+  const save = useMutation({
+    mutationFn: () =>
+      template
+        ? call(api.PATCH("/api/templates/{template_id}", { params: { path: { template_id: template.id } }, body }))
+        : call(api.POST("/api/templates", { body })),
+    onSuccess: (result) => {
+      setProblems({});
+      setFormErrors([]);
+      setSaved(JSON.stringify(toTemplateBody(toTemplateValues(result))));
+      queryClient.setQueryData(keys.template(result.id), result);
+      void queryClient.invalidateQueries({ queryKey: keys.templatesAll, exact: true });
+      notifications.show({ color: "teal", message: `Template “${result.name}” saved.` });
+      if (!template) void navigate(`/templates/${result.id}`, { replace: true });
+    },
+    onError: (error) => {
+      if (!(error instanceof ApiError) || error.fields.length === 0) {
+        setProblems({});
+        setFormErrors([errorMessage(error)]);
+        return;
+      }
+      const grouped = groupProblems(error.fields);
+      setProblems(grouped);
+      const elsewhere = Object.entries(grouped)
+        .filter(([field]) => !SHOWN_FIELDS.has(field))
+        .flatMap(([field, list]) => list.map((p) => (field ? `${field}: ${describeProblem(p)}` : describeProblem(p))));
+      setFormErrors(["The template was not saved: see the problems under the fields.", ...elsewhere]);
+    },
+  });
+
+  const duplicate = useMutation({
+    mutationFn: (id: string) =>
+      call(api.POST("/api/templates/{template_id}/duplicate", { params: { path: { template_id: id } } })),
+    onSuccess: (copy) => {
+      queryClient.setQueryData(keys.template(copy.id), copy);
+      void queryClient.invalidateQueries({ queryKey: keys.templatesAll, exact: true });
+      notifications.show({ color: "teal", message: `Copied the saved template as “${copy.name}”.` });
+      void navigate(`/templates/${copy.id}`);
+    },
+    onError: (error) => notifications.show({ color: "red", title: "Not duplicated", message: errorMessage(error) }),
+  });
+
+  const remove = useMutation({
+    mutationFn: (id: string) =>
+      call(api.DELETE("/api/templates/{template_id}", { params: { path: { template_id: id } } })),
+    onSuccess: () => {
+      setDeleting(false);
+      if (template) queryClient.removeQueries({ queryKey: keys.template(template.id) });
+      void queryClient.invalidateQueries({ queryKey: keys.templatesAll, exact: true });
+      notifications.show({ color: "teal", message: `Template “${template?.name ?? ""}” deleted.` });
+      void navigate("/templates");
+    },
+  });
+
+  const submit = () => {
+    setFormErrors([]);
+    const missing: Record<string, Problem[]> = {};
+    if (!values.name.trim()) missing.name = [{ line: null, column: null, message: "Give the template a name." }];
+    if (!values.subject.trim()) missing.subject = [{ line: null, column: null, message: "Write a subject." }];
+    if (!values.body.trim()) missing.body = [{ line: null, column: null, message: "Write the body." }];
+    if (Object.keys(missing).length) {
+      setProblems(missing);
+      return;
+    }
+    save.mutate();
+  };
+
+  const goTo = (problem: Problem) => {
+    const element = bodyRef.current;
+    if (!element || problem.line === null) return;
+    const offset = offsetAt(values.body, problem.line, problem.column);
+    element.focus();
+    element.setSelectionRange(offset, Math.min(offset + 1, values.body.length));
+    setCursor(positionAt(values.body, offset));
+  };
+
+  const fieldError = (field: string): ReactNode => {
+    const list = problems[field];
+    if (!list?.length) return null;
+    return <ProblemLines problems={list} onGoTo={field === "body" ? goTo : undefined} />;
+  };
+
+  const trackCursor = (element: HTMLTextAreaElement) => setCursor(positionAt(element.value, element.selectionStart));
+
+  const changeFormat = (format: BodyFormat) => {
+    // The starter body follows the format; a body someone wrote stays as it is.
+    if (isStarterBody(values.body)) set("body", starterBody(format));
+    set("body_format", format);
+  };
+
+  return (
+    <>
+      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
+        <Anchor component={Link} to="/templates" size="sm">
+          Templates
+        </Anchor>
+        <Text size="sm">{template ? template.name : "New"}</Text>
+      </Breadcrumbs>
+      <PageHeader
+        title={template ? template.name : "New template"}
+        description={
+          template ? (
+            <>
+              Last saved <DateTime value={template.updated_at} relative />. Personalize with{" "}
+              <Text span ff="monospace" size="sm">
+                {"{{ profile.first_name }}"}
+              </Text>
+              , <Text span ff="monospace" size="sm">{"{{ data.… }}"}</Text> and the other variables in the template guide.
+            </>
+          ) : (
+            "Write the email in MJML or HTML; the preview shows it as a recipient would get it."
+          )
+        }
+        actions={
+          template && (
+            <>
+              <Button
+                variant="default"
+                leftSection={<IconCopy size={16} aria-hidden />}
+                loading={duplicate.isPending}
+                onClick={() => duplicate.mutate(template.id)}
+              >
+                Duplicate
+              </Button>
+              <Button
+                variant="default"
+                color="red"
+                leftSection={<IconTrash size={16} aria-hidden />}
+                onClick={() => setDeleting(true)}
+              >
+                Delete
+              </Button>
+            </>
+          )
+        }
+      />
+      <Grid gap="lg">
+        <Grid.Col span={{ base: 12, lg: 6 }}>
+          <form
+            noValidate
+            aria-label="Template"
+            onSubmit={(event) => {
+              event.preventDefault();
+              submit();
+            }}
+          >
+            <Stack gap="md">
+              <Paper withBorder p="md">
+                <Stack gap="sm">
+                  <TextInput
+                    label="Name"
+                    required
+                    value={values.name}
+                    error={fieldError("name")}
+                    onChange={(event) => set("name", event.currentTarget.value)}
+                  />
+                  <Radio.Group
+                    label="Kind"
+                    description={
+                      values.kind === "marketing"
+                        ? "Marketing email must contain {{ unsubscribe_url }} (or {{ preferences_url }}) and {{ organization.postal_address }}; it is not sent to people who unsubscribed."
+                        : "Receipts, password resets and other messages a person asked for: sent even after an unsubscribe."
+                    }
+                    value={values.kind}
+                    onChange={(value) => set("kind", value as Kind)}
+                    error={fieldError("kind")}
+                  >
+                    <Group mt={6}>
+                      <Radio value="marketing" label="Marketing" />
+                      <Radio value="transactional" label="Transactional" />
+                    </Group>
+                  </Radio.Group>
+                  <TextInput
+                    label="Subject"
+                    required
+                    ff="monospace"
+                    value={values.subject}
+                    error={fieldError("subject")}
+                    onChange={(event) => set("subject", event.currentTarget.value)}
+                  />
+                  <TextInput
+                    label="Preheader"
+                    description="The preview text most inboxes show after the subject."
+                    value={values.preheader}
+                    error={fieldError("preheader")}
+                    onChange={(event) => set("preheader", event.currentTarget.value)}
+                  />
+                  <SimpleGrid cols={{ base: 1, sm: 3 }}>
+                    <TextInput
+                      label="From name"
+                      placeholder="The default sender"
+                      value={values.from_name}
+                      error={fieldError("from_name")}
+                      onChange={(event) => set("from_name", event.currentTarget.value)}
+                    />
+                    <TextInput
+                      label="From email"
+                      type="email"
+                      placeholder="The default sender"
+                      value={values.from_email}
+                      error={fieldError("from_email")}
+                      onChange={(event) => set("from_email", event.currentTarget.value)}
+                    />
+                    <TextInput
+                      label="Reply-to"
+                      type="email"
+                      placeholder="Optional"
+                      value={values.reply_to}
+                      error={fieldError("reply_to")}
+                      onChange={(event) => set("reply_to", event.currentTarget.value)}
+                    />
+                  </SimpleGrid>
+                  <Text size="xs" c="dimmed">
+                    Left empty, the sender is the default one from Settings → Email.
+                  </Text>
+                </Stack>
+              </Paper>
+              <Paper withBorder p="md" component="section" aria-labelledby="template-body-title">
+                <Stack gap="sm">
+                  <Group justify="space-between" align="flex-end">
+                    <Title order={2} fz="h4" id="template-body-title">
+                      Body
+                    </Title>
+                    <Radio.Group
+                      label="Body format"
+                      value={values.body_format}
+                      onChange={(value) => changeFormat(value as BodyFormat)}
+                    >
+                      <Group gap="md" mt={4}>
+                        <Radio value="mjml" label="MJML" />
+                        <Radio value="html" label="HTML" />
+                      </Group>
+                    </Radio.Group>
+                  </Group>
+                  <Textarea
+                    ref={bodyRef}
+                    label={values.body_format === "mjml" ? "Body (MJML)" : "Body (HTML)"}
+                    required
+                    autosize
+                    minRows={16}
+                    maxRows={32}
+                    spellCheck={false}
+                    autoCapitalize="off"
+                    autoCorrect="off"
+                    value={values.body}
+                    error={fieldError("body")}
+                    onChange={(event) => {
+                      set("body", event.currentTarget.value);
+                      trackCursor(event.currentTarget);
+                    }}
+                    onSelect={(event) => trackCursor(event.currentTarget)}
+                    onKeyUp={(event) => trackCursor(event.currentTarget)}
+                    onClick={(event) => trackCursor(event.currentTarget)}
+                    styles={{
+                      input: {
+                        fontFamily: "var(--mantine-font-family-monospace)",
+                        fontSize: 13,
+                        lineHeight: 1.5,
+                        whiteSpace: "pre",
+                        overflowX: "auto",
+                      },
+                    }}
+                  />
+                  <Text size="xs" c="dimmed" aria-live="off" data-testid="cursor-position">
+                    {cursor ? `Line ${cursor.line}, column ${cursor.column}` : "\u00a0"}
+                  </Text>
+                  <Checkbox
+                    label="Write the plain-text part myself"
+                    description="Otherwise Herald makes it from the HTML."
+                    checked={values.custom_text}
+                    onChange={(event) => set("custom_text", event.currentTarget.checked)}
+                  />
+                  {values.custom_text && (
+                    <Textarea
+                      label="Plain-text part"
+                      autosize
+                      minRows={6}
+                      maxRows={20}
+                      spellCheck={false}
+                      value={values.text_body}
+                      error={fieldError("text_body")}
+                      onChange={(event) => set("text_body", event.currentTarget.value)}
+                      styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)", fontSize: 13 } }}
+                    />
+                  )}
+                </Stack>
+              </Paper>
+              <FormErrors messages={formErrors} />
+              <Group>
+                <Button type="submit" loading={save.isPending} disabled={Boolean(template) && !dirty}>
+                  {template ? "Save changes" : "Save template"}
+                </Button>
+                <Button variant="default" component={Link} to="/templates">
+                  {template && !dirty ? "Back to templates" : "Cancel"}
+                </Button>
+                {template && dirty && (
+                  <Text size="sm" c="dimmed">
+                    Unsaved changes
+                  </Text>
+                )}
+              </Group>
+            </Stack>
+          </form>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 6 }}>
+          <TemplatePreviewPane values={values} />
+        </Grid.Col>
+      </Grid>
+      {template && (
+        <ConfirmDialog
+          opened={deleting}
+          title="Delete this template?"
+          confirmLabel="Delete template"
+          busy={remove.isPending}
+          errors={remove.isError ? [errorMessage(remove.error)] : []}
+          onCancel={() => {
+            setDeleting(false);
+            remove.reset();
+          }}
+          onConfirm={() => remove.mutate(template.id)}
+        >
+          “{template.name}” will be deleted. Messages already sent with it stay in their history.
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+/** A field's problems, one a line; in the body each position is a button that goes there. */
+function ProblemLines({ problems, onGoTo }: { problems: Problem[]; onGoTo?: (problem: Problem) => void }) {
+  return (
+    <>
+      {problems.map((problem, index) => (
+        <span key={index} style={{ display: "block" }} data-testid="template-problem">
+          {problem.line !== null && onGoTo ? (
+            <>
+              <Anchor component="button" type="button" size="xs" c="red" td="underline" onClick={() => onGoTo(problem)}>
+                {problem.column === null ? `Line ${problem.line}` : `Line ${problem.line}, column ${problem.column}`}
+              </Anchor>
+              : {problem.message}
+            </>
+          ) : (
+            describeProblem(problem)
+          )}
+        </span>
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,197 @@
+/** The template as a recipient would get it, rendered by Herald a moment after each change. */
+import {
+  Alert,
+  Group,
+  List,
+  Loader,
+  Paper,
+  SegmentedControl,
+  Select,
+  Stack,
+  Tabs,
+  Text,
+  Textarea,
+  Title,
+} from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { IconAlertTriangle } from "@tabler/icons-react";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { api, call, type Profile } from "../../api/client";
+import { ApiError, errorMessage } from "../../api/errors";
+import { keys, profileSearchQuery } from "../../api/queries";
+import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { profileLabel } from "../../lib/format";
+import { DEFAULT_SAMPLE, previewRequest, type PreviewRequest, type PreviewSource, type TemplateValues } from "./form";
+import { describeProblem, parseProblem } from "./problems";
+
+export const PREVIEW_DELAY_MS = 600;
+
+const FIELD_NAMES: Record<string, string> = {
+  body: "Body",
+  subject: "Subject",
+  preheader: "Preheader",
+  text_body: "Plain-text part",
+  profile_id: "Profile",
+};
+
+export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
+  const [sourceKind, setSourceKind] = useState<PreviewSource["kind"]>("sample");
+  const [sample, setSample] = useState(DEFAULT_SAMPLE);
+  const [profile, setProfile] = useState<Profile | null>(null);
+  const [width, setWidth] = useState<FrameWidth>("desktop");
+  const source: PreviewSource =
+    sourceKind === "sample" ? { kind: "sample", sample } : { kind: "profile", profileId: profile?.id ?? null };
+  const wanted = previewRequest(values, source);
+  const json = "request" in wanted ? JSON.stringify(wanted.request) : "";
+  const [debounced] = useDebouncedValue(json, PREVIEW_DELAY_MS);
+  const preview = useQuery({
+    queryKey: keys.templatePreview(debounced),
+    queryFn: () => call(api.POST("/api/templates/preview", { body: JSON.parse(debounced) as PreviewRequest })),
+    enabled: debounced !== "",
+    placeholderData: keepPreviousData,
+    retry: false,
+    staleTime: 60_000,
+  });
+  const updating = json !== "" && (json !== debounced || preview.isFetching);
+
+  return (
+    <Paper withBorder p="md" component="section" aria-labelledby="preview-title" pos="sticky" top={72}>
+      <Stack gap="sm">
+        <Group justify="space-between">
+          <Group gap="xs">
+            <Title order={2} fz="h4" id="preview-title">
+              Preview
+            </Title>
+            {updating && <Loader size="xs" aria-label="Updating the preview" />}
+          </Group>
+          <WidthToggle value={width} onChange={setWidth} />
+        </Group>
+        <Group align="flex-end" gap="sm" wrap="wrap">
+          <SegmentedControl<PreviewSource["kind"]>
+            size="xs"
+            aria-label="Preview as"
+            value={sourceKind}
+            onChange={setSourceKind}
+            data={[
+              { value: "sample", label: "Sample data" },
+              { value: "profile", label: "A profile" },
+            ]}
+          />
+          {sourceKind === "profile" && <ProfilePicker value={profile} onChange={setProfile} />}
+        </Group>
+        {sourceKind === "sample" && (
+          <Textarea
+            label="Sample data"
+            description="JSON with profile, data and event, as a send would carry them."
+            autosize
+            minRows={3}
+            maxRows={10}
+            spellCheck={false}
+            value={sample}
+            onChange={(event) => setSample(event.currentTarget.value)}
+            styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)", fontSize: 12 } }}
+          />
+        )}
+        <div aria-live="polite">
+          {"reason" in wanted ? (
+            <Text size="sm" c="dimmed" data-testid="preview-waiting">
+              {wanted.reason}
+            </Text>
+          ) : preview.isError && debounced === json ? (
+            <PreviewProblems error={preview.error} />
+          ) : null}
+        </div>
+        {preview.data && "request" in wanted && (
+          <Stack gap="xs">
+            <div>
+              <Text size="xs" c="dimmed">
+                Subject
+              </Text>
+              <Text fw={600} data-testid="preview-subject" style={{ overflowWrap: "anywhere" }}>
+                {preview.data.subject || "(no subject)"}
+              </Text>
+              {preview.data.preheader && (
+                <Text size="sm" c="dimmed" lineClamp={2}>
+                  {preview.data.preheader}
+                </Text>
+              )}
+            </div>
+            <Tabs defaultValue="html" keepMounted={false}>
+              <Tabs.List aria-label="Preview parts">
+                <Tabs.Tab value="html">HTML</Tabs.Tab>
+                <Tabs.Tab value="text">Plain text</Tabs.Tab>
+              </Tabs.List>
+              <Tabs.Panel value="html" pt="sm">
+                <EmailFrame html={preview.data.html} title="Email preview" width={width} />
+              </Tabs.Panel>
+              <Tabs.Panel value="text" pt="sm">
+                <TextPart text={preview.data.text} />
+              </Tabs.Panel>
+            </Tabs>
+            <Text size="xs" c="dimmed">
+              Unsubscribe and preference links are placeholders in the preview. Scripts never run.
+            </Text>
+          </Stack>
+        )}
+      </Stack>
+    </Paper>
+  );
+}
+
+function PreviewProblems({ error }: { error: unknown }) {
+  const messages =
+    error instanceof ApiError && error.fields.length
+      ? error.fields.map((f) => {
+          const name = FIELD_NAMES[f.field] ?? f.field;
+          const text = describeProblem(parseProblem(f.reason));
+          return name ? `${name}: ${text}` : text;
+        })
+      : [errorMessage(error)];
+  return (
+    <Alert color="orange" variant="light" icon={<IconAlertTriangle aria-hidden />} p="xs" data-testid="preview-error">
+      <Text size="sm">The preview cannot be rendered yet:</Text>
+      <List size="sm">
+        {messages.map((message) => (
+          <List.Item key={message}>{message}</List.Item>
+        ))}
+      </List>
+    </Alert>
+  );
+}
+
+function optionLabel(profile: Profile): string {
+  const label = profileLabel(profile);
+  return profile.email && label !== profile.email ? `${label} (${profile.email})` : label;
+}
+
+/** Searches profiles as you type (email, phone, external id, name). */
+function ProfilePicker({ value, onChange }: { value: Profile | null; onChange: (profile: Profile | null) => void }) {
+  const [search, setSearch] = useState("");
+  // Once a profile is chosen the box shows its label; that is not a new search.
+  const query = value && search === optionLabel(value) ? "" : search.trim();
+  const [debounced] = useDebouncedValue(query, 300);
+  const profiles = useQuery(profileSearchQuery(debounced));
+  const found = useMemo(() => {
+    const list = profiles.data?.data ?? [];
+    return value && !list.some((p) => p.id === value.id) ? [value, ...list] : list;
+  }, [profiles.data, value]);
+  return (
+    <Select
+      label="Profile"
+      placeholder="Search by email or name"
+      searchable
+      clearable
+      w={320}
+      size="xs"
+      searchValue={search}
+      onSearchChange={setSearch}
+      filter={({ options }) => options}
+      data={found.map((p) => ({ value: p.id, label: optionLabel(p) }))}
+      value={value?.id ?? null}
+      onChange={(id) => onChange(found.find((p) => p.id === id) ?? null)}
+      nothingFoundMessage={profiles.isFetching ? "Searching…" : "No profile matches"}
+      error={profiles.isError ? errorMessage(profiles.error) : undefined}
+    />
+  );
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { AREAS, isInArea } from "./navigation";
+
+function area(label: string) {
+  const found = AREAS.find((a) => a.label === label);
+  if (!found) throw new Error(label);
+  return found;
+}
+
+describe("isInArea", () => {
+  it("covers an area's path and what is below it, not look-alikes", () => {
+    expect(isInArea(area("Templates"), "/templates")).toBe(true);
+    expect(isInArea(area("Templates"), "/templates/new")).toBe(true);
+    expect(isInArea(area("Templates"), "/templatesx")).toBe(false);
+  });
+
+  it("shows the outbox as current on a message's page", () => {
+    expect(isInArea(area("Outbox"), "/messages/123")).toBe(true);
+    expect(isInArea(area("Outbox"), "/outbox/123")).toBe(true);
+    expect(isInArea(area("Profiles"), "/messages/123")).toBe(false);
+  });
+
+  it("lists templates, the outbox and suppressions as built", () => {
+    for (const label of ["Templates", "Outbox", "Suppressions"]) expect(area(label).planned).toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
 import { Tabs } from "@mantine/core";
-import { IconBuilding, IconKey, IconLock, IconUsers } from "@tabler/icons-react";
+import { IconBuilding, IconKey, IconLock, IconMail, IconUsers } from "@tabler/icons-react";
 import { Outlet, useLocation, useNavigate } from "react-router";
 import { PageHeader } from "../../components/PageHeader";
 
@@ -7,6 +7,7 @@ const TABS = [
   { value: "organization", label: "Organization", icon: IconBuilding },
   { value: "api-keys", label: "API keys", icon: IconKey },
   { value: "team", label: "Team", icon: IconUsers },
+  { value: "email", label: "Email", icon: IconMail },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 

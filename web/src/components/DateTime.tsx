@@ -1,12 +1,20 @@
 import { Tooltip } from "@mantine/core";
-import { formatDateTime, formatFullDateTime, formatRelative } from "../lib/format";
+import { formatDateTime, formatFullDateTime, formatPreciseDateTime, formatRelative } from "../lib/format";
 
 /** A timestamp, shown short (or relative) with the full date on hover. */
-export function DateTime({ value, relative = false }: { value: string | null | undefined; relative?: boolean }) {
+export function DateTime({
+  value,
+  relative = false,
+  seconds = false,
+}: {
+  value: string | null | undefined;
+  relative?: boolean;
+  seconds?: boolean;
+}) {
   if (!value) return <span>—</span>;
   return (
     <Tooltip label={formatFullDateTime(value)} openDelay={400}>
-      <time dateTime={value}>{relative ? formatRelative(value) : formatDateTime(value)}</time>
+      <time dateTime={value}>{relative ? formatRelative(value) : seconds ? formatPreciseDateTime(value) : formatDateTime(value)}</time>
     </Tooltip>
   );
 }

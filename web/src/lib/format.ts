@@ -4,6 +4,10 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
   dateStyle: "medium",
   timeStyle: "short",
 });
+const preciseDateTime = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium",
+  timeStyle: "medium",
+});
 const fullDateTime = new Intl.DateTimeFormat(undefined, {
   dateStyle: "full",
   timeStyle: "long",
@@ -14,6 +18,13 @@ export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
+}
+
+/** With seconds, for things that happen moments apart (a message's events). */
+export function formatPreciseDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : preciseDateTime.format(date);
 }
 
 export function formatFullDateTime(iso: string): string {

@@ -200,7 +200,7 @@ function EventsTable({ events }: { events: MessageEvent[] }) {
               </Table.Td>
               <Table.Td>
                 <Text size="sm">
-                  <DateTime value={event.at} />
+                  <DateTime value={event.at} seconds />
                 </Text>
               </Table.Td>
               <Table.Td>

@@ -81,6 +81,8 @@ function TemplateForm({ template }: { template?: Template }) {
 
   function set<K extends keyof TemplateValues>(key: K, value: TemplateValues[K]) {
     setValues((current) => ({ ...current, [key]: value }));
+    // What the last save said is out of date once something changes.
+    setFormErrors([]);
     // A field's problems were about what it held when it was saved.
     setProblems((current) => {
       if (!(key in current)) return current;
@@ -275,10 +277,10 @@ function TemplateForm({ template }: { template?: Template }) {
                     error={fieldError("preheader")}
                     onChange={(event) => set("preheader", event.currentTarget.value)}
                   />
-                  <SimpleGrid cols={{ base: 1, sm: 3 }}>
+                  <SimpleGrid cols={{ base: 1, sm: 2 }}>
                     <TextInput
                       label="From name"
-                      placeholder="The default sender"
+                      placeholder="Default sender"
                       value={values.from_name}
                       error={fieldError("from_name")}
                       onChange={(event) => set("from_name", event.currentTarget.value)}
@@ -286,7 +288,7 @@ function TemplateForm({ template }: { template?: Template }) {
                     <TextInput
                       label="From email"
                       type="email"
-                      placeholder="The default sender"
+                      placeholder="Default sender"
                       value={values.from_email}
                       error={fieldError("from_email")}
                       onChange={(event) => set("from_email", event.currentTarget.value)}

@@ -46,12 +46,17 @@ DUMMY_PASSWORD_HASH = _password_hasher.hash(random_token())
 
 
 def derive_key(purpose: str) -> bytes:
-    secret = get_settings().resolved_secret_key().encode()
-    return hmac.new(secret, f"herald:{purpose}".encode(), hashlib.sha256).digest()
+    return _derive_key(get_settings().resolved_secret_key(), purpose)
+
+
+@lru_cache(maxsize=256)
+def _derive_key(secret: str, purpose: str) -> bytes:
+    # Cached by secret and purpose: a campaign signs dozens of links per message.
+    return hmac.digest(secret.encode(), f"herald:{purpose}".encode(), "sha256")
 
 
 def sign(purpose: str, message: str) -> str:
-    digest = hmac.new(derive_key(purpose), message.encode(), hashlib.sha256).digest()
+    digest = hmac.digest(derive_key(purpose), message.encode(), "sha256")
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import html
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import quote
 
-from herald.security import derive_key, sign, verify_signature
+from herald.security import sign, verify_signature
 from herald.settings import get_settings
 
 OPEN_PURPOSE = "tracking:open"
@@ -234,19 +232,6 @@ def _has_notrack(tag: str) -> bool:
     )
 
 
-def _signer(purpose: str) -> Callable[[str], str]:
-    """`herald.security.sign` for one purpose, with the purpose's key derived once: a message
-    signs some 30 links, and deriving the key is most of what each `sign` call costs. Same
-    HMAC-SHA256 over the same key, same encoding: `verify_signature` checks what it makes
-    (tests/test_tracking.py holds the two to the same output)."""
-    key = derive_key(purpose)
-
-    def signature(message: str) -> str:
-        return _b64encode(hmac.digest(key, message.encode(), "sha256"))
-
-    return signature
-
-
 def open_pixel(message_id: uuid.UUID) -> str:
     return (
         f'<img src="{html.escape(open_url(message_id))}" width="1" height="1" alt="" '
@@ -281,7 +266,7 @@ def prepare_html(
         own = _own_links(base).prefixes
         prefix = f"{base}{CLICK_PATH}{_id_part(message_id)}."
         payload_prefix = f"{message_id}\n"
-        signature = _signer(CLICK_PURPOSE)
+        signature = partial(sign, CLICK_PURPOSE)
         tokens: dict[str, str] = {}
 
         def wrap(match: re.Match[str]) -> str:

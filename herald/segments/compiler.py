@@ -52,10 +52,10 @@ def members_query(
     org_id: uuid.UUID,
     now: datetime,
     load_segment: SegmentLoader,
-    profile_ids: Sequence[uuid.UUID] | None = None,
+    profile_ids: Sequence[uuid.UUID] | sa.BindParameter[Any] | None = None,
 ) -> sa.Select[Any]:
     """SELECT the ids of the organization's live profiles the definition matches, optionally
-    only among `profile_ids`."""
+    only among `profile_ids` (a list, or an expanding bind parameter to fill in later)."""
     compiler = _Compiler(org_id, now, load_segment, profile_ids)
     predicate = compiler.group(definition.root)
     source: sa.FromClause = Profile.__table__
@@ -90,7 +90,7 @@ class _Compiler:
     org_id: uuid.UUID
     now: datetime
     load_segment: SegmentLoader
-    profile_ids: Sequence[uuid.UUID] | None
+    profile_ids: Sequence[uuid.UUID] | sa.BindParameter[Any] | None
     own_id: uuid.UUID | None = None
     joins: list[tuple[sa.Subquery, Bool]] = field(default_factory=list)
     visiting: list[uuid.UUID] = field(default_factory=list)

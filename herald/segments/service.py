@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -457,6 +459,42 @@ def recompute_time_relative(session: Session) -> int:
 SEGMENTS_PER_STATEMENT = 20
 
 
+# Built member statements, reused for STATEMENT_REUSE_SECONDS: building ten segments' queries
+# cost as much as running them for one profile. Their clock (the windows' "now") is at most
+# that old, and an included segment's new definition reaches them at most that late.
+STATEMENT_REUSE_SECONDS = 1.0
+_statements: OrderedDict[tuple[Any, ...], tuple[float, sa.CompoundSelect[Any]]] = OrderedDict()
+_statements_lock = threading.Lock()
+
+
+def _members_statement(
+    session: Session, group: list[Segment], loaders: dict[uuid.UUID, SegmentLoader]
+) -> sa.CompoundSelect[Any]:
+    """One UNION ALL of the group's member queries, over the profiles in the expanding
+    `profile_ids` parameter."""
+    key = tuple((s.id, s.org_id, json.dumps(s.definition, sort_keys=True)) for s in group)
+    with _statements_lock:
+        cached = _statements.get(key)
+        if cached is not None and time.monotonic() - cached[0] < STATEMENT_REUSE_SECONDS:
+            return cached[1]
+    now = utcnow()
+    profile_ids: sa.BindParameter[Any] = sa.bindparam("profile_ids", expanding=True)
+    selects = []
+    for segment in group:
+        load = loaders.setdefault(segment.org_id, definition_loader(session, segment.org_id))
+        query = members_query(
+            stored_definition(segment.definition), segment.org_id, now, load, profile_ids
+        ).subquery()
+        selects.append(sa.select(sa.literal(segment.id, sa.Uuid), query.c.id))
+    statement = sa.union_all(*selects)
+    with _statements_lock:
+        _statements[key] = (time.monotonic(), statement)
+        _statements.move_to_end(key)
+        while len(_statements) > 256:
+            _statements.popitem(last=False)
+    return statement
+
+
 def evaluate_profiles(
     session: Session, segments: Iterable[Segment], profile_ids: Sequence[uuid.UUID]
 ) -> dict[str, int]:
@@ -475,16 +513,8 @@ def evaluate_profiles(
         for start in range(0, len(profile_ids), CHANGE_BATCH):
             batch = list(profile_ids[start : start + CHANGE_BATCH])
             matched: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-            selects = []
-            for segment in group:
-                load = loaders.setdefault(
-                    segment.org_id, definition_loader(session, segment.org_id)
-                )
-                query = members_query(
-                    stored_definition(segment.definition), segment.org_id, now, load, batch
-                ).subquery()
-                selects.append(sa.select(sa.literal(segment.id, sa.Uuid), query.c.id))
-            for segment_id, profile_id in session.execute(sa.union_all(*selects)):
+            statement = _members_statement(session, group, loaders)
+            for segment_id, profile_id in session.execute(statement, {"profile_ids": batch}):
                 matched[segment_id].add(profile_id)
             current: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
             rows = session.execute(

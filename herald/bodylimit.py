@@ -15,6 +15,7 @@ LIMITS: dict[str, int] = {
     "/api/track/batch": 5 * MB,
     "/v1/batch": 5 * MB,
     "/api/imports/": 1024 * MB,
+    "/api/suppressions/bulk": 5 * MB,
 }
 
 

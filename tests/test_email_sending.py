@@ -65,7 +65,12 @@ def raw_body(**extra: Any) -> dict[str, Any]:
 
 
 def configure(client: TestClient, org: OrgFixture, **settings: Any) -> dict:
-    body = {"default_from_email": "shop@acme.example", "default_from_name": "Acme", **settings}
+    body = {
+        "default_from_email": "shop@acme.example",
+        "default_from_name": "Acme",
+        "postal_address": "1 Harbour Street, Portsmouth",
+        **settings,
+    }
     response = client.put("/api/email/settings", json=body, headers=org.secret_headers)
     assert response.status_code == 200, response.text
     return response.json()
@@ -828,3 +833,11 @@ def test_outbox_writes_are_atomic_and_idempotent(tmp_path: Path) -> None:
     path = outbox_path(tmp_path, email_.org_id, email_.message_id)
     assert path.read_bytes() == email_.mime
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_marketing_email_without_a_postal_address_is_not_sent(client: TestClient) -> None:
+    org = make_org()
+    created = send(client, org, raw_body(marketing=True))
+    shown = client.get(f"/api/messages/{created['id']}", headers=org.secret_headers).json()
+    assert shown["status"] == "failed"
+    assert "postal address" in shown["error"]

@@ -491,6 +491,7 @@ def test_a_message_sent_through_the_api_arrives_over_smtp(
             },
             "default_from_email": "shop@acme.example",
             "default_from_name": "Acme",
+            "postal_address": "1 Harbour Street, Portsmouth",
             "dkim_domain": "acme.example",
             "dkim_selector": "herald1",
             "dkim_private_key": pem,

@@ -218,6 +218,11 @@ def _prepare(session: Session, message: Message, attempt: int) -> Prepared:
         )
     else:
         raise PermanentSendError("the message's template was deleted before it was sent")
+    if message.marketing and not (settings_row and (settings_row.postal_address or "").strip()):
+        # CAN-SPAM: marketing email carries the sender's postal address; without one it stays.
+        raise PermanentSendError(
+            "marketing email needs the organization's postal address (Settings → Email)"
+        )
     context = build_context(
         profile=profile,
         organization=organization,

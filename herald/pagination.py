@@ -6,10 +6,12 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from herald.errors import InvalidInput
 
@@ -61,3 +63,21 @@ def newest_first(
 
 def time_id_cursor(time: datetime, row_id: uuid.UUID) -> str:
     return encode_cursor(time.isoformat(), row_id)
+
+
+def iterate_by_id(
+    session: Session, query: sa.Select[Any], id_column: Any, batch: int = 1000
+) -> Iterator[Any]:
+    """Every row of an ORM query in id order, fetched `batch` at a time by keyset, expunged after
+    each batch: for exports that must not hold a whole table in memory."""
+    last: Any = None
+    while True:
+        page = query.order_by(id_column)
+        if last is not None:
+            page = page.where(id_column > last)
+        rows = list(session.scalars(page.limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+        session.expunge_all()

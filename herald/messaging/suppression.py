@@ -25,7 +25,7 @@ from herald.db import utcnow
 from herald.errors import FieldError, InvalidInput
 from herald.messaging.ledger import record_event
 from herald.models import Consent, Message, MessageEvent, Profile, Suppression
-from herald.pagination import newest_first, time_id_cursor
+from herald.pagination import iterate_by_id, newest_first, time_id_cursor
 from herald.profiles.export import csv_stream, neutralize
 from herald.profiles.identity import record_change
 from herald.tenancy.scope import get_scoped, scoped
@@ -349,17 +349,7 @@ def iterate_suppressions(
     session: Session, org_id: uuid.UUID, where: SuppressionFilter, batch: int = 1000
 ) -> Iterator[Suppression]:
     """Every matching entry, in batches, without holding them all in memory."""
-    last: uuid.UUID | None = None
-    while True:
-        query = _filtered(org_id, where).order_by(Suppression.id)
-        if last is not None:
-            query = query.where(Suppression.id > last)
-        rows = list(session.scalars(query.limit(batch)))
-        yield from rows
-        if len(rows) < batch:
-            return
-        last = rows[-1].id
-        session.expunge_all()
+    yield from iterate_by_id(session, _filtered(org_id, where), Suppression.id, batch)
 
 
 def csv_lines(rows: Iterable[Suppression]) -> Iterator[bytes]:

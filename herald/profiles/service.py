@@ -24,7 +24,13 @@ from herald.models import (
     SegmentMember,
 )
 from herald.models.profile import LOCATION_FIELDS
-from herald.pagination import decode_id_cursor, encode_cursor, newest_first, time_id_cursor
+from herald.pagination import (
+    decode_id_cursor,
+    encode_cursor,
+    iterate_by_id,
+    newest_first,
+    time_id_cursor,
+)
 from herald.profiles import schemas
 from herald.profiles.identity import (
     IDENTIFIERS,
@@ -266,17 +272,7 @@ def iterate_profiles(
     session: Session, org_id: uuid.UUID, where: ProfileFilter, batch: int = 1000
 ) -> Iterator[Profile]:
     """Every matching profile, in batches, without holding them all in memory."""
-    last: uuid.UUID | None = None
-    while True:
-        query = filtered(org_id, where).order_by(Profile.id)
-        if last is not None:
-            query = query.where(Profile.id > last)
-        rows = list(session.scalars(query.limit(batch)))
-        yield from rows
-        if len(rows) < batch:
-            return
-        last = rows[-1].id
-        session.expunge_all()
+    yield from iterate_by_id(session, filtered(org_id, where), Profile.id, batch)
 
 
 # --- Timeline, erasure, export ------------------------------------------------------------------

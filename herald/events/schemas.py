@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from herald.profiles.limits import MAX_FIELD_BYTES, MAX_KEY_LENGTH, MAX_PROPERTIES, check_properties
+from herald.profiles.limits import check_properties
 from herald.validation import Email, Identifier, Text64
 
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -17,26 +17,6 @@ LATEST_EVENT_AHEAD = timedelta(days=365)
 MAX_BATCH_EVENTS = 1000
 
 EventName = Identifier
-
-
-_PLAIN_SCALARS = (int, float, bool, type(None))
-
-
-def plainly_within_limits(properties: dict[str, Any]) -> bool:
-    """True when the properties are flat scalars obviously within every limit of
-    `check_properties` (short names and text without NUL, no nesting): most events, checked
-    here without its general walk. Anything else gets the full check."""
-    if len(properties) > MAX_PROPERTIES:
-        return False
-    for key, value in properties.items():
-        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
-            return False
-        if type(value) is str:
-            if "\x00" in value or 4 * len(value) + 2 > MAX_FIELD_BYTES:
-                return False
-        elif type(value) not in _PLAIN_SCALARS:
-            return False
-    return True
 
 
 def check_event_time(value: datetime | None) -> datetime | None:
@@ -79,7 +59,7 @@ class TrackEvent(BaseModel):
     @field_validator("properties")
     @classmethod
     def _check_properties(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return value if plainly_within_limits(value) else check_properties(value)
+        return check_properties(value)
 
     @field_validator("value")
     @classmethod

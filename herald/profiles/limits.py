@@ -22,8 +22,30 @@ def _depth(value: Any) -> int:
     return 0
 
 
+_PLAIN_SCALARS = (int, float, bool, type(None))
+
+
+def _plainly_within_limits(properties: dict[str, Any]) -> bool:
+    """True when the properties are flat scalars obviously within every limit of
+    the full check (short names and text without NUL, no nesting): most events, checked
+    here without its general walk. Anything else gets the full check."""
+    if len(properties) > MAX_PROPERTIES:
+        return False
+    for key, value in properties.items():
+        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+            return False
+        if type(value) is str:
+            if "\x00" in value or 4 * len(value) + 2 > MAX_FIELD_BYTES:
+                return False
+        elif type(value) not in _PLAIN_SCALARS:
+            return False
+    return True
+
+
 def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
     """Return the properties unchanged, or raise ValueError naming the first limit they break."""
+    if _plainly_within_limits(properties):
+        return properties
     if len(properties) > MAX_PROPERTIES:
         raise ValueError(f"at most {MAX_PROPERTIES} properties (got {len(properties)})")
     for key, value in properties.items():

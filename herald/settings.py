@@ -81,7 +81,9 @@ class Settings(BaseSettings):
         )
 
 
+@lru_cache(maxsize=8)
 def _stored_secret_key(data_dir: Path) -> str:
+    # Cached: every signed link would otherwise read the file again.
     path = data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_text().strip()

@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from herald import __version__
 from herald.bodylimit import BodySizeLimitMiddleware
+from herald.campaigns.routes import router as campaigns_router
 from herald.cors import IngestionCorsMiddleware
 from herald.db import configure_database
 from herald.email.routes import router as email_router
@@ -118,6 +119,7 @@ def create_app(
         events_router,
         segment_router,
         segments_router,
+        campaigns_router,
         profile_segments_router,
         imports_router,
         templates_router,

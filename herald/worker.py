@@ -35,6 +35,7 @@ TASK_MODULES = (
     "herald.imports.tasks",
     "herald.segments.tasks",
     "herald.email.tasks",
+    "herald.campaigns.tasks",
 )
 
 

@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 
@@ -73,6 +73,9 @@ RETRY_DELAYS = (
 # be done at all. An unsubscribe only stops marketing.
 TRANSACTIONAL_BLOCKING_REASONS = frozenset({"hard_bounce", "complaint", "manual"})
 MAX_ERROR_LENGTH = 2000
+# A campaign message held back because its campaign is paused is looked at again this much later
+# (resuming the campaign kicks its messages at once).
+HOLD_RECHECK = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,10 @@ def claim_and_prepare(session: Session, message_id: uuid.UUID) -> Prepared | str
     ):
         return "not-claimed"
     session.refresh(message)
+    if message.source == "campaign":
+        held = _campaign_gate(session, message)
+        if held is not None:
+            return held
     attempt = message.attempts
     ledger.record_event(session, message, ledger.SENDING, data={"attempt": attempt})
     if attempt > MAX_ATTEMPTS:
@@ -163,6 +170,24 @@ def claim_and_prepare(session: Session, message_id: uuid.UUID) -> Prepared | str
         logger.exception("could not prepare message %s", message_id)
         _retry(session, message, attempt, repr(exc))
         return "retry"
+
+
+def _campaign_gate(session: Session, message: Message) -> str | None:
+    """A campaign's message goes out only while its campaign is sending: a paused campaign's
+    message goes back to waiting as if it had not been claimed, a cancelled one's is skipped."""
+    from herald.campaigns.service import may_send
+
+    verdict = may_send(session, message)
+    if verdict == "send":
+        return None
+    if verdict == "hold":
+        message.status = ledger.QUEUED
+        message.attempts -= 1
+        message.heartbeat_at = None
+        message.send_after = utcnow() + HOLD_RECHECK
+        return "held"
+    ledger.set_status(session, message, ledger.SKIPPED, data={"reason": "campaign cancelled"})
+    return ledger.SKIPPED
 
 
 def _blocked(session: Session, message: Message) -> tuple[str, str] | None:
@@ -209,6 +234,8 @@ def _prepare(session: Session, message: Message, attempt: int) -> Prepared:
         template = session.get(EmailTemplate, message.template_id)
     if template is not None:
         parts = parts_of(template)
+        if content.get("subject"):  # a campaign's subject instead of its template's
+            parts = replace(parts, subject=content["subject"])
     elif "html" in content:
         parts = TemplateParts(
             subject=content.get("subject") or "",
@@ -235,13 +262,16 @@ def _prepare(session: Session, message: Message, attempt: int) -> Prepared:
     html = tracking.prepare_html(
         rendered.html, message.id, track_opens=message.marketing, track_clicks=message.marketing
     )
+    # A campaign's sender overrides its template's.
     from_email = (
-        (template.from_email if template else None)
+        content.get("from_email")
+        or (template.from_email if template else None)
         or (settings_row.default_from_email if settings_row else None)
         or fallback_from_email()
     )
     from_name = (
-        (template.from_name if template else None)
+        content.get("from_name")
+        or (template.from_name if template else None)
         or (settings_row.default_from_name if settings_row else None)
         or organization.name
     )

@@ -1,5 +1,6 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
+from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.event import Event, EventKey, Metric
@@ -12,6 +13,8 @@ from herald.models.segment import Segment, SegmentHistory, SegmentMember
 __all__ = [
     "AnonymousId",
     "ApiKey",
+    "Campaign",
+    "CampaignRecipient",
     "Consent",
     "EmailSettings",
     "EmailTemplate",

@@ -1,0 +1,1 @@
+"""Campaigns: one email to an audience, sent exactly once to each eligible recipient."""

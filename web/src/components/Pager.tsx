@@ -1,22 +1,17 @@
 import { Button, Group, Text } from "@mantine/core";
 import { IconChevronLeft, IconChevronRight } from "@tabler/icons-react";
 
-/** Previous / Next for cursor-paginated tables. */
-export function Pager({
-  page,
-  hasPrevious,
-  hasNext,
-  onPrevious,
-  onNext,
-  busy,
-}: {
+export interface PagerProps {
   page: number;
   hasPrevious: boolean;
   hasNext: boolean;
   onPrevious: () => void;
   onNext: () => void;
   busy: boolean;
-}) {
+}
+
+/** Previous / Next for cursor-paginated tables. */
+export function Pager({ page, hasPrevious, hasNext, onPrevious, onNext, busy }: PagerProps) {
   if (!hasPrevious && !hasNext) return null;
   return (
     <Group justify="space-between" mt="md" component="nav" aria-label="Pages">

@@ -3,6 +3,7 @@ import { Alert, Button, Center, EmptyState as MantineEmptyState, Group, Loader, 
 import { IconAlertTriangle, IconInbox } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { errorMessage } from "../api/errors";
+import { PageHeader } from "./PageHeader";
 
 export function LoadingState({ label, fullPage = false }: { label: string; fullPage?: boolean }) {
   return (
@@ -68,5 +69,27 @@ export function EmptyState({
     >
       {action && <MantineEmptyState.Actions>{action}</MantineEmptyState.Actions>}
     </MantineEmptyState>
+  );
+}
+
+/**
+ * A detail screen whose address names nothing: "Segment not found" as the heading, then
+ * "There is no such segment" (or `title`) and why.
+ */
+export function NotFoundState({
+  thing,
+  title = `There is no such ${thing}`,
+  children = "It may have been deleted, or the address is wrong.",
+}: {
+  /** What the address should have named, in lower case: "segment". */
+  thing: string;
+  title?: string;
+  children?: ReactNode;
+}) {
+  return (
+    <>
+      <PageHeader title={`${thing.charAt(0).toUpperCase()}${thing.slice(1)} not found`} />
+      <EmptyState title={title}>{children}</EmptyState>
+    </>
   );
 }

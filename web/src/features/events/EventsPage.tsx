@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { metricsQuery } from "../../api/queries";
 import { PageHeader } from "../../components/PageHeader";
-import { ErrorState, LoadingState } from "../../components/States";
+import { QueryList } from "../../components/QueryResult";
 import { FirstEventPanel } from "../onboarding/FirstEventPanel";
 import { EventStream } from "./EventStream";
 import { MetricsTable } from "./MetricsTable";
@@ -20,40 +20,43 @@ export function EventsPage() {
         title="Events"
         description="What people did, as your site, app and backend reported it: every event name with its count, and the newest events."
       />
-      {metrics.isPending ? (
-        <LoadingState label="Loading events…" />
-      ) : metrics.isError ? (
-        <ErrorState error={metrics.error} onRetry={() => void metrics.refetch()} />
-      ) : metrics.data.data.length === 0 ? (
-        <FirstEventPanel
-          intro="No events yet. Send one with any of these snippets, and it appears here within a moment."
-          onSent={() => void metrics.refetch()}
-        />
-      ) : (
-        <Grid gap="lg">
-          <Grid.Col span={{ base: 12, lg: 5 }}>
-            <Paper withBorder p="md" component="section" aria-labelledby="event-names">
-              <Title order={2} fz="h4" mb="sm" id="event-names">
-                Event names
-              </Title>
-              <MetricsTable metrics={metrics.data.data} selected={name} onSelect={setName} />
-            </Paper>
-          </Grid.Col>
-          <Grid.Col span={{ base: 12, lg: 7 }}>
-            <Paper withBorder p="md" component="section" aria-labelledby="recent-events">
-              <Title order={2} fz="h4" mb="sm" id="recent-events">
-                Recent events
-              </Title>
-              <EventStream
-                names={metrics.data.data.map((metric) => metric.name)}
-                name={name}
-                onNameChange={setName}
-                onRefresh={() => void metrics.refetch()}
-              />
-            </Paper>
-          </Grid.Col>
-        </Grid>
-      )}
+      <QueryList
+        query={metrics}
+        loading="Loading events…"
+        framed={false}
+        empty={
+          <FirstEventPanel
+            intro="No events yet. Send one with any of these snippets, and it appears here within a moment."
+            onSent={() => void metrics.refetch()}
+          />
+        }
+      >
+        {(items) => (
+          <Grid gap="lg">
+            <Grid.Col span={{ base: 12, lg: 5 }}>
+              <Paper withBorder p="md" component="section" aria-labelledby="event-names">
+                <Title order={2} fz="h4" mb="sm" id="event-names">
+                  Event names
+                </Title>
+                <MetricsTable metrics={items} selected={name} onSelect={setName} />
+              </Paper>
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, lg: 7 }}>
+              <Paper withBorder p="md" component="section" aria-labelledby="recent-events">
+                <Title order={2} fz="h4" mb="sm" id="recent-events">
+                  Recent events
+                </Title>
+                <EventStream
+                  names={items.map((metric) => metric.name)}
+                  name={name}
+                  onNameChange={setName}
+                  onRefresh={() => void metrics.refetch()}
+                />
+              </Paper>
+            </Grid.Col>
+          </Grid>
+        )}
+      </QueryList>
     </>
   );
 }

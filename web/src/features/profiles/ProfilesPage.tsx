@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, Paper, Table, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconSearch, IconUsers } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
@@ -6,20 +6,13 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { Profile } from "../../api/client";
 import { profilesQuery } from "../../api/queries";
-import { DateTime } from "../../components/DateTime";
+import { DataTable, DateCell } from "../../components/DataTable";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryList } from "../../components/QueryResult";
+import { EmptyState } from "../../components/States";
+import { useCursorPages } from "../../components/useCursorPages";
 import { profileLabel } from "../../lib/format";
-import {
-  type CursorPages,
-  currentCursor,
-  FIRST_PAGE,
-  hasPreviousPage,
-  nextPage,
-  pageNumber,
-  previousPage,
-} from "../../lib/paging";
 
 export function ProfilesPage() {
   const [params, setParams] = useSearchParams();
@@ -27,10 +20,7 @@ export function ProfilesPage() {
   const [text, setText] = useState(q);
   const [debounced] = useDebouncedValue(text, 300);
   // Paging starts over whenever the search changes.
-  const [paging, setPaging] = useState({ q, pages: FIRST_PAGE });
-  const pages = paging.q === q ? paging.pages : FIRST_PAGE;
-  const setPages = (change: (current: CursorPages) => CursorPages) =>
-    setPaging({ q, pages: change(pages) });
+  const pages = useCursorPages(q);
 
   // The search lives in the address, so it survives reloads and can be shared.
   useEffect(() => {
@@ -40,7 +30,7 @@ export function ProfilesPage() {
     }
   }, [debounced, q, setParams]);
 
-  const profiles = useQuery(profilesQuery(q, currentCursor(pages)));
+  const profiles = useQuery(profilesQuery(q, pages.cursor));
 
   return (
     <>
@@ -59,93 +49,66 @@ export function ProfilesPage() {
         mb="md"
         type="search"
       />
-      {profiles.isPending ? (
-        <LoadingState label="Loading profiles…" />
-      ) : profiles.isError ? (
-        <ErrorState error={profiles.error} onRetry={() => void profiles.refetch()} />
-      ) : profiles.data.data.length === 0 ? (
-        q ? (
-          <EmptyState title="No profile matches" icon={<IconSearch aria-hidden />}>
-            Nothing matches “{q}”. Search looks at email, phone, external id and name.
-          </EmptyState>
-        ) : (
-          <EmptyState
-            title="No profiles yet"
-            icon={<IconUsers aria-hidden />}
-            action={
-              <Button component={Link} to="/get-started">
-                Send your first event
-              </Button>
-            }
-          >
-            Profiles appear when your site or app identifies people or sends events.
-          </EmptyState>
-        )
-      ) : (
-        <Paper withBorder>
-          <ProfilesTable profiles={profiles.data.data} />
-        </Paper>
-      )}
-      {profiles.isSuccess && (
-        <Pager
-          page={pageNumber(pages)}
-          hasPrevious={hasPreviousPage(pages)}
-          hasNext={Boolean(profiles.data.next_cursor)}
-          busy={profiles.isFetching}
-          onPrevious={() => setPages(previousPage)}
-          onNext={() => setPages((current) => nextPage(current, profiles.data.next_cursor))}
-        />
-      )}
+      <QueryList
+        query={profiles}
+        loading="Loading profiles…"
+        empty={
+          q ? (
+            <EmptyState title="No profile matches" icon={<IconSearch aria-hidden />}>
+              Nothing matches “{q}”. Search looks at email, phone, external id and name.
+            </EmptyState>
+          ) : (
+            <EmptyState
+              title="No profiles yet"
+              icon={<IconUsers aria-hidden />}
+              action={
+                <Button component={Link} to="/get-started">
+                  Send your first event
+                </Button>
+              }
+            >
+              Profiles appear when your site or app identifies people or sends events.
+            </EmptyState>
+          )
+        }
+      >
+        {(items) => <ProfilesTable profiles={items} />}
+      </QueryList>
+      {/* Shown on an empty page too, so that there is a way back. */}
+      {profiles.isSuccess && <Pager {...pages.pager(profiles.data.next_cursor, profiles.isFetching)} />}
     </>
   );
 }
 
 function ProfilesTable({ profiles }: { profiles: Profile[] }) {
   return (
-    <Table.ScrollContainer minWidth={720}>
-      <Table highlightOnHover verticalSpacing="sm" aria-label="Profiles">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Email</Table.Th>
-            <Table.Th>Phone</Table.Th>
-            <Table.Th>External id</Table.Th>
-            <Table.Th>Created</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {profiles.map((profile) => (
-            <Table.Tr key={profile.id}>
-              <Table.Td>
-                <Group gap="xs" wrap="nowrap">
-                  <Anchor component={Link} to={`/profiles/${profile.id}`} fw={500}>
-                    {profileLabel(profile)}
-                  </Anchor>
-                  {profile.anonymous && (
-                    <Badge size="xs" variant="light" color="gray">
-                      anonymous
-                    </Badge>
-                  )}
-                </Group>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{profile.email ?? "—"}</Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{profile.phone ?? "—"}</Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{profile.external_id ?? "—"}</Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">
-                  <DateTime value={profile.created_at} />
-                </Text>
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <DataTable label="Profiles" minWidth={720} columns={["Name", "Email", "Phone", "External id", "Created"]}>
+      {profiles.map((profile) => (
+        <Table.Tr key={profile.id}>
+          <Table.Td>
+            <Group gap="xs" wrap="nowrap">
+              <Anchor component={Link} to={`/profiles/${profile.id}`} fw={500}>
+                {profileLabel(profile)}
+              </Anchor>
+              {profile.anonymous && (
+                <Badge size="xs" variant="light" color="gray">
+                  anonymous
+                </Badge>
+              )}
+            </Group>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{profile.email ?? "—"}</Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{profile.phone ?? "—"}</Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{profile.external_id ?? "—"}</Text>
+          </Table.Td>
+          <DateCell value={profile.created_at} />
+        </Table.Tr>
+      ))}
+    </DataTable>
   );
 }

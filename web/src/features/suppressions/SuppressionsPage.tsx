@@ -5,7 +5,6 @@ import {
   Button,
   Group,
   Modal,
-  Paper,
   Select,
   Stack,
   Table,
@@ -25,21 +24,14 @@ import { ApiError, errorMessage, mapFieldErrors } from "../../api/errors";
 import { keys, suppressionsQuery, type SuppressionFilter } from "../../api/queries";
 import { useIsAdmin } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { DateTime } from "../../components/DateTime";
+import { DataTable, DateCell } from "../../components/DataTable";
+import { FilterSelect } from "../../components/FilterSelect";
 import { FormErrors } from "../../components/FormErrors";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryList } from "../../components/QueryResult";
+import { EmptyState } from "../../components/States";
+import { useCursorPages } from "../../components/useCursorPages";
 import { formatCount } from "../../lib/format";
-import {
-  currentCursor,
-  FIRST_PAGE,
-  hasPreviousPage,
-  nextPage,
-  pageNumber,
-  previousPage,
-  type CursorPages,
-} from "../../lib/paging";
 import { describeBulkErrors, parseAddressList, type Channel } from "./addresses";
 
 export const REASON_LABELS: Readonly<Record<SuppressionReason, string>> = {
@@ -62,6 +54,8 @@ const REASONS = Object.keys(REASON_LABELS) as SuppressionReason[];
 /** What a person adds by hand; bounces, complaints, unsubscribes and STOP come from recipients. */
 const ADDABLE_REASONS: SuppressionReason[] = ["manual", "import", "hard_bounce", "complaint", "unsubscribe"];
 const CHANNEL_LABELS: Readonly<Record<SuppressionChannel, string>> = { email: "Email", sms: "SMS" };
+const CHANNEL_OPTIONS = (Object.keys(CHANNEL_LABELS) as SuppressionChannel[]).map((c) => ({ value: c, label: CHANNEL_LABELS[c] }));
+const REASON_OPTIONS = REASONS.map((r) => ({ value: r, label: REASON_LABELS[r] }));
 
 function exportHref(filter: SuppressionFilter): string {
   const params = new URLSearchParams();
@@ -79,11 +73,11 @@ export function SuppressionsPage() {
   const [search, setSearch] = useState("");
   const [q] = useDebouncedValue(search.trim(), 300);
   const filter: SuppressionFilter = { channel, reason, q };
-  const [pages, setPages] = useState<CursorPages>(FIRST_PAGE);
+  const pages = useCursorPages();
   const [adding, setAdding] = useState(false);
   const [bulk, setBulk] = useState(false);
   const [removing, setRemoving] = useState<Suppression | null>(null);
-  const list = useQuery(suppressionsQuery(filter, currentCursor(pages)));
+  const list = useQuery(suppressionsQuery(filter, pages.cursor));
   const queryClient = useQueryClient();
   const filtered = Boolean(channel || reason || q);
 
@@ -97,7 +91,7 @@ export function SuppressionsPage() {
     },
   });
 
-  const resetPages = () => setPages(FIRST_PAGE);
+  const resetPages = pages.reset;
   return (
     <>
       <PageHeader
@@ -135,115 +129,95 @@ export function SuppressionsPage() {
             resetPages();
           }}
         />
-        <Select
+        <FilterSelect
           label="Channel"
           w={160}
-          allowDeselect={false}
+          anyLabel="Any channel"
+          options={CHANNEL_OPTIONS}
           value={channel}
-          data={[{ value: "", label: "Any channel" }, { value: "email", label: "Email" }, { value: "sms", label: "SMS" }]}
           onChange={(value) => {
-            setChannel((value ?? "") as SuppressionFilter["channel"]);
+            setChannel(value);
             resetPages();
           }}
         />
-        <Select
+        <FilterSelect
           label="Reason"
           w={200}
-          allowDeselect={false}
+          anyLabel="Any reason"
+          options={REASON_OPTIONS}
           value={reason}
-          data={[{ value: "", label: "Any reason" }, ...REASONS.map((r) => ({ value: r, label: REASON_LABELS[r] }))]}
           onChange={(value) => {
-            setReason((value ?? "") as SuppressionFilter["reason"]);
+            setReason(value);
             resetPages();
           }}
         />
       </Group>
-      {list.isPending ? (
-        <LoadingState label="Loading the suppression list…" />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.data.length === 0 ? (
-        <EmptyState title={filtered ? "Nothing matches" : "Nobody is suppressed"} icon={<IconBan aria-hidden />}>
-          {filtered
-            ? "No entry matches these filters."
-            : "Unsubscribes, hard bounces and spam complaints are added here on their own. Add an address by hand to stop sending to it."}
-        </EmptyState>
-      ) : (
-        <>
-          <Paper withBorder>
-            <Table.ScrollContainer minWidth={720}>
-              <Table highlightOnHover verticalSpacing="sm" aria-label="Suppressions">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Address</Table.Th>
-                    <Table.Th>Channel</Table.Th>
-                    <Table.Th>Reason</Table.Th>
-                    <Table.Th>Source</Table.Th>
-                    <Table.Th>Added</Table.Th>
-                    {isAdmin && (
-                      <Table.Th w={60}>
-                        <VisuallyHidden>Actions</VisuallyHidden>
-                      </Table.Th>
-                    )}
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {list.data.data.map((entry) => (
-                    <Table.Tr key={entry.id}>
-                      <Table.Td>
-                        <Text size="sm" style={{ overflowWrap: "anywhere" }}>
-                          {entry.address}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>{CHANNEL_LABELS[entry.channel]}</Table.Td>
-                      <Table.Td>
-                        <Badge variant="light" color={REASON_COLORS[entry.reason]}>
-                          {REASON_LABELS[entry.reason]}
-                        </Badge>
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm" c="dimmed">
-                          {entry.source}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm">
-                          <DateTime value={entry.created_at} relative />
-                        </Text>
-                      </Table.Td>
-                      {isAdmin && (
-                        <Table.Td>
-                          <Tooltip label="Remove from the list">
-                            <ActionIcon
-                              variant="subtle"
-                              color="red"
-                              aria-label={`Remove ${entry.address}`}
-                              onClick={() => {
-                                remove.reset();
-                                setRemoving(entry);
-                              }}
-                            >
-                              <IconTrash size={16} aria-hidden />
-                            </ActionIcon>
-                          </Tooltip>
-                        </Table.Td>
-                      )}
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          </Paper>
-          <Pager
-            page={pageNumber(pages)}
-            hasPrevious={hasPreviousPage(pages)}
-            hasNext={Boolean(list.data.next_cursor)}
-            onPrevious={() => setPages(previousPage(pages))}
-            onNext={() => setPages(nextPage(pages, list.data.next_cursor))}
-            busy={list.isFetching}
-          />
-        </>
-      )}
+      <QueryList
+        query={list}
+        loading="Loading the suppression list…"
+        pager={pages.pager}
+        empty={
+          <EmptyState title={filtered ? "Nothing matches" : "Nobody is suppressed"} icon={<IconBan aria-hidden />}>
+            {filtered
+              ? "No entry matches these filters."
+              : "Unsubscribes, hard bounces and spam complaints are added here on their own. Add an address by hand to stop sending to it."}
+          </EmptyState>
+        }
+      >
+        {(entries) => (
+          <DataTable
+            label="Suppressions"
+            minWidth={720}
+            columns={[
+              "Address",
+              "Channel",
+              "Reason",
+              "Source",
+              "Added",
+              isAdmin && { label: <VisuallyHidden>Actions</VisuallyHidden>, w: 60 },
+            ]}
+          >
+            {entries.map((entry) => (
+              <Table.Tr key={entry.id}>
+                <Table.Td>
+                  <Text size="sm" style={{ overflowWrap: "anywhere" }}>
+                    {entry.address}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{CHANNEL_LABELS[entry.channel]}</Table.Td>
+                <Table.Td>
+                  <Badge variant="light" color={REASON_COLORS[entry.reason]}>
+                    {REASON_LABELS[entry.reason]}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm" c="dimmed">
+                    {entry.source}
+                  </Text>
+                </Table.Td>
+                <DateCell value={entry.created_at} relative />
+                {isAdmin && (
+                  <Table.Td>
+                    <Tooltip label="Remove from the list">
+                      <ActionIcon
+                        variant="subtle"
+                        color="red"
+                        aria-label={`Remove ${entry.address}`}
+                        onClick={() => {
+                          remove.reset();
+                          setRemoving(entry);
+                        }}
+                      >
+                        <IconTrash size={16} aria-hidden />
+                      </ActionIcon>
+                    </Tooltip>
+                  </Table.Td>
+                )}
+              </Table.Tr>
+            ))}
+          </DataTable>
+        )}
+      </QueryList>
       <AddModal opened={adding} onClose={() => setAdding(false)} />
       <BulkModal opened={bulk} onClose={() => setBulk(false)} />
       <ConfirmDialog

@@ -3,7 +3,6 @@ import {
   Alert,
   Anchor,
   Badge,
-  Breadcrumbs,
   Button,
   Group,
   Paper,
@@ -17,13 +16,14 @@ import { IconAlertTriangle, IconMail } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import type { MessageDetail, MessageEvent } from "../../api/client";
-import { ApiError } from "../../api/errors";
 import { messageQuery } from "../../api/queries";
 import { DateTime } from "../../components/DateTime";
 import { LabeledValue } from "../../components/LabeledValue";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
 import { PropertiesSummary } from "../../components/PropertiesSummary";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryResult } from "../../components/QueryResult";
+import { NotFoundState } from "../../components/States";
 import { KindBadge } from "../templates/KindBadge";
 import { MessageStatusBadge } from "./MessageStatusBadge";
 import { eventColor, eventLabel, isInFlight } from "./status";
@@ -37,26 +37,18 @@ export function MessagePage() {
   });
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/messages" size="sm">
-          Messages
-        </Anchor>
-        <Text size="sm">{message.data?.subject ?? "Message"}</Text>
-      </Breadcrumbs>
-      {message.isPending ? (
-        <LoadingState label="Loading the message…" />
-      ) : message.isError ? (
-        message.error instanceof ApiError && [404, 422].includes(message.error.status) ? (
-          <>
-            <PageHeader title="Message not found" />
-            <EmptyState title="There is no such message">The address may be wrong.</EmptyState>
-          </>
-        ) : (
-          <ErrorState error={message.error} onRetry={() => void message.refetch()} />
-        )
-      ) : (
-        <MessageDetails message={message.data} />
-      )}
+      <PageBreadcrumbs links={[{ to: "/messages", label: "Messages" }]} current={message.data?.subject ?? "Message"} />
+      <QueryResult
+        query={message}
+        loading="Loading the message…"
+        notFound={
+          <NotFoundState thing="message">
+            The address may be wrong.
+          </NotFoundState>
+        }
+      >
+        {(data) => <MessageDetails message={data} />}
+      </QueryResult>
     </>
   );
 }

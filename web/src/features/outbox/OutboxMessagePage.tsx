@@ -1,7 +1,6 @@
 /** One stored email, read the way a mail client would: HTML, text, headers, and the raw file. */
 import {
   Anchor,
-  Breadcrumbs,
   Button,
   Group,
   Paper,
@@ -18,13 +17,14 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import type { OutboxMessage } from "../../api/client";
-import { ApiError } from "../../api/errors";
 import { outboxMessageQuery } from "../../api/queries";
 import { DateTime } from "../../components/DateTime";
 import { LabeledValue } from "../../components/LabeledValue";
 import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryResult } from "../../components/QueryResult";
+import { NotFoundState } from "../../components/States";
 import { formatCount } from "../../lib/format";
 import { MessageStatusBadge } from "../messages/MessageStatusBadge";
 import { KindBadge } from "../templates/KindBadge";
@@ -34,32 +34,22 @@ export function OutboxMessagePage() {
   const stored = useQuery(outboxMessageQuery(messageId));
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/outbox" size="sm">
-          Outbox
-        </Anchor>
-        <Text size="sm">{stored.data?.subject ?? "Email"}</Text>
-      </Breadcrumbs>
-      {stored.isPending ? (
-        <LoadingState label="Loading the email…" />
-      ) : stored.isError ? (
-        stored.error instanceof ApiError && [404, 422].includes(stored.error.status) ? (
-          <>
-            <PageHeader title="Email not found" />
-            <EmptyState title="The outbox does not hold this email">
-              It may have been sent through another provider, or the address is wrong.{" "}
-              <Anchor component={Link} to={`/messages/${messageId}`}>
-                Look for the message
-              </Anchor>
-              .
-            </EmptyState>
-          </>
-        ) : (
-          <ErrorState error={stored.error} onRetry={() => void stored.refetch()} />
-        )
-      ) : (
-        <StoredEmail email={stored.data} />
-      )}
+      <PageBreadcrumbs links={[{ to: "/outbox", label: "Outbox" }]} current={stored.data?.subject ?? "Email"} />
+      <QueryResult
+        query={stored}
+        loading="Loading the email…"
+        notFound={
+          <NotFoundState thing="email" title="The outbox does not hold this email">
+            It may have been sent through another provider, or the address is wrong.{" "}
+            <Anchor component={Link} to={`/messages/${messageId}`}>
+              Look for the message
+            </Anchor>
+            .
+          </NotFoundState>
+        }
+      >
+        {(data) => <StoredEmail email={data} />}
+      </QueryResult>
     </>
   );
 }

@@ -1,14 +1,15 @@
-import { Anchor, Badge, Box, Breadcrumbs, Grid, Group, Paper, Stack, Text, Title, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Box, Grid, Group, Paper, Stack, Text, Title, Tooltip } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import type { Profile } from "../../api/client";
-import { ApiError } from "../../api/errors";
 import { profileQuery, profileSegmentsQuery } from "../../api/queries";
 import { DateTime } from "../../components/DateTime";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
 import { PropertiesTable } from "../../components/PropertiesTable";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryResult } from "../../components/QueryResult";
+import { ErrorState, NotFoundState } from "../../components/States";
 import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileTimeline } from "./ProfileTimeline";
 
@@ -17,35 +18,23 @@ export function ProfilePage() {
   const profile = useQuery(profileQuery(profileId));
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/profiles" size="sm">
-          Profiles
-        </Anchor>
-        <Text size="sm">{profile.data ? profileLabel(profile.data) : "Profile"}</Text>
-      </Breadcrumbs>
-      {profile.isPending ? (
-        <LoadingState label="Loading the profile…" />
-      ) : profile.isError ? (
-        isNotFound(profile.error) ? (
-          <>
-            <PageHeader title="Profile not found" />
-            <EmptyState title="There is no such profile">
-              It may have been erased, or the address is wrong.
-            </EmptyState>
-          </>
-        ) : (
-          <ErrorState error={profile.error} onRetry={() => void profile.refetch()} />
-        )
-      ) : (
-        <ProfileDetails profile={profile.data} />
-      )}
+      <PageBreadcrumbs
+        links={[{ to: "/profiles", label: "Profiles" }]}
+        current={profile.data ? profileLabel(profile.data) : "Profile"}
+      />
+      <QueryResult
+        query={profile}
+        loading="Loading the profile…"
+        notFound={
+          <NotFoundState thing="profile">
+            It may have been erased, or the address is wrong.
+          </NotFoundState>
+        }
+      >
+        {(data) => <ProfileDetails profile={data} />}
+      </QueryResult>
     </>
   );
-}
-
-function isNotFound(error: unknown): boolean {
-  // A malformed id is refused as invalid input; to a person, both mean "no such profile".
-  return error instanceof ApiError && (error.status === 404 || error.status === 422);
 }
 
 function ProfileDetails({ profile }: { profile: Profile }) {

@@ -2,7 +2,6 @@
 import {
   Anchor,
   Badge,
-  Breadcrumbs,
   Button,
   Grid,
   Group,
@@ -23,20 +22,14 @@ import { api, call, type Profile, type Segment } from "../../api/client";
 import { ApiError, errorMessage, mapFieldErrors } from "../../api/errors";
 import { jobQuery, keys, segmentGrowthQuery, segmentMembersQuery, segmentQuery } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { DataTable, DateCell } from "../../components/DataTable";
 import { DateTime } from "../../components/DateTime";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { QueryList, QueryResult } from "../../components/QueryResult";
+import { EmptyState, LoadingState, NotFoundState } from "../../components/States";
+import { useCursorPages } from "../../components/useCursorPages";
 import { formatCount, profileLabel } from "../../lib/format";
-import {
-  currentCursor,
-  FIRST_PAGE,
-  hasPreviousPage,
-  nextPage,
-  pageNumber,
-  previousPage,
-  type CursorPages,
-} from "../../lib/paging";
 import { GrowthChart } from "./GrowthChart";
 import { SegmentStatusBadge } from "./SegmentStatusBadge";
 
@@ -48,26 +41,14 @@ export function SegmentPage() {
   });
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/segments" size="sm">
-          Segments
-        </Anchor>
-        <Text size="sm">{segment.data?.name ?? "Segment"}</Text>
-      </Breadcrumbs>
-      {segment.isPending ? (
-        <LoadingState label="Loading the segment…" />
-      ) : segment.isError ? (
-        segment.error instanceof ApiError && [404, 422].includes(segment.error.status) ? (
-          <>
-            <PageHeader title="Segment not found" />
-            <EmptyState title="There is no such segment">It may have been deleted, or the address is wrong.</EmptyState>
-          </>
-        ) : (
-          <ErrorState error={segment.error} onRetry={() => void segment.refetch()} />
-        )
-      ) : (
-        <SegmentDetails segment={segment.data} />
-      )}
+      <PageBreadcrumbs links={[{ to: "/segments", label: "Segments" }]} current={segment.data?.name ?? "Segment"} />
+      <QueryResult
+        query={segment}
+        loading="Loading the segment…"
+        notFound={<NotFoundState thing="segment" />}
+      >
+        {(data) => <SegmentDetails segment={data} />}
+      </QueryResult>
     </>
   );
 }
@@ -254,87 +235,59 @@ function GrowthSection({ segmentId }: { segmentId: string }) {
         />
       }
     >
-      {growth.isPending ? (
-        <LoadingState label="Loading the growth…" />
-      ) : growth.isError ? (
-        <ErrorState error={growth.error} onRetry={() => void growth.refetch()} />
-      ) : (
-        <GrowthChart data={growth.data.data} days={days} />
-      )}
+      <QueryResult query={growth} loading="Loading the growth…">
+        {(data) => <GrowthChart data={data.data} days={days} />}
+      </QueryResult>
     </Section>
   );
 }
 
 function MembersSection({ segment }: { segment: Segment }) {
-  const [pages, setPages] = useState<CursorPages>(FIRST_PAGE);
-  const members = useQuery(segmentMembersQuery(segment.id, currentCursor(pages)));
+  const pages = useCursorPages();
+  const members = useQuery(segmentMembersQuery(segment.id, pages.cursor));
   return (
     <Section title="Members">
-      {members.isPending ? (
-        <LoadingState label="Loading members…" />
-      ) : members.isError ? (
-        <ErrorState error={members.error} onRetry={() => void members.refetch()} />
-      ) : members.data.data.length === 0 ? (
-        segment.status === "computing" ? (
-          <LoadingState label="Herald is computing the members…" />
-        ) : (
-          <EmptyState title="No members" icon={<IconUsers aria-hidden />}>
-            Nobody matches this segment right now. Profiles join as soon as they match.
-          </EmptyState>
-        )
-      ) : (
-        <>
-          <MembersTable profiles={members.data.data} />
-          <Pager
-            page={pageNumber(pages)}
-            hasPrevious={hasPreviousPage(pages)}
-            hasNext={Boolean(members.data.next_cursor)}
-            busy={members.isFetching}
-            onPrevious={() => setPages(previousPage)}
-            onNext={() => setPages((current) => nextPage(current, members.data.next_cursor))}
-          />
-        </>
-      )}
+      <QueryList
+        query={members}
+        loading="Loading members…"
+        framed={false}
+        pager={pages.pager}
+        empty={
+          segment.status === "computing" ? (
+            <LoadingState label="Herald is computing the members…" />
+          ) : (
+            <EmptyState title="No members" icon={<IconUsers aria-hidden />}>
+              Nobody matches this segment right now. Profiles join as soon as they match.
+            </EmptyState>
+          )
+        }
+      >
+        {(items) => <MembersTable profiles={items} />}
+      </QueryList>
     </Section>
   );
 }
 
 function MembersTable({ profiles }: { profiles: Profile[] }) {
   return (
-    <Table.ScrollContainer minWidth={640}>
-      <Table highlightOnHover verticalSpacing="sm" aria-label="Members">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Email</Table.Th>
-            <Table.Th>Phone</Table.Th>
-            <Table.Th>Created</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {profiles.map((profile) => (
-            <Table.Tr key={profile.id}>
-              <Table.Td>
-                <Anchor component={Link} to={`/profiles/${profile.id}`} fw={500}>
-                  {profileLabel(profile)}
-                </Anchor>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{profile.email ?? "—"}</Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{profile.phone ?? "—"}</Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">
-                  <DateTime value={profile.created_at} />
-                </Text>
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <DataTable label="Members" minWidth={640} columns={["Name", "Email", "Phone", "Created"]}>
+      {profiles.map((profile) => (
+        <Table.Tr key={profile.id}>
+          <Table.Td>
+            <Anchor component={Link} to={`/profiles/${profile.id}`} fw={500}>
+              {profileLabel(profile)}
+            </Anchor>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{profile.email ?? "—"}</Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{profile.phone ?? "—"}</Text>
+          </Table.Td>
+          <DateCell value={profile.created_at} />
+        </Table.Tr>
+      ))}
+    </DataTable>
   );
 }
 

@@ -1,8 +1,6 @@
 /** Create (/segments/new) and edit (/segments/:segmentId/edit) a segment. */
 import {
   Alert,
-  Anchor,
-  Breadcrumbs,
   Button,
   Grid,
   Group,
@@ -15,18 +13,19 @@ import {
   TextInput,
   Title,
 } from "@mantine/core";
-import { useDebouncedValue } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle } from "@tabler/icons-react";
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Segment } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { keys, segmentCatalogQuery, segmentQuery, segmentsQuery } from "../../api/queries";
 import { FormErrors } from "../../components/FormErrors";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { CreateOrEdit } from "../../components/QueryResult";
+import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { formatCount } from "../../lib/format";
 import {
   countConditions,
@@ -44,20 +43,10 @@ export const ESTIMATE_DELAY_MS = 600;
 export function SegmentEditorPage() {
   const { segmentId } = useParams();
   const segment = useQuery({ ...segmentQuery(segmentId ?? ""), enabled: Boolean(segmentId) });
-  if (!segmentId) return <SegmentForm />;
-  return segment.isPending ? (
-    <LoadingState label="Loading the segment…" />
-  ) : segment.isError ? (
-    segment.error instanceof ApiError && [404, 422].includes(segment.error.status) ? (
-      <>
-        <PageHeader title="Segment not found" />
-        <EmptyState title="There is no such segment">It may have been deleted, or the address is wrong.</EmptyState>
-      </>
-    ) : (
-      <ErrorState error={segment.error} onRetry={() => void segment.refetch()} />
-    )
-  ) : (
-    <SegmentForm key={segment.data.id} segment={segment.data} />
+  return (
+    <CreateOrEdit id={segmentId} query={segment} thing="segment">
+      {(existing) => <SegmentForm segment={existing} />}
+    </CreateOrEdit>
   );
 }
 
@@ -75,19 +64,20 @@ function SegmentForm({ segment }: { segment?: Segment }) {
   const [saveErrors, setSaveErrors] = useState<{ definition: Definition; placed: PlacedErrors } | null>(null);
   const catalog = useQuery(segmentCatalogQuery);
   const segments = useQuery(segmentsQuery);
-  const json = useMemo(() => JSON.stringify(definition), [definition]);
-  const [debounced] = useDebouncedValue(json, ESTIMATE_DELAY_MS);
   const conditionCount = countConditions(definition);
-  const estimate = useQuery({
-    queryKey: keys.segmentEstimate(debounced),
-    queryFn: () =>
-      call(api.POST("/api/segments/estimate", { body: { definition: JSON.parse(debounced) as Definition } })),
-    enabled: countConditions(JSON.parse(debounced) as Definition) > 0,
-    placeholderData: keepPreviousData,
-    retry: false,
+  // Only a definition with conditions is estimated.
+  const {
+    query: estimate,
+    current: estimateCurrent,
+    updating: estimateUpdating,
+  } = useDebouncedRequest({
+    request: conditionCount > 0 ? definition : null,
+    delay: ESTIMATE_DELAY_MS,
+    queryKey: keys.segmentEstimate,
+    queryFn: (wanted: Definition) => call(api.POST("/api/segments/estimate", { body: { definition: wanted } })),
   });
   const estimateErrors =
-    estimate.isError && estimate.error instanceof ApiError && estimate.error.status === 422 && debounced === json
+    estimate.isError && estimate.error instanceof ApiError && estimate.error.status === 422 && estimateCurrent
       ? placeErrors(estimate.error.fields)
       : null;
   const shownErrors =
@@ -143,17 +133,13 @@ function SegmentForm({ segment }: { segment?: Segment }) {
   const title = segment ? `Edit ${segment.name}` : "New segment";
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/segments" size="sm">
-          Segments
-        </Anchor>
-        {segment && (
-          <Anchor component={Link} to={`/segments/${segment.id}`} size="sm">
-            {segment.name}
-          </Anchor>
-        )}
-        <Text size="sm">{segment ? "Edit" : "New"}</Text>
-      </Breadcrumbs>
+      <PageBreadcrumbs
+        links={[
+          { to: "/segments", label: "Segments" },
+          segment && { to: `/segments/${segment.id}`, label: segment.name },
+        ]}
+        current={segment ? "Edit" : "New"}
+      />
       <PageHeader
         title={title}
         description="Choose who belongs: combine conditions on profile properties, events, other segments and consent. The estimate shows how many people match right now."
@@ -225,7 +211,7 @@ function SegmentForm({ segment }: { segment?: Segment }) {
           <Grid.Col span={{ base: 12, lg: 3 }}>
             <EstimatePanel
               empty={conditionCount === 0}
-              pending={debounced !== json || estimate.isFetching}
+              pending={estimateUpdating}
               count={estimate.isError ? undefined : estimate.data?.count}
               error={estimate.isError ? estimate.error : null}
               placed={estimateErrors}

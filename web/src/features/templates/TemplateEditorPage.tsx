@@ -1,7 +1,6 @@
 /** Create (/templates/new) and edit (/templates/:templateId) an email template, with a live preview. */
 import {
   Anchor,
-  Breadcrumbs,
   Button,
   Checkbox,
   Grid,
@@ -26,8 +25,9 @@ import { keys, templateQuery } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DateTime } from "../../components/DateTime";
 import { FormErrors } from "../../components/FormErrors";
+import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
-import { EmptyState, ErrorState, LoadingState } from "../../components/States";
+import { CreateOrEdit } from "../../components/QueryResult";
 import {
   isStarterBody,
   newTemplateValues,
@@ -47,20 +47,10 @@ const SHOWN_FIELDS = new Set(["name", "kind", "subject", "preheader", "from_name
 export function TemplateEditorPage() {
   const { templateId } = useParams();
   const template = useQuery({ ...templateQuery(templateId ?? ""), enabled: Boolean(templateId) });
-  if (!templateId) return <TemplateForm />;
-  return template.isPending ? (
-    <LoadingState label="Loading the template…" />
-  ) : template.isError ? (
-    template.error instanceof ApiError && [404, 422].includes(template.error.status) ? (
-      <>
-        <PageHeader title="Template not found" />
-        <EmptyState title="There is no such template">It may have been deleted, or the address is wrong.</EmptyState>
-      </>
-    ) : (
-      <ErrorState error={template.error} onRetry={() => void template.refetch()} />
-    )
-  ) : (
-    <TemplateForm key={template.data.id} template={template.data} />
+  return (
+    <CreateOrEdit id={templateId} query={template} thing="template">
+      {(existing) => <TemplateForm template={existing} />}
+    </CreateOrEdit>
   );
 }
 
@@ -182,12 +172,7 @@ function TemplateForm({ template }: { template?: Template }) {
 
   return (
     <>
-      <Breadcrumbs mb="sm" aria-label="Breadcrumb">
-        <Anchor component={Link} to="/templates" size="sm">
-          Templates
-        </Anchor>
-        <Text size="sm">{template ? template.name : "New"}</Text>
-      </Breadcrumbs>
+      <PageBreadcrumbs links={[{ to: "/templates", label: "Templates" }]} current={template ? template.name : "New"} />
       <PageHeader
         title={template ? template.name : "New template"}
         description={

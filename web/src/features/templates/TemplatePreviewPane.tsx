@@ -15,12 +15,13 @@ import {
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconAlertTriangle } from "@tabler/icons-react";
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { api, call, type Profile } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { keys, profileSearchQuery } from "../../api/queries";
 import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { profileLabel } from "../../lib/format";
 import { DEFAULT_SAMPLE, previewRequest, type PreviewRequest, type PreviewSource, type TemplateValues } from "./form";
 import { describeProblem, parseProblem } from "./problems";
@@ -43,17 +44,17 @@ export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
   const source: PreviewSource =
     sourceKind === "sample" ? { kind: "sample", sample } : { kind: "profile", profileId: profile?.id ?? null };
   const wanted = previewRequest(values, source);
-  const json = "request" in wanted ? JSON.stringify(wanted.request) : "";
-  const [debounced] = useDebouncedValue(json, PREVIEW_DELAY_MS);
-  const preview = useQuery({
-    queryKey: keys.templatePreview(debounced),
-    queryFn: () => call(api.POST("/api/templates/preview", { body: JSON.parse(debounced) as PreviewRequest })),
-    enabled: debounced !== "",
-    placeholderData: keepPreviousData,
-    retry: false,
+  const {
+    query: preview,
+    current,
+    updating,
+  } = useDebouncedRequest({
+    request: "request" in wanted ? wanted.request : null,
+    delay: PREVIEW_DELAY_MS,
+    queryKey: keys.templatePreview,
+    queryFn: (request: PreviewRequest) => call(api.POST("/api/templates/preview", { body: request })),
     staleTime: 60_000,
   });
-  const updating = json !== "" && (json !== debounced || preview.isFetching);
 
   return (
     <Paper withBorder p="md" component="section" aria-labelledby="preview-title" pos="sticky" top={72}>
@@ -98,7 +99,7 @@ export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
             <Text size="sm" c="dimmed" data-testid="preview-waiting">
               {wanted.reason}
             </Text>
-          ) : preview.isError && debounced === json ? (
+          ) : preview.isError && current ? (
             <PreviewProblems error={preview.error} />
           ) : null}
         </div>

@@ -2,9 +2,9 @@
 finishes it. Every eligible recipient ends with exactly one message, sent exactly once (one `sent`
 event, one outbox file), and the campaign is `sent` only once every recipient row is final.
 
-PostgreSQL + Redis only: the production pairing for separate worker processes. (On SQLite the
-worker and the test would share the file-backed queue and database through one machine's locks;
-the logic under test is the same, the process setup is not worth a second variant.)
+It runs on both backends: PostgreSQL with Redis as the queue (production's separate worker
+processes), and SQLite with the SQLite queue file in the data directory (a worker process beside
+`herald serve` on one machine).
 
 The dead worker's messages in `sending` are picked up again once their heartbeat is older than
 five minutes (email STALE_AFTER), and lost kicks once the sweep runs (every minute). Rather than
@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from herald.campaigns import service
@@ -161,9 +160,8 @@ def _progress(database: Database, campaign_id: uuid.UUID) -> tuple[str, int, int
 def test_a_killed_worker_sends_nothing_twice_and_nothing_is_lost(
     backend: Backend, database: Database, tmp_path: Path
 ) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("runs against PostgreSQL + Redis (see the module docstring)")
-    # The worker process reads the default queue name; kicks from here must reach it.
+    # The worker process uses the default queue name (in this test's own data directory on
+    # SQLite); kicks from here must reach it.
     configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
     org_id, campaign_id = _setup(database)
     log = tmp_path / "worker.log"
@@ -206,10 +204,17 @@ def test_a_killed_worker_sends_nothing_twice_and_nothing_is_lost(
                 .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
             )
         with worker_process(backend, log) as second:
-            with database.transaction() as session:
-                kick_waiting_messages(session, utcnow() + STALE_AFTER + timedelta(minutes=2))
             deadline = time.monotonic() + DEADLINE
+            sweep_at = 0.0
             while _progress(database, campaign_id)[0] != "sent":
+                if time.monotonic() >= sweep_at:
+                    # The sweep, a few minutes ahead; repeated, in case another test run on the
+                    # same Redis takes kicks from the default queue.
+                    with database.transaction() as session:
+                        kick_waiting_messages(
+                            session, utcnow() + STALE_AFTER + timedelta(minutes=2)
+                        )
+                    sweep_at = time.monotonic() + 3
                 assert second.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, (
                     _progress(database, campaign_id),

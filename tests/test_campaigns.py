@@ -201,6 +201,8 @@ def test_snapshot_skips_with_reasons_and_sends_to_the_rest(
         name="Spring",
         template_id=template_id,
         subject="Spring for {{ profile.first_name }}",
+        from_name="Spring Team",
+        from_email="Spring@Acme.example",
         include_segment_ids=[berlin],
         exclude_segment_ids=[vip],
     )
@@ -224,7 +226,9 @@ def test_snapshot_skips_with_reasons_and_sends_to_the_rest(
     assert done["status"] == "sent" and done["finished_at"] is not None
     assert done["counts"] == {"sent": 1, "skipped": 3}
     [message] = campaign_messages(database, campaign["id"])
+    # The campaign's subject and sender, not the template's or the organization's.
     assert message.subject == "Spring for Ok" and message.marketing
+    assert message.from_address == "Spring Team <spring@acme.example>"
     assert message.idempotency_key == f"campaign:{campaign['id']}:{message.profile_id}"
     assert outbox_path(backend.data_dir, org.org_id, message.id).exists()
     stats = client.get(f"/api/campaigns/{campaign['id']}/stats", headers=org.secret_headers)

@@ -493,3 +493,30 @@ def test_campaigns_are_isolated_between_organizations(
     assert response.status_code == 422
     with database.transaction() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 2
+
+
+def test_a_message_in_flight_when_cancelled_still_counts(
+    client: TestClient, database: Database, backend: Backend
+) -> None:
+    org = make_org()
+    campaign = ready_campaign(client, database, org, 2)
+    campaign_id = uuid.UUID(campaign["id"])
+    use_real_queue(backend)
+    act(client, org, campaign["id"], "send")
+    drain()
+    service.fan_out(database, campaign_id)
+    # A worker has claimed one message and is handing it to the provider.
+    with database.transaction() as session:
+        in_flight = session.scalars(
+            sa.select(Message).where(Message.source_id == campaign_id).limit(1)
+        ).one()
+        in_flight.status, in_flight.heartbeat_at = ledger.SENDING, utcnow()
+    cancelled = act(client, org, campaign["id"], "cancel").json()
+    assert cancelled["counts"] == {"cancelled": 1, "queued": 1}
+    with database.transaction() as session:
+        message = session.get(Message, in_flight.id)
+        assert message is not None
+        ledger.set_status(session, message, ledger.SENT)
+    service.pump(database)
+    final = get(client, org, campaign["id"])
+    assert final["status"] == "cancelled" and final["counts"] == {"cancelled": 1, "sent": 1}

@@ -27,6 +27,9 @@ def test_key_events_profile_timeline_and_revocation(page, herald_server, screens
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("tab", name="API keys").click()
     page.wait_for_url("**/settings/api-keys")
+    # The organization tab has a "Name" field too: wait until the key form has replaced it, or a
+    # slow render lets the fill land in the wrong form (the cause of this test's rare failures).
+    page.get_by_role("heading", name="Create an API key").wait_for()
     field(page, "Name").fill(key_name)
     page.get_by_role("radio", name="Public").check(force=True)
     page.get_by_role("button", name="Create key").click()

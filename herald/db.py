@@ -111,6 +111,11 @@ def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
     )
 
 
+def like_pattern(text: str) -> str:
+    """`text` for a LIKE pattern with `escape="\\"`, its own %, _ and \\ taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class text_contains(sa.sql.functions.FunctionElement[bool]):  # noqa: N801
     """Whether `needle` occurs in `haystack`, case-sensitively on both databases (LIKE is not:
     SQLite's ignores ASCII case)."""

@@ -65,6 +65,27 @@ def time_id_cursor(time: datetime, row_id: uuid.UUID) -> str:
     return encode_cursor(time.isoformat(), row_id)
 
 
+def newest_first_page(
+    session: Session,
+    query: sa.Select[Row],
+    time_column: Any,
+    id_column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    """One page of a query, newest first by (time, id), and the cursor of the next page (None on
+    the last). `time_column` and `id_column` are the model's attributes of the same names."""
+    page = newest_first(query, time_column, id_column, cursor).limit(limit + 1)
+    rows = list(session.scalars(page))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], time_id_cursor(
+        getattr(last, time_column.key), getattr(last, id_column.key)
+    )
+
+
 def iterate_by_id(
     session: Session, query: sa.Select[Any], id_column: Any, batch: int = 1000
 ) -> Iterator[Any]:

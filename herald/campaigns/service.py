@@ -24,12 +24,13 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from herald.db import Database, UTCDateTime, utcnow
+from herald.email.service import SendVerdict, send_gate
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
 from herald.jobs.service import JobRun, create_job, job_handler
 from herald.messaging import ledger
@@ -46,6 +47,7 @@ from herald.models import (
     SegmentMember,
     Suppression,
 )
+from herald.pagination import decode_cursor, encode_cursor
 from herald.templates import service as templates
 from herald.templates.rendering import RenderedEmail, TemplateParts, parts_of
 from herald.tenancy.scope import get_scoped, scoped
@@ -77,8 +79,6 @@ SNAPSHOT_CHUNK = 10_000
 PUMP_BATCH = 500
 MAX_SMART_SENDING_HOURS = 24 * 7
 NAME_TAKEN = "another campaign has this name"
-
-Verdict = Literal["send", "hold", "skip"]
 
 
 # --- Reading and saving ---------------------------------------------------------------------------
@@ -420,7 +420,8 @@ def cancel(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campa
     return campaign
 
 
-def may_send(session: Session, message: Message) -> Verdict:
+@send_gate("campaign")
+def may_send(session: Session, message: Message) -> SendVerdict:
     """Asked by the email worker before it sends a campaign's message: "send", "hold" (the
     campaign is paused) or "skip" (it was cancelled or deleted)."""
     status = session.scalar(sa.select(Campaign.status).where(Campaign.id == message.source_id))
@@ -818,13 +819,12 @@ def list_recipients(
     if status is not None:
         query = query.where(CampaignRecipient.status == status)
     if cursor is not None:
-        try:
-            after = int(cursor)
-        except ValueError as exc:
-            raise InvalidInput.for_field("cursor", "not a cursor this API returned") from exc
-        query = query.where(CampaignRecipient.id > after)
+        (after,) = decode_cursor(cursor, 1)
+        if not after.isdigit():
+            raise InvalidInput.for_field("cursor", "not a cursor this API returned")
+        query = query.where(CampaignRecipient.id > int(after))
     rows = list(session.scalars(query.order_by(CampaignRecipient.id).limit(limit + 1)))
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 

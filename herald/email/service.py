@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.headerregistry import Address
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -145,8 +146,9 @@ def claim_and_prepare(session: Session, message_id: uuid.UUID) -> Prepared | str
     ):
         return "not-claimed"
     session.refresh(message)
-    if message.source == "campaign":
-        held = _campaign_gate(session, message)
+    gate = _send_gates.get(message.source)
+    if gate is not None:
+        held = _apply_gate(session, message, gate(session, message))
         if held is not None:
             return held
     attempt = message.attempts
@@ -172,12 +174,24 @@ def claim_and_prepare(session: Session, message_id: uuid.UUID) -> Prepared | str
         return "retry"
 
 
-def _campaign_gate(session: Session, message: Message) -> str | None:
-    """A campaign's message goes out only while its campaign is sending: a paused campaign's
-    message goes back to waiting as if it had not been claimed, a cancelled one's is skipped."""
-    from herald.campaigns.service import may_send
+# Domains that send through the ledger can hold their messages back at send time: a paused
+# campaign's message waits, a cancelled one's is skipped. Registered by source, as
+# `@send_gate("campaign")`, so this module needs to know no sender.
+SendVerdict = Literal["send", "hold", "skip"]
+SendGate = Callable[[Session, Message], SendVerdict]
+_send_gates: dict[str, SendGate] = {}
 
-    verdict = may_send(session, message)
+
+def send_gate(source: str) -> Callable[[SendGate], SendGate]:
+    def decorator(gate: SendGate) -> SendGate:
+        _send_gates[source] = gate
+        return gate
+
+    return decorator
+
+
+def _apply_gate(session: Session, message: Message, verdict: SendVerdict) -> str | None:
+    """None to send; otherwise the message waits (as if it had not been claimed) or is skipped."""
     if verdict == "send":
         return None
     if verdict == "hold":
@@ -186,7 +200,9 @@ def _campaign_gate(session: Session, message: Message) -> str | None:
         message.heartbeat_at = None
         message.send_after = utcnow() + HOLD_RECHECK
         return "held"
-    ledger.set_status(session, message, ledger.SKIPPED, data={"reason": "campaign cancelled"})
+    ledger.set_status(
+        session, message, ledger.SKIPPED, data={"reason": f"{message.source} cancelled"}
+    )
     return ledger.SKIPPED
 
 

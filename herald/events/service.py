@@ -40,7 +40,7 @@ from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
 from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
 from herald.models.event import METRIC_SHARDS
-from herald.pagination import newest_first, time_id_cursor
+from herald.pagination import newest_first_page
 from herald.profiles.identity import ProfileRef, resolve
 from herald.tenancy.scope import scoped
 from herald.tenancy.service import default_region
@@ -898,9 +898,4 @@ def recent_events(
     query = scoped(Event, org_id)
     if name is not None:
         query = query.where(Event.name == name)
-    query = newest_first(query, Event.time, Event.id, cursor)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = time_id_cursor(rows[limit - 1].time, rows[limit - 1].id)
-    return rows[:limit], next_cursor
+    return newest_first_page(session, query, Event.time, Event.id, limit=limit, cursor=cursor)

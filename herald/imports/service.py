@@ -37,10 +37,10 @@ from herald.events.service import EventInput, event_input, ingest
 from herald.imports.schemas import EventImportCounts, Mapping, ProfileImportCounts
 from herald.jobs.service import JobFailed, JobRun, create_job
 from herald.models import Job, JobError, JobFile
-from herald.models.profile import LOCATION_FIELDS
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS, LOCATION_FIELDS
 from herald.profiles import schemas as profile_schemas
 from herald.profiles.export import FORMULA_TRIGGERS, csv_stream, neutralize
-from herald.profiles.identity import IDENTIFIERS, ProfileRef
+from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
 from herald.profiles.service import upsert_profile
 from herald.tenancy.scope import get_scoped
@@ -66,7 +66,7 @@ MAX_REASON_LENGTH = 2000
 
 # --- Mapping CSV columns to profile fields ------------------------------------------------------
 
-BUILTIN_FIELDS = (*IDENTIFIERS, "first_name", "last_name", "timezone", *LOCATION_FIELDS)
+BUILTIN_FIELDS = (*IDENTIFIERS, *DESCRIPTIVE_FIELDS)
 IGNORE = "ignore"
 PROPERTIES = "properties"  # a JSON object of custom properties, as the export writes them
 PROPERTY_PREFIX = "properties."

@@ -25,7 +25,7 @@ from herald.db import utcnow
 from herald.errors import FieldError, InvalidInput, NotFound
 from herald.messaging import ledger
 from herald.models import EmailTemplate, Message, MessageEvent, Profile
-from herald.pagination import newest_first, time_id_cursor
+from herald.pagination import newest_first_page
 from herald.profiles.identity import live_profile, on_erase, on_merge
 from herald.tenancy.scope import get_scoped, scoped
 from herald.validation import normalize_email
@@ -197,12 +197,9 @@ def list_messages(
         query = query.where(Message.provider == where.provider)
     if where.to_address is not None:
         query = query.where(Message.to_address == where.to_address.strip().lower())
-    query = newest_first(query, Message.created_at, Message.id, cursor)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = time_id_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
-    return rows[:limit], next_cursor
+    return newest_first_page(
+        session, query, Message.created_at, Message.id, limit=limit, cursor=cursor
+    )
 
 
 def message_events(session: Session, message: Message) -> list[MessageEvent]:

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import utcnow
+from herald.db import like_pattern, utcnow
 from herald.errors import FieldError, InvalidInput
 from herald.messaging.ledger import record_event
 from herald.models import Consent, Message, MessageEvent, Profile, Suppression
-from herald.pagination import iterate_by_id, newest_first, time_id_cursor
+from herald.pagination import iterate_by_id, newest_first_page
 from herald.profiles.export import csv_stream, neutralize
 from herald.profiles.identity import record_change
 from herald.tenancy.scope import get_scoped, scoped
@@ -321,10 +321,8 @@ def _filtered(org_id: uuid.UUID, where: SuppressionFilter) -> sa.Select[Suppress
     if where.address is not None:
         query = query.where(Suppression.address == where.address)
     if where.search:
-        pattern = "%" + where.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
-            "_", "\\_"
-        )
-        query = query.where(Suppression.address.like(pattern + "%", escape="\\"))
+        pattern = f"%{like_pattern(where.search.lower())}%"
+        query = query.where(Suppression.address.like(pattern, escape="\\"))
     return query
 
 
@@ -337,12 +335,10 @@ def list_suppressions(
     cursor: str | None = None,
 ) -> tuple[list[Suppression], str | None]:
     """Newest first, a page at a time."""
-    query = newest_first(_filtered(org_id, where), Suppression.created_at, Suppression.id, cursor)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, time_id_cursor(rows[-1].created_at, rows[-1].id)
+    query = _filtered(org_id, where)
+    return newest_first_page(
+        session, query, Suppression.created_at, Suppression.id, limit=limit, cursor=cursor
+    )
 
 
 def iterate_suppressions(

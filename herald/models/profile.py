@@ -22,6 +22,10 @@ LOCATION_FIELDS = (
     "latitude",
     "longitude",
 )
+# The identifiers a person can be found by, each unique in an organization when set.
+IDENTIFIERS = ("email", "phone", "external_id")
+# Built-in fields that describe the person without identifying them.
+DESCRIPTIVE_FIELDS = ("first_name", "last_name", "timezone", *LOCATION_FIELDS)
 
 
 class Profile(Base):

@@ -10,21 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from herald.models import Profile
-from herald.models.profile import LOCATION_FIELDS
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS
 
-COLUMNS = (
-    "id",
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "timezone",
-    *LOCATION_FIELDS,
-    "properties",
-    "created_at",
-    "updated_at",
-)
+COLUMNS = ("id", *IDENTIFIERS, *DESCRIPTIVE_FIELDS, "properties", "created_at", "updated_at")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -28,12 +28,9 @@ from sqlalchemy.orm import Session
 from herald.db import utcnow
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
 from herald.models import AnonymousId, Event, Profile, ProfileChange
-from herald.models.profile import LOCATION_FIELDS
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS
 from herald.tenancy.scope import get_scoped, scoped
 
-IDENTIFIERS = ("email", "phone", "external_id")
-# Built-in, non-identifying fields a merge carries over when the survivor has none.
-DESCRIPTIVE_FIELDS = ("first_name", "last_name", "timezone", *LOCATION_FIELDS)
 RESOLVE_ATTEMPTS = 4
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from herald.db import json_text, utcnow
+from herald.db import json_text, like_pattern, utcnow
 from herald.errors import Conflict, FieldError, InvalidInput
 from herald.models import (
     AnonymousId,
@@ -23,7 +23,7 @@ from herald.models import (
     ProfileChange,
     SegmentMember,
 )
-from herald.models.profile import LOCATION_FIELDS
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS, LOCATION_FIELDS
 from herald.pagination import (
     decode_id_cursor,
     encode_cursor,
@@ -33,7 +33,6 @@ from herald.pagination import (
 )
 from herald.profiles import schemas
 from herald.profiles.identity import (
-    IDENTIFIERS,
     ProfileRef,
     Resolution,
     claim_identifiers,
@@ -121,7 +120,7 @@ def apply_fields(
 
 
 def _snapshot(profile: Profile) -> tuple[Any, ...]:
-    names = (*IDENTIFIERS, "first_name", "last_name", "timezone", *LOCATION_FIELDS)
+    names = (*IDENTIFIERS, *DESCRIPTIVE_FIELDS)
     return (*(getattr(profile, n) for n in names), json.dumps(profile.properties, sort_keys=True))
 
 
@@ -232,7 +231,7 @@ def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
             )
         )
     if where.search:
-        pattern = f"%{_escape_like(where.search.strip().lower())}%"
+        pattern = f"%{like_pattern(where.search.strip().lower())}%"
         full_name = (
             sa.func.coalesce(Profile.first_name, "") + " " + sa.func.coalesce(Profile.last_name, "")
         )
@@ -245,10 +244,6 @@ def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
             )
         )
     return query
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_profiles(

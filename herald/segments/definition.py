@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from herald.errors import hide_union_tags
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS
 
 DEFINITION_VERSION = 1
 MAX_CONDITIONS = 100
@@ -34,21 +35,8 @@ MAX_LIST_VALUES = 1000
 MAX_FILTERS = 10
 
 # Built-in profile fields and the type each compares as.
-TEXT_FIELDS = (
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "timezone",
-    "address1",
-    "address2",
-    "city",
-    "region",
-    "country",
-    "zip",
-)
 NUMBER_FIELDS = ("latitude", "longitude")
+TEXT_FIELDS = tuple(f for f in (*IDENTIFIERS, *DESCRIPTIVE_FIELDS) if f not in NUMBER_FIELDS)
 DATETIME_FIELDS = ("created_at", "updated_at")
 BUILTIN_FIELDS = TEXT_FIELDS + NUMBER_FIELDS + DATETIME_FIELDS
 

@@ -40,6 +40,8 @@ from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
+from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS
+
 if TYPE_CHECKING:
     from herald.models import EmailSettings, EmailTemplate, Organization, Profile
 
@@ -68,25 +70,7 @@ UNSUBSCRIBE_NAMES = frozenset({"unsubscribe_url", "preferences_url"})
 ORGANIZATION_FIELDS = ("name", "postal_address", "timezone")
 # Profile fields exposed by name; a custom property with one of these names is only reachable as
 # `profile.properties.<name>`.
-PROFILE_FIELDS = (
-    "id",
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "timezone",
-    "address1",
-    "address2",
-    "city",
-    "region",
-    "country",
-    "zip",
-    "latitude",
-    "longitude",
-    "created_at",
-    "properties",
-)
+PROFILE_FIELDS = ("id", *IDENTIFIERS, *DESCRIPTIVE_FIELDS, "created_at", "properties")
 BODY_FORMATS = ("mjml", "html")
 
 # Problems reported per field: enough to fix, not a wall of text.

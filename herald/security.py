@@ -7,6 +7,7 @@ never verifies for another.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -55,9 +56,16 @@ def _derive_key(secret: str, purpose: str) -> bytes:
     return hmac.digest(secret.encode(), f"herald:{purpose}".encode(), "sha256")
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def b64url(data: bytes) -> str:
+    """URL-safe base64 without padding (binascii directly: tokens are made per link)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
 def sign(purpose: str, message: str) -> str:
-    digest = hmac.digest(derive_key(purpose), message.encode(), "sha256")
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return b64url(hmac.digest(derive_key(purpose), message.encode(), "sha256"))
 
 
 def verify_signature(purpose: str, message: str, signature: str) -> bool:

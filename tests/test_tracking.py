@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from herald.db import Database
 from herald.messaging import tracking
 from herald.models import Consent, Message, MessageEvent, Suppression
+from herald.security import b64url
 from herald.segments import service as segments
 from tests.factories import OrgFixture, make_org, sign_in
 
@@ -83,7 +84,7 @@ def test_altered_or_malformed_tokens_are_refused() -> None:
         with pytest.raises(tracking.InvalidToken):
             tracking.read_message_token(tracking.OPEN_PURPOSE, bad)
     click = tracking.click_token(message_id, "https://example.com/a")
-    forged_url = tracking._b64encode(b"https://evil.example.com/")
+    forged_url = b64url(b"https://evil.example.com/")
     parts = click.split(".")
     with pytest.raises(tracking.InvalidToken):
         tracking.read_click_token(f"{parts[0]}.{forged_url}.{parts[2]}")
@@ -341,7 +342,7 @@ def test_click_redirects_only_to_the_messages_urls(client: TestClient, database:
 
     token = _token(link)
     id_part, _url_part, signature = token.split(".")
-    elsewhere = tracking._b64encode(b"https://evil.example.com/")
+    elsewhere = b64url(b"https://evil.example.com/")
     other_message = tracking.click_token(uuid.uuid4(), "https://shop.example.com/sale?a=1&b=2")
     for bad in (
         f"{id_part}.{elsewhere}.{signature}",  # a URL the message did not contain

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from urllib.parse import quote
 
-from herald.security import sign, verify_signature
+from herald.security import b64url, sign, verify_signature
 from herald.settings import get_settings
 
 OPEN_PURPOSE = "tracking:open"
@@ -52,18 +52,11 @@ NOTRACK_ATTRIBUTE = "data-herald-notrack"
 UNSUBSCRIBE_MAILBOX = "unsubscribe"
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
 class InvalidToken(ValueError):
     """A token that Herald did not make, was altered, or was made for another purpose."""
 
 
 # --- tokens --------------------------------------------------------------------------------------
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _b64decode(text: str) -> bytes:
@@ -73,13 +66,13 @@ def _b64decode(text: str) -> bytes:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("not a token") from exc
-    if _b64encode(raw) != text:  # spare bits set: another spelling of the same bytes
+    if b64url(raw) != text:  # spare bits set: another spelling of the same bytes
         raise InvalidToken("not a token")
     return raw
 
 
 def _id_part(message_id: uuid.UUID) -> str:
-    return _b64encode(message_id.bytes)
+    return b64url(message_id.bytes)
 
 
 def _message_id(part: str) -> uuid.UUID:
@@ -102,7 +95,7 @@ def click_token(message_id: uuid.UUID, url: str) -> str:
     return ".".join(
         (
             _id_part(message_id),
-            _b64encode(url.encode()),
+            b64url(url.encode()),
             sign(CLICK_PURPOSE, _click_payload(message_id, url)),
         )
     )
@@ -283,7 +276,7 @@ def prepare_html(
                 return tag
             token = tokens.get(url)
             if token is None:  # the same address often appears twice (an image and a button)
-                token = _b64encode(url.encode()) + "." + signature(payload_prefix + url)
+                token = b64url(url.encode()) + "." + signature(payload_prefix + url)
                 tokens[url] = token
             start, end = match.span(1) if match.group(1) is not None else match.span(0)
             if match.group(1) is None:  # single-quoted or bare: rewrite the attribute

@@ -196,11 +196,11 @@ def update_segment(
         segment.definition = parsed.model_dump(mode="json")
         _apply_derived(segment, derive(parsed, load))
         session.flush()
-        # Segments that include this one now mean something else too.
-        for dependant in [segment, *_dependants(session, org_id, segment.id)]:
-            if dependant is not segment:
-                reload = definition_loader(session, org_id)
-                _apply_derived(dependant, derive(parse_definition(dependant.definition), reload))
+        request_recompute(session, segment, if_idle=True)
+        # Segments that include this one now mean something else too. (`load` never read this
+        # segment: a definition naming itself is refused before loading.)
+        for dependant in _dependants(session, org_id, segment.id):
+            _apply_derived(dependant, derive(stored_definition(dependant.definition), load))
             request_recompute(session, dependant, if_idle=True)
     session.flush()
     return segment

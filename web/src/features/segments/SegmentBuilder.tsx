@@ -79,7 +79,6 @@ import {
   type ProfileCondition,
   type Scalar,
   type SegmentCondition,
-  type TimeUnit,
   type ValueType,
 } from "./definition";
 
@@ -366,7 +365,7 @@ function Problems({ messages }: { messages: readonly string[] }) {
 
 // --- Profile conditions ------------------------------------------------------------------------
 
-const SOURCES = [
+const SOURCES: { value: "property" | "field"; label: string }[] = [
   { value: "property", label: "Custom property" },
   { value: "field", label: "Built-in field" },
 ];
@@ -385,13 +384,11 @@ function ProfileConditionEditor({
   const type = predicateType(condition, condition.field);
   return (
     <Group gap="xs" align="flex-end" wrap="wrap">
-      <Select
-        size="xs"
+      <Choice
         w={150}
         label="Of the profile"
         data={SOURCES}
         value={isField ? "field" : "property"}
-        allowDeselect={false}
         onChange={(value) =>
           value === "field"
             ? onChange(withSubject(condition, { field: builtins[0] ?? "email" }))
@@ -399,18 +396,16 @@ function ProfileConditionEditor({
         }
       />
       {isField ? (
-        <Select
-          size="xs"
+        <Choice
           w={170}
           label="Field"
           searchable
-          allowDeselect={false}
           data={(builtins.length ? builtins : [condition.field ?? "email"]).map((name) => ({
             value: name,
             label: fieldLabel(name),
           }))}
           value={condition.field ?? null}
-          onChange={(value) => value && onChange(withSubject(condition, { field: value }))}
+          onChange={(value) => onChange(withSubject(condition, { field: value }))}
         />
       ) : (
         <>
@@ -426,14 +421,12 @@ function ProfileConditionEditor({
               onChange(withSubject(condition, known ? { property: value, type: known.type } : { property: value }));
             }}
           />
-          <Select
-            size="xs"
+          <Choice
             w={120}
             label="Compared as"
             data={VALUE_TYPES}
             value={type}
-            allowDeselect={false}
-            onChange={(value) => value && onChange(withValueType(condition, value as ValueType))}
+            onChange={(value) => onChange(withValueType(condition, value))}
           />
         </>
       )}
@@ -462,14 +455,12 @@ function PredicateInputs<P extends Predicate>({
   };
   return (
     <>
-      <Select
-        size="xs"
+      <Choice
         w={200}
         label="Operator"
         data={operatorsFor(type).map((op) => ({ value: op, label: operatorLabel(op, type) }))}
         value={predicate.operator}
-        allowDeselect={false}
-        onChange={(value) => value && onChange(withOperator(predicate, value as P["operator"], type))}
+        onChange={(value) => onChange(withOperator(predicate, value as P["operator"], type))}
       />
       {input === "text" && (
         <TextInput
@@ -482,8 +473,7 @@ function PredicateInputs<P extends Predicate>({
       )}
       {input === "number" && <NumberValue label="Value" value={predicate.value} onChange={(v) => setValue("value", v)} />}
       {input === "boolean" && (
-        <Select
-          size="xs"
+        <Choice
           w={110}
           label="Value"
           data={[
@@ -491,7 +481,6 @@ function PredicateInputs<P extends Predicate>({
             { value: "false", label: "false" },
           ]}
           value={predicate.value === false ? "false" : "true"}
-          allowDeselect={false}
           onChange={(value) => setValue("value", value === "true")}
         />
       )}
@@ -522,26 +511,14 @@ function PredicateInputs<P extends Predicate>({
       )}
       {(input === "relative" || input === "days") && (
         <>
-          <NumberInput
-            size="xs"
-            w={90}
-            label="Amount"
+          <AmountValue
             min={0}
             max={input === "days" ? 365 : 36500}
-            allowDecimal={false}
-            value={predicate.amount ?? ""}
-            onChange={(value) => set({ amount: typeof value === "number" ? value : null })}
+            value={predicate.amount}
+            onChange={(amount) => set({ amount })}
           />
           {input === "relative" ? (
-            <Select
-              size="xs"
-              w={110}
-              label="Unit"
-              data={TIME_UNITS}
-              value={predicate.unit}
-              allowDeselect={false}
-              onChange={(value) => value && set({ unit: value as TimeUnit })}
-            />
+            <Choice w={110} label="Unit" data={TIME_UNITS} value={predicate.unit} onChange={(unit) => set({ unit })} />
           ) : (
             <Text size="sm" pb={6}>
               days
@@ -555,6 +532,62 @@ function PredicateInputs<P extends Predicate>({
         </>
       )}
     </>
+  );
+}
+
+/** A small select that always holds one of its options: it hands on only a chosen value. */
+function Choice<T extends string>({
+  label,
+  w,
+  data,
+  value,
+  onChange,
+  searchable,
+}: {
+  label: string;
+  w: number;
+  data: { value: T; label: string }[];
+  value: T | null;
+  onChange: (value: T) => void;
+  searchable?: boolean;
+}) {
+  return (
+    <Select
+      size="xs"
+      w={w}
+      label={label}
+      searchable={searchable}
+      data={data}
+      value={value}
+      allowDeselect={false}
+      onChange={(next) => next && onChange(next as T)}
+    />
+  );
+}
+
+/** A whole number of time units: "in the last 30 days", "more than 5 days ago". */
+function AmountValue({
+  min,
+  max,
+  value,
+  onChange,
+}: {
+  min: number;
+  max?: number;
+  value: number | null | undefined;
+  onChange: (amount: number | null) => void;
+}) {
+  return (
+    <NumberInput
+      size="xs"
+      w={90}
+      label="Amount"
+      min={min}
+      max={max}
+      allowDecimal={false}
+      value={value ?? ""}
+      onChange={(next) => onChange(typeof next === "number" ? next : null)}
+    />
   );
 }
 
@@ -609,6 +642,13 @@ function DateValue({
 
 // --- Event conditions --------------------------------------------------------------------------
 
+const WINDOW_TYPES: { value: NonNullable<EventCondition["window"]>["type"]; label: string }[] = [
+  { value: "all_time", label: "at any time" },
+  { value: "in_the_last", label: "in the last" },
+  { value: "since", label: "since" },
+  { value: "between", label: "between" },
+];
+
 function EventConditionEditor({
   condition,
   onChange,
@@ -638,31 +678,25 @@ function EventConditionEditor({
           value={condition.metric}
           onChange={(metric) => onChange({ ...condition, metric })}
         />
-        <Select
-          size="xs"
+        <Choice
           w={150}
           label="Condition"
           data={EVENT_MODES}
           value={mode}
-          allowDeselect={false}
           onChange={(value) => {
-            if (!value) return;
             setCountChosen(value === "count");
-            onChange(withEventMode(condition, value as EventMode));
+            onChange(withEventMode(condition, value));
           }}
         />
         {(mode === "count" || mode === "sum" || mode === "average") && (
           <>
-            <Select
-              size="xs"
+            <Choice
               w={110}
               label="Is"
               data={EVENT_COMPARISONS}
               value={condition.operator}
-              allowDeselect={false}
               onChange={(value) => {
-                if (!value) return;
-                const next: EventCondition = { ...condition, operator: value as EventCondition["operator"] };
+                const next: EventCondition = { ...condition, operator: value };
                 if (value === "between") next.value_to = condition.value_to ?? condition.value + (whole ? 5 : 100);
                 else delete next.value_to;
                 onChange(next);
@@ -693,40 +727,17 @@ function EventConditionEditor({
             )}
           </>
         )}
-        <Select
-          size="xs"
+        <Choice
           w={130}
           label="When"
-          data={[
-            { value: "all_time", label: "at any time" },
-            { value: "in_the_last", label: "in the last" },
-            { value: "since", label: "since" },
-            { value: "between", label: "between" },
-          ]}
+          data={WINDOW_TYPES}
           value={window.type}
-          allowDeselect={false}
-          onChange={(value) => value && onChange({ ...condition, window: withWindowType(window, value as typeof window.type) })}
+          onChange={(value) => onChange({ ...condition, window: withWindowType(window, value) })}
         />
         {window.type === "in_the_last" && (
           <>
-            <NumberInput
-              size="xs"
-              w={90}
-              label="Amount"
-              min={1}
-              allowDecimal={false}
-              value={window.amount ?? ""}
-              onChange={(value) => setWindow({ amount: typeof value === "number" ? value : null })}
-            />
-            <Select
-              size="xs"
-              w={110}
-              label="Unit"
-              data={TIME_UNITS}
-              value={window.unit}
-              allowDeselect={false}
-              onChange={(value) => value && setWindow({ unit: value as TimeUnit })}
-            />
+            <AmountValue min={1} value={window.amount} onChange={(amount) => setWindow({ amount })} />
+            <Choice w={110} label="Unit" data={TIME_UNITS} value={window.unit} onChange={(unit) => setWindow({ unit })} />
           </>
         )}
         {(window.type === "since" || window.type === "between") && (
@@ -810,14 +821,12 @@ function EventFilterEditor({
           onChange(known && known.type !== type ? withValueType(next, known.type) : next);
         }}
       />
-      <Select
-        size="xs"
+      <Choice
         w={120}
         label="Compared as"
         data={VALUE_TYPES}
         value={type}
-        allowDeselect={false}
-        onChange={(value) => value && onChange(withValueType(filter, value as ValueType))}
+        onChange={(value) => onChange(withValueType(filter, value))}
       />
       <PredicateInputs predicate={filter} type={type} onChange={onChange} />
       <ActionIcon variant="subtle" color="red" aria-label={`Remove property filter ${index + 1}`} onClick={onRemove} mb={2}>
@@ -828,6 +837,21 @@ function EventFilterEditor({
 }
 
 // --- Segment membership and consent ------------------------------------------------------------
+
+const MEMBERSHIP_OPERATORS: { value: SegmentCondition["operator"]; label: string }[] = [
+  { value: "in", label: "is in" },
+  { value: "not_in", label: "is not in" },
+];
+
+const CONSENT_OPERATORS: { value: ConsentCondition["operator"]; label: string }[] = [
+  { value: "can_receive", label: "can receive marketing by" },
+  { value: "cannot_receive", label: "cannot receive marketing by" },
+];
+
+const CONSENT_CHANNELS: { value: ConsentCondition["channel"]; label: string }[] = [
+  { value: "email", label: "email" },
+  { value: "sms", label: "SMS" },
+];
 
 function SegmentConditionEditor({
   condition,
@@ -843,17 +867,12 @@ function SegmentConditionEditor({
   }
   return (
     <Group gap="xs" align="flex-end" wrap="wrap">
-      <Select
-        size="xs"
+      <Choice
         w={130}
         label="Membership"
-        data={[
-          { value: "in", label: "is in" },
-          { value: "not_in", label: "is not in" },
-        ]}
+        data={MEMBERSHIP_OPERATORS}
         value={condition.operator}
-        allowDeselect={false}
-        onChange={(value) => value && onChange({ ...condition, operator: value as SegmentCondition["operator"] })}
+        onChange={(operator) => onChange({ ...condition, operator })}
       />
       <Select
         size="xs"
@@ -878,29 +897,19 @@ function ConsentConditionEditor({
 }) {
   return (
     <Group gap="xs" align="flex-end" wrap="wrap">
-      <Select
-        size="xs"
+      <Choice
         w={210}
         label="Consent"
-        data={[
-          { value: "can_receive", label: "can receive marketing by" },
-          { value: "cannot_receive", label: "cannot receive marketing by" },
-        ]}
+        data={CONSENT_OPERATORS}
         value={condition.operator}
-        allowDeselect={false}
-        onChange={(value) => value && onChange({ ...condition, operator: value as ConsentCondition["operator"] })}
+        onChange={(operator) => onChange({ ...condition, operator })}
       />
-      <Select
-        size="xs"
+      <Choice
         w={110}
         label="Channel"
-        data={[
-          { value: "email", label: "email" },
-          { value: "sms", label: "SMS" },
-        ]}
+        data={CONSENT_CHANNELS}
         value={condition.channel}
-        allowDeselect={false}
-        onChange={(value) => value && onChange({ ...condition, channel: value as ConsentCondition["channel"] })}
+        onChange={(channel) => onChange({ ...condition, channel })}
       />
     </Group>
   );

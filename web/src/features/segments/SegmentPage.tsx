@@ -19,7 +19,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Profile, type Segment } from "../../api/client";
-import { ApiError, errorMessage, mapFieldErrors } from "../../api/errors";
+import { ApiError, errorMessage } from "../../api/errors";
 import { jobQuery, keys, segmentGrowthQuery, segmentMembersQuery, segmentQuery } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
@@ -28,6 +28,7 @@ import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
 import { QueryList, QueryResult } from "../../components/QueryResult";
 import { EmptyState, LoadingState, NotFoundState } from "../../components/States";
+import { useConfirmMutation } from "../../components/useConfirmMutation";
 import { useCursorPages } from "../../components/useCursorPages";
 import { formatCount, profileLabel } from "../../lib/format";
 import { GrowthChart } from "./GrowthChart";
@@ -294,7 +295,7 @@ function MembersTable({ profiles }: { profiles: Profile[] }) {
 function DeleteDialog({ segment, opened, onClose }: { segment: Segment; opened: boolean; onClose: () => void }) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const remove = useMutation({
+  const remove = useConfirmMutation({
     mutationFn: () =>
       call(api.DELETE("/api/segments/{segment_id}", { params: { path: { segment_id: segment.id } } })),
     onSuccess: () => {
@@ -303,19 +304,14 @@ function DeleteDialog({ segment, opened, onClose }: { segment: Segment; opened: 
       notifications.show({ color: "teal", message: `Segment “${segment.name}” was deleted.` });
       void navigate("/segments");
     },
+    onClose,
   });
-  const close = () => {
-    remove.reset();
-    onClose();
-  };
   return (
     <ConfirmDialog
       opened={opened}
       title="Delete this segment?"
       confirmLabel="Delete segment"
-      busy={remove.isPending}
-      errors={remove.isError ? mapFieldErrors(remove.error, []).other : []}
-      onCancel={close}
+      {...remove.dialog}
       onConfirm={() => remove.mutate()}
     >
       “{segment.name}” and its history are deleted for good. Its members are not: their profiles stay.

@@ -5,7 +5,6 @@ import { IconKey } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, call, type ApiKey, type ApiKeyCreated } from "../../api/client";
-import { mapFieldErrors } from "../../api/errors";
 import { apiKeysQuery, keys } from "../../api/queries";
 import { useIsAdmin } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -13,6 +12,7 @@ import { DateTime } from "../../components/DateTime";
 import { FormErrors } from "../../components/FormErrors";
 import { EmptyState, ErrorState, LoadingState } from "../../components/States";
 import { useApiErrors } from "../../components/useApiErrors";
+import { useConfirmMutation } from "../../components/useConfirmMutation";
 import { NewKeyModal } from "./NewKeyModal";
 
 export function ApiKeysSettings() {
@@ -200,26 +200,21 @@ function KeyRow({ apiKey, canRevoke, onRevoke }: { apiKey: ApiKey; canRevoke: bo
 
 function RevokeDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose: () => void }) {
   const queryClient = useQueryClient();
-  const revoke = useMutation({
+  const revoke = useConfirmMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/api-keys/{key_id}", { params: { path: { key_id: id } } })),
-    onSuccess: (revoked) => {
+    onSuccess: (revoked, close) => {
       void queryClient.invalidateQueries({ queryKey: keys.apiKeys });
       notifications.show({ color: "teal", message: `${revoked.name} is revoked.` });
       close();
     },
+    onClose,
   });
-  const close = () => {
-    revoke.reset();
-    onClose();
-  };
   return (
     <ConfirmDialog
       opened={apiKey !== null}
       title="Revoke this key?"
       confirmLabel="Revoke key"
-      busy={revoke.isPending}
-      errors={revoke.isError ? mapFieldErrors(revoke.error, []).other : []}
-      onCancel={close}
+      {...revoke.dialog}
       onConfirm={() => apiKey && revoke.mutate(apiKey.id)}
     >
       Everything that uses “{apiKey?.name}” ({apiKey?.prefix}…) is refused from its next request. This cannot be

@@ -5,7 +5,7 @@ import { IconUserPlus, IconUsers } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, call, type Role, type User } from "../../api/client";
-import { errorMessage, mapFieldErrors } from "../../api/errors";
+import { errorMessage } from "../../api/errors";
 import { keys, usersQuery } from "../../api/queries";
 import { useCurrentUser, useIsAdmin } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -13,6 +13,7 @@ import { DateTime } from "../../components/DateTime";
 import { FormErrors } from "../../components/FormErrors";
 import { EmptyState, ErrorState, LoadingState } from "../../components/States";
 import { useApiErrors } from "../../components/useApiErrors";
+import { useConfirmMutation } from "../../components/useConfirmMutation";
 
 const ROLES: { value: Role; label: string }[] = [
   { value: "member", label: "Member: reads everything" },
@@ -226,26 +227,21 @@ function UserList() {
 
 function RemoveDialog({ user, onClose }: { user: User | null; onClose: () => void }) {
   const queryClient = useQueryClient();
-  const remove = useMutation({
+  const remove = useConfirmMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/users/{user_id}", { params: { path: { user_id: id } } })),
-    onSuccess: () => {
+    onSuccess: (_, close) => {
       void queryClient.invalidateQueries({ queryKey: keys.users });
       notifications.show({ color: "teal", message: `${user?.email ?? "The member"} was removed.` });
       close();
     },
+    onClose,
   });
-  const close = () => {
-    remove.reset();
-    onClose();
-  };
   return (
     <ConfirmDialog
       opened={user !== null}
       title="Remove this team member?"
       confirmLabel="Remove"
-      busy={remove.isPending}
-      errors={remove.isError ? mapFieldErrors(remove.error, []).other : []}
-      onCancel={close}
+      {...remove.dialog}
       onConfirm={() => user && remove.mutate(user.id)}
     >
       {user?.email} can no longer sign in, and is signed out everywhere now.

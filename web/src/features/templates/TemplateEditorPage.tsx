@@ -17,7 +17,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { IconCopy, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useRef, useState, type ReactNode } from "react";
+import { useMemo, useRef, useState, type ChangeEvent, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Template } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
@@ -43,6 +43,9 @@ import { TemplatePreviewPane } from "./TemplatePreviewPane";
 
 /** The fields that show their own problems; anything else is listed above the buttons. */
 const SHOWN_FIELDS = new Set(["name", "kind", "subject", "preheader", "from_name", "from_email", "reply_to", "body", "text_body"]);
+
+/** The fields edited in a plain text input. */
+type TextKey = "name" | "subject" | "preheader" | "from_name" | "from_email" | "reply_to" | "text_body";
 
 export function TemplateEditorPage() {
   const { templateId } = useParams();
@@ -162,6 +165,13 @@ function TemplateForm({ template }: { template?: Template }) {
     return <ProblemLines problems={list} onGoTo={field === "body" ? goTo : undefined} />;
   };
 
+  /** The value, the problems and the change handler of a plain text input. */
+  const textField = (key: TextKey) => ({
+    value: values[key],
+    error: fieldError(key),
+    onChange: (event: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => set(key, event.currentTarget.value),
+  });
+
   const trackCursor = (element: HTMLTextAreaElement) => setCursor(positionAt(element.value, element.selectionStart));
 
   const changeFormat = (format: BodyFormat) => {
@@ -224,13 +234,7 @@ function TemplateForm({ template }: { template?: Template }) {
             <Stack gap="md">
               <Paper withBorder p="md">
                 <Stack gap="sm">
-                  <TextInput
-                    label="Name"
-                    required
-                    value={values.name}
-                    error={fieldError("name")}
-                    onChange={(event) => set("name", event.currentTarget.value)}
-                  />
+                  <TextInput label="Name" required {...textField("name")} />
                   <Radio.Group
                     label="Kind"
                     description={
@@ -247,45 +251,21 @@ function TemplateForm({ template }: { template?: Template }) {
                       <Radio value="transactional" label="Transactional" />
                     </Group>
                   </Radio.Group>
-                  <TextInput
-                    label="Subject"
-                    required
-                    ff="monospace"
-                    value={values.subject}
-                    error={fieldError("subject")}
-                    onChange={(event) => set("subject", event.currentTarget.value)}
-                  />
+                  <TextInput label="Subject" required ff="monospace" {...textField("subject")} />
                   <TextInput
                     label="Preheader"
                     description="The preview text most inboxes show after the subject."
-                    value={values.preheader}
-                    error={fieldError("preheader")}
-                    onChange={(event) => set("preheader", event.currentTarget.value)}
+                    {...textField("preheader")}
                   />
                   <SimpleGrid cols={{ base: 1, sm: 2 }}>
-                    <TextInput
-                      label="From name"
-                      placeholder="Default sender"
-                      value={values.from_name}
-                      error={fieldError("from_name")}
-                      onChange={(event) => set("from_name", event.currentTarget.value)}
-                    />
+                    <TextInput label="From name" placeholder="Default sender" {...textField("from_name")} />
                     <TextInput
                       label="From email"
                       type="email"
                       placeholder="Default sender"
-                      value={values.from_email}
-                      error={fieldError("from_email")}
-                      onChange={(event) => set("from_email", event.currentTarget.value)}
+                      {...textField("from_email")}
                     />
-                    <TextInput
-                      label="Reply-to"
-                      type="email"
-                      placeholder="Optional"
-                      value={values.reply_to}
-                      error={fieldError("reply_to")}
-                      onChange={(event) => set("reply_to", event.currentTarget.value)}
-                    />
+                    <TextInput label="Reply-to" type="email" placeholder="Optional" {...textField("reply_to")} />
                   </SimpleGrid>
                   <Text size="xs" c="dimmed">
                     Left empty, the sender is the default one from Settings → Email.
@@ -354,9 +334,7 @@ function TemplateForm({ template }: { template?: Template }) {
                       minRows={6}
                       maxRows={20}
                       spellCheck={false}
-                      value={values.text_body}
-                      error={fieldError("text_body")}
-                      onChange={(event) => set("text_body", event.currentTarget.value)}
+                      {...textField("text_body")}
                       styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)", fontSize: 13 } }}
                     />
                   )}

@@ -453,7 +453,12 @@ def test_preview_test_send_recipients_pages_and_stats(
         "clicks_total": 2,
         "unsubscribes": 1,
         "complaints": 0,
+        "conversions": 0,
+        "converters": 0,
+        "revenue": 0.0,
+        "conversion_metric": "Placed Order",
         "counts": {"sent": 3},
+        "variants": [],
     }
 
 

@@ -39,8 +39,15 @@ def _out(campaign: Campaign, counts: dict[str, int]) -> schemas.Campaign:
         exclude_segment_ids=[uuid.UUID(s) for s in campaign.exclude_segment_ids],
         smart_sending=campaign.smart_sending,
         smart_sending_hours=campaign.smart_sending_hours,
+        ab_test=campaign.ab_test,
+        ab_result=campaign.ab_result,
+        ab_decide_at=campaign.ab_decide_at,
+        send_time_optimization=campaign.send_time_optimization,
+        conversion_metric=campaign.conversion_metric,
         status=campaign.status,
         scheduled_at=campaign.scheduled_at,
+        local_send_at=campaign.local_send_at,
+        local_grace_minutes=campaign.local_grace_minutes,
         started_at=campaign.started_at,
         audience_at=campaign.audience_at,
         finished_at=campaign.finished_at,
@@ -114,8 +121,15 @@ def schedule_campaign(
     auth: ManagementAuth,
     session: DbSession,
 ) -> schemas.Campaign:
-    """Start sending a draft at a time (checked every minute)."""
-    campaign = service.schedule(session, auth.org_id, campaign_id, body.at)
+    """Start sending a draft at a time, or at a wall-clock time in each recipient's time zone
+    (checked every minute)."""
+    if body.local_at is not None:
+        campaign = service.schedule_local(
+            session, auth.org_id, campaign_id, body.local_at, body.grace_minutes
+        )
+    else:
+        assert body.at is not None
+        campaign = service.schedule(session, auth.org_id, campaign_id, body.at)
     return _one(session, campaign)
 
 
@@ -184,7 +198,7 @@ def preview_campaign(
     session: DbSession,
 ) -> schemas.CampaignPreview:
     """The campaign's email as one profile would get it (tracking links aside)."""
-    rendered = service.preview(session, auth.org_id, campaign_id, body.profile_id)
+    rendered = service.preview(session, auth.org_id, campaign_id, body.profile_id, body.variant)
     return schemas.CampaignPreview(
         subject=rendered.subject,
         preheader=rendered.preheader,
@@ -206,7 +220,7 @@ def test_send_campaign(
     session: DbSession,
 ) -> schemas.TestSendResult:
     """Send the campaign's email to one address now. Not a recipient, not in the stats."""
-    message = service.test_send(session, auth.org_id, campaign_id, body.email)
+    message = service.test_send(session, auth.org_id, campaign_id, body.email, body.variant)
     session.flush()
     return schemas.TestSendResult(message_id=message.id)
 
@@ -233,6 +247,6 @@ def list_recipients(
 def campaign_stats(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.CampaignStats:
-    figures = service.stats(session, auth.org_id, campaign_id)
-    counts = service.recipient_counts(session, campaign_id)
-    return schemas.CampaignStats(**figures, counts=counts)
+    """Overall and per A/B variant. Opens and clicks leave out machine ones; conversions are
+    attributed last touch within 5 days of a human open or click."""
+    return schemas.CampaignStats.model_validate(service.stats(session, auth.org_id, campaign_id))

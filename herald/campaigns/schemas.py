@@ -6,14 +6,87 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NaiveDatetime,
+    StringConstraints,
+    model_validator,
+)
 
+from herald.campaigns.abtest import DEFAULT_CONFIDENCE, MAX_VARIANTS, Fallback, Metric
 from herald.validation import Email, NoNul, Text255
 
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "paused", "cancelled"]
 Subject = Annotated[str, StringConstraints(max_length=998), NoNul]
 SegmentIds = Annotated[list[uuid.UUID], Field(max_length=50)]
 SmartSendingHours = Annotated[int, Field(ge=1, le=24 * 7)]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul]
+# Variant keys, in the order the variants are given.
+VariantKey = Literal["A", "B", "C", "D", "E", "F", "G"]
+VARIANT_KEYS: tuple[VariantKey, ...] = ("A", "B", "C", "D", "E", "F", "G")
+
+
+class Variant(BaseModel):
+    """What one variant changes; fields left out are the campaign's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: VariantKey | None = Field(
+        default=None, description="Set by Herald from the variant's position: A, B, C, ..."
+    )
+    subject: Subject | None = None
+    template_id: uuid.UUID | None = None
+    from_name: Text255 | None = None
+    send_delay_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 60,
+        description="A send-time variant: its test group goes this long after the campaign starts.",
+    )
+
+
+class ABTest(BaseModel):
+    """An A/B test: a test pool split evenly over the variants; after `duration_hours` the
+    worker picks the winner on `metric` and sends it to the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variants: Annotated[list[Variant], Field(min_length=2, max_length=MAX_VARIANTS)]
+    pool_percent: int = Field(
+        default=20, ge=1, le=100, description="Share of the audience in the test pool."
+    )
+    metric: Metric = "open_rate"
+    duration_hours: int = Field(default=4, ge=1, le=24 * 7)
+    confidence: float = Field(default=DEFAULT_CONFIDENCE, ge=0.8, le=0.999)
+    fallback: Fallback = Field(
+        default="leader",
+        description="Without a significant winner: send the leading variant, or `default_variant`.",
+    )
+    default_variant: VariantKey | None = None
+
+    @model_validator(mode="after")
+    def _keys_and_default(self) -> ABTest:
+        for key, variant in zip(VARIANT_KEYS, self.variants, strict=False):
+            variant.key = key
+        keys = VARIANT_KEYS[: len(self.variants)]
+        if self.fallback == "default" and self.default_variant not in keys:
+            raise ValueError(
+                f"default_variant: with fallback 'default', name one of {', '.join(keys)}"
+            )
+        return self
+
+
+class ABResult(BaseModel):
+    decided_at: datetime
+    winner: str
+    significant: bool = Field(description="False when the fallback chose the winner.")
+    reason: str
+    leader: str
+    values: dict[str, float] = Field(description="Each variant's value of the metric.")
+    p_values: dict[str, float] = Field(description="Holm-adjusted, leader against each variant.")
 
 
 class CampaignCreate(BaseModel):
@@ -36,6 +109,15 @@ class CampaignCreate(BaseModel):
         "`smart_sending_hours` hours.",
     )
     smart_sending_hours: SmartSendingHours = 16
+    ab_test: ABTest | None = None
+    send_time_optimization: bool = Field(
+        default=False,
+        description="Send each recipient at their most engaged hour within 24 hours of the start.",
+    )
+    conversion_metric: MetricName = Field(
+        default="Placed Order",
+        description="The event counted as a conversion (its `value` as revenue) in the stats.",
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -52,6 +134,9 @@ class CampaignUpdate(BaseModel):
     exclude_segment_ids: SegmentIds | None = None
     smart_sending: bool | None = None
     smart_sending_hours: SmartSendingHours | None = None
+    ab_test: ABTest | None = Field(default=None, description="null removes the A/B test.")
+    send_time_optimization: bool | None = None
+    conversion_metric: MetricName | None = None
 
 
 class Campaign(BaseModel):
@@ -66,8 +151,19 @@ class Campaign(BaseModel):
     exclude_segment_ids: list[uuid.UUID]
     smart_sending: bool
     smart_sending_hours: int
+    ab_test: ABTest | None
+    ab_result: ABResult | None = Field(description="The winner, once the test has been decided.")
+    ab_decide_at: datetime | None = Field(description="When the test will be decided.")
+    send_time_optimization: bool
+    conversion_metric: str
     status: CampaignStatus
-    scheduled_at: datetime | None
+    scheduled_at: datetime | None = Field(
+        description="When sending starts (with local time: when the first time zone's turn comes)."
+    )
+    local_send_at: datetime | None = Field(
+        description="Local-time sending: this wall-clock time in each recipient's time zone."
+    )
+    local_grace_minutes: int | None
     started_at: datetime | None
     audience_at: datetime | None = Field(description="When the audience snapshot finished.")
     finished_at: datetime | None
@@ -81,9 +177,31 @@ class CampaignList(BaseModel):
 
 
 class ScheduleRequest(BaseModel):
+    """Either `at` (one moment for everyone) or `local_at` (a wall-clock time in each
+    recipient's time zone)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime = Field(description="When to start sending (with a time zone).")
+    at: AwareDatetime | None = Field(
+        default=None, description="When to start sending (with a time zone)."
+    )
+    local_at: NaiveDatetime | None = Field(
+        default=None,
+        description="Send at this date and time in each recipient's time zone (no offset).",
+    )
+    grace_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=24 * 60,
+        description="Local time: recipients whose time passed less than this long ago get it at "
+        "once; for those further past, it goes at that time the next day.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScheduleRequest:
+        if (self.at is None) == (self.local_at is None):
+            raise ValueError("at: give either at or local_at")
+        return self
 
 
 class PreviewRequest(BaseModel):
@@ -92,6 +210,7 @@ class PreviewRequest(BaseModel):
     profile_id: uuid.UUID | None = Field(
         default=None, description="Render for this profile; without one, for nobody."
     )
+    variant: VariantKey | None = Field(default=None, description="An A/B variant's version.")
 
 
 class CampaignPreview(BaseModel):
@@ -105,6 +224,7 @@ class TestSendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
+    variant: VariantKey | None = Field(default=None, description="An A/B variant's version.")
 
 
 class TestSendResult(BaseModel):
@@ -128,7 +248,7 @@ class RecipientList(BaseModel):
     next_cursor: str | None
 
 
-class CampaignStats(BaseModel):
+class Figures(BaseModel):
     recipients: int = Field(description="Recipient rows, skipped ones included.")
     skipped: int = Field(description="Skipped at the snapshot or later, or cancelled.")
     sent: int
@@ -140,4 +260,21 @@ class CampaignStats(BaseModel):
     clicks_total: int
     unsubscribes: int
     complaints: int
+    conversions: int = Field(
+        description="Conversion events attributed to the campaign (last touch, 5 days)."
+    )
+    converters: int = Field(description="Recipients with at least one attributed conversion.")
+    revenue: float = Field(description="Sum of the attributed conversions' `value`.")
+
+
+class VariantFigures(Figures):
+    variant: str
+
+
+class CampaignStats(Figures):
     counts: dict[str, int] = Field(description="Recipients by status.")
+    conversion_metric: str
+    variants: list[VariantFigures] = Field(
+        description="The same figures for each A/B variant's recipients (test pool and, after "
+        "the decision, the winner's share)."
+    )

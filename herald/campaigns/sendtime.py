@@ -37,6 +37,8 @@ DEFAULT_ALPHA = 10.0
 # Pseudo-events per hour-of-week bin added to the organization's counts (Laplace smoothing).
 DEFAULT_FLOOR = 1.0
 WINDOW = timedelta(hours=24)
+# How far back engagement is read: old habits fade (a season is long enough to learn from).
+HISTORY = timedelta(days=180)
 _QUARTER = timedelta(minutes=15)
 # Profile ids per query in engagement_counts (stays far below SQLite's parameter limit).
 _ID_CHUNK = 5000
@@ -292,3 +294,9 @@ def engagement_counts(
             seen.add((message_id, bin_))
             result.setdefault(profile_id, [0] * HOURS_PER_WEEK)[bin_] += 1
     return result
+
+
+def organization_pattern(session: Session, org_id: uuid.UUID, now: datetime) -> list[float]:
+    """The organization's engagement pattern over the last HISTORY (the prior of every
+    profile's estimate)."""
+    return org_prior(engagement_counts(session, org_id, None, since=now - HISTORY).values())

@@ -23,12 +23,33 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.campaigns import sendtime, variants
+from herald.campaigns import stats as campaign_stats
+from herald.campaigns.statuses import (
+    CANCELLED,
+    DRAFT,
+    NO_CONSENT,
+    NO_EMAIL,
+    OPEN_RECIPIENT_STATUSES,
+    PAUSED,
+    PENDING,
+    QUEUED,
+    RECIPIENT_CANCELLED,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    SMART_SENDING,
+    SUPPRESSED,
+    WAITING,
+)
 from herald.db import Database, UTCDateTime, utcnow
 from herald.email.service import SendVerdict, send_gate
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -41,7 +62,7 @@ from herald.models import (
     Consent,
     EmailTemplate,
     Message,
-    MessageEvent,
+    Organization,
     Profile,
     Segment,
     SegmentMember,
@@ -54,30 +75,16 @@ from herald.tenancy.scope import get_scoped, scoped
 
 logger = logging.getLogger(__name__)
 
-# Campaign statuses.
-DRAFT, SCHEDULED, SENDING, SENT = "draft", "scheduled", "sending", "sent"
-PAUSED, CANCELLED = "paused", "cancelled"
-STATUSES = (DRAFT, SCHEDULED, SENDING, SENT, PAUSED, CANCELLED)
-# Recipient statuses: pending (no message yet), queued (its message exists and is not final),
-# then the message's final status (sent, delivered, bounced, complained, failed, suppressed,
-# skipped); skipped at the snapshot with a `skip_reason`; cancelled.
-PENDING, QUEUED = "pending", "queued"
-SKIPPED, RECIPIENT_CANCELLED = "skipped", "cancelled"
-OPEN_RECIPIENT_STATUSES = (PENDING, QUEUED)
-# Why the snapshot left a profile out.
-NO_EMAIL, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
-    "no_email",
-    "suppressed",
-    "no_consent",
-    "smart_sending",
-)
-
 SNAPSHOT_JOB = "campaign.snapshot"
 # Candidate profiles per snapshot transaction.
 SNAPSHOT_CHUNK = 10_000
 # Recipients given their message per pump transaction.
 PUMP_BATCH = 500
 MAX_SMART_SENDING_HOURS = 24 * 7
+# The time zones in use run from UTC-12 to UTC+14: a local-time campaign starts when its time
+# comes at UTC+14 and its last recipients get it 26 hours later.
+EARLIEST_UTC_OFFSET = timedelta(hours=14)
+LATEST_UTC_OFFSET = timedelta(hours=12)
 NAME_TAKEN = "another campaign has this name"
 
 
@@ -133,6 +140,28 @@ def _check_segments(
     return [str(s) for s in wanted]
 
 
+def _check_ab_test(
+    session: Session, org_id: uuid.UUID, ab_test: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The settings as stored (JSON-ready), after checking each variant's template."""
+    if ab_test is None:
+        return None
+    for index, variant in enumerate(ab_test["variants"]):
+        try:
+            _check_template(session, org_id, variant.get("template_id"))
+        except InvalidInput as exc:
+            raise InvalidInput.for_field(
+                f"ab_test.variants[{index}].template_id", "no such template"
+            ) from exc
+    return {
+        **ab_test,
+        "variants": [
+            {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in variant.items()}
+            for variant in ab_test["variants"]
+        ],
+    }
+
+
 def _require_draft(campaign: Campaign) -> None:
     if campaign.status != DRAFT:
         raise Conflict(
@@ -151,9 +180,28 @@ def _apply(session: Session, campaign: Campaign, fields: dict[str, Any]) -> None
     if "template_id" in fields:
         _check_template(session, org_id, fields["template_id"])
         campaign.template_id = fields["template_id"]
-    for name in ("subject", "from_name", "from_email", "smart_sending", "smart_sending_hours"):
+    for name in ("subject", "from_name", "from_email"):  # null: the template's
         if name in fields:
             setattr(campaign, name, fields[name])
+    for name in (
+        "smart_sending",
+        "smart_sending_hours",
+        "send_time_optimization",
+        "conversion_metric",
+    ):
+        if fields.get(name) is not None:
+            setattr(campaign, name, fields[name])
+    if "ab_test" in fields:
+        campaign.ab_test = _check_ab_test(session, org_id, fields["ab_test"])
+    if (
+        campaign.send_time_optimization
+        and campaign.ab_test
+        and any(v.get("send_delay_minutes") is not None for v in campaign.ab_test["variants"])
+    ):
+        raise InvalidInput.for_field(
+            "send_time_optimization",
+            "an A/B test of send times and send-time optimization exclude each other",
+        )
     if "include_segment_ids" in fields:
         campaign.include_segment_ids = _check_segments(
             session, org_id, "include_segment_ids", fields["include_segment_ids"] or []
@@ -174,6 +222,8 @@ def create_campaign(session: Session, org_id: uuid.UUID, fields: dict[str, Any])
         exclude_segment_ids=[],
         smart_sending=True,
         smart_sending_hours=16,
+        send_time_optimization=False,
+        conversion_metric="Placed Order",
     )
     _apply(session, campaign, fields)
     session.add(campaign)
@@ -233,6 +283,7 @@ def duplicate_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UU
         smart_sending_hours=source.smart_sending_hours,
         ab_test=source.ab_test,
         send_time_optimization=source.send_time_optimization,
+        conversion_metric=source.conversion_metric,
         status=DRAFT,
     )
     session.add(copy)
@@ -267,8 +318,55 @@ def schedule(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, at: da
     _check_ready(session, campaign)
     campaign.status = SCHEDULED
     campaign.scheduled_at = at
+    campaign.local_send_at = None
+    campaign.local_grace_minutes = None
     session.flush()
     return campaign
+
+
+def schedule_local(
+    session: Session,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    local_at: datetime,
+    grace_minutes: int,
+) -> Campaign:
+    """Send at the wall-clock time `local_at` in each recipient's time zone. Sending starts when
+    that time comes in the earliest time zone; the snapshot gives each recipient their moment."""
+    campaign = get_campaign(session, org_id, campaign_id)
+    if campaign.status != DRAFT:
+        raise _illegal(campaign, "schedule")
+    _check_ready(session, campaign)
+    if campaign.send_time_optimization:
+        raise InvalidInput.for_field(
+            "local_at",
+            "send-time optimization picks each recipient's time: turn it off to send in local time",
+        )
+    local_at = local_at.replace(tzinfo=None, second=0, microsecond=0)
+    now = utcnow()
+    latest = local_at.replace(tzinfo=UTC) + LATEST_UTC_OFFSET + timedelta(minutes=grace_minutes)
+    if latest < now:
+        raise InvalidInput.for_field("local_at", "this time has passed in every time zone")
+    campaign.status = SCHEDULED
+    campaign.scheduled_at = max(local_at.replace(tzinfo=UTC) - EARLIEST_UTC_OFFSET, now)
+    campaign.local_send_at = local_at
+    campaign.local_grace_minutes = grace_minutes
+    session.flush()
+    return campaign
+
+
+def local_send_moment(
+    local_at: datetime, zone: tzinfo, now: datetime, grace: timedelta
+) -> datetime | None:
+    """When a recipient in `zone` gets a campaign sent at the wall-clock time `local_at`: that
+    moment if it is ahead; None (at once) if it passed less than `grace` ago; otherwise the same
+    time the next day."""
+    moment = local_at.replace(tzinfo=zone).astimezone(UTC)
+    if moment >= now:
+        return moment
+    if now - moment <= grace:
+        return None
+    return (local_at + timedelta(days=1)).replace(tzinfo=zone).astimezone(UTC)
 
 
 def unschedule(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
@@ -278,6 +376,8 @@ def unschedule(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> C
         raise _illegal(campaign, "unschedule")
     campaign.status = DRAFT
     campaign.scheduled_at = None
+    campaign.local_send_at = None
+    campaign.local_grace_minutes = None
     session.flush()
     return campaign
 
@@ -287,6 +387,10 @@ def send_now(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Cam
     if campaign.status not in (DRAFT, SCHEDULED):
         raise _illegal(campaign, "send")
     _check_ready(session, campaign)
+    # Now means now for everyone, whatever a schedule said.
+    campaign.scheduled_at = None
+    campaign.local_send_at = None
+    campaign.local_grace_minutes = None
     start_sending(session, campaign)
     return campaign
 
@@ -387,7 +491,10 @@ def cancel(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campa
     campaign.finished_at = now
     session.execute(
         sa.update(CampaignRecipient)
-        .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == PENDING)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.status.in_((WAITING, PENDING)),
+        )
         .values(status=RECIPIENT_CANCELLED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -489,6 +596,29 @@ def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
     return sa.case(*whens, else_=sa.null())
 
 
+def _local_send_times(
+    session: Session, campaign: Campaign, candidates: sa.ColumnElement[bool], now: datetime
+) -> sa.ColumnElement[Any]:
+    """Each candidate's moment for a local-time campaign, by its time zone (else the
+    organization's): one CASE over the time zones the candidates use."""
+    local_at = campaign.local_send_at
+    assert local_at is not None
+    org_zone = session.scalar(
+        sa.select(Organization.timezone).where(Organization.id == campaign.org_id)
+    )
+    grace = timedelta(minutes=campaign.local_grace_minutes or 0)
+
+    def moment(*zones: str | None) -> sa.ColumnElement[Any]:
+        when = local_send_moment(local_at, sendtime.resolve_timezone(*zones), now, grace)
+        return sa.null() if when is None else sa.literal(when, UTCDateTime())
+
+    names = session.scalars(sa.select(Profile.timezone).where(candidates).distinct())
+    whens = {name: moment(name, org_zone) for name in names if name}
+    if not whens:
+        return moment(org_zone)
+    return sa.case(whens, value=Profile.timezone, else_=moment(org_zone))
+
+
 def snapshot_chunk(
     session: Session,
     campaign: Campaign,
@@ -497,7 +627,8 @@ def snapshot_chunk(
     now: datetime,
 ) -> int:
     """Insert the recipients among candidates with `after < id <= upto` (open ends when None)
-    that are not recipients yet; returns how many rows were added."""
+    that are not recipients yet; returns how many rows were added. With an A/B test they wait
+    until the snapshot's end deals out the test pool."""
     condition = _audience(campaign)
     if after is not None:
         condition = sa.and_(condition, Profile.id > after)
@@ -512,15 +643,18 @@ def snapshot_chunk(
     )
     reason = _skip_reason(campaign, now)
     stamp = sa.literal(now, UTCDateTime())
+    send_at: sa.ColumnElement[Any] = sa.null()
+    if campaign.local_send_at is not None:
+        local = _local_send_times(session, campaign, condition, now)
+        send_at = sa.case((reason.is_(None), local), else_=sa.null())
     select = sa.select(
         sa.literal(campaign.id, sa.Uuid()),
         Profile.org_id,
         Profile.id,
         Profile.email,
-        # Extension points: A/B tests set `variant`, send-time features `scheduled_for`.
         sa.null(),
-        sa.null(),
-        sa.case((reason.is_(None), PENDING), else_=SKIPPED),
+        send_at,
+        sa.case((reason.is_(None), WAITING if campaign.ab_test else PENDING), else_=SKIPPED),
         reason,
         stamp,
         stamp,
@@ -545,6 +679,50 @@ def snapshot_chunk(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def optimize_send_times(
+    session: Session,
+    campaign: Campaign,
+    recipients: sa.ColumnElement[bool],
+    window_start: datetime,
+    prior: Sequence[float],
+) -> int:
+    """Send-time optimization: the chosen recipients (a condition on CampaignRecipient) go at
+    their most engaged hour within 24 hours of `window_start` (herald/campaigns/sendtime.py)."""
+    rows = session.execute(
+        sa.select(CampaignRecipient.id, CampaignRecipient.profile_id, Profile.timezone)
+        .join(Profile, Profile.id == CampaignRecipient.profile_id)
+        .where(CampaignRecipient.campaign_id == campaign.id, recipients)
+    ).all()
+    if not rows:
+        return 0
+    org_zone = session.scalar(
+        sa.select(Organization.timezone).where(Organization.id == campaign.org_id)
+    )
+    counts = sendtime.engagement_counts(
+        session,
+        campaign.org_id,
+        [row.profile_id for row in rows],
+        since=window_start - sendtime.HISTORY,
+    )
+    nothing = [0] * sendtime.HOURS_PER_WEEK
+    session.execute(
+        sa.update(CampaignRecipient),
+        [
+            {
+                "id": row.id,
+                "scheduled_for": sendtime.best_send_time(
+                    counts.get(row.profile_id, nothing),
+                    prior,
+                    window_start,
+                    sendtime.resolve_timezone(row.timezone, org_zone),
+                ),
+            }
+            for row in rows
+        ],
+    )
+    return len(rows)
+
+
 def _chunk_end(session: Session, campaign: Campaign, after: uuid.UUID | None) -> uuid.UUID | None:
     """The id that ends the next chunk of candidates, or None when the rest fits in one."""
     query = sa.select(Profile.id).where(_audience(campaign))
@@ -556,6 +734,7 @@ def _chunk_end(session: Session, campaign: Campaign, after: uuid.UUID | None) ->
 @job_handler(SNAPSHOT_JOB)
 def _run_snapshot(run: JobRun) -> dict[str, Any]:
     campaign_id = uuid.UUID(run.payload["campaign_id"])
+    prior: list[float] | None = None
     with run.database.transaction() as session:
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
@@ -564,6 +743,8 @@ def _run_snapshot(run: JobRun) -> dict[str, Any]:
             sa.select(sa.func.count()).select_from(Profile).where(_audience(campaign))
         )
         run.save_progress(session, done=run.progress_done, total=int(total or 0))
+        if campaign.send_time_optimization:
+            prior = sendtime.organization_pattern(session, campaign.org_id, utcnow())
     while True:
         with run.database.transaction() as session:
             campaign = session.get(Campaign, campaign_id, with_for_update=True)
@@ -578,8 +759,17 @@ def _run_snapshot(run: JobRun) -> dict[str, Any]:
             upto = _chunk_end(session, campaign, after)
             now = utcnow()
             added = snapshot_chunk(session, campaign, after, upto, now)
+            if prior is not None:
+                in_chunk: sa.ColumnElement[bool] = CampaignRecipient.status.in_((WAITING, PENDING))
+                if after is not None:
+                    in_chunk = sa.and_(in_chunk, CampaignRecipient.profile_id > after)
+                if upto is not None:
+                    in_chunk = sa.and_(in_chunk, CampaignRecipient.profile_id <= upto)
+                optimize_send_times(session, campaign, in_chunk, campaign.started_at or now, prior)
             if upto is None:
                 campaign.audience_at = now
+                if campaign.ab_test:
+                    variants.deal_test_pool(session, campaign, now)
                 run.save_progress(session, done=run.progress_done + added)
                 return {"recipients": run.progress_done}
             run.save_progress(
@@ -590,15 +780,37 @@ def _run_snapshot(run: JobRun) -> dict[str, Any]:
 # --- Fan-out and completion -----------------------------------------------------------------------
 
 
-def _content_overrides(campaign: Campaign) -> dict[str, str]:
-    """The campaign's subject and sender, which the email worker uses instead of the
-    template's."""
+@dataclass(frozen=True)
+class RecipientContent:
+    """What a recipient's message is made from: the template, and the subject and sender that
+    the email worker uses instead of the template's."""
+
+    template_id: uuid.UUID | None
+    overrides: dict[str, str]
+
+
+def _variant(campaign: Campaign, key: str | None) -> dict[str, Any]:
+    if key is None or not campaign.ab_test:
+        return {}
+    for variant in campaign.ab_test.get("variants", []):
+        if variant.get("key") == key:
+            return dict(variant)
+    return {}
+
+
+def recipient_content(campaign: Campaign, variant_key: str | None) -> RecipientContent:
+    """The campaign's content, with what the recipient's A/B variant changes."""
+    variant = _variant(campaign, variant_key)
     overrides = {
-        "subject": campaign.subject,
-        "from_name": campaign.from_name,
+        "subject": variant.get("subject") or campaign.subject,
+        "from_name": variant.get("from_name") or campaign.from_name,
         "from_email": campaign.from_email,
     }
-    return {k: v for k, v in overrides.items() if v}
+    template_id = variant.get("template_id") or campaign.template_id
+    return RecipientContent(
+        template_id=uuid.UUID(str(template_id)) if template_id else None,
+        overrides={k: v for k, v in overrides.items() if v},
+    )
 
 
 def _queue_for(
@@ -610,7 +822,9 @@ def _queue_for(
     to_profile_id: uuid.UUID | None = None,
     to_address: str | None = None,
     send_after: datetime | None = None,
+    variant: str | None = None,
 ) -> Message:
+    content = recipient_content(campaign, variant)
     message = messages.queue_email(
         session,
         campaign.org_id,
@@ -619,12 +833,12 @@ def _queue_for(
         idempotency_key=idempotency_key,
         to_profile_id=to_profile_id,
         to_address=to_address,
-        template_id=campaign.template_id,
+        template_id=content.template_id,
         marketing=True,
         send_after=send_after,
         kick=False,
     )
-    overrides = _content_overrides(campaign)
+    overrides = content.overrides
     if overrides and message.status == ledger.QUEUED and message.attempts == 0:
         message.content = {**(message.content or {}), **overrides}
     return message
@@ -668,6 +882,7 @@ def fan_out(database: Database, campaign_id: uuid.UUID, limit: int = PUMP_BATCH)
                     idempotency_key=recipient_key(campaign.id, recipient.profile_id),
                     to_profile_id=recipient.profile_id,
                     send_after=recipient.scheduled_for,
+                    variant=recipient.variant,
                 )
             except (InvalidInput, NotFound) as exc:
                 # The profile was erased, or lost its address, since the snapshot.
@@ -715,6 +930,8 @@ def finish_if_done(database: Database, campaign_id: uuid.UUID) -> bool:
         _mirror_messages(session, campaign.id)
         if campaign.status != SENDING or campaign.audience_at is None:
             return False
+        if campaign.ab_test and campaign.ab_result is None:  # the test is part of the campaign
+            return False
         still_open = session.scalar(
             sa.select(CampaignRecipient.id)
             .where(
@@ -729,6 +946,74 @@ def finish_if_done(database: Database, campaign_id: uuid.UUID) -> bool:
         campaign.finished_at = utcnow()
         logger.info("campaign %s sent", campaign.id)
         return True
+
+
+def decide_test(database: Database, campaign_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """If the campaign's A/B test is due, pick the winner and release the waiting recipients to
+    it (with send-time optimization, at their best hour from now). True when it decided."""
+    now = now or utcnow()
+    with database.transaction() as session:
+        campaign = session.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
+        if (
+            campaign is None
+            or campaign.status != SENDING
+            or not campaign.ab_test
+            or campaign.ab_result is not None
+            or campaign.ab_decide_at is None
+            or campaign.ab_decide_at > now
+        ):
+            return False
+        decision = variants.decide(session, campaign, now)
+        waiting = sa.and_(
+            CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == WAITING
+        )
+        session.execute(
+            sa.update(CampaignRecipient)
+            .where(waiting)
+            .values(
+                variant=decision.winner,
+                scheduled_for=sa.func.coalesce(
+                    CampaignRecipient.scheduled_for,
+                    sa.literal(
+                        variants.winner_send_at(campaign, decision.winner, now), UTCDateTime()
+                    ),
+                ),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if campaign.send_time_optimization:
+            prior = sendtime.organization_pattern(session, campaign.org_id, now)
+            optimize_send_times(session, campaign, CampaignRecipient.status == WAITING, now, prior)
+        session.execute(
+            sa.update(CampaignRecipient)
+            .where(waiting)
+            .values(status=PENDING)
+            .execution_options(synchronize_session=False)
+        )
+        logger.info("campaign %s: A/B test decided: %s", campaign.id, decision.reason)
+        return True
+
+
+def decide_due_tests(database: Database, now: datetime | None = None) -> int:
+    """Every sending campaign whose A/B test is due (the periodic task)."""
+    now = now or utcnow()
+    with database.transaction() as session:
+        due = list(
+            session.scalars(
+                sa.select(Campaign.id).where(
+                    Campaign.status == SENDING,
+                    Campaign.ab_decide_at <= now,
+                )
+            )
+        )
+    decided = 0
+    for campaign_id in due:
+        try:
+            decided += decide_test(database, campaign_id, now)
+        except Exception:
+            logger.exception("campaign %s: deciding its A/B test failed", campaign_id)
+    return decided
 
 
 def pump(database: Database) -> int:
@@ -767,36 +1052,58 @@ def pump(database: Database) -> int:
 # --- Preview, test sends, recipients and stats ----------------------------------------------------
 
 
-def _parts(session: Session, campaign: Campaign) -> TemplateParts:
-    if campaign.template_id is None:
+def _check_variant(campaign: Campaign, variant: str | None) -> None:
+    if variant is not None and not _variant(campaign, variant):
+        raise InvalidInput.for_field("variant", "this campaign has no such A/B variant")
+
+
+def _parts(session: Session, campaign: Campaign, variant: str | None = None) -> TemplateParts:
+    content = recipient_content(campaign, variant)
+    if content.template_id is None:
         raise InvalidInput.for_field("template_id", "choose a template first")
-    template = templates.get_template(session, campaign.org_id, campaign.template_id)
+    template = templates.get_template(session, campaign.org_id, content.template_id)
     parts = parts_of(template)
-    if campaign.subject:
+    subject = content.overrides.get("subject")
+    if subject:
         parts = TemplateParts(
-            subject=campaign.subject, preheader=parts.preheader, html=parts.html, text=parts.text
+            subject=subject, preheader=parts.preheader, html=parts.html, text=parts.text
         )
     return parts
 
 
 def preview(
-    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, profile_id: uuid.UUID | None
+    session: Session,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    profile_id: uuid.UUID | None,
+    variant: str | None = None,
 ) -> RenderedEmail:
+    """The email as `profile_id` would get it (of an A/B variant, if given)."""
     campaign = get_campaign(session, org_id, campaign_id)
-    return templates.preview(session, org_id, _parts(session, campaign), profile_id=profile_id)
+    _check_variant(campaign, variant)
+    parts = _parts(session, campaign, variant)
+    return templates.preview(session, org_id, parts, profile_id=profile_id)
 
 
-def test_send(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, address: str) -> Message:
-    """The campaign's email to one address now, as a transactional-source message: it is not a
-    recipient and not counted in the stats."""
+def test_send(
+    session: Session,
+    org_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    address: str,
+    variant: str | None = None,
+) -> Message:
+    """The campaign's email (of an A/B variant, if given) to one address now, as a
+    transactional-source message: it is not a recipient and not counted in the stats."""
     campaign = get_campaign(session, org_id, campaign_id)
-    _parts(session, campaign)
+    _check_variant(campaign, variant)
+    _parts(session, campaign, variant)
     message = _queue_for(
         session,
         campaign,
         source="transactional",
         idempotency_key=f"campaign-test:{campaign.id}:{uuid.uuid4()}",
         to_address=address,
+        variant=variant,
     )
     messages.kick_send(session, message)
     return message
@@ -853,51 +1160,16 @@ def recipient_counts_for(
     return counts
 
 
-def stats(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, int]:
-    """Recipients, and what happened to the campaign's messages. Opens and clicks count people
-    (unique: messages with at least one) and in total, leaving out machine opens and clicks."""
+def stats(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
+    """The campaign's figures (herald/campaigns/stats.py), with each A/B variant's."""
     campaign = get_campaign(session, org_id, campaign_id)
-    counts = recipient_counts(session, campaign.id)
-    campaign_messages = sa.select(Message.id).where(
-        Message.org_id == org_id, Message.source == "campaign", Message.source_id == campaign.id
-    )
-    sent, delivered = session.execute(
-        sa.select(sa.func.count(Message.sent_at), sa.func.count(Message.delivered_at)).where(
-            Message.id.in_(campaign_messages)
-        )
-    ).one()
-    events = session.execute(
-        sa.select(
-            MessageEvent.kind,
-            sa.func.count(),
-            sa.func.count(sa.distinct(MessageEvent.message_id)),
-        )
-        .where(
-            MessageEvent.org_id == org_id,
-            MessageEvent.message_id.in_(campaign_messages),
-            MessageEvent.kind.in_(("opened", "clicked", "unsubscribed", "bounced", "complained")),
-            MessageEvent.machine.is_(False),
-        )
-        .group_by(MessageEvent.kind)
-    )
-    by_kind = {kind: (int(total), int(unique)) for kind, total, unique in events}
-
-    def unique(kind: str) -> int:
-        return by_kind.get(kind, (0, 0))[1]
-
-    def total(kind: str) -> int:
-        return by_kind.get(kind, (0, 0))[0]
-
+    figures = campaign_stats.campaign_figures(session, campaign)
+    keys = [v["key"] for v in (campaign.ab_test or {}).get("variants", [])]
     return {
-        "recipients": sum(counts.values()),
-        "skipped": sum(v for k, v in counts.items() if k in (SKIPPED, RECIPIENT_CANCELLED)),
-        "sent": int(sent),
-        "delivered": int(delivered),
-        "bounced": unique("bounced"),
-        "opens_unique": unique("opened"),
-        "opens_total": total("opened"),
-        "clicks_unique": unique("clicked"),
-        "clicks_total": total("clicked"),
-        "unsubscribes": unique("unsubscribed"),
-        "complaints": unique("complained"),
+        **figures[campaign_stats.ALL_RECIPIENTS].public(),
+        "counts": recipient_counts(session, campaign.id),
+        "conversion_metric": campaign.conversion_metric,
+        "variants": [
+            {"variant": key, **figures.get(key, campaign_stats.Figures()).public()} for key in keys
+        ],
     }

@@ -1,5 +1,5 @@
-"""Worker side of campaigns: the fan-out pump (every worker process) and the periodic start of
-scheduled campaigns."""
+"""Worker side of campaigns: the fan-out pump (every worker process), the periodic start of
+scheduled campaigns and the decision of A/B tests whose time has come."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def fan_out_campaigns(database: Database) -> int:
 def start_due_campaigns() -> int:
     with get_database().transaction() as session:
         return service.start_due_campaigns(session)
+
+
+@huey.periodic_task(crontab(minute="*"), name="herald.campaigns.decide_tests")  # type: ignore[untyped-decorator]
+def decide_ab_tests() -> int:
+    return service.decide_due_tests(get_database())

@@ -45,9 +45,16 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     audience_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # For later: A/B test settings (herald/campaigns/abtest.py) and send-time optimization.
+    # A/B test settings (schemas.ABTest) and, once decided, the outcome (schemas.ABResult).
     ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    ab_result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # When the test pool has had its `duration_hours`: set when the snapshot finishes.
+    ab_decide_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_time_optimization: Mapped[bool] = mapped_column(default=False)
+    # Local-time sending: a wall-clock time (no zone) applied in each recipient's time zone.
+    local_send_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=False))
+    local_grace_minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    conversion_metric: Mapped[str] = mapped_column(sa.String(255), default="Placed Order")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -56,12 +63,14 @@ class CampaignRecipient(Base):
     """One profile of a campaign's audience, as snapshotted when sending started.
 
     status: pending -> queued (its message exists) -> the message's outcome (sent, failed,
-    suppressed, skipped); skipped at the snapshot (with `skip_reason`); cancelled."""
+    suppressed, skipped); skipped at the snapshot (with `skip_reason`); cancelled. Outside an
+    A/B test's pool a recipient is `waiting` until the winner is decided, then pending."""
 
     __tablename__ = "campaign_recipients"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "profile_id"),
         sa.Index("ix_campaign_recipients_campaign_id_status", "campaign_id", "status"),
+        sa.Index("ix_campaign_recipients_message_id", "message_id"),
     )
 
     # An integer key: the snapshot inserts rows with INSERT ... SELECT, and pages follow it.

@@ -251,7 +251,8 @@ export interface paths {
         put?: never;
         /**
          * Schedule Campaign
-         * @description Start sending a draft at a time (checked every minute).
+         * @description Start sending a draft at a time, or at a wall-clock time in each recipient's time zone
+         *     (checked every minute).
          */
         post: operations["schedule_campaign"];
         delete?: never;
@@ -287,7 +288,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Campaign Stats */
+        /**
+         * Campaign Stats
+         * @description Overall and per A/B variant. Opens and clicks leave out machine ones; conversions are
+         *     attributed last touch within 5 days of a human open or click.
+         */
         get: operations["campaign_stats"];
         put?: never;
         post?: never;
@@ -1429,6 +1434,79 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ABResult */
+        ABResult: {
+            /**
+             * Decided At
+             * Format: date-time
+             */
+            decided_at: string;
+            /** Leader */
+            leader: string;
+            /**
+             * P Values
+             * @description Holm-adjusted, leader against each variant.
+             */
+            p_values: {
+                [key: string]: number;
+            };
+            /** Reason */
+            reason: string;
+            /**
+             * Significant
+             * @description False when the fallback chose the winner.
+             */
+            significant: boolean;
+            /**
+             * Values
+             * @description Each variant's value of the metric.
+             */
+            values: {
+                [key: string]: number;
+            };
+            /** Winner */
+            winner: string;
+        };
+        /**
+         * ABTest
+         * @description An A/B test: a test pool split evenly over the variants; after `duration_hours` the
+         *     worker picks the winner on `metric` and sends it to the rest.
+         */
+        ABTest: {
+            /**
+             * Confidence
+             * @default 0.95
+             */
+            confidence: number;
+            /** Default Variant */
+            default_variant?: ("A" | "B" | "C" | "D" | "E" | "F" | "G") | null;
+            /**
+             * Duration Hours
+             * @default 4
+             */
+            duration_hours: number;
+            /**
+             * Fallback
+             * @description Without a significant winner: send the leading variant, or `default_variant`.
+             * @default leader
+             * @enum {string}
+             */
+            fallback: "leader" | "default";
+            /**
+             * Metric
+             * @default open_rate
+             * @enum {string}
+             */
+            metric: "open_rate" | "click_rate" | "conversion_rate" | "revenue_per_recipient";
+            /**
+             * Pool Percent
+             * @description Share of the audience in the test pool.
+             * @default 20
+             */
+            pool_percent: number;
+            /** Variants */
+            variants: components["schemas"]["Variant"][];
+        };
         /** ApiKey */
         ApiKey: {
             /**
@@ -1563,6 +1641,14 @@ export interface components {
         /** Campaign */
         Campaign: {
             /**
+             * Ab Decide At
+             * @description When the test will be decided.
+             */
+            ab_decide_at: string | null;
+            /** @description The winner, once the test has been decided. */
+            ab_result: components["schemas"]["ABResult"] | null;
+            ab_test: components["schemas"]["ABTest"] | null;
+            /**
              * Audience At
              * @description When the audience snapshot finished.
              */
@@ -1572,6 +1658,8 @@ export interface components {
              * @constant
              */
             channel: "email";
+            /** Conversion Metric */
+            conversion_metric: string;
             /**
              * Counts
              * @description Recipients by status.
@@ -1599,10 +1687,22 @@ export interface components {
             id: string;
             /** Include Segment Ids */
             include_segment_ids: string[];
+            /** Local Grace Minutes */
+            local_grace_minutes: number | null;
+            /**
+             * Local Send At
+             * @description Local-time sending: this wall-clock time in each recipient's time zone.
+             */
+            local_send_at: string | null;
             /** Name */
             name: string;
-            /** Scheduled At */
+            /**
+             * Scheduled At
+             * @description When sending starts (with local time: when the first time zone's turn comes).
+             */
             scheduled_at: string | null;
+            /** Send Time Optimization */
+            send_time_optimization: boolean;
             /** Smart Sending */
             smart_sending: boolean;
             /** Smart Sending Hours */
@@ -1626,6 +1726,13 @@ export interface components {
         };
         /** CampaignCreate */
         CampaignCreate: {
+            ab_test?: components["schemas"]["ABTest"] | null;
+            /**
+             * Conversion Metric
+             * @description The event counted as a conversion (its `value` as revenue) in the stats.
+             * @default Placed Order
+             */
+            conversion_metric: string;
             /**
              * Exclude Segment Ids
              * @description ...except members of any of these.
@@ -1648,6 +1755,12 @@ export interface components {
             include_segment_ids?: string[];
             /** Name */
             name: string;
+            /**
+             * Send Time Optimization
+             * @description Send each recipient at their most engaged hour within 24 hours of the start.
+             * @default false
+             */
+            send_time_optimization: boolean;
             /**
              * Smart Sending
              * @description Skip people who got marketing email from Herald in the last `smart_sending_hours` hours.
@@ -1693,6 +1806,18 @@ export interface components {
             clicks_unique: number;
             /** Complaints */
             complaints: number;
+            /** Conversion Metric */
+            conversion_metric: string;
+            /**
+             * Conversions
+             * @description Conversion events attributed to the campaign (last touch, 5 days).
+             */
+            conversions: number;
+            /**
+             * Converters
+             * @description Recipients with at least one attributed conversion.
+             */
+            converters: number;
             /**
              * Counts
              * @description Recipients by status.
@@ -1714,6 +1839,11 @@ export interface components {
              * @description Recipient rows, skipped ones included.
              */
             recipients: number;
+            /**
+             * Revenue
+             * @description Sum of the attributed conversions' `value`.
+             */
+            revenue: number;
             /** Sent */
             sent: number;
             /**
@@ -1723,12 +1853,21 @@ export interface components {
             skipped: number;
             /** Unsubscribes */
             unsubscribes: number;
+            /**
+             * Variants
+             * @description The same figures for each A/B variant's recipients (test pool and, after the decision, the winner's share).
+             */
+            variants: components["schemas"]["VariantFigures"][];
         };
         /**
          * CampaignUpdate
          * @description Fields left out are left alone. Only a draft can be changed.
          */
         CampaignUpdate: {
+            /** @description null removes the A/B test. */
+            ab_test?: components["schemas"]["ABTest"] | null;
+            /** Conversion Metric */
+            conversion_metric?: string | null;
             /** Exclude Segment Ids */
             exclude_segment_ids?: string[] | null;
             /** From Email */
@@ -1739,6 +1878,8 @@ export interface components {
             include_segment_ids?: string[] | null;
             /** Name */
             name?: string | null;
+            /** Send Time Optimization */
+            send_time_optimization?: boolean | null;
             /** Smart Sending */
             smart_sending?: boolean | null;
             /** Smart Sending Hours */
@@ -2595,6 +2736,11 @@ export interface components {
              * @description Render for this profile; without one, for nobody.
              */
             profile_id?: string | null;
+            /**
+             * Variant
+             * @description An A/B variant's version.
+             */
+            variant?: ("A" | "B" | "C" | "D" | "E" | "F" | "G") | null;
         };
         /** Profile */
         Profile: {
@@ -2836,14 +2982,28 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** ScheduleRequest */
+        /**
+         * ScheduleRequest
+         * @description Either `at` (one moment for everyone) or `local_at` (a wall-clock time in each
+         *     recipient's time zone).
+         */
         ScheduleRequest: {
             /**
              * At
-             * Format: date-time
              * @description When to start sending (with a time zone).
              */
-            at: string;
+            at?: string | null;
+            /**
+             * Grace Minutes
+             * @description Local time: recipients whose time passed less than this long ago get it at once; for those further past, it goes at that time the next day.
+             * @default 60
+             */
+            grace_minutes: number;
+            /**
+             * Local At
+             * @description Send at this date and time in each recipient's time zone (no offset).
+             */
+            local_at?: string | null;
         };
         /** Segment */
         Segment: {
@@ -3452,6 +3612,11 @@ export interface components {
         TestSendRequest: {
             /** Email */
             email: string;
+            /**
+             * Variant
+             * @description An A/B variant's version.
+             */
+            variant?: ("A" | "B" | "C" | "D" | "E" | "F" | "G") | null;
         };
         /** TestSendResult */
         TestSendResult: {
@@ -3618,6 +3783,79 @@ export interface components {
             name?: string | null;
             /** Role */
             role?: ("owner" | "admin" | "member") | null;
+        };
+        /**
+         * Variant
+         * @description What one variant changes; fields left out are the campaign's.
+         */
+        Variant: {
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Key
+             * @description Set by Herald from the variant's position: A, B, C, ...
+             */
+            key?: ("A" | "B" | "C" | "D" | "E" | "F" | "G") | null;
+            /**
+             * Send Delay Minutes
+             * @description A send-time variant: its test group goes this long after the campaign starts.
+             */
+            send_delay_minutes?: number | null;
+            /** Subject */
+            subject?: string | null;
+            /** Template Id */
+            template_id?: string | null;
+        };
+        /** VariantFigures */
+        VariantFigures: {
+            /** Bounced */
+            bounced: number;
+            /** Clicks Total */
+            clicks_total: number;
+            /** Clicks Unique */
+            clicks_unique: number;
+            /** Complaints */
+            complaints: number;
+            /**
+             * Conversions
+             * @description Conversion events attributed to the campaign (last touch, 5 days).
+             */
+            conversions: number;
+            /**
+             * Converters
+             * @description Recipients with at least one attributed conversion.
+             */
+            converters: number;
+            /** Delivered */
+            delivered: number;
+            /** Opens Total */
+            opens_total: number;
+            /**
+             * Opens Unique
+             * @description Messages opened at least once (machine opens aside).
+             */
+            opens_unique: number;
+            /**
+             * Recipients
+             * @description Recipient rows, skipped ones included.
+             */
+            recipients: number;
+            /**
+             * Revenue
+             * @description Sum of the attributed conversions' `value`.
+             */
+            revenue: number;
+            /** Sent */
+            sent: number;
+            /**
+             * Skipped
+             * @description Skipped at the snapshot or later, or cancelled.
+             */
+            skipped: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Variant */
+            variant: string;
         };
     };
     responses: never;

@@ -1,0 +1,232 @@
+"""A campaign's figures, overall and per A/B variant, and the conversions attributed to it.
+
+Attribution is last touch: a conversion event (the campaign's `conversion_metric`, default
+"Placed Order") counts for the campaign when the person's latest human open or click of any
+Herald email in the ATTRIBUTION_WINDOW before it was one of this campaign's emails.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from herald.campaigns.statuses import RECIPIENT_CANCELLED, SKIPPED
+from herald.models import Campaign, CampaignRecipient, Event, Message, MessageEvent
+
+ATTRIBUTION_WINDOW = timedelta(days=5)
+# Message events counted per kind (human ones only: machine opens and clicks are left out).
+COUNTED_KINDS = ("opened", "clicked", "unsubscribed", "bounced", "complained")
+ALL_RECIPIENTS = "all"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    profile_id: uuid.UUID
+    variant: str | None
+    value: float
+
+
+@dataclass
+class Figures:
+    recipients: int = 0
+    skipped: int = 0
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    opens_unique: int = 0
+    opens_total: int = 0
+    clicks_unique: int = 0
+    clicks_total: int = 0
+    unsubscribes: int = 0
+    complaints: int = 0
+    conversions: int = 0
+    converters: int = 0
+    revenue: float = 0.0
+    # Revenue per converting recipient (profile), for the A/B revenue test.
+    revenue_by_profile: dict[uuid.UUID, float] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        figures = dict(self.__dict__)
+        figures.pop("revenue_by_profile")
+        figures["revenue"] = round(self.revenue, 2)
+        return figures
+
+
+def _engaged() -> sa.ColumnElement[bool]:
+    """A human open or any click: what counts as a touch."""
+    return sa.or_(
+        MessageEvent.kind == "clicked",
+        sa.and_(MessageEvent.kind == "opened", MessageEvent.machine.is_(False)),
+    )
+
+
+def _campaign_messages(campaign: Campaign) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Message.org_id == campaign.org_id,
+        Message.source == "campaign",
+        Message.source_id == campaign.id,
+    )
+
+
+def attributed_conversions(session: Session, campaign: Campaign) -> list[Conversion]:
+    """The conversion events whose last touch was this campaign, with the recipient's variant."""
+    touches = session.execute(
+        sa.select(Message.profile_id, MessageEvent.at, CampaignRecipient.variant)
+        .select_from(MessageEvent)
+        .join(Message, Message.id == MessageEvent.message_id)
+        .join(CampaignRecipient, CampaignRecipient.message_id == Message.id)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            MessageEvent.org_id == campaign.org_id,
+            _campaign_messages(campaign),
+            Message.profile_id.is_not(None),
+            _engaged(),
+        )
+    ).all()
+    if not touches:
+        return []
+    first_touch = min(at for _p, at, _v in touches)
+    # Each touched person's touches, this campaign's marked True, sorted by time.
+    timeline: dict[uuid.UUID, list[tuple[datetime, bool]]] = defaultdict(list)
+    variant_of: dict[uuid.UUID, str | None] = {}
+    for profile_id, at, variant in touches:
+        assert profile_id is not None
+        timeline[profile_id].append((at, True))
+        variant_of[profile_id] = variant
+    touched = (
+        sa.select(Message.profile_id)
+        .join(CampaignRecipient, CampaignRecipient.message_id == Message.id)
+        .where(CampaignRecipient.campaign_id == campaign.id, _campaign_messages(campaign))
+    )
+    others = session.execute(
+        sa.select(Message.profile_id, MessageEvent.at)
+        .select_from(MessageEvent)
+        .join(Message, Message.id == MessageEvent.message_id)
+        .where(
+            MessageEvent.org_id == campaign.org_id,
+            Message.org_id == campaign.org_id,
+            Message.profile_id.in_(touched),
+            sa.not_(sa.and_(Message.source == "campaign", Message.source_id == campaign.id)),
+            MessageEvent.at >= first_touch,
+            _engaged(),
+        )
+    )
+    for profile_id, at in others:
+        if profile_id in timeline:
+            timeline[profile_id].append((at, False))
+    for entries in timeline.values():
+        entries.sort()
+    events = session.execute(
+        sa.select(Event.profile_id, Event.time, Event.value).where(
+            Event.org_id == campaign.org_id,
+            Event.name == campaign.conversion_metric,
+            Event.time >= first_touch,
+            Event.profile_id.in_(touched),
+        )
+    )
+    conversions = []
+    for profile_id, time, value in events:
+        if profile_id not in timeline:
+            continue
+        entries = timeline[profile_id]
+        # The latest touch at or before the conversion.
+        index = bisect.bisect_right(entries, (time, True)) - 1
+        if index < 0:
+            continue
+        touch_at, ours = entries[index]
+        if ours and time - touch_at <= ATTRIBUTION_WINDOW:
+            conversions.append(Conversion(profile_id, variant_of[profile_id], float(value or 0)))
+    return conversions
+
+
+def _add_conversions(figures: Figures, conversions: Iterable[Conversion]) -> None:
+    for conversion in conversions:
+        figures.conversions += 1
+        figures.revenue += conversion.value
+        figures.revenue_by_profile[conversion.profile_id] = (
+            figures.revenue_by_profile.get(conversion.profile_id, 0.0) + conversion.value
+        )
+    figures.converters = len(figures.revenue_by_profile)
+
+
+def campaign_figures(session: Session, campaign: Campaign) -> dict[str | None, Figures]:
+    """Figures per variant (None: recipients without one) and for ALL_RECIPIENTS."""
+    by_variant: dict[str | None, Figures] = defaultdict(Figures)
+    recipients = session.execute(
+        sa.select(CampaignRecipient.variant, CampaignRecipient.status, sa.func.count())
+        .where(CampaignRecipient.campaign_id == campaign.id)
+        .group_by(CampaignRecipient.variant, CampaignRecipient.status)
+    )
+    for variant, status, count in recipients:
+        figures = by_variant[variant]
+        figures.recipients += int(count)
+        if status in (SKIPPED, RECIPIENT_CANCELLED):
+            figures.skipped += int(count)
+    joined = sa.and_(
+        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.message_id == Message.id
+    )
+    sends = session.execute(
+        sa.select(
+            CampaignRecipient.variant,
+            sa.func.count(Message.sent_at),
+            sa.func.count(Message.delivered_at),
+        )
+        .select_from(CampaignRecipient)
+        .join(Message, joined)
+        .group_by(CampaignRecipient.variant)
+    )
+    for variant, sent, delivered in sends:
+        by_variant[variant].sent = int(sent)
+        by_variant[variant].delivered = int(delivered)
+    events = session.execute(
+        sa.select(
+            CampaignRecipient.variant,
+            MessageEvent.kind,
+            sa.func.count(),
+            sa.func.count(sa.distinct(MessageEvent.message_id)),
+        )
+        .select_from(CampaignRecipient)
+        .join(MessageEvent, MessageEvent.message_id == CampaignRecipient.message_id)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            MessageEvent.org_id == campaign.org_id,
+            MessageEvent.kind.in_(COUNTED_KINDS),
+            MessageEvent.machine.is_(False),
+        )
+        .group_by(CampaignRecipient.variant, MessageEvent.kind)
+    )
+    for variant, kind, count, unique in events:
+        figures = by_variant[variant]
+        if kind == "opened":
+            figures.opens_total, figures.opens_unique = int(count), int(unique)
+        elif kind == "clicked":
+            figures.clicks_total, figures.clicks_unique = int(count), int(unique)
+        elif kind == "bounced":
+            figures.bounced = int(unique)
+        elif kind == "unsubscribed":
+            figures.unsubscribes = int(unique)
+        else:
+            figures.complaints = int(unique)
+    conversions = attributed_conversions(session, campaign)
+    grouped: dict[str | None, list[Conversion]] = defaultdict(list)
+    for conversion in conversions:
+        grouped[conversion.variant].append(conversion)
+    for variant, own in grouped.items():
+        _add_conversions(by_variant[variant], own)
+    total = Figures()
+    for figures in by_variant.values():
+        for name, value in figures.public().items():
+            if name not in ("conversions", "converters", "revenue"):
+                setattr(total, name, getattr(total, name) + value)
+    _add_conversions(total, conversions)
+    result: dict[str | None, Figures] = dict(by_variant)
+    result[ALL_RECIPIENTS] = total
+    return result

@@ -1,0 +1,24 @@
+"""The words of a campaign's life and its recipients', shared by the campaign modules."""
+
+from __future__ import annotations
+
+# Campaign statuses.
+DRAFT, SCHEDULED, SENDING, SENT = "draft", "scheduled", "sending", "sent"
+PAUSED, CANCELLED = "paused", "cancelled"
+STATUSES = (DRAFT, SCHEDULED, SENDING, SENT, PAUSED, CANCELLED)
+
+# Recipient statuses: waiting (outside an A/B test's pool, for the winner), pending (no message
+# yet), queued (its message exists and is not final), then the message's final status (sent,
+# delivered, bounced, complained, failed, suppressed, skipped); skipped at the snapshot with a
+# `skip_reason`; cancelled.
+WAITING, PENDING, QUEUED = "waiting", "pending", "queued"
+SKIPPED, RECIPIENT_CANCELLED = "skipped", "cancelled"
+OPEN_RECIPIENT_STATUSES = (WAITING, PENDING, QUEUED)
+
+# Why the snapshot left a profile out.
+NO_EMAIL, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
+    "no_email",
+    "suppressed",
+    "no_consent",
+    "smart_sending",
+)

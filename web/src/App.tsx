@@ -2,6 +2,9 @@
 import { Navigate, Route, Routes } from "react-router";
 import { RequireAuth } from "./auth/session";
 import { SignInPage } from "./auth/SignInPage";
+import { CampaignEditorPage } from "./features/campaigns/CampaignEditorPage";
+import { CampaignPage } from "./features/campaigns/CampaignPage";
+import { CampaignsPage } from "./features/campaigns/CampaignsPage";
 import { MessagePage } from "./features/messages/MessagePage";
 import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
@@ -42,6 +45,10 @@ export function App() {
           <Route path="segments/:segmentId" element={<SegmentPage />} />
           <Route path="segments/:segmentId/edit" element={<SegmentEditorPage />} />
           <Route path="suppressions" element={<SuppressionsPage />} />
+          <Route path="campaigns" element={<CampaignsPage />} />
+          <Route path="campaigns/new" element={<CampaignEditorPage />} />
+          <Route path="campaigns/:campaignId" element={<CampaignPage />} />
+          <Route path="campaigns/:campaignId/edit" element={<CampaignEditorPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditorPage />} />
           <Route path="templates/:templateId" element={<TemplateEditorPage />} />

@@ -36,6 +36,17 @@ export type Suppression = Schemas["Suppression"];
 export type SuppressionReason = Suppression["reason"];
 export type SuppressionChannel = Suppression["channel"];
 export type SuppressionBulkResult = Schemas["SuppressionBulkResult"];
+export type Campaign = Schemas["Campaign"];
+export type CampaignStatus = Campaign["status"];
+export type CampaignCreate = Schemas["CampaignCreate"];
+export type CampaignStats = Schemas["CampaignStats"];
+export type VariantFigures = Schemas["VariantFigures"];
+/** The figures the stats give for the whole campaign and for each A/B variant. */
+export type CampaignFigures = Omit<VariantFigures, "variant">;
+export type CampaignRecipient = Schemas["RecipientList"]["data"][number];
+export type ABTest = Schemas["ABTest"];
+export type ABResult = Schemas["ABResult"];
+export type ScheduleRequest = Schemas["ScheduleRequest"];
 
 const csrf: Middleware = {
   onRequest({ request }) {

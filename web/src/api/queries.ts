@@ -40,6 +40,11 @@ export const keys = {
   message: (id: string) => ["messages", "one", id] as const,
   emailSettings: ["email-settings"] as const,
   suppressionsAll: ["suppressions"] as const,
+  campaignsAll: ["campaigns"] as const,
+  campaign: (id: string) => ["campaigns", "one", id] as const,
+  campaignStats: (id: string) => ["campaigns", "stats", id] as const,
+  campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
+    ["campaigns", "recipients", id, status, cursor ?? null] as const,
   suppressions: (filter: SuppressionFilter, cursor: string | undefined) =>
     ["suppressions", filter.channel, filter.reason, filter.q, cursor ?? null] as const,
 };
@@ -285,6 +290,39 @@ export function suppressionsQuery(filter: SuppressionFilter, cursor: string | un
               limit: PAGE_SIZE,
             },
           },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export const campaignsQuery = queryOptions({
+  queryKey: keys.campaignsAll,
+  queryFn: () => call(api.GET("/api/campaigns")),
+});
+
+export function campaignQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.campaign(id),
+    queryFn: () => call(api.GET("/api/campaigns/{campaign_id}", { params: { path: { campaign_id: id } } })),
+  });
+}
+
+export function campaignStatsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.campaignStats(id),
+    queryFn: () => call(api.GET("/api/campaigns/{campaign_id}/stats", { params: { path: { campaign_id: id } } })),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function campaignRecipientsQuery(id: string, status: string, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.campaignRecipients(id, status, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/campaigns/{campaign_id}/recipients", {
+          params: { path: { campaign_id: id }, query: { status: status || undefined, cursor, limit: PAGE_SIZE } },
         }),
       ),
     placeholderData: (previous) => previous,

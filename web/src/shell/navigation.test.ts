@@ -20,7 +20,7 @@ describe("isInArea", () => {
     expect(isInArea(area("Profiles"), "/messages/123")).toBe(false);
   });
 
-  it("lists templates, the outbox and suppressions as built", () => {
-    for (const label of ["Templates", "Outbox", "Suppressions"]) expect(area(label).planned).toBeUndefined();
+  it("lists campaigns, templates, the outbox and suppressions as built", () => {
+    for (const label of ["Campaigns", "Templates", "Outbox", "Suppressions"]) expect(area(label).planned).toBeUndefined();
   });
 });

@@ -36,13 +36,7 @@ export const AREAS: readonly Area[] = [
     group: "Audience",
   },
   { label: "Suppressions", path: "/suppressions", icon: IconBan, group: "Audience" },
-  {
-    label: "Campaigns",
-    path: "/campaigns",
-    icon: IconSend,
-    group: "Messaging",
-    planned: "Campaigns will send an email or SMS to a segment, now or at a scheduled time, in each person's time zone.",
-  },
+  { label: "Campaigns", path: "/campaigns", icon: IconSend, group: "Messaging" },
   {
     label: "Flows",
     path: "/flows",

@@ -348,3 +348,36 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
     page.get_by_role("button", name="Unschedule").click()
     expect(page.get_by_test_id("campaign-status")).to_have_text("Draft")
     expect(page.get_by_role("link", name="Edit")).to_be_visible()
+
+    # Edit the draft: the whole audience in the test pool, then send it. The test runs for hours,
+    # so the campaign stays sending with the variants side by side.
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("heading", name="Edit Spring A/B", level=1).wait_for()
+    expect(field(page, "Subject of variant B")).to_have_value("Our spring sale starts today")
+    field(page, "Test pool").fill("100")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(f"**/campaigns/{campaign_id}")
+    expect(ab).to_contain_text("100% of the audience is split over 2 variants (50% each)")
+    page.get_by_role("button", name="Send now").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send now").click()
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Sending")
+    expect(page.get_by_test_id("count-sent")).to_have_text("3", timeout=SENT)
+    expect(ab.get_by_test_id("ab-pending")).to_contain_text("The winner will be picked")
+    with api(herald_server.base_url, org.secret_key) as client:
+        stats = client.get(f"/api/campaigns/{campaign_id}/stats").json()
+    by_variant = {v["variant"]: v["sent"] for v in stats["variants"]}
+    assert sorted(by_variant) == ["A", "B"] and sum(by_variant.values()) == 3, stats["variants"]
+    for key, sent in by_variant.items():
+        sent_cell = ab.get_by_test_id(f"variant-{key}").get_by_role("cell").nth(3)
+        expect(sent_cell).to_have_text(str(sent))
+    screenshot(page, "campaign-ab-sending")
+
+    # Pause and resume, then cancel: nobody else gets it.
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Paused")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Sending")
+    page.get_by_role("button", name="More").click()
+    page.get_by_role("menuitem", name="Cancel campaign").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel campaign").click()
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Cancelled")

@@ -245,6 +245,21 @@ def test_create_a_campaign_send_it_to_the_outbox_and_see_its_stats(
     expect(row.get_by_role("cell", name="3", exact=True)).to_be_visible()
     screenshot(page, "campaigns")
 
+    # A test to one address: not a recipient, followed on its message page.
+    row.get_by_role("link", name="Spring sale").click()
+    page.get_by_role("button", name="More").click()
+    page.get_by_role("menuitem", name="Send a test").click()
+    dialog = page.get_by_role("dialog", name="Send a test")
+    tester = unique_email("tester")
+    field(dialog, "Email address").fill(tester)
+    dialog.get_by_role("button", name="Send test").click()
+    expect(dialog.get_by_text(f"Test queued for {tester}.")).to_be_visible()
+    dialog.get_by_role("link", name="Follow the message").click()
+    page.wait_for_url(re.compile(r".*/messages/[0-9a-f-]{36}$"))
+    expect(page.get_by_test_id("message-status").first).to_have_text("Sent", timeout=SENT)
+    with api(herald_server.base_url, org.secret_key) as client:
+        assert client.get(f"/api/campaigns/{campaign_id}/stats").json()["recipients"] == 4
+
 
 def test_ab_test_setup_field_errors_schedule_and_unschedule(
     page, herald_server, new_org, screenshot

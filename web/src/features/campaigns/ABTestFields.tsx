@@ -63,7 +63,7 @@ export function ABTestFields({ form, templates }: { form: CampaignForm; template
               <TextInput
                 label={`Subject of variant ${key}`}
                 placeholder="The campaign's subject"
-                ff="monospace"
+                styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
                 {...form.getInputProps(`ab.variants.${index}.subject`)}
               />
               <SimpleGrid cols={{ base: 1, sm: 3 }}>

@@ -235,7 +235,7 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
                     label="Subject"
                     description="Left empty, the template's subject"
                     placeholder={chosenTemplate?.subject ?? "The template's subject"}
-                    ff="monospace"
+                    styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
                     {...form.getInputProps("subject")}
                   />
                   <SimpleGrid cols={{ base: 1, sm: 2 }}>

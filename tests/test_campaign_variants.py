@@ -86,7 +86,7 @@ def test_ab_settings_are_checked(client: TestClient, database: Database) -> None
         headers=org.secret_headers,
     )
     assert no_default.status_code == 422
-    assert "default_variant" in no_default.text
+    assert no_default.json()["error"]["fields"][0]["field"] == "ab_test.default_variant"
     other = make_org("Other")
     foreign = make_template(database, other)
     response = client.post(

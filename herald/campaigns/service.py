@@ -146,6 +146,11 @@ def _check_ab_test(
     """The settings as stored (JSON-ready), after checking each variant's template."""
     if ab_test is None:
         return None
+    keys = [variant["key"] for variant in ab_test["variants"]]
+    if ab_test.get("fallback") == "default" and ab_test.get("default_variant") not in keys:
+        raise InvalidInput.for_field(
+            "ab_test.default_variant", f"with fallback 'default', name one of {', '.join(keys)}"
+        )
     for index, variant in enumerate(ab_test["variants"]):
         try:
             _check_template(session, org_id, variant.get("template_id"))

@@ -379,3 +379,43 @@ def test_conversions_are_attributed_last_touch_within_five_days(
     )
     assert refused.status_code == 409
     assert stats(client, org, cid)["conversion_metric"] == "Placed Order"
+
+
+def test_audience_size_counts_what_the_snapshot_would(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    email_settings(client, org)
+    for i in range(4):
+        identify(client, org, email=f"p{i}@example.com", location={"city": "Berlin"})
+    identify(client, org, external_id="no-address", location={"city": "Berlin"})
+    identify(client, org, email="vip@example.com", location={"city": "Paris"})
+    berlin, paris = city_segment(client, org, "Berlin"), city_segment(client, org, "Paris")
+    with database.transaction() as session:
+        messages.queue_email(
+            session,
+            org.org_id,
+            source="flow",
+            idempotency_key="recently",
+            to_address="p0@example.com",
+            template_id=uuid.UUID(make_template(database, org)),
+            marketing=True,
+            kick=False,
+        )
+
+    def size(**body: Any) -> Any:
+        return client.post("/api/campaigns/audience", json=body, headers=org.secret_headers)
+
+    both = size(include_segment_ids=[berlin, paris]).json()
+    assert both == {"total": 6, "eligible": 4, "skipped": {"no_email": 1, "smart_sending": 1}}
+    only_berlin = size(
+        include_segment_ids=[berlin], exclude_segment_ids=[paris], smart_sending=False
+    )
+    assert only_berlin.json() == {"total": 5, "eligible": 4, "skipped": {"no_email": 1}}
+    assert size(include_segment_ids=[]).status_code == 422
+    other = make_org("Other")
+    foreign = size(include_segment_ids=[city_segment(client, other, "Berlin")])
+    assert foreign.status_code == 422
+    assert foreign.json()["error"]["fields"][0]["field"] == "include_segment_ids"
+    anonymous = client.post("/api/campaigns/audience", json={"include_segment_ids": [berlin]})
+    assert anonymous.status_code == 401

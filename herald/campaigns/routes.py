@@ -81,6 +81,17 @@ def create_campaign(
     return _one(session, campaign)
 
 
+@router.post("/audience", operation_id="campaign_audience", responses=INVALID)
+def campaign_audience(
+    body: schemas.AudienceRequest, auth: ManagementAuth, session: DbSession
+) -> schemas.Audience:
+    """How many people a campaign to these segments would reach if it started now, and why the
+    others would be skipped (from the segments' current members)."""
+    return schemas.Audience.model_validate(
+        service.audience_size(session, auth.org_id, body.model_dump())
+    )
+
+
 @router.get("/{campaign_id}", operation_id="get_campaign")
 def get_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession

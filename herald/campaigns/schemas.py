@@ -171,6 +171,24 @@ class CampaignList(BaseModel):
     data: list[Campaign]
 
 
+class AudienceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_segment_ids: SegmentIds
+    exclude_segment_ids: SegmentIds = Field(default_factory=list)
+    smart_sending: bool = True
+    smart_sending_hours: SmartSendingHours = 16
+
+
+class Audience(BaseModel):
+    total: int = Field(description="Profiles in any included segment and in no excluded one.")
+    eligible: int = Field(description="Those the campaign would be sent to right now.")
+    skipped: dict[str, int] = Field(
+        description="The others by the reason the snapshot would record (no_email, suppressed, "
+        "no_consent, smart_sending)."
+    )
+
+
 class ScheduleRequest(BaseModel):
     """Either `at` (one moment for everyone) or `local_at` (a wall-clock time in each
     recipient's time zone)."""

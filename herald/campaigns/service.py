@@ -624,6 +624,32 @@ def _local_send_times(
     return sa.case(whens, value=Profile.timezone, else_=moment(org_zone))
 
 
+def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
+    """Who a campaign with these segments and smart-sending settings would reach if it started
+    now: the snapshot's own conditions on the current segment memberships, counted."""
+    probe = Campaign(
+        id=uuid.uuid4(),
+        org_id=org_id,
+        include_segment_ids=_check_segments(
+            session, org_id, "include_segment_ids", fields["include_segment_ids"]
+        ),
+        exclude_segment_ids=_check_segments(
+            session, org_id, "exclude_segment_ids", fields["exclude_segment_ids"]
+        ),
+        smart_sending=fields["smart_sending"],
+        smart_sending_hours=fields["smart_sending_hours"],
+    )
+    if not probe.include_segment_ids:
+        raise InvalidInput.for_field("include_segment_ids", "choose at least one segment")
+    reason = _skip_reason(probe, utcnow()).label("reason")
+    rows = session.execute(
+        sa.select(reason, sa.func.count()).where(_audience(probe)).group_by(reason)
+    ).all()
+    skipped = {str(why): int(count) for why, count in rows if why is not None}
+    eligible = sum(int(count) for why, count in rows if why is None)
+    return {"total": eligible + sum(skipped.values()), "eligible": eligible, "skipped": skipped}
+
+
 def snapshot_chunk(
     session: Session,
     campaign: Campaign,

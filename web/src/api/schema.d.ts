@@ -95,6 +95,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/campaigns/audience": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Campaign Audience
+         * @description How many people a campaign to these segments would reach if it started now, and why the
+         *     others would be skipped (from the segments' current members).
+         */
+        post: operations["campaign_audience"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/campaigns/{campaign_id}": {
         parameters: {
             query?: never;
@@ -1578,6 +1599,43 @@ export interface components {
         ApiKeyList: {
             /** Data */
             data: components["schemas"]["ApiKey"][];
+        };
+        /** Audience */
+        Audience: {
+            /**
+             * Eligible
+             * @description Those the campaign would be sent to right now.
+             */
+            eligible: number;
+            /**
+             * Skipped
+             * @description The others by the reason the snapshot would record (no_email, suppressed, no_consent, smart_sending).
+             */
+            skipped: {
+                [key: string]: number;
+            };
+            /**
+             * Total
+             * @description Profiles in any included segment and in no excluded one.
+             */
+            total: number;
+        };
+        /** AudienceRequest */
+        AudienceRequest: {
+            /** Exclude Segment Ids */
+            exclude_segment_ids?: string[];
+            /** Include Segment Ids */
+            include_segment_ids: string[];
+            /**
+             * Smart Sending
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
         };
         /** BatchItemError */
         BatchItemError: {
@@ -4288,6 +4346,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Campaign"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    campaign_audience: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AudienceRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Audience"];
                 };
             };
             /** @description Unauthorized */

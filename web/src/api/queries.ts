@@ -41,6 +41,7 @@ export const keys = {
   emailSettings: ["email-settings"] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
+  campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>

@@ -1,38 +1,62 @@
-/** How many people the chosen segments reach right now: each included segment's size, and the
- * segments' own estimate of the audience (people in several segments once, excluded ones out). */
+/** How many people the campaign reaches right now: each included segment's size, and the
+ * API's count of the audience by the snapshot's own rules (people in several segments once,
+ * excluded ones out, and why the others would be skipped). */
 import { Alert, Group, List, Loader, Stack, Text } from "@mantine/core";
 import { IconAlertTriangle } from "@tabler/icons-react";
-import { api, call, type Segment } from "../../api/client";
+import { api, call, type Schemas, type Segment } from "../../api/client";
 import { errorMessage } from "../../api/errors";
 import { keys } from "../../api/queries";
 import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { formatCount } from "../../lib/format";
-import type { Definition } from "../segments/definition";
 import { SegmentStatusBadge } from "../segments/SegmentStatusBadge";
-import { audienceDefinition } from "./form";
 
 export const AUDIENCE_DELAY_MS = 400;
 
-function useEstimate(definition: Definition | null) {
-  return useDebouncedRequest({
-    request: definition,
-    delay: AUDIENCE_DELAY_MS,
-    queryKey: keys.segmentEstimate,
-    queryFn: (wanted: Definition) => call(api.POST("/api/segments/estimate", { body: { definition: wanted } })),
-  });
+type AudienceRequest = Schemas["AudienceRequest"];
+
+const SKIP_LABELS: Record<string, string> = {
+  no_email: "without an email address",
+  suppressed: "suppressed",
+  no_consent: "withdrew consent",
+  smart_sending: "emailed recently (smart sending)",
+};
+
+/** "2 without an email address, 1 suppressed", in a stable order. */
+export function skippedSummary(skipped: Record<string, number>): string {
+  return Object.keys(SKIP_LABELS)
+    .filter((reason) => (skipped[reason] ?? 0) > 0)
+    .map((reason) => `${formatCount(skipped[reason] ?? 0)} ${SKIP_LABELS[reason]}`)
+    .join(", ");
 }
 
 export function AudienceSize({
   include,
   exclude,
+  smartSending,
+  smartSendingHours,
   segments,
 }: {
   include: readonly string[];
   exclude: readonly string[];
+  smartSending: boolean;
+  smartSendingHours: number;
   segments: readonly Segment[];
 }) {
-  const audience = useEstimate(audienceDefinition(include, exclude, false));
-  const reachable = useEstimate(audienceDefinition(include, exclude, true));
+  const request: AudienceRequest | null =
+    include.length === 0 || !(smartSendingHours >= 1)
+      ? null
+      : {
+          include_segment_ids: [...include],
+          exclude_segment_ids: [...exclude],
+          smart_sending: smartSending,
+          smart_sending_hours: smartSendingHours,
+        };
+  const audience = useDebouncedRequest({
+    request,
+    delay: AUDIENCE_DELAY_MS,
+    queryKey: keys.campaignAudience,
+    queryFn: (body: AudienceRequest) => call(api.POST("/api/campaigns/audience", { body })),
+  });
   const byId = new Map(segments.map((s) => [s.id, s]));
   const included = include.map((id) => byId.get(id)).filter((s): s is Segment => s !== undefined);
   const upperBound = included.reduce((sum, s) => sum + s.member_count, 0);
@@ -44,7 +68,8 @@ export function AudienceSize({
       </Text>
     );
   }
-  const error = audience.query.error ?? reachable.query.error;
+  const error = audience.query.error;
+  const size = audience.query.data;
   return (
     <Stack gap={6} aria-live="polite" data-testid="audience-size">
       <List size="sm" spacing={2}>
@@ -70,25 +95,31 @@ export function AudienceSize({
           The audience could not be counted: {errorMessage(error)}
         </Alert>
       ) : (
-        <Group gap="xs" align="baseline">
-          <Text fw={700} fz="xl" data-testid="audience-estimate">
-            {audience.query.data ? formatCount(audience.query.data.count) : "…"}
-          </Text>
-          <Text size="sm" c="dimmed">
-            {audience.query.data?.count === 1 ? "person" : "people"} in the audience right now
-            {reachable.query.data && (
-              <>
-                , <span data-testid="audience-reachable">{formatCount(reachable.query.data.count)}</span> of them can
-                receive marketing email
-              </>
-            )}
-          </Text>
-          {(audience.updating || reachable.updating) && <Loader size="xs" aria-label="Counting the audience" />}
-        </Group>
+        <Stack gap={2}>
+          <Group gap="xs" align="baseline">
+            <Text fw={700} fz="xl" data-testid="audience-estimate">
+              {size ? formatCount(size.eligible) : "…"}
+            </Text>
+            <Text size="sm" c="dimmed">
+              {size?.eligible === 1 ? "person" : "people"} would get it if it went now
+              {size && (
+                <>
+                  {" "}
+                  (of <span data-testid="audience-total">{formatCount(size.total)}</span> in the segments)
+                </>
+              )}
+            </Text>
+            {audience.updating && <Loader size="xs" aria-label="Counting the audience" />}
+          </Group>
+          {size && skippedSummary(size.skipped) && (
+            <Text size="xs" c="dimmed" data-testid="audience-skipped">
+              Left out: {skippedSummary(size.skipped)}.
+            </Text>
+          )}
+        </Stack>
       )}
       <Text size="xs" c="dimmed">
-        When it is sent, Herald leaves out people without an address, suppressed addresses, people who withdrew consent
-        and, with smart sending, people emailed recently.
+        Counted from the segments&apos; current members. The audience is fixed when sending starts.
       </Text>
     </Stack>
   );

@@ -214,7 +214,13 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
                     loading={segments.isPending}
                     {...form.getInputProps("exclude_segment_ids")}
                   />
-                  <AudienceSize include={values.include_segment_ids} exclude={values.exclude_segment_ids} segments={segmentList} />
+                  <AudienceSize
+                    include={values.include_segment_ids}
+                    exclude={values.exclude_segment_ids}
+                    smartSending={values.smart_sending}
+                    smartSendingHours={values.smart_sending_hours}
+                    segments={segmentList}
+                  />
                 </Section>
                 <Section title="Content" description="The template, and what the campaign changes in it.">
                   <Select

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import type { Campaign } from "../../api/client";
 import { mapFieldErrors, ApiError } from "../../api/errors";
 import {
-  audienceDefinition,
   checkCampaign,
   ERROR_ALIASES,
   ERROR_FIELDS,
@@ -174,29 +173,6 @@ describe("API errors", () => {
   });
 });
 
-describe("audienceDefinition", () => {
-  it("is any included segment, no excluded one, and (reachable) who email can go to", () => {
-    expect(audienceDefinition([], [OTHER], false)).toBeNull();
-    expect(audienceDefinition([SEGMENT, OTHER], [TEMPLATE], true)).toEqual({
-      version: 1,
-      match: "all",
-      negate: false,
-      conditions: [
-        {
-          type: "group",
-          match: "any",
-          negate: false,
-          conditions: [
-            { type: "segment", segment_id: SEGMENT, operator: "in" },
-            { type: "segment", segment_id: OTHER, operator: "in" },
-          ],
-        },
-        { type: "segment", segment_id: TEMPLATE, operator: "not_in" },
-        { type: "consent", channel: "email", operator: "can_receive" },
-      ],
-    });
-  });
-});
 
 describe("scheduleRequest", () => {
   it("sends one moment with its offset, or a wall-clock time for local sending", () => {

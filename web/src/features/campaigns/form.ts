@@ -1,7 +1,6 @@
 /** The campaign editor's values, what it saves, the audience it asks the estimate about, and
  * where the API's field errors go (no React). */
 import type { ABTest, Campaign, CampaignCreate, ScheduleRequest } from "../../api/client";
-import type { Definition } from "../segments/definition";
 import type { ABMetric } from "./status";
 
 export const VARIANT_KEYS = ["A", "B", "C", "D", "E", "F", "G"] as const;
@@ -265,30 +264,6 @@ export const ERROR_ALIASES: Readonly<Record<string, string>> = {
     ]),
   ),
 };
-
-/**
- * The audience as a segment definition, for the segments' estimate: in any included segment and
- * in no excluded one; with `reachable`, only people marketing email can go to (an address, not
- * suppressed, consent not withdrawn), as the send will check. Null without an included segment.
- */
-export function audienceDefinition(include: readonly string[], exclude: readonly string[], reachable: boolean): Definition | null {
-  if (include.length === 0) return null;
-  return {
-    version: 1,
-    match: "all",
-    negate: false,
-    conditions: [
-      {
-        type: "group",
-        match: "any",
-        negate: false,
-        conditions: include.map((id) => ({ type: "segment" as const, segment_id: id, operator: "in" as const })),
-      },
-      ...exclude.map((id) => ({ type: "segment" as const, segment_id: id, operator: "not_in" as const })),
-      ...(reachable ? [{ type: "consent" as const, channel: "email" as const, operator: "can_receive" as const }] : []),
-    ],
-  };
-}
 
 /** When to send: one moment (in the browser's time zone), or a wall-clock time in each recipient's. */
 export interface ScheduleValues {

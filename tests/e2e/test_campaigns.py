@@ -6,11 +6,16 @@ read-only settings of a campaign that is no longer a draft."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from herald.campaigns import service as campaign_service
+from herald.db import Database
 from tests.e2e.helpers import api, field, sign_in, unique_email
 from tests.e2e.test_segments import wait_until_ready
 
@@ -400,3 +405,49 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
     page.get_by_role("menuitem", name="Cancel campaign").click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel campaign").click()
     expect(page.get_by_test_id("campaign-status")).to_have_text("Cancelled")
+
+
+def test_a_decided_ab_test_shows_its_winner(page, herald_server, new_org, screenshot) -> None:
+    org = new_org("Decided shop")
+    data = seed(herald_server.base_url, org.secret_key, "decided")
+    with api(herald_server.base_url, org.secret_key) as client:
+        made = client.post(
+            "/api/campaigns",
+            json={
+                "name": "Decided A/B",
+                "template_id": data["template"]["id"],
+                "include_segment_ids": [data["segments"]["VIPs"]["id"]],
+                "ab_test": {
+                    "variants": [{"subject": "Plain"}, {"subject": "Fancy"}],
+                    "pool_percent": 100,
+                    "fallback": "default",
+                    "default_variant": "B",
+                },
+            },
+        )
+        assert made.status_code == 201, made.text
+        campaign_id = made.json()["id"]
+        assert client.post(f"/api/campaigns/{campaign_id}/send").status_code == 202
+        deadline = time.monotonic() + SENT / 1000
+        while client.get(f"/api/campaigns/{campaign_id}").json()["counts"] != {
+            "sent": 3,
+            "skipped": 1,
+        }:
+            assert time.monotonic() < deadline, "the test pool was not sent"
+            time.sleep(0.3)
+        decide_at = client.get(f"/api/campaigns/{campaign_id}").json()["ab_decide_at"]
+    # The test lasts hours: decide it now, as the worker's task will when its time comes.
+    database = Database(f"sqlite:///{herald_server.data_dir / 'herald.db'}")
+    try:
+        moment = datetime.fromisoformat(decide_at) + timedelta(seconds=1)
+        assert campaign_service.decide_test(database, uuid.UUID(campaign_id), moment)
+    finally:
+        database.engine.dispose()
+
+    sign_in(page, org.email, org.password)
+    page.goto(f"/campaigns/{campaign_id}")
+    result = page.get_by_test_id("ab-result")
+    expect(result).to_contain_text("Variant B was sent without a clear winner")
+    expect(result).to_contain_text("sending the default variant B as configured")
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Sent", timeout=SENT)
+    screenshot(page, "campaign-ab-decided")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -116,29 +116,62 @@ def claim(
     ready: sa.ColumnElement[bool] | None = None,
 ) -> bool:
     """Atomically take a work row: pending, or running with a heartbeat older than `stale_after`.
+    `claim_many` with one row."""
+    claimed = claim_many(
+        session,
+        model,
+        [row_id],
+        stale_after=stale_after,
+        pending=pending,
+        running=running,
+        ready=ready,
+    )
+    return row_id in claimed
+
+
+def claim_many(
+    session: Session,
+    model: type[Any],
+    row_ids: Collection[Any],
+    *,
+    stale_after: timedelta,
+    pending: str = "pending",
+    running: str = "running",
+    ready: sa.ColumnElement[bool] | None = None,
+) -> set[Any]:
+    """Atomically take the work rows among `row_ids` that are pending, or running with a
+    heartbeat older than `stale_after`; returns the ids taken.
 
     The model needs `status`, `attempts` and `heartbeat_at` columns. One UPDATE with the condition
     in its WHERE clause is a compare-and-set on SQLite and on PostgreSQL alike, so of two workers
-    handed the same kick exactly one wins. The caller commits.
+    handed the same kick exactly one wins each row. On PostgreSQL the rows are picked with
+    `FOR UPDATE SKIP LOCKED`: a row another transaction holds right now is left to it (whoever
+    holds it either takes it, finishes it, or leaves it to a later kick or the sweep) instead of
+    waiting for it. The caller commits.
 
     `pending` and `running` name the table's two statuses (messages say "queued" and "sending");
     `ready`, when given, is a further condition a pending row must meet (its time has come).
     """
+    if not row_ids:
+        return set()
     now = utcnow()
     waiting = model.status == pending if ready is None else sa.and_(model.status == pending, ready)
+    takeable = sa.or_(
+        waiting, sa.and_(model.status == running, model.heartbeat_at < now - stale_after)
+    )
+    chosen: sa.ColumnElement[bool] = model.id.in_(list(row_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = model.id.in_(
+            sa.select(model.id).where(chosen, takeable).with_for_update(skip_locked=True)
+        )
     result = session.execute(
         sa.update(model)
-        .where(
-            model.id == row_id,
-            sa.or_(
-                waiting,
-                sa.and_(model.status == running, model.heartbeat_at < now - stale_after),
-            ),
-        )
+        .where(chosen, takeable)
         .values(status=running, heartbeat_at=now, attempts=model.attempts + 1)
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 # --- The sweep ----------------------------------------------------------------------------------

@@ -1,31 +1,37 @@
-"""Sending one message: claim its row, check it may still be sent, render it, hand it to the
-organization's provider, record what happened.
+"""Sending messages: claim their rows, check each may still be sent, render them, hand them to
+the organization's provider, record what happened. A batch of messages (a campaign's kick
+carries up to BATCH_SIZE) costs a few statements, not a few per message; one message is a batch
+of one.
 
 The order is what makes a crash harmless (DESIGN invariant 3):
 
-1. One transaction claims the row (queued -> sending, or a sending row whose worker stopped
-   heartbeating), re-checks suppression and consent (they may have changed since it was queued),
-   renders it and builds the MIME message, and commits.
-2. The provider is called outside any transaction.
-3. A new transaction records the result: sent, back to queued with a delay (transient error), or
-   failed (permanent error, or too many attempts).
+1. One transaction claims the rows (queued -> sending, or a sending row whose worker stopped
+   heartbeating) in one compare-and-set UPDATE, asks each source's send gate once (a paused
+   campaign holds its messages, a cancelled one skips them), re-checks suppression and consent
+   (they may have changed since the messages were queued), renders each message and builds its
+   MIME, and commits.
+2. The provider is called for each message outside any transaction (one pooled SMTP connection
+   serves the whole batch).
+3. A new transaction records the results, in bulk: sent, back to queued with a delay
+   (transient error), or failed (permanent error, or too many attempts). A long batch records
+   what it has done every RECORD_EVERY, so a crash re-sends little.
 
-A worker that dies in step 2 leaves the row `sending`; once its heartbeat is older than
-`STALE_AFTER` the sweep kicks it again and another worker claims it. The provider gets the same
-message id and idempotency key, so the outbox stores it once; over SMTP, which has no idempotency,
-the re-sent copy carries the same Message-ID header.
+A worker that dies in step 2 leaves its rows `sending`; once their heartbeat is older than
+`STALE_AFTER` the sweep kicks them again and another worker claims them. The provider gets the
+same message id and idempotency key, so the outbox stores each once; over SMTP, which has no
+idempotency, a re-sent copy carries the same Message-ID header.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from typing import Literal
 
 import sqlalchemy as sa
@@ -37,6 +43,7 @@ from herald.email.providers import (
     EmailProvider,
     OutgoingEmail,
     PermanentSendError,
+    SendResult,
     TransientSendError,
     get_provider,
 )
@@ -51,10 +58,16 @@ from herald.templates.rendering import (
     parts_of,
     render_email,
 )
-from herald.worker import claim, enqueue_after_commit
+from herald.worker import claim_many, enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
+# Messages a send task takes at most (one claim, one render loop, one SMTP connection, one
+# record). Larger batches cost fewer statements a message; smaller ones spread a campaign over
+# more worker threads and hold fewer messages in `sending` at a time.
+BATCH_SIZE = 100
+# A batch still sending records the outcomes it has after this long, so a crash re-sends little.
+RECORD_EVERY = timedelta(seconds=1)
 # A sending worker refreshes the heartbeats of its messages this often...
 HEARTBEAT_INTERVAL = timedelta(seconds=30)
 # ...so a message `sending` with an older heartbeat lost its worker.
@@ -84,6 +97,14 @@ class Prepared:
     email: OutgoingEmail
     provider: EmailProvider
     attempt: int
+    # Recorded on the message with its outcome.
+    subject: str
+    from_address: str
+
+
+# What handing a message over came to: sent (with the provider's answer), or an error to retry
+# later or to fail with.
+Handed = tuple[Literal["sent"], SendResult] | tuple[Literal["retry", "failed"], str]
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -94,89 +115,163 @@ def send_message(database: Database, message_id: uuid.UUID) -> str:
     """Claim, check, render and send one message; returns what happened ("sent", "retry",
     "failed", "suppressed", "skipped", or why nothing was done). Safe to call any number of
     times for the same message."""
+    return send_messages(database, [message_id])[message_id]
+
+
+def send_messages(database: Database, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """`send_message` for a batch: what happened to each message, by id."""
     with database.transaction() as session:
-        prepared = claim_and_prepare(session, message_id)
-    if isinstance(prepared, str):
-        return prepared
-    with _heartbeats.beating(database, message_id):
-        try:
-            result = prepared.provider.send(prepared.email)
-        except TransientSendError as exc:
-            return _record_retry(database, message_id, prepared.attempt, str(exc))
-        except PermanentSendError as exc:
-            return _record_failure(database, message_id, prepared.attempt, str(exc))
-        except Exception as exc:
-            logger.exception("provider %s raised on message %s", prepared.provider.name, message_id)
-            return _record_retry(database, message_id, prepared.attempt, repr(exc))
-    with database.transaction() as session:
-        message = _still_ours(session, message_id, prepared.attempt)
-        if message is None:
-            return "superseded"
-        message.provider_message_id = result.provider_message_id
-        message.error = None
-        ledger.set_status(
-            session,
-            message,
-            ledger.SENT,
-            data={
-                "provider": prepared.provider.name,
-                "provider_message_id": result.provider_message_id,
-            },
+        prepared = claim_and_prepare_many(session, message_ids)
+    outcomes = {mid: p for mid, p in prepared.items() if isinstance(p, str)}
+    ready = [p for p in prepared.values() if isinstance(p, Prepared)]
+    if ready:
+        outcomes.update(_hand_over_and_record(database, ready))
+    return outcomes
+
+
+def _hand_over(prepared: Prepared) -> Handed:
+    try:
+        return ("sent", prepared.provider.send(prepared.email))
+    except TransientSendError as exc:
+        return ("retry", str(exc))
+    except PermanentSendError as exc:
+        return ("failed", str(exc))
+    except Exception as exc:
+        logger.exception(
+            "provider %s raised on message %s", prepared.provider.name, prepared.email.message_id
         )
-    return "sent"
+        return ("retry", repr(exc))
+
+
+def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uuid.UUID, str]:
+    """Step 2 and 3: send each message, recording the outcomes when the batch is done or has
+    taken RECORD_EVERY since the last record."""
+    outcomes: dict[uuid.UUID, str] = {}
+    done: list[tuple[Prepared, Handed]] = []
+    with _heartbeats.beating(database, [p.email.message_id for p in ready]) as beating:
+        last_record = time.monotonic()
+        for index, prepared in enumerate(ready):
+            done.append((prepared, _hand_over(prepared)))
+            more = index + 1 < len(ready)
+            if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
+                continue
+            with database.transaction() as session:
+                outcomes.update(_record(session, done))
+            beating.stop([p.email.message_id for p, _handed in done])
+            done, last_record = [], time.monotonic()
+    return outcomes
 
 
 def claim_and_prepare(session: Session, message_id: uuid.UUID) -> Prepared | str:
-    """Step 1: the caller commits what this did before anything is sent."""
-    message = session.get(Message, message_id)
-    if message is None:
-        return "missing"
-    if message.status in ledger.FINAL_STATUSES:
-        return "done"
+    """Step 1 for one message: the caller commits what this did before anything is sent."""
+    return claim_and_prepare_many(session, [message_id])[message_id]
+
+
+def claim_and_prepare_many(
+    session: Session, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Prepared | str]:
+    """Step 1 for a batch: each message ready to hand over, or what became of it ("held",
+    "skipped", "suppressed", "failed", "retry", or why it was not taken: "missing", "done",
+    "not-claimed"). The caller commits before anything is sent."""
+    ids = list(dict.fromkeys(message_ids))
     now = utcnow()
     ready = sa.or_(Message.send_after.is_(None), Message.send_after <= now)
-    if not claim(
+    claimed = claim_many(
         session,
         Message,
-        message_id,
+        ids,
         stale_after=STALE_AFTER,
         pending=ledger.QUEUED,
         running=ledger.SENDING,
         ready=ready,
-    ):
-        return "not-claimed"
-    session.refresh(message)
-    gate = _send_gates.get(message.source)
-    if gate is not None:
-        held = _apply_gate(session, message, gate(session, message))
-        if held is not None:
-            return held
+    )
+    outcomes: dict[uuid.UUID, Prepared | str] = {}
+    if len(claimed) < len(ids):
+        outcomes.update(_not_claimed(session, [i for i in ids if i not in claimed]))
+    if not claimed:
+        return outcomes
+    loaded = {
+        m.id: m
+        for m in session.scalars(
+            sa.select(Message)
+            .where(Message.id.in_(claimed))
+            .execution_options(populate_existing=True)
+        )
+    }
+    messages = [loaded[i] for i in ids if i in loaded]
+    sendable = []
+    verdicts: dict[tuple[str, uuid.UUID | None], SendVerdict] = {}
+    for message in messages:
+        gate = _send_gates.get(message.source)
+        if gate is not None:
+            key = (message.source, message.source_id)
+            if key not in verdicts:
+                verdicts[key] = gate(session, message)
+            held = _apply_gate(session, message, verdicts[key])
+            if held is not None:
+                outcomes[message.id] = held
+                continue
+        sendable.append(message)
+    ledger.add_events(
+        session,
+        ledger.SENDING,
+        [(m.org_id, m.id, {"attempt": m.attempts}) for m in sendable],
+        at=now,
+    )
+    checks = _SendChecks(session, sendable)
+    preparer = _Preparer(session, sendable)
+    for message in sendable:
+        outcomes[message.id] = _check_and_prepare(session, message, checks, preparer)
+    session.flush()
+    return outcomes
+
+
+def _not_claimed(session: Session, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    statuses = dict(
+        session.execute(
+            sa.select(Message.id, Message.status).where(Message.id.in_(message_ids))
+        ).all()
+    )
+    return {
+        message_id: (
+            "missing"
+            if message_id not in statuses
+            else "done"
+            if statuses[message_id] in ledger.FINAL_STATUSES
+            else "not-claimed"
+        )
+        for message_id in message_ids
+    }
+
+
+def _check_and_prepare(
+    session: Session, message: Message, checks: _SendChecks, preparer: _Preparer
+) -> Prepared | str:
     attempt = message.attempts
-    ledger.record_event(session, message, ledger.SENDING, data={"attempt": attempt})
     if attempt > MAX_ATTEMPTS:
         _fail(session, message, message.error or f"gave up after {MAX_ATTEMPTS} attempts")
         return ledger.FAILED
-    blocked = _blocked(session, message)
+    blocked = checks.blocked(session, message)
     if blocked is not None:
         status, reason = blocked
         message.error = None
         ledger.set_status(session, message, status, data={"reason": reason})
         return status
     try:
-        with session.begin_nested():
-            return _prepare(session, message, attempt)
+        return preparer.prepare(message, attempt)
     except (TemplateError, PermanentSendError) as exc:
         _fail(session, message, str(exc))
         return ledger.FAILED
     except Exception as exc:
-        logger.exception("could not prepare message %s", message_id)
+        logger.exception("could not prepare message %s", message.id)
         _retry(session, message, attempt, repr(exc))
         return "retry"
 
 
 # Domains that send through the ledger can hold their messages back at send time: a paused
 # campaign's message waits, a cancelled one's is skipped. Registered by source, as
-# `@send_gate("campaign")`, so this module needs to know no sender.
+# `@send_gate("campaign")`, so this module needs to know no sender. A verdict may depend on the
+# message's source and source_id only: a batch asks once for each pair.
 SendVerdict = Literal["send", "hold", "skip"]
 SendGate = Callable[[Session, Message], SendVerdict]
 _send_gates: dict[str, SendGate] = {}
@@ -206,30 +301,52 @@ def _apply_gate(session: Session, message: Message, verdict: SendVerdict) -> str
     return ledger.SKIPPED
 
 
-def _blocked(session: Session, message: Message) -> tuple[str, str] | None:
-    """Whether the message must not go out now: suppressed (the address is on the list) or
-    skipped (the person withdrew consent). Marketing respects every suppression and consent;
-    transactional email only hard bounces, complaints and manual suppressions."""
-    if not message.to_address:
-        return ledger.SKIPPED, "no address (the profile was erased)"
-    if message.marketing:
-        if suppression.is_suppressed(session, message.org_id, "email", message.to_address):
-            return ledger.SUPPRESSED, "the address is on the suppression list"
-        if message.profile_id is not None:
-            granted = session.scalar(
-                sa.select(Consent.granted).where(
-                    Consent.org_id == message.org_id,
-                    Consent.profile_id == message.profile_id,
-                    Consent.channel == "email",
-                )
+class _SendChecks:
+    """Suppression and consent, looked up for a whole batch at once. Marketing respects every
+    suppression and consent; transactional email only hard bounces, complaints and manual
+    suppressions."""
+
+    def __init__(self, session: Session, messages: list[Message]) -> None:
+        marketing = [m for m in messages if m.marketing and m.to_address]
+        by_org: dict[uuid.UUID, list[Message]] = {}
+        for message in marketing:
+            by_org.setdefault(message.org_id, []).append(message)
+        self.suppressed: set[tuple[uuid.UUID, str]] = set()
+        self.withdrawn: set[uuid.UUID] = set()
+        for org_id, group in by_org.items():
+            addresses = {m.to_address for m in group}
+            self.suppressed.update(
+                (org_id, address)
+                for address in suppression.suppressed_among(session, org_id, "email", addresses)
             )
-            if granted is False:
+            profile_ids = {m.profile_id for m in group if m.profile_id is not None}
+            if profile_ids:
+                self.withdrawn.update(
+                    session.scalars(
+                        sa.select(Consent.profile_id).where(
+                            Consent.org_id == org_id,
+                            Consent.profile_id.in_(profile_ids),
+                            Consent.channel == "email",
+                            Consent.granted.is_(False),
+                        )
+                    )
+                )
+
+    def blocked(self, session: Session, message: Message) -> tuple[str, str] | None:
+        """Whether the message must not go out now: suppressed (the address is on the list) or
+        skipped (the person withdrew consent)."""
+        if not message.to_address:
+            return ledger.SKIPPED, "no address (the profile was erased)"
+        if message.marketing:
+            if (message.org_id, message.to_address) in self.suppressed:
+                return ledger.SUPPRESSED, "the address is on the suppression list"
+            if message.profile_id in self.withdrawn:
                 return ledger.SKIPPED, "the profile withdrew consent to marketing email"
+            return None
+        found = suppression.find(session, message.org_id, "email", message.to_address)
+        if found is not None and found.reason in TRANSACTIONAL_BLOCKING_REASONS:
+            return ledger.SUPPRESSED, f"the address is suppressed ({found.reason})"
         return None
-    found = suppression.find(session, message.org_id, "email", message.to_address)
-    if found is not None and found.reason in TRANSACTIONAL_BLOCKING_REASONS:
-        return ledger.SUPPRESSED, f"the address is suppressed ({found.reason})"
-    return None
 
 
 def fallback_from_email() -> str:
@@ -239,96 +356,150 @@ def fallback_from_email() -> str:
     return f"no-reply@{host}"
 
 
-def _prepare(session: Session, message: Message, attempt: int) -> Prepared:
-    organization = session.get(Organization, message.org_id)
-    assert organization is not None
-    settings_row = session.get(EmailSettings, message.org_id)
-    profile = session.get(Profile, message.profile_id) if message.profile_id else None
-    template: EmailTemplate | None = None
-    content = message.content or {}
-    if message.template_id is not None:
-        template = session.get(EmailTemplate, message.template_id)
-    if template is not None:
-        parts = parts_of(template)
-        if content.get("subject"):  # a campaign's subject instead of its template's
-            parts = replace(parts, subject=content["subject"])
-    elif "html" in content:
-        parts = TemplateParts(
-            subject=content.get("subject") or "",
-            preheader=None,
-            html=content["html"],
-            text=content.get("text"),
+class _Preparer:
+    """Renders a batch's messages. What messages share is looked up once: their profiles in one
+    query, each template, and per organization its row, settings, provider and DKIM key (the
+    provider's configuration and the key are decrypted once, not once a message)."""
+
+    def __init__(self, session: Session, messages: list[Message]) -> None:
+        self.session = session
+        profile_ids = {m.profile_id for m in messages if m.profile_id is not None}
+        self.profiles = (
+            {
+                p.id: p
+                for p in session.scalars(sa.select(Profile).where(Profile.id.in_(profile_ids)))
+            }
+            if profile_ids
+            else {}
         )
-    else:
-        raise PermanentSendError("the message's template was deleted before it was sent")
-    if message.marketing and not (settings_row and (settings_row.postal_address or "").strip()):
-        # CAN-SPAM: marketing email carries the sender's postal address; without one it stays.
-        raise PermanentSendError(
-            "marketing email needs the organization's postal address (Settings → Email)"
+        self.senders: dict[uuid.UUID, _Sender] = {}
+        # Held here: the session's identity map keeps only what something else refers to.
+        self.templates: dict[uuid.UUID, EmailTemplate | None] = {}
+        self.parts: dict[uuid.UUID, TemplateParts] = {}
+
+    def _template(self, template_id: uuid.UUID | None) -> EmailTemplate | None:
+        if template_id is None:
+            return None
+        if template_id not in self.templates:
+            template = self.session.get(EmailTemplate, template_id)
+            self.templates[template_id] = template
+            if template is not None:
+                self.parts[template_id] = parts_of(template)
+        return self.templates[template_id]
+
+    def _sender(self, org_id: uuid.UUID) -> _Sender:
+        sender = self.senders.get(org_id)
+        if sender is None:
+            organization = self.session.get(Organization, org_id)
+            assert organization is not None
+            settings_row = self.session.get(EmailSettings, org_id)
+            sender = _Sender(
+                organization=organization,
+                settings=settings_row,
+                provider=get_provider(settings_row),
+                dkim_key=dkim_key(settings_row),
+            )
+            self.senders[org_id] = sender
+        return sender
+
+    def prepare(self, message: Message, attempt: int) -> Prepared:
+        content = message.content or {}
+        template = self._template(message.template_id)
+        if template is not None:
+            parts = self.parts[template.id]
+            if content.get("subject"):  # a campaign's subject instead of its template's
+                parts = replace(parts, subject=content["subject"])
+        elif "html" in content:
+            parts = TemplateParts(
+                subject=content.get("subject") or "",
+                preheader=None,
+                html=content["html"],
+                text=content.get("text"),
+            )
+        else:
+            raise PermanentSendError("the message's template was deleted before it was sent")
+        sender = self._sender(message.org_id)
+        settings_row, organization = sender.settings, sender.organization
+        if message.marketing and not (settings_row and (settings_row.postal_address or "").strip()):
+            # CAN-SPAM: marketing email carries the sender's postal address; without one it stays.
+            raise PermanentSendError(
+                "marketing email needs the organization's postal address (Settings → Email)"
+            )
+        profile = self.profiles.get(message.profile_id) if message.profile_id else None
+        context = build_context(
+            profile=profile,
+            organization=organization,
+            settings=settings_row,
+            data=content.get("data") or {},
+            unsubscribe_url=tracking.unsubscribe_url(message.id),
+            preferences_url=tracking.preferences_url(message.id),
         )
-    context = build_context(
-        profile=profile,
-        organization=organization,
-        settings=settings_row,
-        data=content.get("data") or {},
-        unsubscribe_url=tracking.unsubscribe_url(message.id),
-        preferences_url=tracking.preferences_url(message.id),
-    )
-    rendered = render_email(parts, context)
-    html = tracking.prepare_html(
-        rendered.html, message.id, track_opens=message.marketing, track_clicks=message.marketing
-    )
-    # A campaign's sender overrides its template's.
-    from_email = (
-        content.get("from_email")
-        or (template.from_email if template else None)
-        or (settings_row.default_from_email if settings_row else None)
-        or fallback_from_email()
-    )
-    from_name = (
-        content.get("from_name")
-        or (template.from_name if template else None)
-        or (settings_row.default_from_name if settings_row else None)
-        or organization.name
-    )
-    reply_to = (template.reply_to if template else None) or (
-        settings_row.default_reply_to if settings_row else None
-    )
-    headers: dict[str, str] = {}
-    if message.marketing:
-        headers.update(
-            tracking.list_unsubscribe_headers(message.id, tracking.unsubscribe_mailbox(from_email))
+        rendered = render_email(parts, context)
+        html = tracking.prepare_html(
+            rendered.html, message.id, track_opens=message.marketing, track_clicks=message.marketing
         )
-    to_name = None
-    if profile is not None:
-        to_name = " ".join(p for p in (profile.first_name, profile.last_name) if p) or None
-    parts_for_mime = mime.MimeParts(
-        message_id=message.id,
-        from_email=from_email,
-        from_name=from_name,
-        to_email=message.to_address,
-        to_name=to_name,
-        reply_to=reply_to,
-        subject=rendered.subject,
-        html=html,
-        text=rendered.text,
-        headers=headers,
-    )
-    provider = get_provider(settings_row)
-    raw = mime.render_mime(parts_for_mime, dkim_key(settings_row))
-    message.subject = rendered.subject
-    message.from_address = str(Address(display_name=from_name or "", addr_spec=from_email))
-    message.provider = provider.name
-    session.flush()
-    email = OutgoingEmail(
-        message_id=message.id,
-        org_id=message.org_id,
-        idempotency_key=message.idempotency_key,
-        envelope_from=mime.ascii_address(from_email),
-        envelope_to=[mime.ascii_address(message.to_address)],
-        mime=raw,
-    )
-    return Prepared(email=email, provider=provider, attempt=attempt)
+        # A campaign's sender overrides its template's.
+        from_email = (
+            content.get("from_email")
+            or (template.from_email if template else None)
+            or (settings_row.default_from_email if settings_row else None)
+            or fallback_from_email()
+        )
+        from_name = (
+            content.get("from_name")
+            or (template.from_name if template else None)
+            or (settings_row.default_from_name if settings_row else None)
+            or organization.name
+        )
+        reply_to = (template.reply_to if template else None) or (
+            settings_row.default_reply_to if settings_row else None
+        )
+        headers: dict[str, str] = {}
+        if message.marketing:
+            headers.update(
+                tracking.list_unsubscribe_headers(
+                    message.id, tracking.unsubscribe_mailbox(from_email)
+                )
+            )
+        to_name = None
+        if profile is not None:
+            to_name = " ".join(p for p in (profile.first_name, profile.last_name) if p) or None
+        parts_for_mime = mime.MimeParts(
+            message_id=message.id,
+            from_email=from_email,
+            from_name=from_name,
+            to_email=message.to_address,
+            to_name=to_name,
+            reply_to=reply_to,
+            subject=rendered.subject,
+            html=html,
+            text=rendered.text,
+            headers=headers,
+        )
+        raw = mime.render_mime(parts_for_mime, sender.dkim_key)
+        email = OutgoingEmail(
+            message_id=message.id,
+            org_id=message.org_id,
+            idempotency_key=message.idempotency_key,
+            envelope_from=mime.ascii_address(from_email),
+            envelope_to=[mime.ascii_address(message.to_address)],
+            mime=raw,
+        )
+        return Prepared(
+            email=email,
+            provider=sender.provider,
+            attempt=attempt,
+            subject=rendered.subject,
+            from_address=mime.display_address(from_name, from_email),
+        )
+
+
+@dataclass(frozen=True)
+class _Sender:
+    organization: Organization
+    settings: EmailSettings | None
+    provider: EmailProvider
+    dkim_key: mime.DkimKey | None
 
 
 def dkim_key(settings_row: EmailSettings | None) -> mime.DkimKey | None:
@@ -348,14 +519,82 @@ def dkim_key(settings_row: EmailSettings | None) -> mime.DkimKey | None:
 # --- Recording results --------------------------------------------------------------------------
 
 
-def _still_ours(session: Session, message_id: uuid.UUID, attempt: int) -> Message | None:
-    """The message, locked, if this worker's claim still holds: another worker that took over
-    a row it thought abandoned records its own result instead."""
-    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
-    if message is None or message.status != ledger.SENDING or message.attempts != attempt:
+def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.UUID, str]:
+    """Step 3: the outcomes of messages handed over, for those whose claim still holds (another
+    worker that took over a row it thought abandoned records its own result instead). Sent ones
+    in one UPDATE and one INSERT of events; errors one by one (they are few)."""
+    attempts = {prepared.email.message_id: prepared.attempt for prepared, _handed in done}
+    ours = _still_ours(session, attempts)
+    now = utcnow()
+    outcomes: dict[uuid.UUID, str] = {}
+    sent: list[dict[str, object]] = []
+    sent_events: list[tuple[uuid.UUID, uuid.UUID, dict[str, object]]] = []
+    for prepared, handed in done:
+        email = prepared.email
+        if email.message_id not in ours:
+            outcomes[email.message_id] = "superseded"
+            continue
+        if handed[0] == "sent":
+            provider_message_id = handed[1].provider_message_id
+            sent.append(
+                {
+                    "id": email.message_id,
+                    "status": ledger.SENT,
+                    "sent_at": now,
+                    "provider_message_id": provider_message_id,
+                    "error": None,
+                    **_rendered(prepared),
+                    "updated_at": now,
+                }
+            )
+            data: dict[str, object] = {
+                "provider": prepared.provider.name,
+                "provider_message_id": provider_message_id,
+            }
+            sent_events.append((email.org_id, email.message_id, data))
+            outcomes[email.message_id] = ledger.SENT
+            continue
+        message = session.get(Message, email.message_id)
+        assert message is not None
+        for name, value in _rendered(prepared).items():
+            setattr(message, name, value)
+        if handed[0] == "retry":
+            _retry(session, message, prepared.attempt, handed[1])
+            outcomes[message.id] = ledger.FAILED if message.status == ledger.FAILED else "retry"
+        else:
+            _fail(session, message, handed[1])
+            outcomes[message.id] = ledger.FAILED
+    if sent:
+        ledger.bulk_update(session, Message, sent)
+        ledger.add_events(session, ledger.SENT, sent_events, at=now)
+    return outcomes
+
+
+def _rendered(prepared: Prepared) -> dict[str, object]:
+    """What the message was sent as, recorded with its outcome."""
+    return {
+        "subject": prepared.subject,
+        "from_address": prepared.from_address,
+        "provider": prepared.provider.name,
+    }
+
+
+def _still_ours(session: Session, attempts: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+    """Of these messages (by id, with the attempt this worker claimed), those still `sending`
+    under that attempt, locked until the caller commits."""
+    rows = session.execute(
+        sa.select(Message.id, Message.status, Message.attempts)
+        .where(Message.id.in_(attempts))
+        .with_for_update()
+    )
+    ours = {
+        message_id
+        for message_id, status, attempt in rows
+        if status == ledger.SENDING and attempt == attempts[message_id]
+    }
+    for message_id in attempts.keys() - ours:
         logger.warning("message %s was taken over while it was being sent", message_id)
-        return None
-    return message
+    return ours
 
 
 def _clip(error: str) -> str:
@@ -390,24 +629,6 @@ def _retry(session: Session, message: Message, attempt: int, error: str) -> None
     enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=retry_at)
 
 
-def _record_retry(database: Database, message_id: uuid.UUID, attempt: int, error: str) -> str:
-    with database.transaction() as session:
-        message = _still_ours(session, message_id, attempt)
-        if message is None:
-            return "superseded"
-        _retry(session, message, attempt, error)
-        return message.status if message.status == ledger.FAILED else "retry"
-
-
-def _record_failure(database: Database, message_id: uuid.UUID, attempt: int, error: str) -> str:
-    with database.transaction() as session:
-        message = _still_ours(session, message_id, attempt)
-        if message is None:
-            return "superseded"
-        _fail(session, message, error)
-    return ledger.FAILED
-
-
 # --- Heartbeats ---------------------------------------------------------------------------------
 
 
@@ -422,18 +643,26 @@ class _Heartbeats:
         self._wake = threading.Event()
 
     @contextmanager
-    def beating(self, database: Database, message_id: uuid.UUID) -> Iterator[None]:
+    def beating(
+        self, database: Database, message_ids: Sequence[uuid.UUID]
+    ) -> Iterator[_Heartbeats]:
+        """Beat for these messages until the block ends (or `stop` names them first)."""
         with self._lock:
-            self._beating[message_id] = database
+            for message_id in message_ids:
+                self._beating[message_id] = database
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="email-heartbeats", daemon=True
                 )
                 self._thread.start()
         try:
-            yield
+            yield self
         finally:
-            with self._lock:
+            self.stop(message_ids)
+
+    def stop(self, message_ids: Sequence[uuid.UUID]) -> None:
+        with self._lock:
+            for message_id in message_ids:
                 self._beating.pop(message_id, None)
 
     def _run(self) -> None:

@@ -1,5 +1,5 @@
-"""Huey tasks for email: sending one message, and the sweep that finds messages whose kick was
-lost or whose worker died."""
+"""Huey tasks for email: sending messages (one kick carries up to BATCH_SIZE of them), and the
+sweep that finds messages whose kick was lost or whose worker died."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from herald.worker import enqueue_after_commit, huey, register_sweep
 
 
 @huey.task(name="herald.email.send")  # type: ignore[untyped-decorator]
-def send_email(message_id: str) -> str:
-    return service.send_message(get_database(), uuid.UUID(message_id))
+def send_email(*message_ids: str) -> dict[str, str]:
+    outcomes = service.send_messages(get_database(), [uuid.UUID(m) for m in message_ids])
+    return {str(message_id): outcome for message_id, outcome in outcomes.items()}
 
 
 @register_sweep("email.messages")
 def kick_waiting_messages(session: Session, now: datetime) -> int:
-    message_ids = service.find_messages_to_kick(session, now)
-    for message_id in message_ids:
-        enqueue_after_commit(session, send_email, str(message_id))
+    message_ids = [str(m) for m in service.find_messages_to_kick(session, now)]
+    for start in range(0, len(message_ids), service.BATCH_SIZE):
+        enqueue_after_commit(session, send_email, *message_ids[start : start + service.BATCH_SIZE])
     return len(message_ids)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import sqlalchemy as sa
+from psycopg.types.json import Jsonb
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import utcnow
+from herald.db import new_id, utcnow
 from herald.models import Message, MessageEvent
 from herald.tenancy.scope import get_scoped
 
@@ -49,6 +54,138 @@ def record_event(
     except IntegrityError:
         return None
     return event
+
+
+def add_events(
+    session: Session,
+    kind: str,
+    events: Sequence[tuple[uuid.UUID, uuid.UUID, dict[str, Any]]],
+    *,
+    at: datetime | None = None,
+) -> None:
+    """Events of one kind for many messages, given as (org id, message id, data), in one
+    INSERT: the batch paths' `record_event` (no provider event ids: nothing to deduplicate)."""
+    when = at or utcnow()
+    bulk_insert(
+        session,
+        MessageEvent,
+        [
+            {
+                "id": new_id(),
+                "org_id": org_id,
+                "message_id": message_id,
+                "kind": kind,
+                "at": when,
+                "machine": False,
+                "data": data,
+            }
+            for org_id, message_id, data in events
+        ],
+    )
+
+
+# --- Batch writes -------------------------------------------------------------------------------
+#
+# The batch paths (a campaign's fan-out, a send task's claim and record) write a few hundred rows
+# at a time. On PostgreSQL one statement takes them all as one array a column, through unnest():
+# its text is the same whatever the number of rows, so neither SQLAlchemy nor the driver renders
+# or parses a statement with thousands of parameters, and the server plans it once. Elsewhere
+# (SQLite) the same writes go through SQLAlchemy's multi-row INSERT and executemany UPDATE.
+
+
+def bulk_insert(
+    session: Session,
+    model: type[Any],
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts: tuple[str, ...] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert rows (dicts with the same keys, every value given) in one statement. With
+    `skip_conflicts` (the columns of a unique key) a row whose key is taken is left out; with
+    `returning` (a column name) the list holds that column of each row inserted."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    if _is_postgresql(session):
+        statement = _pg_insert(model.__table__, columns, skip_conflicts, returning)
+        result = session.execute(statement, _pg_arrays(model.__table__, columns, rows))
+    else:
+        insert = sqlite.insert(model)
+        if skip_conflicts:
+            insert = insert.on_conflict_do_nothing(index_elements=list(skip_conflicts))
+        if returning is None:
+            session.execute(insert, list(rows))
+            return []
+        result = session.execute(insert.returning(model.__table__.c[returning]), list(rows))
+    return list(result.scalars()) if returning is not None else []
+
+
+def bulk_update(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows by primary key (`id`): each dict holds the id and the new values, the same
+    keys in every dict."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    if _is_postgresql(session):
+        statement = _pg_update(model.__table__, columns)
+        session.execute(statement, _pg_arrays(model.__table__, columns, rows))
+    else:
+        session.execute(sa.update(model), list(rows))
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _array_casts(table: sa.Table, columns: tuple[str, ...]) -> str:
+    """One array parameter a column, cast to the column's type. Only the table's own column
+    names reach the statements below (`table.c[name]` refuses any other)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return ", ".join(
+        f"CAST(:c{index} AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for index, name in enumerate(columns)
+    )
+
+
+@lru_cache(maxsize=64)
+def _pg_insert(
+    table: sa.Table,
+    columns: tuple[str, ...],
+    skip_conflicts: tuple[str, ...],
+    returning: str | None,
+) -> sa.TextClause:
+    for name in (*skip_conflicts, *([returning] if returning else [])):
+        table.c[name]  # a name that is not a column raises KeyError
+    insert = f"INSERT INTO {table.name} ({', '.join(columns)}) "
+    sql = insert + f"SELECT * FROM unnest({_array_casts(table, columns)})"  # noqa: S608
+    if skip_conflicts:
+        sql += f" ON CONFLICT ({', '.join(skip_conflicts)}) DO NOTHING"
+    if returning is not None:
+        sql += f" RETURNING {returning}"
+    return sa.text(sql)
+
+
+@lru_cache(maxsize=64)
+def _pg_update(table: sa.Table, columns: tuple[str, ...]) -> sa.TextClause:
+    assignments = ", ".join(f"{name} = v.{name}" for name in columns if name != "id")
+    return sa.text(
+        f"UPDATE {table.name} SET {assignments} "  # noqa: S608 (metadata names only)
+        f"FROM unnest({_array_casts(table, columns)}) AS v({', '.join(columns)}) "
+        f"WHERE {table.name}.id = v.id"
+    )
+
+
+def _pg_arrays(
+    table: sa.Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> dict[str, list[Any]]:
+    arrays: dict[str, list[Any]] = {}
+    for index, name in enumerate(columns):
+        values = [row[name] for row in rows]
+        if isinstance(table.c[name].type, sa.JSON):
+            values = [None if v is None else Jsonb(v) for v in values]
+        arrays[f"c{index}"] = values
+    return arrays
 
 
 # --- Statuses -----------------------------------------------------------------------------------

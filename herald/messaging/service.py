@@ -4,6 +4,8 @@ person when profiles merge or are erased.
 Every outgoing message is a `Message` row (status `queued`) before any provider sees it (DESIGN
 invariant 3), under an idempotency key that is unique in the organization (invariant 4): queueing
 twice under one key returns the first message and adds nothing, even when both calls race.
+`queue_email` records one message; `queue_emails` records a batch in a few statements (a
+campaign's fan-out), and is what `queue_email` runs with a batch of one.
 
 Recipients: a profile (by id; it must belong to the organization and have an email address), or an
 address. An address is sent to as given and no profile is created for it; when a profile with that
@@ -13,21 +15,21 @@ address exists, the message is linked to it (for its timeline, consent and merge
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import utcnow
-from herald.errors import FieldError, InvalidInput, NotFound
+from herald.db import new_id, utcnow
+from herald.errors import FieldError, HeraldError, InvalidInput, NotFound
 from herald.messaging import ledger
 from herald.models import EmailTemplate, Message, MessageEvent, Profile
 from herald.pagination import newest_first_page
-from herald.profiles.identity import live_profile, on_erase, on_merge
-from herald.tenancy.scope import get_scoped, scoped
+from herald.profiles.identity import on_erase, on_merge
+from herald.tenancy.scope import scoped
 from herald.validation import normalize_email
 
 SOURCES = ("transactional", "campaign", "flow")
@@ -45,32 +47,30 @@ class RawContent:
     text: str | None = None
 
 
-def _recipient(
-    session: Session, org_id: uuid.UUID, to_profile_id: uuid.UUID | None, to_address: str | None
-) -> tuple[Profile | None, str]:
-    if (to_profile_id is None) == (to_address is None):
-        raise InvalidInput(
-            "name the recipient by profile id or by email address, not both",
-            [FieldError("to", "give exactly one of profile_id and email")],
-        )
-    if to_profile_id is not None:
-        profile = live_profile(session, org_id, to_profile_id)
-        if not profile.email:
-            raise InvalidInput.for_field("to.profile_id", "this profile has no email address")
-        return profile, profile.email
-    assert to_address is not None
-    try:
-        address = normalize_email(to_address)
-    except ValueError as exc:
-        raise InvalidInput.for_field("to.email", str(exc)) from exc
-    linked = session.scalar(
-        scoped(Profile, org_id).where(Profile.email == address, Profile.merged_into_id.is_(None))
-    )
-    return linked, address
+@dataclass(frozen=True)
+class EmailRequest:
+    """One email to record: to a profile (by id) or to an address, from a template or from raw
+    content, under an idempotency key."""
+
+    idempotency_key: str
+    to_profile_id: uuid.UUID | None = None
+    to_address: str | None = None
+    template_id: uuid.UUID | None = None
+    raw: RawContent | None = None
+    data: dict[str, Any] | None = None
+    send_after: datetime | None = None
+    # Content the worker uses instead of the template's: a campaign's subject and sender.
+    overrides: Mapping[str, str] | None = None
 
 
-def find_by_key(session: Session, org_id: uuid.UUID, idempotency_key: str) -> Message | None:
-    return session.scalar(scoped(Message, org_id).where(Message.idempotency_key == idempotency_key))
+@dataclass(frozen=True)
+class QueuedEmail:
+    """A request's message: recorded by this call (`created`), or the one its key already had."""
+
+    message_id: uuid.UUID
+    status: str
+    send_after: datetime | None
+    created: bool
 
 
 def queue_email(
@@ -87,79 +87,297 @@ def queue_email(
     source_id: uuid.UUID | None = None,
     marketing: bool = False,
     send_after: datetime | None = None,
+    overrides: Mapping[str, str] | None = None,
     kick: bool = True,
 ) -> Message:
     """Record one email to send, and kick a worker once the caller commits.
 
     A message under the same `idempotency_key` already recorded is returned as it is; nothing is
     added or kicked. With `send_after` in the future the message waits until then. `kick=False`
-    leaves the kick to the caller (a campaign kicking in bulk) or to the sweep.
+    leaves the kick to the caller or to the sweep. A request that cannot be recorded raises
+    (InvalidInput, or NotFound for an unknown profile).
     """
-    if source not in SOURCES:
-        raise ValueError(f"unknown message source {source!r}")
-    if not 1 <= len(idempotency_key) <= 255:
-        raise InvalidInput.for_field("idempotency_key", "must be 1 to 255 characters")
-    if send_after is not None and send_after.tzinfo is None:
-        raise InvalidInput.for_field("send_at", "needs a time zone (or Z for UTC)")
-    existing = find_by_key(session, org_id, idempotency_key)
-    if existing is not None:
-        return existing
-    if (template_id is None) == (raw is None):
-        raise InvalidInput(
-            "give a template or a subject and HTML body, not both",
-            [FieldError("template_id", "give exactly one of template_id and subject + html")],
-        )
-    if template_id is not None:
-        try:
-            get_scoped(session, EmailTemplate, org_id, template_id)
-        except NotFound as exc:  # another organization's template is as unknown as none
-            raise InvalidInput.for_field("template_id", "no such template") from exc
-    profile, address = _recipient(session, org_id, to_profile_id, to_address)
-    content: dict[str, Any] = {"data": data or {}}
-    if raw is not None:
-        content.update(subject=raw.subject, html=raw.html, text=raw.text)
-    message = Message(
-        org_id=org_id,
-        profile_id=profile.id if profile is not None else None,
-        channel="email",
-        source=source,
-        source_id=source_id,
-        marketing=marketing,
+    request = EmailRequest(
         idempotency_key=idempotency_key,
+        to_profile_id=to_profile_id,
+        to_address=to_address,
         template_id=template_id,
-        to_address=address,
-        content=content,
-        status=QUEUED,
-        attempts=0,
+        raw=raw,
+        data=data,
         send_after=send_after,
+        overrides=overrides,
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-            ledger.record_event(session, message, QUEUED, data={"source": source})
-    except IntegrityError:
-        # The same key was recorded a moment ago by a concurrent call: that one is the message.
-        winner = find_by_key(session, org_id, idempotency_key)
-        if winner is None:
-            raise
-        return winner
-    if kick:
+    (outcome,) = queue_emails(
+        session, org_id, [request], source=source, source_id=source_id, marketing=marketing
+    )
+    if isinstance(outcome, HeraldError):
+        raise outcome
+    message = session.get(Message, outcome.message_id)
+    assert message is not None
+    if kick and outcome.created:
         kick_send(session, message)
     return message
 
 
+def queue_emails(
+    session: Session,
+    org_id: uuid.UUID,
+    requests: Sequence[EmailRequest],
+    *,
+    source: str,
+    source_id: uuid.UUID | None = None,
+    marketing: bool = False,
+) -> list[QueuedEmail | HeraldError]:
+    """Record many emails in a few statements (a campaign's batch of recipients): one query for
+    the keys already used, one for templates, one or two for the recipients, one INSERT for the
+    messages and one for their `queued` events. Nothing is kicked: see `kick_sends`.
+
+    Returns, for each request in order, its message or why it got none (the error `queue_email`
+    would raise). A key used before, or by a concurrent call a moment ago (the insert skips rows
+    whose key exists, and they are read back), gives the earlier message.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown message source {source!r}")
+    outcomes: list[QueuedEmail | HeraldError | None] = [None] * len(requests)
+    for index, request in enumerate(requests):
+        if not 1 <= len(request.idempotency_key) <= 255:
+            outcomes[index] = InvalidInput.for_field(
+                "idempotency_key", "must be 1 to 255 characters"
+            )
+        elif request.send_after is not None and request.send_after.tzinfo is None:
+            outcomes[index] = InvalidInput.for_field("send_at", "needs a time zone (or Z for UTC)")
+    keys = [r.idempotency_key for r, o in zip(requests, outcomes, strict=True) if o is None]
+    existing = _known_keys(session, org_id, keys)
+    todo: list[int] = []
+    for index, request in enumerate(requests):
+        if outcomes[index] is not None:
+            continue
+        if request.idempotency_key in existing:
+            outcomes[index] = existing[request.idempotency_key]
+        elif (request.template_id is None) == (request.raw is None):
+            outcomes[index] = InvalidInput(
+                "give a template or a subject and HTML body, not both",
+                [FieldError("template_id", "give exactly one of template_id and subject + html")],
+            )
+        else:
+            todo.append(index)
+    known_templates = _known_templates(
+        session, org_id, {requests[i].template_id for i in todo} - {None}
+    )
+    recipients = _recipients(session, org_id, [requests[i] for i in todo])
+    now = utcnow()
+    rows: dict[str, dict[str, Any]] = {}
+    first: dict[str, int] = {}
+    for index, recipient in zip(todo, recipients, strict=True):
+        request = requests[index]
+        if request.template_id is not None and request.template_id not in known_templates:
+            # Another organization's template is as unknown as none.
+            outcomes[index] = InvalidInput.for_field("template_id", "no such template")
+            continue
+        if isinstance(recipient, HeraldError):
+            outcomes[index] = recipient
+            continue
+        if request.idempotency_key in rows:
+            continue  # the same key twice in one call: the first request's message
+        first[request.idempotency_key] = index
+        profile_id, address = recipient
+        content: dict[str, Any] = {"data": request.data or {}}
+        if request.raw is not None:
+            raw = request.raw
+            content.update(subject=raw.subject, html=raw.html, text=raw.text)
+        content.update(request.overrides or {})
+        rows[request.idempotency_key] = {
+            "id": new_id(),
+            "org_id": org_id,
+            "profile_id": profile_id,
+            "channel": "email",
+            "source": source,
+            "source_id": source_id,
+            "marketing": marketing,
+            "idempotency_key": request.idempotency_key,
+            "template_id": request.template_id,
+            "to_address": address,
+            "content": content,
+            "status": QUEUED,
+            "attempts": 0,
+            "send_after": request.send_after,
+            "created_at": now,
+            "updated_at": now,
+        }
+    inserted = _insert_new_messages(session, list(rows.values()))
+    raced = [key for key, row in rows.items() if row["id"] not in inserted]
+    earlier = _known_keys(session, org_id, raced) if raced else {}
+    ledger.add_events(
+        session,
+        QUEUED,
+        [(org_id, row["id"], {"source": source}) for row in rows.values() if row["id"] in inserted],
+        at=now,
+    )
+    for index in todo:
+        if outcomes[index] is not None:
+            continue
+        key = requests[index].idempotency_key
+        row = rows[key]
+        if row["id"] in inserted:
+            created = first[key] == index
+            outcomes[index] = QueuedEmail(row["id"], QUEUED, row["send_after"], created=created)
+        else:
+            outcomes[index] = earlier[key]
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _known_keys(session: Session, org_id: uuid.UUID, keys: list[str]) -> dict[str, QueuedEmail]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        sa.select(Message.idempotency_key, Message.id, Message.status, Message.send_after).where(
+            Message.org_id == org_id, Message.idempotency_key.in_(keys)
+        )
+    )
+    return {
+        key: QueuedEmail(message_id, status, send_after, created=False)
+        for key, message_id, status, send_after in rows
+    }
+
+
+def _known_templates(
+    session: Session, org_id: uuid.UUID, template_ids: set[uuid.UUID | None]
+) -> set[uuid.UUID]:
+    if not template_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(EmailTemplate.id).where(
+                EmailTemplate.org_id == org_id, EmailTemplate.id.in_(template_ids)
+            )
+        )
+    )
+
+
+def _insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert the rows whose key is not taken; the ids of those inserted."""
+    inserted = ledger.bulk_insert(
+        session,
+        Message,
+        rows,
+        skip_conflicts=("org_id", "idempotency_key"),
+        returning="id",
+    )
+    return set(inserted)
+
+
+Recipient = tuple[uuid.UUID | None, str] | HeraldError
+
+
+def _recipients(
+    session: Session, org_id: uuid.UUID, requests: list[EmailRequest]
+) -> list[Recipient]:
+    """Each request's (profile id, address), or why it has none. A profile is followed to the one
+    it was merged into and must have an address; an address is normalized and linked to the
+    live profile that has it, when there is one (no profile is created)."""
+    profiles = _live_profiles(
+        session, org_id, [r.to_profile_id for r in requests if r.to_profile_id is not None]
+    )
+    addresses: dict[int, str] = {}
+    found: list[Recipient | None] = [None] * len(requests)
+    for index, request in enumerate(requests):
+        if (request.to_profile_id is None) == (request.to_address is None):
+            found[index] = InvalidInput(
+                "name the recipient by profile id or by email address, not both",
+                [FieldError("to", "give exactly one of profile_id and email")],
+            )
+        elif request.to_profile_id is not None:
+            live = profiles.get(request.to_profile_id)
+            if live is None:
+                found[index] = NotFound("profile not found")
+            elif not live[1]:
+                found[index] = InvalidInput.for_field(
+                    "to.profile_id", "this profile has no email address"
+                )
+            else:
+                found[index] = (live[0], live[1])
+        else:
+            assert request.to_address is not None
+            try:
+                addresses[index] = normalize_email(request.to_address)
+            except ValueError as exc:
+                found[index] = InvalidInput.for_field("to.email", str(exc))
+    if addresses:
+        linked = dict(
+            session.execute(
+                sa.select(Profile.email, Profile.id).where(
+                    Profile.org_id == org_id,
+                    Profile.email.in_(set(addresses.values())),
+                    Profile.merged_into_id.is_(None),
+                )
+            ).all()
+        )
+        for index, address in addresses.items():
+            found[index] = (linked.get(address), address)
+    return [recipient for recipient in found if recipient is not None]
+
+
+# Merges keep chains one hop long; the bound only guards against a cycle.
+MAX_MERGE_HOPS = 8
+
+
+def _live_profiles(
+    session: Session, org_id: uuid.UUID, profile_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str | None]]:
+    """For each id of this organization's profiles, the live profile (the one it was merged
+    into, if it was) as (id, email). Unknown ids, and other organizations', are left out."""
+    rows: dict[uuid.UUID, tuple[uuid.UUID | None, str | None]] = {}
+    wanted = set(profile_ids)
+    for _ in range(MAX_MERGE_HOPS + 1):
+        wanted -= rows.keys()
+        if not wanted:
+            break
+        for profile_id, merged_into, email in session.execute(
+            sa.select(Profile.id, Profile.merged_into_id, Profile.email).where(
+                Profile.org_id == org_id, Profile.id.in_(wanted)
+            )
+        ):
+            rows[profile_id] = (merged_into, email)
+        wanted = {merged for merged, _email in rows.values() if merged is not None}
+    live: dict[uuid.UUID, tuple[uuid.UUID, str | None]] = {}
+    for profile_id in profile_ids:
+        current = profile_id
+        for _ in range(MAX_MERGE_HOPS + 1):
+            if current not in rows:
+                break
+            merged_into, email = rows[current]
+            if merged_into is None:
+                live[profile_id] = (current, email)
+                break
+            current = merged_into
+    return live
+
+
 def kick_send(session: Session, message: Message) -> None:
     """Have a worker send the message after the commit (at `send_after`, when it is later)."""
+    kick_sends(session, [(message.id, message.send_after)])
+
+
+def kick_sends(session: Session, messages: Sequence[tuple[uuid.UUID, datetime | None]]) -> None:
+    """Kicks for many messages, given as (id, send_after), once the caller commits: those due
+    now go in tasks of up to `BATCH_SIZE` messages, the others at their time (one task per
+    moment)."""
+    from herald.email.service import BATCH_SIZE
     from herald.email.tasks import send_email
     from herald.worker import enqueue_after_commit
 
-    if message.send_after is not None and message.send_after > utcnow():
-        enqueue_after_commit(
-            session, send_email.schedule, args=(str(message.id),), eta=message.send_after
-        )
-    else:
-        enqueue_after_commit(session, send_email, str(message.id))
+    now = utcnow()
+    by_time: dict[datetime | None, list[str]] = {}
+    for message_id, send_after in messages:
+        due = send_after if send_after is not None and send_after > now else None
+        by_time.setdefault(due, []).append(str(message_id))
+    for due, ids in by_time.items():
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = tuple(ids[start : start + BATCH_SIZE])
+            if due is None:
+                enqueue_after_commit(session, send_email, *chunk)
+            else:
+                enqueue_after_commit(session, send_email.schedule, args=chunk, eta=due)
 
 
 # --- Reading ------------------------------------------------------------------------------------

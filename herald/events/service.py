@@ -30,14 +30,20 @@ from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.types.json import Jsonb
-from pydantic_core import to_json
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from herald.db import get_database, new_id, utcnow
+from herald.db import get_database, new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
+from herald.events.pgtext import (
+    NULL,
+    array_literal,
+    copy_json,
+    copy_optional,
+    copy_text,
+    uuid_array_literal,
+)
 from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
 from herald.models.event import METRIC_SHARDS
 from herald.pagination import newest_first_page
@@ -107,14 +113,20 @@ def ingest(
     outcomes = [Outcome(index=i) for i in range(len(items))]
     postgres = session.get_bind().dialect.name == "postgresql"
     live = _normalize_phones(session, org_id, items, outcomes)
-    live = _skip_known_duplicates(session, org_id, items, outcomes, live, postgres)
+    # Retried events (a unique_id already stored) are recognized when their keys are claimed,
+    # after their profiles are resolved: a retried event's person is found, not created again,
+    # and a batch of new events (the common case) needs no look-up of its keys beforehand.
     _resolve_profiles(session, org_id, items, outcomes, live, now, postgres)
-    live = [i for i in live if outcomes[i].error is None]
-    live = _claim_unique_ids(session, org_id, items, outcomes, live, now, postgres)
+    _recognize_failed_retries(session, org_id, items, outcomes, live, postgres)
+    live = [i for i in live if outcomes[i].error is None and not outcomes[i].duplicate]
+    for index, event_id in zip(live, new_ids(len(live)), strict=True):
+        outcomes[index].event_id = event_id
+    texts = IdTexts()  # each id written as text once, whichever statements it goes into
+    live = _claim_unique_ids(session, org_id, items, outcomes, live, now, postgres, texts)
     if not live:
         return outcomes
 
-    _store_events(session, org_id, items, outcomes, live, source, now, postgres)
+    _store_events(session, org_id, items, outcomes, live, source, now, postgres, texts)
     _update_catalog(
         session, org_id, [(items[i].name, items[i].time or now) for i in live], postgres
     )
@@ -131,6 +143,7 @@ def ingest(
             for (_, profile_id), names in names_by_change.items()
         ],
         postgres,
+        texts,
     )
     return outcomes
 
@@ -152,11 +165,25 @@ CHANGE_COLUMNS = ("org_id", "profile_id", "reason", "event_names", "created_at")
 ChangeRow = tuple[uuid.UUID, uuid.UUID, str, list[str] | None, datetime]
 
 
+class IdTexts(dict[uuid.UUID, str]):
+    """UUIDs as text, each converted once (`texts[some_id]`)."""
+
+    def __missing__(self, key: uuid.UUID) -> str:
+        text = self[key] = str(key)
+        return text
+
+
+# Where ingestion's statements run: the caller's session, or (for new people on PostgreSQL) a
+# connection of their own.
+Executor = Session | sa.Connection
+
+
 @contextmanager
-def _driver_cursor(session: Session, statement: str) -> Iterator[Any]:
-    """A psycopg cursor on the session's connection, inside the session's transaction. Errors
-    come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from session.execute."""
-    driver_connection = session.connection().connection.driver_connection
+def _driver_cursor(executor: Executor, statement: str) -> Iterator[Any]:
+    """A psycopg cursor on the executor's connection, inside its transaction. Errors come out as
+    SQLAlchemy's (IntegrityError, OperationalError, ...), as from session.execute."""
+    connection = executor.connection() if isinstance(executor, Session) else executor
+    driver_connection = connection.connection.driver_connection
     assert driver_connection is not None
     try:
         with driver_connection.cursor() as cursor:
@@ -165,10 +192,12 @@ def _driver_cursor(session: Session, statement: str) -> Iterator[Any]:
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def _pg_rows(session: Session, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _pg_rows(
+    executor: Executor, statement: str, params: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
     """Run one of the PostgreSQL statements below on the session's connection, straight through
     psycopg: their text is fixed, so SQLAlchemy would add only per-statement and per-row work."""
-    with _driver_cursor(session, statement) as cursor:
+    with _driver_cursor(executor, statement) as cursor:
         cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description is not None else []
 
@@ -182,6 +211,7 @@ def _store_events(
     source: str,
     now: datetime,
     postgres: bool,
+    texts: IdTexts,
 ) -> None:
     """Insert the events: PostgreSQL's COPY on PostgreSQL (several times faster than INSERT for a
     batch), one executemany elsewhere. Both run in the session's transaction."""
@@ -205,50 +235,57 @@ def _store_events(
             ],
         )
         return
-    statement = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-    with _driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
-        write_row = copy.write_row
-        for i in live:
-            item = items[i]
-            outcome = outcomes[i]
-            write_row(
-                (
-                    outcome.event_id,
-                    item.time or now,
-                    org_id,
-                    outcome.profile_id,
-                    item.name,
-                    Jsonb(item.properties, dumps=to_json),
-                    item.value,
-                    item.unique_id,
-                    source,
-                    now,
-                )
-            )
+    org = texts[org_id]
+    stamp = now.isoformat()
+    rows = []
+    for i in live:
+        item = items[i]
+        outcome = outcomes[i]
+        rows.append(
+            f"{texts[cast(uuid.UUID, outcome.event_id)]}\t"
+            f"{stamp if item.time is None else item.time.isoformat()}\t{org}\t"
+            f"{texts[cast(uuid.UUID, outcome.profile_id)]}\t"
+            f"{copy_text(item.name)}\t{copy_json(item.properties)}\t"
+            f"{NULL if item.value is None else repr(item.value)}\t"
+            f"{copy_optional(item.unique_id)}\t{source}\t{stamp}\n"
+        )
+    _copy(session, "events", EVENT_COLUMNS, rows)
 
 
-def _record_changes(session: Session, rows: list[ChangeRow], postgres: bool) -> None:
+def _copy(executor: Executor, table: str, columns: Sequence[str], rows: list[str]) -> None:
+    """COPY rows already in COPY's text format (see pgtext) into a table, in one write."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with _driver_cursor(executor, statement) as cursor, cursor.copy(statement) as copy:
+        copy.write("".join(rows))
+
+
+def _record_changes(
+    executor: Executor, rows: list[ChangeRow], postgres: bool, texts: IdTexts | None = None
+) -> None:
     """Append change records for the workers: COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:
         return
     if not postgres:
-        session.execute(
+        executor.execute(
             sa.insert(cast(sa.Table, ProfileChange.__table__)),
             [dict(zip(CHANGE_COLUMNS, row, strict=True)) for row in rows],
         )
         return
-    statement = f"COPY profile_changes ({', '.join(CHANGE_COLUMNS)}) FROM STDIN"
-    with _driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
-        for org_id, profile_id, reason, names, created_at in rows:
-            copy.write_row(
-                (
-                    org_id,
-                    profile_id,
-                    reason,
-                    None if names is None else Jsonb(names, dumps=to_json),
-                    created_at,
-                )
-            )
+    if texts is None:
+        texts = IdTexts()
+    lines = []
+    names_texts: dict[tuple[str, ...], str] = {}  # most changes name one of a few events
+    for org_id, profile_id, reason, names, created_at in rows:
+        if names is None:
+            names_text = NULL
+        else:
+            key = tuple(names)
+            names_text = names_texts.get(key) or names_texts.setdefault(key, copy_json(names))
+        lines.append(
+            f"{texts[org_id]}\t{texts[profile_id]}\t{reason}\t{names_text}\t"
+            f"{created_at.isoformat()}\n"
+        )
+    _copy(executor, "profile_changes", CHANGE_COLUMNS, lines)
 
 
 def _normalize_phones(
@@ -275,9 +312,15 @@ def _normalize_phones(
 # (event_id, profile_id) of stored event keys, by unique_id.
 KnownKeys = dict[str, tuple[uuid.UUID, uuid.UUID]]
 
+# One probe of the primary key per unique id (a LATERAL subquery with LIMIT 1, which PostgreSQL
+# plans as a nested loop over the index whatever its statistics). With `unique_id = ANY(list)` or
+# a join, the planner chose to read the whole table for a thousand ids on tables of 20,000 to
+# 100,000 rows, analyzed or not: 3 to 20 times slower, and slower as the table grows.
 _KNOWN_KEYS_PG = (
-    "SELECT unique_id, event_id, profile_id FROM event_keys "
-    "WHERE org_id = %(org_id)s AND unique_id = ANY(%(unique_ids)s::varchar[])"
+    "SELECT w.key, k.event_id, k.profile_id "
+    "FROM unnest(%(unique_ids)s::varchar[]) AS w(key) CROSS JOIN LATERAL ("
+    "SELECT event_id, profile_id FROM event_keys "
+    "WHERE org_id = %(org_id)s AND unique_id = w.key LIMIT 1) k"
 )
 
 
@@ -287,7 +330,11 @@ def _known_keys(
     """The stored keys among these unique ids."""
     rows: Any
     if postgres:
-        rows = _pg_rows(session, _KNOWN_KEYS_PG, {"org_id": org_id, "unique_ids": unique_ids})
+        rows = _pg_rows(
+            session,
+            _KNOWN_KEYS_PG,
+            {"org_id": org_id, "unique_ids": array_literal(unique_ids)},
+        )
     else:
         rows = session.execute(
             sa.select(EventKey.unique_id, EventKey.event_id, EventKey.profile_id).where(
@@ -302,30 +349,26 @@ def _mark_duplicate(outcome: Outcome, key: tuple[uuid.UUID, uuid.UUID]) -> None:
     outcome.event_id, outcome.profile_id = key
 
 
-def _skip_known_duplicates(
+def _recognize_failed_retries(
     session: Session,
     org_id: uuid.UUID,
     items: list[EventInput],
     outcomes: list[Outcome],
     live: list[int],
     postgres: bool,
-) -> list[int]:
-    """Answer events whose unique_id is already stored (a retried batch) without more work.
-    No query at all when no event carries a unique_id."""
-    unique_ids = {u for i in live if (u := items[i].unique_id) is not None}
-    if not unique_ids:
-        return live
-    known = _known_keys(session, org_id, list(unique_ids), postgres)
-    if not known:
-        return live
-    kept = []
-    for index in live:
+) -> None:
+    """An event whose profile could not be resolved but whose unique_id is already stored (a
+    retry, after its person was changed) is answered as the duplicate it is, not as an error."""
+    failed = [i for i in live if outcomes[i].error is not None and items[i].unique_id is not None]
+    if not failed:
+        return
+    known = _known_keys(session, org_id, list({items[i].unique_id or "" for i in failed}), postgres)
+    for index in failed:
         key = known.get(items[index].unique_id or "")
-        if key is None:
-            kept.append(index)
-        else:
+        if key is not None:
+            outcomes[index].error = None
+            outcomes[index].error_type = InvalidInput
             _mark_duplicate(outcomes[index], key)
-    return kept
 
 
 _CLAIM_KEYS_PG = (
@@ -345,12 +388,12 @@ def _claim_unique_ids(
     live: list[int],
     now: datetime,
     postgres: bool,
+    texts: IdTexts,
 ) -> list[int]:
-    """Give each new event an id and record its unique_id. Of two events with one unique_id, in
-    this batch or in a concurrent one, only the first stored is kept."""
+    """Record the unique_id of each new event. Of two events with one unique_id, in this batch or
+    in a concurrent one, only the first stored is kept."""
     first_index: dict[str, int] = {}
     for index in live:
-        outcomes[index].event_id = new_id()
         unique_id = items[index].unique_id
         if unique_id is not None and unique_id not in first_index:
             first_index[unique_id] = index
@@ -364,9 +407,13 @@ def _claim_unique_ids(
             {
                 "org_id": org_id,
                 "now": now,
-                "unique_ids": list(first_index),
-                "event_ids": [outcomes[i].event_id for i in first_index.values()],
-                "profile_ids": [outcomes[i].profile_id for i in first_index.values()],
+                "unique_ids": array_literal(first_index),
+                "event_ids": uuid_array_literal(
+                    texts[cast(uuid.UUID, outcomes[i].event_id)] for i in first_index.values()
+                ),
+                "profile_ids": uuid_array_literal(
+                    texts[cast(uuid.UUID, outcomes[i].profile_id)] for i in first_index.values()
+                ),
             },
         )
         inserted = {unique_id for (unique_id,) in rows}
@@ -472,6 +519,9 @@ def _profile_error(exc: HeraldError) -> FieldError:
 
 
 _SINGLE_KINDS = ("profile_id", "email", "phone", "external_id", "anonymous_id")
+# Not the LATERAL form of _KNOWN_KEYS_PG: before profiles has statistics, the planner may probe
+# it per key through (org_id, created_at), which reads every profile of the organization for each
+# key. `= ANY(list)` reads them at most once per batch.
 _LOOKUP_PG = {
     kind: (
         f"SELECT {column}, id FROM profiles WHERE org_id = %(org_id)s "  # noqa: S608 (fixed names)
@@ -526,7 +576,8 @@ def _bulk_lookup(
         rows: Any
         if postgres:
             statement = _LOOKUP_ANONYMOUS_PG if kind == "anonymous_id" else _LOOKUP_PG[kind]
-            rows = _pg_rows(session, statement, {"org_id": org_id, "keys": list(wanted)})
+            keys = uuid_array_literal(wanted) if kind == "profile_id" else array_literal(wanted)
+            rows = _pg_rows(session, statement, {"org_id": org_id, "keys": keys})
         elif kind == "anonymous_id":
             rows = session.execute(
                 sa.select(AnonymousId.anonymous_id, Profile.id)
@@ -574,29 +625,89 @@ def _bulk_create(
 ) -> dict[ProfileRef, uuid.UUID]:
     """Create, in one statement per identifier kind, the new people named by a single email,
     phone or external id (a batch's first events from new customers). A person created by a
-    concurrent request meanwhile is simply looked up; every other shape goes through resolve."""
-    created: dict[ProfileRef, uuid.UUID] = {}
-    by_kind: dict[str, dict[str, ProfileRef]] = defaultdict(dict)
+    concurrent request meanwhile is simply looked up; every other shape goes through resolve.
+
+    On PostgreSQL the new people are committed at once, in a short transaction of their own,
+    before the batch's events: a concurrent batch naming the same new people then waits for that
+    step rather than for this whole batch to commit (with two batches in flight, the first
+    tenth of a run from an empty database spent a fifth of its time so). If the batch fails
+    after, the people stay, as an identify would have made them; sent again, it finds them."""
+    wanted_by_kind: dict[str, dict[str, ProfileRef]] = defaultdict(dict)
     for ref in refs:
         key = _single_key(ref)
         if key is not None and key[0] in _CREATED:
-            by_kind[key[0]][key[1]] = ref
+            wanted_by_kind[key[0]][key[1]] = ref
+    if not wanted_by_kind:
+        return {}
+    new: dict[str, dict[str, uuid.UUID]] | None = None
+    if postgres:
+        new = _create_committed(session, org_id, wanted_by_kind, now)
+    if new is None:
+        new = _create_people(session, org_id, wanted_by_kind, now, postgres)
+    return {
+        ref: new[kind][value]
+        for kind, wanted in wanted_by_kind.items()
+        for value, ref in wanted.items()
+        if value in new[kind]
+    }
+
+
+# How long the committed creation of new people waits for a row lock before it gives up and
+# creates them in the batch's own transaction instead. A concurrent batch's creation step holds
+# its locks for milliseconds; only a lock held by the caller's own open transaction (a Segment
+# batch that changed the same person earlier in the batch) lasts, and must not be waited for.
+CREATE_LOCK_TIMEOUT = "1s"
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _create_committed(
+    session: Session,
+    org_id: uuid.UUID,
+    wanted_by_kind: dict[str, dict[str, ProfileRef]],
+    now: datetime,
+) -> dict[str, dict[str, uuid.UUID]] | None:
+    """_create_people in a transaction of its own, committed on return; None when that is not
+    possible (the session is bound to a connection) or a lock could not be had."""
+    bind = session.get_bind()
+    if not isinstance(bind, sa.Engine):
+        return None
+    with bind.connect() as connection:
+        try:
+            with connection.begin():
+                _pg_rows(connection, f"SET LOCAL lock_timeout = '{CREATE_LOCK_TIMEOUT}'")
+                return _create_people(connection, org_id, wanted_by_kind, now, postgres=True)
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            logger.info("creating people in the batch's transaction: %s", exc.orig)
+            return None
+
+
+def _create_people(
+    executor: Executor,
+    org_id: uuid.UUID,
+    wanted_by_kind: dict[str, dict[str, ProfileRef]],
+    now: datetime,
+    postgres: bool,
+) -> dict[str, dict[str, uuid.UUID]]:
+    """Insert the people not there yet, by kind of identifier; their ids by identifier value,
+    and one `created` change record each."""
+    new: dict[str, dict[str, uuid.UUID]] = {}
     for kind in _CREATED:
-        wanted = by_kind.get(kind)
+        wanted = wanted_by_kind.get(kind)
         if not wanted:
             continue
         values = sorted(wanted)  # a fixed lock order, as in _resolve_profiles
-        new: dict[str, uuid.UUID]
         if postgres:
-            new = dict(
+            new[kind] = dict(
                 _pg_rows(
-                    session,
+                    executor,
                     _CREATE_PG[kind],
                     {
                         "org_id": org_id,
                         "now": now,
-                        "ids": [new_id() for _ in values],
-                        "keys": values,
+                        "ids": uuid_array_literal(new_ids(len(values))),
+                        "keys": array_literal(values),
                     },
                 )
             )
@@ -604,28 +715,27 @@ def _bulk_create(
             column = getattr(Profile, kind)
             rows = [
                 {
-                    "id": new_id(),
+                    "id": profile_id,
                     "org_id": org_id,
                     kind: value,
                     "properties": {},
                     "created_at": now,
                     "updated_at": now,
                 }
-                for value in values
+                for value, profile_id in zip(values, new_ids(len(values)), strict=True)
             ]
-            new = dict(
-                session.execute(
+            new[kind] = dict(
+                executor.execute(
                     sqlite.insert(Profile).on_conflict_do_nothing().returning(column, Profile.id),
                     rows,
                 ).all()
             )
-        for value, ref in wanted.items():
-            if value in new:
-                created[ref] = new[value]
-        _record_changes(
-            session, [(org_id, pid, "created", None, now) for pid in new.values()], postgres
-        )
-    return created
+    _record_changes(
+        executor,
+        [(org_id, pid, "created", None, now) for ids in new.values() for pid in ids.values()],
+        postgres,
+    )
+    return new
 
 
 _CATALOG_PG = (
@@ -667,7 +777,7 @@ def _update_catalog(
             {
                 "org_id": org_id,
                 "shard": shard,
-                "ids": [new_id() for _ in names],
+                "ids": new_ids(len(names)),
                 "names": names,
                 "counts": [stats[name][0] for name in names],
                 "firsts": [stats[name][1] for name in names],
@@ -675,10 +785,11 @@ def _update_catalog(
             },
         )
         return
+    ids = new_ids(len(names))
     statement = sqlite.insert(Metric).values(
         [
             {
-                "id": new_id(),
+                "id": ids[position],
                 "org_id": org_id,
                 "name": name,
                 "shard": shard,
@@ -686,7 +797,7 @@ def _update_catalog(
                 "first_seen_at": stats[name][1],
                 "last_seen_at": stats[name][2],
             }
-            for name in names
+            for position, name in enumerate(names)
         ]
     )
     excluded = statement.excluded

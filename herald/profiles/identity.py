@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +35,9 @@ from herald.tenancy.scope import get_scoped, scoped
 RESOLVE_ATTEMPTS = 4
 
 
-@dataclass(frozen=True)
-class ProfileRef:
-    """How a request names a person. Identifiers must already be normalized."""
+class ProfileRef(NamedTuple):
+    """How a request names a person. Identifiers must already be normalized. A named tuple:
+    ingestion makes and hashes one per event."""
 
     profile_id: uuid.UUID | None = None
     email: str | None = None

@@ -6,20 +6,76 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from herald.validation import has_nul
-
 MAX_PROPERTIES = 300
 MAX_DEPTH = 10
 MAX_FIELD_BYTES = 100 * 1024
 MAX_KEY_LENGTH = 255
 
+# JSON writes a character in at most 6 bytes (a control character as \u001f; others take at
+# most 4 in UTF-8), so a string's JSON is at most 6 bytes a character plus its quotes.
+_CHAR_BYTES = 6
+# Upper bounds of the JSON of scalars: a float's repr is at most 24 characters
+# (-1.2345678901234567e-308), an int below 10^18 at most 20 with its sign.
+_FLOAT_BYTES = 24
+_INT_BYTES = 20
+_INT_SMALL = 10**18
+# json.dumps's default separators: ", " between items, ": " after a key.
+_ITEM_BYTES = 2
+_KEY_BYTES = 2
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Walk:
+    """One pass over a property value: whether it holds a NUL character, and an upper bound of
+    its JSON size (exact sizes cost an encoding, so they are taken only when the bound is over
+    the limit). Raises _TooDeep past MAX_DEPTH levels."""
+
+    __slots__ = ("nul",)
+
+    def __init__(self) -> None:
+        self.nul = False
+
+    def bound(self, value: Any, level: int) -> int:
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value:
+                self.nul = True
+            return _CHAR_BYTES * len(value) + 2
+        if kind is dict:
+            # The top level counts as the first level of nesting.
+            if level >= MAX_DEPTH:
+                raise _TooDeep
+            size = 2
+            for key, item in value.items():
+                text = key if type(key) is str else str(key)
+                if "\x00" in text:
+                    self.nul = True
+                size += _CHAR_BYTES * len(text) + 2 + _KEY_BYTES + _ITEM_BYTES
+                size += self.bound(item, level + 1)
+            return size
+        if kind is list:
+            if level >= MAX_DEPTH:
+                raise _TooDeep
+            size = 2
+            for item in value:
+                size += self.bound(item, level + 1) + _ITEM_BYTES
+            return size
+        if kind is int:
+            return _INT_BYTES if -_INT_SMALL < value < _INT_SMALL else len(str(value))
+        if kind is float:
+            return _FLOAT_BYTES
+        if value is None or kind is bool:
+            return 5
+        # Not from JSON (a Python caller's own object): measured as it would be stored. A
+        # container of another type is not walked for depth or NUL, as before.
+        return _exact_size(value)
+
+
+def _exact_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
 
 
 _PLAIN_SCALARS = (int, float, bool, type(None))
@@ -35,7 +91,7 @@ def _plainly_within_limits(properties: dict[str, Any]) -> bool:
         if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
             return False
         if type(value) is str:
-            if "\x00" in value or 4 * len(value) + 2 > MAX_FIELD_BYTES:
+            if "\x00" in value or _CHAR_BYTES * len(value) + 2 > MAX_FIELD_BYTES:
                 return False
         elif type(value) not in _PLAIN_SCALARS:
             return False
@@ -43,7 +99,9 @@ def _plainly_within_limits(properties: dict[str, Any]) -> bool:
 
 
 def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    """Return the properties unchanged, or raise ValueError naming the first limit they break."""
+    """Return the properties unchanged, or raise ValueError naming the first limit they break.
+    Each property is checked for its name, then its nesting, then NUL characters, then its
+    size as JSON."""
     if _plainly_within_limits(properties):
         return properties
     if len(properties) > MAX_PROPERTIES:
@@ -51,21 +109,20 @@ def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
     for key, value in properties.items():
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValueError(f"property names must be 1 to {MAX_KEY_LENGTH} characters")
-        # The top level counts as the first level of nesting.
-        if 1 + _depth(value) > MAX_DEPTH:
-            raise ValueError(f"property {key!r} is nested more than {MAX_DEPTH} levels deep")
-        if has_nul(key) or has_nul(value):
+        walk = _Walk()
+        try:
+            size = walk.bound(value, 1)
+        except _TooDeep:
+            raise ValueError(
+                f"property {key!r} is nested more than {MAX_DEPTH} levels deep"
+            ) from None
+        if walk.nul or "\x00" in key:
             # PostgreSQL's JSONB cannot hold U+0000.
             raise ValueError(f"property {key!r} contains a NUL character")
-        if isinstance(value, str | int | float | bool) or value is None:
-            # A scalar's JSON is at most its text quoted, four bytes a character: skip encoding
-            # the common small ones, which is most of the cost of checking an event.
-            if isinstance(value, str) and 4 * len(value) + 2 > MAX_FIELD_BYTES:
-                size = len(json.dumps(value, ensure_ascii=False).encode())
-            else:
-                continue
-        else:
-            size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
         if size > MAX_FIELD_BYTES:
-            raise ValueError(f"property {key!r} is {size} bytes; the limit is {MAX_FIELD_BYTES}")
+            size = _exact_size(value)
+            if size > MAX_FIELD_BYTES:
+                raise ValueError(
+                    f"property {key!r} is {size} bytes; the limit is {MAX_FIELD_BYTES}"
+                )
     return properties

@@ -1,0 +1,122 @@
+"""What the fast paths of ingestion must keep: text written in COPY's format and array literals
+comes back exactly as sent, retried events are recognized however their person changed, and the
+property limits hold at their edges."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from herald.events.pgtext import array_literal, copy_json, copy_text
+from herald.profiles.limits import MAX_FIELD_BYTES, check_properties
+from tests.factories import make_org
+
+AWKWARD = 'tab\there, newline\nthere, cr\r, backslash \\ and \\N, quote " and {braces}, ünïcödé'
+
+
+def test_awkward_text_is_stored_and_read_back_as_sent(client: TestClient) -> None:
+    org = make_org()
+    events = [
+        {
+            "event": f"Name {AWKWARD}",
+            "profile": {"external_id": f"ext {AWKWARD}"},
+            "properties": {
+                f"key {AWKWARD}": AWKWARD,
+                "nested": [{"deep": AWKWARD, "n": 1.5}, None, True],
+                "escaped": "\\u0000 is not a NUL, \\\\ two backslashes",
+            },
+            "unique_id": f"uid {AWKWARD}",
+            "value": 12.5,
+        },
+        {"event": "Plain", "profile": {"external_id": 'odd"quote"'}, "unique_id": "x\\y"},
+    ]
+    response = client.post("/api/track/batch", json={"events": events}, headers=org.public_headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2
+    stored = client.get("/api/events", headers=org.secret_headers).json()["data"]
+    by_name = {event["name"]: event for event in stored}
+    first = by_name[f"Name {AWKWARD}"]
+    assert first["properties"] == events[0]["properties"]
+    assert first["unique_id"] == f"uid {AWKWARD}"
+    assert first["value"] == 12.5
+    assert by_name["Plain"]["unique_id"] == "x\\y"
+    # The same ids are recognized again (their look-up takes them as array literals).
+    again = client.post("/api/track/batch", json={"events": events}, headers=org.public_headers)
+    assert again.json()["duplicates"] == 2
+    metrics = {
+        m["name"] for m in client.get("/api/metrics", headers=org.secret_headers).json()["data"]
+    }
+    assert metrics == {f"Name {AWKWARD}", "Plain"}
+
+
+def test_a_retry_is_a_duplicate_even_when_its_person_no_longer_resolves(
+    client: TestClient,
+) -> None:
+    """The person an event named may have changed since its first delivery (here its external
+    id now belongs to someone else): the retry is still answered as the duplicate it is."""
+    org = make_org()
+    event = {
+        "event": "Paid",
+        "profile": {"email": "first@example.com", "external_id": "ext-1"},
+        "unique_id": "order-7",
+    }
+    first = client.post("/api/track", json=event, headers=org.public_headers)
+    assert first.status_code == 202, first.text
+    profile_id = first.json()["profile_id"]
+    moved = client.patch(
+        f"/api/profiles/{profile_id}", json={"external_id": "ext-2"}, headers=org.secret_headers
+    )
+    assert moved.status_code == 200, moved.text
+    other = client.post("/api/profiles", json={"external_id": "ext-1"}, headers=org.secret_headers)
+    assert other.status_code == 201, other.text
+    retry = client.post("/api/track/batch", json={"events": [event]}, headers=org.public_headers)
+    assert retry.status_code == 200, retry.text
+    body = retry.json()
+    assert body["errors"] == [] and body["duplicates"] == 1
+    assert body["results"][0]["event_id"] == first.json()["event_id"]
+    assert body["results"][0]["profile_id"] == profile_id
+    # A new event naming the same person is refused as the conflict it is.
+    event["unique_id"] = "order-8"
+    fresh = client.post("/api/track/batch", json={"events": [event]}, headers=org.public_headers)
+    assert [e["index"] for e in fresh.json()["errors"]] == [0]
+
+
+def test_copy_text_and_array_literals_escape_what_their_formats_need() -> None:
+    assert copy_text("plain") == "plain"
+    assert copy_text("a\tb\nc\rd\\e") == "a\\tb\\nc\\rd\\\\e"
+    assert copy_json({"k": "a\\b\n"}) == '{"k":"a\\\\\\\\b\\\\n"}'
+    assert array_literal(["a", 'b"c', "d\\e", ""]) == '{"a","b\\"c","d\\\\e",""}'
+
+
+@pytest.mark.parametrize(
+    ("properties", "accepted"),
+    [
+        # JSON writes a control character in 6 bytes: 20,000 of them are 120,002 bytes.
+        ({"controls": "\x01" * 20_000}, False),
+        ({"controls": "\x01" * 17_000}, True),
+        ({"list": ["x" * 1000] * 101}, True),  # 101,404 bytes as json.dumps writes it
+        ({"list": ["x" * 1000] * 102}, False),  # 102,408
+        ({"deep": [[[[[[[[[1]]]]]]]]]}, True),  # 10 levels with the top one
+        ({"deep": [[[[[[[[[[1]]]]]]]]]]}, False),
+        ({"nul": [{"k": "a\x00"}]}, False),
+        ({"nul key": {"k\x00": 1}}, False),
+    ],
+)
+def test_property_limits_at_their_edges(properties: dict, accepted: bool) -> None:
+    if accepted:
+        assert check_properties(properties) is properties
+    else:
+        with pytest.raises(ValueError):
+            check_properties(properties)
+
+
+def test_the_first_broken_limit_is_named_in_a_fixed_order() -> None:
+    deep_with_nul: dict = {"a\x00": {}}
+    level = deep_with_nul["a\x00"]
+    for _ in range(10):
+        level["n"] = {}
+        level = level["n"]
+    with pytest.raises(ValueError, match="nested more than"):
+        check_properties({"p": deep_with_nul})
+    with pytest.raises(ValueError, match=f"the limit is {MAX_FIELD_BYTES}"):
+        check_properties({"big": {"k": "y" * MAX_FIELD_BYTES}})

@@ -470,7 +470,7 @@ class Measured:
 
 
 class CpuWatch:
-    """CPU seconds of named process groups between `start()` and `stop()`, followed every 0.25 s
+    """CPU seconds of named process groups between `start()` and `stop()`, followed every 0.5 s
     (processes that appear on the way, such as new PostgreSQL backends, count from when they are
     first seen), and pg_stat_activity samples."""
 
@@ -494,7 +494,7 @@ class CpuWatch:
                 self.last[(name, pid)] = seconds
 
     def _run(self) -> None:
-        while not self._stop.wait(0.25):
+        while not self._stop.wait(0.5):
             with contextlib.suppress(Exception):
                 self._sample()
                 self.activity.update(self.database.activity())
@@ -520,12 +520,13 @@ class CpuWatch:
         measured.activity_samples = self.samples
 
 
-def redis_pids() -> list[int]:
+def pids_named(name: str) -> list[int]:
+    """The processes whose command is `name` (from /proc/<pid>/comm)."""
     found = []
     for entry in procstat.PROC.iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "redis-server":
+                if (entry / "comm").read_text().strip() == name:
                     found.append(int(entry.name))
     return found
 
@@ -603,14 +604,18 @@ def send_campaign(
     count = setup.audience
     sink_pid = smtpsink.sink_pid(sink)
     worker_pids = [w.process.pid for w in workers]
+    redis, postgres_pids = pids_named("redis-server"), pids_named("postgres")
     watch = CpuWatch(
         {
-            "herald workers": lambda: [
-                pid for root in worker_pids for pid in procstat.process_tree(root)
-            ],
+            # A worker's threads are in its own process: no children to follow.
+            "herald workers": lambda: worker_pids,
             "postgresql backends": scratch.backend_pids,
-            "redis": redis_pids,
+            "postgresql, other processes": lambda: sorted(
+                set(postgres_pids) - set(scratch.backend_pids())
+            ),
+            "redis": lambda: redis,
             "sink": lambda: [sink_pid],
+            "this benchmark": lambda: [os.getpid()],
         },
         scratch,
     )

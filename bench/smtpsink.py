@@ -59,16 +59,16 @@ class Tally:
     started: float | None = None
     last: float | None = None
 
-    def add(self, recipients: list[str], data: bytes) -> None:
+    def add(self, recipients: list[str], head: bytes, size: int) -> None:
         now = time.monotonic()
         if self.started is None:
             self.started = now
         self.last = now
         self.messages += 1
-        self.size += len(data)
+        self.size += size
         for recipient in recipients:
             self.recipients[recipient] += 1
-        head = data[:HEAD_BYTES].lower()
+        head = head[:HEAD_BYTES].lower()
         at = head.find(HERALD_ID_HEADER)
         if at >= 0:
             start = at + len(HERALD_ID_HEADER)
@@ -103,8 +103,8 @@ class Sink:
         self.counter = counter
         self.tally = Tally()
 
-    def received(self, recipients: list[str], data: bytes) -> None:
-        self.tally.add(recipients, data)
+    def received(self, recipients: list[str], head: bytes, size: int) -> None:
+        self.tally.add(recipients, head, size)
         self.counter.value += 1
 
     def take(self) -> Tally:
@@ -168,10 +168,11 @@ class MinimalSmtp(asyncio.Protocol):
                 self.searched = len(self.buffer)
                 return False
             skip = 5
-        data = bytes(self.buffer[:end])
+        # Only the head is looked at: no copy of the whole message.
+        head = bytes(self.buffer[: min(end, HEAD_BYTES)])
         del self.buffer[: end + skip]
         self.in_data, self.searched = False, 0
-        self.sink.received(self.recipients, data)
+        self.sink.received(self.recipients, head, end)
         self.recipients = []
         replies.append(b"250 2.0.0 OK queued\r\n")
         return True
@@ -220,7 +221,7 @@ def _aiosmtpd_factory(sink: Sink) -> Any:
             data = envelope.original_content or envelope.content
             if isinstance(data, str):
                 data = data.encode()
-            sink.received([str(r).lower() for r in envelope.rcpt_tos], data)
+            sink.received([str(r).lower() for r in envelope.rcpt_tos], data, len(data))
             return "250 2.0.0 OK queued"
 
     handler = Handler()

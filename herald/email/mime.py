@@ -158,8 +158,22 @@ def _headers(parts: MimeParts, boundary: str) -> bytes:
     return b"".join(_header(name, value, mail_policy) for name, value in headers) + b"\r\n"
 
 
-# Base64 lines are 76 characters (RFC 2045).
+# Base64 lines are 76 characters (RFC 2045); a line sent as it is, at most 998 (RFC 5322).
 _BASE64_LINE = re.compile(rb".{1,76}")
+_LONGEST_LINE = 998
+
+
+def _short_lines(text: str) -> bool:
+    """Whether every line fits in an SMTP line: each window of 999 characters has a line break,
+    and the next window starts after its last one. A few steps for any text, stopping at the
+    first long line (a compiled MJML body has one of thousands of characters early on)."""
+    start = 0
+    while len(text) - start > _LONGEST_LINE:
+        end = text.rfind("\n", start, start + _LONGEST_LINE + 1)
+        if end < 0:
+            return False
+        start = end + 1
+    return True
 
 
 def _base64(text: str) -> bytes:
@@ -167,29 +181,41 @@ def _base64(text: str) -> bytes:
     printable (binascii's, let alone the email package's) took several times as long for a
     40 kB newsletter, whose compiled HTML comes in lines of thousands of characters that it
     must break anyway; base64 of UTF-8 text is what SpamAssassin's MIME_BASE64_TEXT spares."""
-    encoded = base64.b64encode(text.encode("utf-8"))
-    return b"\r\n".join(_BASE64_LINE.findall(encoded)) + b"\r\n"
+    lines = _BASE64_LINE.findall(base64.b64encode(text.encode("utf-8")))
+    lines.append(b"")  # the last line's CRLF, without copying the rest again
+    return b"\r\n".join(lines)
 
 
-def _part(subtype: str, text: str) -> bytes:
-    return (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: base64\r\n\r\n"
-    ).encode() + _base64(text)
+def _part(subtype: str, text: str, boundary: str) -> tuple[bytes, bytes]:
+    """A text part's head and body: as it is (7bit) when it is ASCII in lines short enough for
+    SMTP, as most plain-text parts are; else in base64."""
+    as_is = text.isascii()  # known to the string: no scan
+    if as_is:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        as_is = "\0" not in text and boundary not in text and _short_lines(text)
+    if as_is:
+        if text and not text.endswith("\n"):
+            text += "\n"  # the last line's CRLF
+        encoding, body = "7bit", text.replace("\n", "\r\n").encode("ascii")
+    else:
+        encoding, body = "base64", _base64(text)
+    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}'
+    return f"{head}\r\n\r\n".encode(), body
 
 
 def build_message(parts: MimeParts) -> bytes:
-    """The message as sent: multipart/alternative with the text part first, both UTF-8 in
-    base64."""
+    """The message as sent: multipart/alternative with the text part first, both UTF-8, each
+    as it is or in base64 (see `_part`). Joined once: the parts are tens of kilobytes."""
     boundary = f"=_herald_{parts.message_id.hex}"
     delimiter = f"--{boundary}\r\n".encode()
     return b"".join(
         (
             _headers(parts, boundary),
             delimiter,
-            _part("plain", parts.text or ""),
+            *_part("plain", parts.text or "", boundary),
             delimiter,
-            _part("html", parts.html),
+            *_part("html", parts.html, boundary),
             f"--{boundary}--\r\n".encode(),
         )
     )

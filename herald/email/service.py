@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 # Messages a send task takes at most (one claim, one render loop, one SMTP connection, one
 # record). Larger batches cost fewer statements a message; smaller ones spread a campaign over
 # more worker threads and hold fewer messages in `sending` at a time.
-BATCH_SIZE = 100
+BATCH_SIZE = 200
 # A batch still sending records the outcomes it has after this long, so a crash re-sends little.
 RECORD_EVERY = timedelta(seconds=1)
 # A sending worker refreshes the heartbeats of its messages this often...

@@ -108,8 +108,9 @@ def bulk_insert(
         return []
     columns = tuple(rows[0])
     if _is_postgresql(session):
-        statement = _pg_insert(model.__table__, columns, skip_conflicts, returning)
-        result = session.execute(statement, _pg_arrays(model.__table__, columns, rows))
+        params, constant = _pg_params(model.__table__, columns, rows, keep=columns[0])
+        statement = _pg_insert(model.__table__, columns, constant, skip_conflicts, returning)
+        result = session.execute(statement, params)
     else:
         insert = sqlite.insert(model)
         if skip_conflicts:
@@ -128,8 +129,8 @@ def bulk_update(session: Session, model: type[Any], rows: Sequence[dict[str, Any
         return
     columns = tuple(rows[0])
     if _is_postgresql(session):
-        statement = _pg_update(model.__table__, columns)
-        session.execute(statement, _pg_arrays(model.__table__, columns, rows))
+        params, constant = _pg_params(model.__table__, columns, rows, keep="id")
+        session.execute(_pg_update(model.__table__, columns, constant), params)
     else:
         session.execute(sa.update(model), list(rows))
 
@@ -138,27 +139,56 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _array_casts(table: sa.Table, columns: tuple[str, ...]) -> str:
-    """One array parameter a column, cast to the column's type. Only the table's own column
-    names reach the statements below (`table.c[name]` refuses any other)."""
+def _pg_params(
+    table: sa.Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]], keep: str
+) -> tuple[dict[str, Any], tuple[bool, ...]]:
+    """The statement's parameters: an array a column, or the value itself for a column that has
+    the same value in every row (a batch's organization, status, timestamps: fewer values for
+    the driver to adapt one by one). `keep` stays an array, so that unnest() has one."""
+    params: dict[str, Any] = {}
+    constant = []
+    for index, name in enumerate(columns):
+        values = [row[name] for row in rows]
+        same = name != keep and values.count(values[0]) == len(values)
+        if isinstance(table.c[name].type, sa.JSON):
+            values = [None if v is None else Jsonb(v) for v in (values[:1] if same else values)]
+        params[f"c{index}"] = values[0] if same else values
+        constant.append(same)
+    return params, tuple(constant)
+
+
+def _pg_source(
+    table: sa.Table, columns: tuple[str, ...], constant: tuple[bool, ...]
+) -> tuple[list[str], str]:
+    """The value of each column (`v.cN` from the arrays, or a cast constant) and the unnest()
+    they come from. Only the table's own column names reach the statements below
+    (`table.c[name]` refuses any other)."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return ", ".join(
-        f"CAST(:c{index} AS {table.c[name].type.compile(dialect=dialect)}[])"
-        for index, name in enumerate(columns)
-    )
+    types = [table.c[name].type.compile(dialect=dialect) for name in columns]
+    values, arrays, aliases = [], [], []
+    for index, (sql_type, same) in enumerate(zip(types, constant, strict=True)):
+        if same:
+            values.append(f"CAST(:c{index} AS {sql_type})")
+        else:
+            values.append(f"v.c{index}")
+            arrays.append(f"CAST(:c{index} AS {sql_type}[])")
+            aliases.append(f"c{index}")
+    return values, f"unnest({', '.join(arrays)}) AS v({', '.join(aliases)})"
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=128)
 def _pg_insert(
     table: sa.Table,
     columns: tuple[str, ...],
+    constant: tuple[bool, ...],
     skip_conflicts: tuple[str, ...],
     returning: str | None,
 ) -> sa.TextClause:
     for name in (*skip_conflicts, *([returning] if returning else [])):
         table.c[name]  # a name that is not a column raises KeyError
+    values, source = _pg_source(table, columns, constant)
     insert = f"INSERT INTO {table.name} ({', '.join(columns)}) "
-    sql = insert + f"SELECT * FROM unnest({_array_casts(table, columns)})"  # noqa: S608
+    sql = insert + f"SELECT {', '.join(values)} FROM {source}"  # noqa: S608
     if skip_conflicts:
         sql += f" ON CONFLICT ({', '.join(skip_conflicts)}) DO NOTHING"
     if returning is not None:
@@ -166,26 +196,19 @@ def _pg_insert(
     return sa.text(sql)
 
 
-@lru_cache(maxsize=64)
-def _pg_update(table: sa.Table, columns: tuple[str, ...]) -> sa.TextClause:
-    assignments = ", ".join(f"{name} = v.{name}" for name in columns if name != "id")
-    return sa.text(
-        f"UPDATE {table.name} SET {assignments} "  # noqa: S608 (metadata names only)
-        f"FROM unnest({_array_casts(table, columns)}) AS v({', '.join(columns)}) "
-        f"WHERE {table.name}.id = v.id"
+@lru_cache(maxsize=128)
+def _pg_update(
+    table: sa.Table, columns: tuple[str, ...], constant: tuple[bool, ...]
+) -> sa.TextClause:
+    values, source = _pg_source(table, columns, constant)
+    assignments = ", ".join(
+        f"{name} = {value}" for name, value in zip(columns, values, strict=True) if name != "id"
     )
-
-
-def _pg_arrays(
-    table: sa.Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
-) -> dict[str, list[Any]]:
-    arrays: dict[str, list[Any]] = {}
-    for index, name in enumerate(columns):
-        values = [row[name] for row in rows]
-        if isinstance(table.c[name].type, sa.JSON):
-            values = [None if v is None else Jsonb(v) for v in values]
-        arrays[f"c{index}"] = values
-    return arrays
+    key = f"v.c{columns.index('id')}"
+    return sa.text(
+        f"UPDATE {table.name} SET {assignments} FROM {source} "  # noqa: S608
+        f"WHERE {table.name}.id = {key}"
+    )
 
 
 # --- Statuses -----------------------------------------------------------------------------------

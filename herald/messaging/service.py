@@ -129,16 +129,18 @@ def queue_emails(
     marketing: bool = False,
 ) -> list[QueuedEmail | HeraldError]:
     """Record many emails in a few statements (a campaign's batch of recipients): one query for
-    the keys already used, one for templates, one or two for the recipients, one INSERT for the
-    messages and one for their `queued` events. Nothing is kicked: see `kick_sends`.
+    templates, one or two for the recipients, one INSERT for the messages (which skips keys
+    already used) and one for their `queued` events. Nothing is kicked: see `kick_sends`.
 
     Returns, for each request in order, its message or why it got none (the error `queue_email`
-    would raise). A key used before, or by a concurrent call a moment ago (the insert skips rows
-    whose key exists, and they are read back), gives the earlier message.
+    would raise). A key used before, or by a concurrent call a moment ago, gives the earlier
+    message, even to a request that would be refused now; those keys are looked up after the
+    insert, so the common case (all new) costs no lookup.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown message source {source!r}")
     outcomes: list[QueuedEmail | HeraldError | None] = [None] * len(requests)
+    todo: list[int] = []
     for index, request in enumerate(requests):
         if not 1 <= len(request.idempotency_key) <= 255:
             outcomes[index] = InvalidInput.for_field(
@@ -146,19 +148,6 @@ def queue_emails(
             )
         elif request.send_after is not None and request.send_after.tzinfo is None:
             outcomes[index] = InvalidInput.for_field("send_at", "needs a time zone (or Z for UTC)")
-    keys = [r.idempotency_key for r, o in zip(requests, outcomes, strict=True) if o is None]
-    existing = _known_keys(session, org_id, keys)
-    todo: list[int] = []
-    for index, request in enumerate(requests):
-        if outcomes[index] is not None:
-            continue
-        if request.idempotency_key in existing:
-            outcomes[index] = existing[request.idempotency_key]
-        elif (request.template_id is None) == (request.raw is None):
-            outcomes[index] = InvalidInput(
-                "give a template or a subject and HTML body, not both",
-                [FieldError("template_id", "give exactly one of template_id and subject + html")],
-            )
         else:
             todo.append(index)
     known_templates = _known_templates(
@@ -168,17 +157,25 @@ def queue_emails(
     now = utcnow()
     rows: dict[str, dict[str, Any]] = {}
     first: dict[str, int] = {}
+    refused: set[int] = set()
     for index, recipient in zip(todo, recipients, strict=True):
         request = requests[index]
-        if request.template_id is not None and request.template_id not in known_templates:
+        if (request.template_id is None) == (request.raw is None):
+            outcomes[index] = InvalidInput(
+                "give a template or a subject and HTML body, not both",
+                [FieldError("template_id", "give exactly one of template_id and subject + html")],
+            )
+        elif request.template_id is not None and request.template_id not in known_templates:
             # Another organization's template is as unknown as none.
             outcomes[index] = InvalidInput.for_field("template_id", "no such template")
-            continue
-        if isinstance(recipient, HeraldError):
+        elif isinstance(recipient, HeraldError):
             outcomes[index] = recipient
+        if outcomes[index] is not None:
+            refused.add(index)
             continue
         if request.idempotency_key in rows:
             continue  # the same key twice in one call: the first request's message
+        assert not isinstance(recipient, HeraldError)
         first[request.idempotency_key] = index
         profile_id, address = recipient
         content: dict[str, Any] = {"data": request.data or {}}
@@ -205,16 +202,18 @@ def queue_emails(
             "updated_at": now,
         }
     inserted = _insert_new_messages(session, list(rows.values()))
-    raced = [key for key, row in rows.items() if row["id"] not in inserted]
-    earlier = _known_keys(session, org_id, raced) if raced else {}
+    taken = [key for key, row in rows.items() if row["id"] not in inserted]
+    earlier = _known_keys(session, org_id, taken + [requests[i].idempotency_key for i in refused])
     ledger.add_events(
         session,
         QUEUED,
         [(org_id, row["id"], {"source": source}) for row in rows.values() if row["id"] in inserted],
         at=now,
     )
+    for index in refused:
+        outcomes[index] = earlier.get(requests[index].idempotency_key, outcomes[index])
     for index in todo:
-        if outcomes[index] is not None:
+        if index in refused:
             continue
         key = requests[index].idempotency_key
         row = rows[key]

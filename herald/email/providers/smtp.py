@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import smtplib
 import ssl
 import threading
@@ -85,16 +86,46 @@ class _Dropped(Exception):
     connection found dead at MAIL FROM): the message can go on a fresh one."""
 
 
+# An address that smtplib's quoteaddr() would give back as <address>: quoteaddr parses every
+# address with the email package, which cost more than the rest of MAIL FROM and RCPT TO.
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+")
+
+
+_LINE_START_DOT = re.compile(rb"\n\.")
+
+
+def _quote(address: str) -> str:
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
 class _SMTP(smtplib.SMTP):
-    """What Herald changes in smtplib's client: dot-stuffing by `bytes.replace` instead of a
-    regular expression over the whole message (which cost a 60 kB message more than the rest of
-    its transfer), and a connection found closed at MAIL FROM told apart from one lost later."""
+    """What Herald changes in smtplib's client, for speed and to tell failures apart:
+
+    - a connection found closed at MAIL FROM (nothing taken yet) is told apart from one lost
+      later, so that the message can go on a fresh one;
+    - plain addresses are put in <> without parsing them;
+    - the message is dot-stuffed by `bytes.replace` rather than a regular expression over the
+      whole of it, and sent with its end marker without copying it (sendmsg).
+    """
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        option_list = ""
+        if options and self.does_esmtp:
+            if any(option.lower() == "smtputf8" for option in options):
+                if not self.has_extn("smtputf8"):
+                    raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+                self.command_encoding = "utf-8"
+            option_list = " " + " ".join(options)
         try:
-            return super().mail(sender, options)
+            self.putcmd("mail", f"FROM:{_quote(sender)}{option_list}")
+            return self.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Dropped(str(exc)) from exc
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        option_list = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("rcpt", f"TO:{_quote(recip)}{option_list}")
+        return self.getreply()
 
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         if not isinstance(msg, bytes):
@@ -106,12 +137,23 @@ class _SMTP(smtplib.SMTP):
         # smtplib's rule: a line that starts with a dot gets another.
         if msg.startswith(b"."):
             msg = b"." + msg
-        if b"\n." in msg:
+        if _LINE_START_DOT.search(msg):  # faster than `in` for this two-byte needle
             msg = msg.replace(b"\n.", b"\n..")
-        if not msg.endswith(b"\r\n"):
-            msg += b"\r\n"
-        self.send(msg + b".\r\n")
+        self._send_pieces(msg, b".\r\n" if msg.endswith(b"\r\n") else b"\r\n.\r\n")
         return self.getreply()
+
+    def _send_pieces(self, *pieces: bytes) -> None:
+        sock = self.sock
+        if sock is None or isinstance(sock, ssl.SSLSocket):  # TLS has no sendmsg
+            self.send(b"".join(pieces))
+            return
+        try:
+            sent = sock.sendmsg(pieces)
+            if sent < sum(map(len, pieces)):
+                sock.sendall(b"".join(pieces)[sent:])
+        except OSError as exc:
+            self.close()
+            raise smtplib.SMTPServerDisconnected("Server not connected") from exc
 
 
 class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 (smtplib's name)
@@ -182,10 +224,12 @@ class ConnectionPool:
         # How many connections were opened, for tests and diagnostics.
         self.opened = 0
 
-    def acquire(self, config: SmtpConfig) -> tuple[smtplib.SMTP, bool]:
+    def acquire(
+        self, config: SmtpConfig, key: tuple[object, ...] | None = None
+    ) -> tuple[smtplib.SMTP, bool]:
         """A connection to use, and whether it is a reused one (which may have been dropped by
         the server since)."""
-        key = config.pool_key()
+        key = key or config.pool_key()
         now = time.monotonic()
         stale: list[smtplib.SMTP] = []
         found: smtplib.SMTP | None = None
@@ -210,8 +254,10 @@ class ConnectionPool:
             self.opened += 1
         return connection
 
-    def release(self, config: SmtpConfig, connection: smtplib.SMTP) -> None:
-        key = config.pool_key()
+    def release(
+        self, config: SmtpConfig, connection: smtplib.SMTP, key: tuple[object, ...] | None = None
+    ) -> None:
+        key = key or config.pool_key()
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self.max_idle:
@@ -237,9 +283,11 @@ class SmtpProvider:
     def __init__(self, config: SmtpConfig, connection_pool: ConnectionPool | None = None) -> None:
         self.config = config
         self.pool = connection_pool or pool
+        # Worked out once: a provider serves a whole batch of messages.
+        self.pool_key = config.pool_key()
 
     def send(self, email: OutgoingEmail) -> SendResult:
-        connection, reused = self.pool.acquire(self.config)
+        connection, reused = self.pool.acquire(self.config, self.pool_key)
         try:
             return self._send_on(connection, email, reused=reused)
         except _Dropped:
@@ -286,7 +334,7 @@ class SmtpProvider:
             raise TransientSendError(f"{self.config.host}: {exc}") from exc
         finally:
             if keep:
-                self.pool.release(self.config, connection)
+                self.pool.release(self.config, connection, self.pool_key)
             else:
                 connection.close()
         if refused:  # some of several recipients refused; Herald sends to one at a time
@@ -298,6 +346,11 @@ def _header_message_id(mime: bytes, email: OutgoingEmail) -> str:
     """The Message-ID header: bounces and reports name the message by it."""
     end = mime.find(b"\r\n\r\n")
     head = mime[: end if end >= 0 else len(mime)]
+    at = head.find(b"\r\nMessage-ID:")  # as Herald writes it
+    if at >= 0:
+        stop = head.find(b"\r\n", at + 13)
+        value = head[at + 13 : stop if stop >= 0 else len(head)]
+        return value.strip().decode("ascii", "replace").strip("<>")
     for line in head.split(b"\r\n"):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"message-id":

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import new_id, utcnow
+from herald.db import new_ids, utcnow
 from herald.models import Message, MessageEvent
 from herald.tenancy.scope import get_scoped
 
@@ -66,12 +66,13 @@ def add_events(
     """Events of one kind for many messages, given as (org id, message id, data), in one
     INSERT: the batch paths' `record_event` (no provider event ids: nothing to deduplicate)."""
     when = at or utcnow()
+    ids = iter(new_ids(len(events)))
     bulk_insert(
         session,
         MessageEvent,
         [
             {
-                "id": new_id(),
+                "id": next(ids),
                 "org_id": org_id,
                 "message_id": message_id,
                 "kind": kind,

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from herald.db import new_id, utcnow
+from herald.db import new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound
 from herald.messaging import ledger
 from herald.models import EmailTemplate, Message, MessageEvent, Profile
@@ -155,6 +155,7 @@ def queue_emails(
     )
     recipients = _recipients(session, org_id, [requests[i] for i in todo])
     now = utcnow()
+    ids = iter(new_ids(len(todo)))
     rows: dict[str, dict[str, Any]] = {}
     first: dict[str, int] = {}
     refused: set[int] = set()
@@ -184,7 +185,7 @@ def queue_emails(
             content.update(subject=raw.subject, html=raw.html, text=raw.text)
         content.update(request.overrides or {})
         rows[request.idempotency_key] = {
-            "id": new_id(),
+            "id": next(ids),
             "org_id": org_id,
             "profile_id": profile_id,
             "channel": "email",

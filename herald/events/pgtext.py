@@ -25,10 +25,15 @@ def copy_text(value: str) -> str:
     return value
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON, as stored in a JSON column."""
+    return to_json(value).decode()
+
+
 def copy_json(value: Any) -> str:
     """A JSON column of a COPY row. Encoded JSON holds no raw tab, newline or carriage return
     (they are escaped inside strings), so only its backslashes need doubling."""
-    text = to_json(value).decode()
+    text = json_text(value)
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
@@ -36,15 +41,17 @@ def copy_optional(value: str | None) -> str:
     return NULL if value is None else copy_text(value)
 
 
-def _array_element(value: str) -> str:
+def _array_element(value: str | None) -> str:
+    if value is None:
+        return "NULL"
     if "\\" in value or '"' in value:
         value = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{value}"'
 
 
-def array_literal(values: Iterable[str]) -> str:
-    """A text array parameter (`'{"a","b"}'`, cast in SQL with `::varchar[]`): each element
-    quoted, its backslashes and double quotes escaped."""
+def array_literal(values: Iterable[str | None]) -> str:
+    """An array parameter (`'{"a","b",NULL}'`, cast in SQL with `::varchar[]`, `::jsonb[]`, ...):
+    each element quoted as text, its backslashes and double quotes escaped; None is NULL."""
     return "{" + ",".join(map(_array_element, values)) + "}"
 
 

@@ -42,6 +42,7 @@ from herald.events.pgtext import (
     copy_json,
     copy_optional,
     copy_text,
+    json_text,
     uuid_array_literal,
 )
 from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
@@ -122,7 +123,16 @@ def ingest(
     for index, event_id in zip(live, new_ids(len(live)), strict=True):
         outcomes[index].event_id = event_id
     texts = IdTexts()  # each id written as text once, whichever statements it goes into
-    live = _claim_unique_ids(session, org_id, items, outcomes, live, now, postgres, texts)
+    first_index = _first_claims(items, live)
+    if postgres and len(live) <= SMALL_BATCH:
+        inserted = _store_small(
+            session, org_id, items, outcomes, live, first_index, source, now, requests, texts
+        )
+        _settle_claims(session, org_id, items, outcomes, live, first_index, inserted, postgres)
+        return outcomes
+    live = _claim_unique_ids(
+        session, org_id, items, outcomes, live, first_index, now, postgres, texts
+    )
     if not live:
         return outcomes
 
@@ -200,6 +210,102 @@ def _pg_rows(
     with _driver_cursor(executor, statement) as cursor:
         cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description is not None else []
+
+
+# Up to this many events (a group of single events, a small batch) are stored by one statement:
+# their key claims, the events, the catalog counts and the change records. Otherwise those are
+# about ten round trips to PostgreSQL (two for each COPY), which cost a group of single events
+# more than its rows; a large batch goes through COPY, cheaper a row for PostgreSQL.
+SMALL_BATCH = 64
+
+_CATALOG_MERGE = (
+    "ON CONFLICT (org_id, name, shard) DO UPDATE SET "
+    "event_count = metrics.event_count + excluded.event_count, "
+    "first_seen_at = least(metrics.first_seen_at, excluded.first_seen_at), "
+    "last_seen_at = greatest(metrics.last_seen_at, excluded.last_seen_at)"
+)
+# Claims in the batch's order, catalog rows by name in code point order (COLLATE "C", as Python
+# sorts), as the large path takes their locks; the events stored are those without a unique_id
+# and those whose unique_id this statement claimed.
+_STORE_SMALL_PG = (
+    "WITH input AS (SELECT * FROM unnest(%(ids)s::uuid[], %(times)s::timestamptz[], "  # noqa: S608
+    "%(profile_ids)s::uuid[], %(names)s::varchar[], %(properties)s::jsonb[], "
+    "%(event_values)s::numeric[], %(unique_ids)s::varchar[], %(requests)s::int[]) "
+    "WITH ORDINALITY AS i(id, time, profile_id, name, properties, value, unique_id, request, "
+    "position)), "
+    "claimed AS (INSERT INTO event_keys (org_id, unique_id, event_id, profile_id, created_at) "
+    "SELECT %(org_id)s, unique_id, id, profile_id, %(now)s FROM input "
+    "WHERE unique_id IS NOT NULL ORDER BY position ON CONFLICT DO NOTHING RETURNING unique_id), "
+    "stored AS (SELECT * FROM input "
+    "WHERE unique_id IS NULL OR unique_id IN (SELECT unique_id FROM claimed)), "
+    f"stored_events AS (INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    "SELECT id, time, %(org_id)s, profile_id, name, properties, value, unique_id, %(source)s, "
+    "%(now)s FROM stored), "
+    "counted AS (INSERT INTO metrics "
+    "(id, org_id, name, shard, event_count, first_seen_at, last_seen_at) "
+    "SELECT m.id, %(org_id)s, s.name, %(shard)s, s.n, s.first, s.last FROM (SELECT name, "
+    "count(*) AS n, min(time) AS first, max(time) AS last FROM stored GROUP BY name) AS s "
+    "JOIN unnest(%(metric_names)s::varchar[], %(metric_ids)s::uuid[]) AS m(name, id) "
+    f'ON m.name = s.name ORDER BY s.name COLLATE "C" {_CATALOG_MERGE}), '
+    f"changes AS (INSERT INTO profile_changes ({', '.join(CHANGE_COLUMNS)}) "
+    "SELECT %(org_id)s, profile_id, 'event', "
+    'jsonb_agg(DISTINCT name COLLATE "C" ORDER BY name COLLATE "C"), %(now)s '
+    "FROM stored GROUP BY request, profile_id ORDER BY min(position)) "
+    "SELECT unique_id FROM claimed"
+)
+
+
+def _store_small(
+    session: Session,
+    org_id: uuid.UUID,
+    items: list[EventInput],
+    outcomes: list[Outcome],
+    live: list[int],
+    first_index: dict[str, int],
+    source: str,
+    now: datetime,
+    requests: Sequence[int] | None,
+    texts: IdTexts,
+) -> set[str]:
+    """Claim, store, count and record a few events in one statement (see SMALL_BATCH); return the
+    unique_ids it claimed. A later event repeating a unique_id of this call is left to
+    _settle_claims, as on the large path."""
+    candidates = [i for i in live if (u := items[i].unique_id) is None or first_index[u] == i]
+    if not candidates:
+        return set()
+    stamp = now.isoformat()
+    names = sorted({items[i].name for i in candidates})
+    rows = _pg_rows(
+        session,
+        _STORE_SMALL_PG,
+        {
+            "org_id": org_id,
+            "now": now,
+            "source": source,
+            "shard": random.randrange(METRIC_SHARDS),  # noqa: S311 (see _update_catalog)
+            "ids": uuid_array_literal(
+                texts[cast(uuid.UUID, outcomes[i].event_id)] for i in candidates
+            ),
+            "times": array_literal(
+                stamp if (t := items[i].time) is None else t.isoformat() for i in candidates
+            ),
+            "profile_ids": uuid_array_literal(
+                texts[cast(uuid.UUID, outcomes[i].profile_id)] for i in candidates
+            ),
+            "names": array_literal(items[i].name for i in candidates),
+            "properties": array_literal(json_text(items[i].properties) for i in candidates),
+            "event_values": array_literal(
+                None if items[i].value is None else repr(items[i].value) for i in candidates
+            ),
+            "unique_ids": array_literal(items[i].unique_id for i in candidates),
+            "requests": array_literal(
+                "0" if requests is None else str(requests[i]) for i in candidates
+            ),
+            "metric_names": array_literal(names),
+            "metric_ids": uuid_array_literal(new_ids(len(names))),
+        },
+    )
+    return {unique_id for (unique_id,) in rows}
 
 
 def _store_events(
@@ -386,17 +492,13 @@ def _claim_unique_ids(
     items: list[EventInput],
     outcomes: list[Outcome],
     live: list[int],
+    first_index: dict[str, int],
     now: datetime,
     postgres: bool,
     texts: IdTexts,
 ) -> list[int]:
-    """Record the unique_id of each new event. Of two events with one unique_id, in this batch or
-    in a concurrent one, only the first stored is kept."""
-    first_index: dict[str, int] = {}
-    for index in live:
-        unique_id = items[index].unique_id
-        if unique_id is not None and unique_id not in first_index:
-            first_index[unique_id] = index
+    """Record the unique_id of each new event; return the events to store. Of two events with one
+    unique_id, in this batch or in a concurrent one, only the first stored is kept."""
     if not first_index:
         return live
     # One statement for the whole batch, in the batch's order (the order its key locks are taken).
@@ -433,6 +535,31 @@ def _claim_unique_ids(
                 ],
             )
         )
+    return _settle_claims(session, org_id, items, outcomes, live, first_index, inserted, postgres)
+
+
+def _first_claims(items: list[EventInput], live: list[int]) -> dict[str, int]:
+    """The first event of each unique_id among these."""
+    first_index: dict[str, int] = {}
+    for index in live:
+        unique_id = items[index].unique_id
+        if unique_id is not None and unique_id not in first_index:
+            first_index[unique_id] = index
+    return first_index
+
+
+def _settle_claims(
+    session: Session,
+    org_id: uuid.UUID,
+    items: list[EventInput],
+    outcomes: list[Outcome],
+    live: list[int],
+    first_index: dict[str, int],
+    inserted: set[str],
+    postgres: bool,
+) -> list[int]:
+    """After the claims: the events to store (no unique_id, or the first of one this call
+    claimed), and the others answered as duplicates of the event stored first."""
     if len(inserted) == len(first_index) and len(first_index) == len(live):
         return live  # the common case: every event new, each with its own unique_id
     raced = [u for u in first_index if u not in inserted]
@@ -469,7 +596,10 @@ def _resolve_profiles(
     found = _bulk_lookup(session, org_id, list(by_ref), postgres)
     missing = [ref for ref in by_ref if ref not in found]
     if missing:
-        found.update(_bulk_create(session, org_id, missing, now, postgres))
+        # Committed on their own for a large batch only (see _bulk_create): a small one
+        # commits soon anyway, and the extra transaction would cost it more round trips.
+        separately = postgres and len(live) > SMALL_BATCH
+        found.update(_bulk_create(session, org_id, missing, now, postgres, separately))
         # People a concurrent batch created first (their INSERT waited for it and did nothing):
         # committed by now, so a second lookup finds them.
         raced = [
@@ -622,15 +752,17 @@ def _bulk_create(
     refs: list[ProfileRef],
     now: datetime,
     postgres: bool,
+    separately: bool = False,
 ) -> dict[ProfileRef, uuid.UUID]:
     """Create, in one statement per identifier kind, the new people named by a single email,
     phone or external id (a batch's first events from new customers). A person created by a
     concurrent request meanwhile is simply looked up; every other shape goes through resolve.
 
-    On PostgreSQL the new people are committed at once, in a short transaction of their own,
-    before the batch's events: a concurrent batch naming the same new people then waits for that
-    step rather than for this whole batch to commit (with two batches in flight, the first
-    tenth of a run from an empty database spent a fifth of its time so). If the batch fails
+    With `separately` (PostgreSQL), the new people are committed at once, in a short
+    transaction of their own, before the batch's events: a concurrent batch naming the same new
+    people then waits for that step rather than for this whole batch to commit (with two batches
+    in flight, the first tenth of a run from an empty database spent a fifth of its time so). If
+    the batch fails
     after, the people stay, as an identify would have made them; sent again, it finds them."""
     wanted_by_kind: dict[str, dict[str, ProfileRef]] = defaultdict(dict)
     for ref in refs:
@@ -640,7 +772,7 @@ def _bulk_create(
     if not wanted_by_kind:
         return {}
     new: dict[str, dict[str, uuid.UUID]] | None = None
-    if postgres:
+    if separately:
         new = _create_committed(session, org_id, wanted_by_kind, now)
     if new is None:
         new = _create_people(session, org_id, wanted_by_kind, now, postgres)
@@ -739,15 +871,11 @@ def _create_people(
 
 
 _CATALOG_PG = (
-    "INSERT INTO metrics (id, org_id, name, shard, event_count, first_seen_at, last_seen_at) "
+    "INSERT INTO metrics (id, org_id, name, shard, event_count, first_seen_at, last_seen_at) "  # noqa: S608
     "SELECT m.id, %(org_id)s, m.name, %(shard)s, m.event_count, m.first_seen_at, m.last_seen_at "
     "FROM unnest(%(ids)s::uuid[], %(names)s::varchar[], %(counts)s::bigint[], "
     "%(firsts)s::timestamptz[], %(lasts)s::timestamptz[]) "
-    "AS m(id, name, event_count, first_seen_at, last_seen_at) "
-    "ON CONFLICT (org_id, name, shard) DO UPDATE SET "
-    "event_count = metrics.event_count + excluded.event_count, "
-    "first_seen_at = least(metrics.first_seen_at, excluded.first_seen_at), "
-    "last_seen_at = greatest(metrics.last_seen_at, excluded.last_seen_at)"
+    f"AS m(id, name, event_count, first_seen_at, last_seen_at) {_CATALOG_MERGE}"
 )
 
 

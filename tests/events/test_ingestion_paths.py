@@ -4,10 +4,20 @@ property limits hold at their edges."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from herald.db import Database
+from herald.events import service
 from herald.events.pgtext import array_literal, copy_json, copy_text
+from herald.events.service import EventInput
+from herald.models import Event, EventKey, ProfileChange
+from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_FIELD_BYTES, check_properties
 from tests.factories import make_org
 
@@ -120,3 +130,94 @@ def test_the_first_broken_limit_is_named_in_a_fixed_order() -> None:
         check_properties({"p": deep_with_nul})
     with pytest.raises(ValueError, match=f"the limit is {MAX_FIELD_BYTES}"):
         check_properties({"big": {"k": "y" * MAX_FIELD_BYTES}})
+
+
+def _stored(database: Database, org_id: uuid.UUID) -> dict[str, Any]:
+    with database.transaction() as session:
+        events = session.execute(
+            sa.select(
+                Event.id,
+                Event.name,
+                Event.profile_id,
+                Event.properties,
+                Event.value,
+                Event.unique_id,
+                Event.time,
+                Event.source,
+            ).where(Event.org_id == org_id)
+        ).all()
+        keys = session.execute(
+            sa.select(EventKey.unique_id, EventKey.event_id, EventKey.profile_id).where(
+                EventKey.org_id == org_id
+            )
+        ).all()
+        metrics = service.list_metrics(session, org_id)
+        changes = session.execute(
+            sa.select(ProfileChange.profile_id, ProfileChange.reason, ProfileChange.event_names)
+            .where(ProfileChange.org_id == org_id)
+            .order_by(ProfileChange.id)
+        ).all()
+    return {
+        "events": sorted(tuple(map(str, row)) for row in events),
+        "keys": sorted(tuple(map(str, row)) for row in keys),
+        "metrics": sorted((m.name, m.event_count) for m in metrics),
+        "changes": sorted(tuple(map(str, row)) for row in changes),
+    }
+
+
+@pytest.mark.parametrize("small_batch", [0, 1000], ids=["copy", "one-statement"])
+def test_large_and_small_batches_store_the_same(
+    database: Database, monkeypatch: pytest.MonkeyPatch, small_batch: int
+) -> None:
+    """Batches up to SMALL_BATCH events are stored by one statement on PostgreSQL, larger ones
+    with COPY: both store, count, record and answer the same (SQLite has one path)."""
+    monkeypatch.setattr(service, "SMALL_BATCH", small_batch)
+    org = make_org()
+    when = datetime(2026, 10, 1, 12, tzinfo=UTC)
+
+    def item(name: str, email: str, unique_id: str | None, **extra: Any) -> EventInput:
+        return EventInput(name=name, profile=ProfileRef(email=email), unique_id=unique_id, **extra)
+
+    first = [
+        item("Viewed", "a@example.com", "u1", properties={"p": AWKWARD}, time=when),
+        item("Viewed", "a@example.com", None, value=2.5),
+        item("Bought", "a@example.com", "u2", time=when + timedelta(hours=1)),
+        item("Viewed", "b@example.com", "u1"),  # the same id again in this batch
+        item("Zebra", "b@example.com", "u3", value=1e-05),
+        item("apple", "c@example.com", None),
+    ]
+    with database.transaction() as session:
+        outcomes = service.ingest(session, org.org_id, first, requests=[0, 0, 1, 1, 2, 2])
+    assert [o.duplicate for o in outcomes] == [False, False, False, True, False, False]
+    assert outcomes[3].event_id == outcomes[0].event_id
+    assert outcomes[3].profile_id == outcomes[0].profile_id
+    with database.transaction() as session:  # a retry, with one new event
+        again = service.ingest(
+            session, org.org_id, [*first[:3], item("Viewed", "a@example.com", "u4")]
+        )
+    assert [o.duplicate for o in again] == [True, False, True, False]
+    assert again[0].event_id == outcomes[0].event_id
+    assert again[2].event_id == outcomes[2].event_id
+
+    stored = _stored(database, org.org_id)
+    assert len(stored["events"]) == 7 and len(stored["keys"]) == 4
+    assert stored["metrics"] == [
+        ("Bought", 1),
+        ("Viewed", 4),
+        ("Zebra", 1),
+        ("apple", 1),
+    ]
+    a, b, c = (str(outcomes[i].profile_id) for i in (0, 4, 5))
+    event_changes = sorted(row for row in stored["changes"] if row[1] == "event")
+    # One change per profile per request; names sorted by code point, as Python sorts them.
+    assert event_changes == sorted(
+        [
+            (a, "event", "['Viewed']"),
+            (a, "event", "['Bought']"),
+            (b, "event", "['Zebra']"),
+            (c, "event", "['apple']"),
+            (a, "event", "['Viewed']"),  # the retry's new event (no other event stored twice)
+        ]
+    )
+    values = {row[1]: row for row in stored["events"] if row[4] != "None"}
+    assert sorted(row[4] for row in values.values()) == ["1e-05", "2.5"]

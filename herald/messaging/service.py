@@ -275,7 +275,7 @@ def _recipients(
     """Each request's (profile id, address), or why it has none. A profile is followed to the one
     it was merged into and must have an address; an address is normalized and linked to the
     live profile that has it, when there is one (no profile is created)."""
-    profiles = _live_profiles(
+    profiles = live_profiles(
         session, org_id, [r.to_profile_id for r in requests if r.to_profile_id is not None]
     )
     addresses: dict[int, str] = {}
@@ -321,7 +321,7 @@ def _recipients(
 MAX_MERGE_HOPS = 8
 
 
-def _live_profiles(
+def live_profiles(
     session: Session, org_id: uuid.UUID, profile_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[uuid.UUID, str | None]]:
     """For each id of this organization's profiles, the live profile (the one it was merged

@@ -30,6 +30,7 @@ from tests.test_campaigns import (
     ready_campaign,
     recipients,
 )
+from tests.test_segment import basic
 
 
 def stats(client: TestClient, org: OrgFixture, campaign_id: str) -> dict[str, Any]:
@@ -419,3 +420,44 @@ def test_audience_size_counts_what_the_snapshot_would(
     assert foreign.json()["error"]["fields"][0]["field"] == "include_segment_ids"
     anonymous = client.post("/api/campaigns/audience", json={"include_segment_ids": [berlin]})
     assert anonymous.status_code == 401
+
+
+def test_recipients_merged_after_the_snapshot_get_one_email(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    email_settings(client, org)
+    old = identify(
+        client, org, external_id="old-id", email="old@example.com", location={"city": "Berlin"}
+    )
+    new = identify(
+        client, org, external_id="new-id", email="new@example.com", location={"city": "Berlin"}
+    )
+    identify(client, org, email="third@example.com", location={"city": "Berlin"})
+    segment = city_segment(client, org, "Berlin")
+    campaign = create(
+        client,
+        org,
+        name="Merged",
+        template_id=make_template(database, org),
+        include_segment_ids=[segment],
+    )
+    act(client, org, campaign["id"], "send")
+    assert get(client, org, campaign["id"])["counts"] == {"pending": 3}
+    # The same person, it turns out: the old profile merges into the new one.
+    aliased = client.post(
+        "/v1/alias",
+        json={"previousId": "old-id", "userId": "new-id"},
+        headers=basic(org.public_key),
+    )
+    assert aliased.status_code == 200, aliased.text
+    assert aliased.json()["merged_profile_ids"] == [old]
+    service.pump(database)
+    sent = campaign_messages(database, campaign["id"])
+    assert sorted(m.to_address for m in sent) == ["new@example.com", "third@example.com"]
+    assert {str(m.profile_id) for m in sent} >= {new}
+    rows = {r["profile_id"]: r for r in recipients(client, org, campaign["id"]).values()}
+    assert (rows[old]["status"], rows[old]["skip_reason"]) == ("skipped", "merged")
+    final = get(client, org, campaign["id"])
+    assert final["status"] == "sent" and final["counts"] == {"sent": 2, "skipped": 1}
+    assert stats(client, org, campaign["id"])["sent"] == 2

@@ -35,6 +35,7 @@ from herald.campaigns import stats as campaign_stats
 from herald.campaigns.statuses import (
     CANCELLED,
     DRAFT,
+    MERGED,
     NO_CONSENT,
     NO_EMAIL,
     OPEN_RECIPIENT_STATUSES,
@@ -52,7 +53,7 @@ from herald.campaigns.statuses import (
 )
 from herald.db import Database, UTCDateTime, utcnow
 from herald.email.service import SendVerdict, send_gate
-from herald.errors import Conflict, FieldError, InvalidInput, NotFound
+from herald.errors import Conflict, FieldError, HeraldError, InvalidInput, NotFound
 from herald.jobs.service import JobRun, create_job, job_handler
 from herald.messaging import ledger
 from herald.messaging import service as messages
@@ -856,7 +857,7 @@ def _queue_for(
     variant: str | None = None,
 ) -> Message:
     content = recipient_content(campaign, variant)
-    message = messages.queue_email(
+    return messages.queue_email(
         session,
         campaign.org_id,
         source=source,
@@ -867,12 +868,9 @@ def _queue_for(
         template_id=content.template_id,
         marketing=True,
         send_after=send_after,
+        overrides=content.overrides,
         kick=False,
     )
-    overrides = content.overrides
-    if overrides and message.status == ledger.QUEUED and message.attempts == 0:
-        message.content = {**(message.content or {}), **overrides}
-    return message
 
 
 def recipient_key(campaign_id: uuid.UUID, profile_id: uuid.UUID) -> str:
@@ -881,7 +879,9 @@ def recipient_key(campaign_id: uuid.UUID, profile_id: uuid.UUID) -> str:
 
 def fan_out(database: Database, campaign_id: uuid.UUID, limit: int = PUMP_BATCH) -> int:
     """Give up to `limit` pending recipients of a sending campaign their messages, in one
-    transaction; the kicks go after the commit. Returns how many recipients it handled."""
+    transaction of a few statements (`queue_emails` records the batch's messages at once); the
+    kicks go after the commit, a task for every BATCH_SIZE messages. Returns how many recipients
+    it handled."""
     with database.transaction() as session:
         # The campaign row's lock makes pumps in several processes take turns, and a pause or
         # cancel wait for the batch in hand (or the batch see it).
@@ -889,42 +889,94 @@ def fan_out(database: Database, campaign_id: uuid.UUID, limit: int = PUMP_BATCH)
         if campaign is None or campaign.status != SENDING:
             return 0
         now = utcnow()
-        batch = list(
-            session.scalars(
-                sa.select(CampaignRecipient)
-                .where(
+        batch = session.execute(
+            sa.select(
+                CampaignRecipient.id,
+                CampaignRecipient.profile_id,
+                CampaignRecipient.variant,
+                CampaignRecipient.scheduled_for,
+            )
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.status == PENDING,
+                sa.or_(
+                    CampaignRecipient.scheduled_for.is_(None),
+                    CampaignRecipient.scheduled_for <= now,
+                ),
+            )
+            .order_by(CampaignRecipient.id)
+            .limit(limit)
+        ).all()
+        contents: dict[str | None, RecipientContent] = {}
+        requests = []
+        # Keyed by the live profile: two recipients merged into one person since the snapshot
+        # share a key, so the person gets one message and the other row is skipped below.
+        live = messages.live_profiles(
+            session, campaign.org_id, [recipient.profile_id for recipient in batch]
+        )
+
+        def person(recipient: Any) -> uuid.UUID:
+            profile_id: uuid.UUID = recipient.profile_id
+            return live.get(profile_id, (profile_id, None))[0]
+
+        # The person's own row first, so that it is the one that keeps the message.
+        batch = sorted(batch, key=lambda recipient: person(recipient) != recipient.profile_id)
+        for recipient in batch:
+            if recipient.variant not in contents:
+                contents[recipient.variant] = recipient_content(campaign, recipient.variant)
+            content = contents[recipient.variant]
+            requests.append(
+                messages.EmailRequest(
+                    idempotency_key=recipient_key(campaign.id, person(recipient)),
+                    to_profile_id=recipient.profile_id,
+                    template_id=content.template_id,
+                    send_after=recipient.scheduled_for,
+                    overrides=content.overrides,
+                )
+            )
+        outcomes = messages.queue_emails(
+            session,
+            campaign.org_id,
+            requests,
+            source="campaign",
+            source_id=campaign.id,
+            marketing=True,
+        )
+        updates: list[dict[str, Any]] = []
+        kicks = []
+        # A message that existed before this batch belongs to the row that first got it: this
+        # row again (its batch was lost after the commit), or another row of the same person.
+        owners = dict(
+            session.execute(
+                sa.select(CampaignRecipient.message_id, CampaignRecipient.id).where(
                     CampaignRecipient.campaign_id == campaign.id,
-                    CampaignRecipient.status == PENDING,
-                    sa.or_(
-                        CampaignRecipient.scheduled_for.is_(None),
-                        CampaignRecipient.scheduled_for <= now,
+                    CampaignRecipient.message_id.in_(
+                        [
+                            outcome.message_id
+                            for outcome in outcomes
+                            if not isinstance(outcome, HeraldError) and not outcome.created
+                        ]
                     ),
                 )
-                .order_by(CampaignRecipient.id)
-                .limit(limit)
-            )
+            ).all()
         )
-        for recipient in batch:
-            try:
-                message = _queue_for(
-                    session,
-                    campaign,
-                    source="campaign",
-                    idempotency_key=recipient_key(campaign.id, recipient.profile_id),
-                    to_profile_id=recipient.profile_id,
-                    send_after=recipient.scheduled_for,
-                    variant=recipient.variant,
-                )
-            except (InvalidInput, NotFound) as exc:
+        for recipient, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, HeraldError):
                 # The profile was erased, or lost its address, since the snapshot.
-                recipient.status = SKIPPED
-                recipient.skip_reason = (getattr(exc, "message", None) or str(exc))[:64]
+                reason = outcome.message[:64]
+                updates.append({"id": recipient.id, "status": SKIPPED, "skip_reason": reason})
                 continue
-            recipient.status = QUEUED
-            recipient.message_id = message.id
-            if message.status == ledger.QUEUED:
-                messages.kick_send(session, message)
-        session.flush()
+            if owners.setdefault(outcome.message_id, recipient.id) != recipient.id:
+                # Another recipient row is the same person now, and has the message.
+                updates.append({"id": recipient.id, "status": SKIPPED, "skip_reason": MERGED})
+                continue
+            updates.append({"id": recipient.id, "status": QUEUED, "message_id": outcome.message_id})
+            if outcome.status == ledger.QUEUED:
+                kicks.append((outcome.message_id, outcome.send_after))
+        for shape in ({"skip_reason"}, {"message_id"}):  # one executemany per set of columns
+            rows = [{**row, "updated_at": now} for row in updates if shape <= row.keys()]
+            ledger.bulk_update(session, CampaignRecipient, rows)
+        messages.kick_sends(session, kicks)
         return len(batch)
 
 

@@ -15,6 +15,9 @@ WAITING, PENDING, QUEUED = "waiting", "pending", "queued"
 SKIPPED, RECIPIENT_CANCELLED = "skipped", "cancelled"
 OPEN_RECIPIENT_STATUSES = (WAITING, PENDING, QUEUED)
 
+# Why the fan-out skipped a recipient whose profile was merged into another recipient's person
+# after the snapshot (that person gets one message).
+MERGED = "merged"
 # Why the snapshot left a profile out.
 NO_EMAIL, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
     "no_email",

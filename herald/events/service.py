@@ -83,6 +83,22 @@ class Outcome:
     error_type: type[HeraldError] = InvalidInput
 
 
+@dataclass(slots=True)
+class _Call:
+    """One `ingest` call: what it stores, for whom, and where."""
+
+    session: Session
+    org_id: uuid.UUID
+    items: list[EventInput]
+    outcomes: list[Outcome]
+    source: str
+    requests: Sequence[int] | None
+    now: datetime
+    postgres: bool
+    # Each id written as text once, whichever statements it goes into.
+    texts: IdTexts = field(default_factory=lambda: IdTexts())
+
+
 def event_input(event: schemas.TrackEvent, default_unique_id: str | None = None) -> EventInput:
     """The ingestion input for a validated tracking request."""
     who = event.profile
@@ -110,51 +126,29 @@ def ingest(
     When one call stores the events of several requests (grouped single events), `requests`
     gives each item's request: the hand-off to the workers stays one `event` change per profile
     per request, exactly as if each request had been stored on its own."""
-    now = utcnow()
     outcomes = [Outcome(index=i) for i in range(len(items))]
     postgres = session.get_bind().dialect.name == "postgresql"
+    call = _Call(session, org_id, items, outcomes, source, requests, utcnow(), postgres)
     live = _normalize_phones(session, org_id, items, outcomes)
     # Retried events (a unique_id already stored) are recognized when their keys are claimed,
     # after their profiles are resolved: a retried event's person is found, not created again,
     # and a batch of new events (the common case) needs no look-up of its keys beforehand.
-    _resolve_profiles(session, org_id, items, outcomes, live, now, postgres)
-    _recognize_failed_retries(session, org_id, items, outcomes, live, postgres)
+    _resolve_profiles(call, live)
+    _recognize_failed_retries(call, live)
     live = [i for i in live if outcomes[i].error is None and not outcomes[i].duplicate]
     for index, event_id in zip(live, new_ids(len(live)), strict=True):
         outcomes[index].event_id = event_id
-    texts = IdTexts()  # each id written as text once, whichever statements it goes into
     first_index = _first_claims(items, live)
     if postgres and len(live) <= SMALL_BATCH:
-        inserted = _store_small(
-            session, org_id, items, outcomes, live, first_index, source, now, requests, texts
+        _settle_claims(call, live, first_index, _store_small(call, live, first_index))
+        return outcomes
+    live = _claim_unique_ids(call, live, first_index)
+    if live:
+        _store_events(call, live)
+        _update_catalog(
+            session, org_id, [(items[i].name, items[i].time or call.now) for i in live], postgres
         )
-        _settle_claims(session, org_id, items, outcomes, live, first_index, inserted, postgres)
-        return outcomes
-    live = _claim_unique_ids(
-        session, org_id, items, outcomes, live, first_index, now, postgres, texts
-    )
-    if not live:
-        return outcomes
-
-    _store_events(session, org_id, items, outcomes, live, source, now, postgres, texts)
-    _update_catalog(
-        session, org_id, [(items[i].name, items[i].time or now) for i in live], postgres
-    )
-    names_by_change: dict[tuple[int, uuid.UUID], set[str]] = defaultdict(set)
-    for index in live:
-        profile_id = outcomes[index].profile_id
-        assert profile_id is not None  # every live item was resolved
-        request = 0 if requests is None else requests[index]
-        names_by_change[request, profile_id].add(items[index].name)
-    _record_changes(
-        session,
-        [
-            (org_id, profile_id, "event", sorted(names), now)
-            for (_, profile_id), names in names_by_change.items()
-        ],
-        postgres,
-        texts,
-    )
+        _record_event_changes(call, live)
     return outcomes
 
 
@@ -255,33 +249,23 @@ _STORE_SMALL_PG = (
 )
 
 
-def _store_small(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    first_index: dict[str, int],
-    source: str,
-    now: datetime,
-    requests: Sequence[int] | None,
-    texts: IdTexts,
-) -> set[str]:
+def _store_small(call: _Call, live: list[int], first_index: dict[str, int]) -> set[str]:
     """Claim, store, count and record a few events in one statement (see SMALL_BATCH); return the
     unique_ids it claimed. A later event repeating a unique_id of this call is left to
     _settle_claims, as on the large path."""
+    items, outcomes, texts, requests = call.items, call.outcomes, call.texts, call.requests
     candidates = [i for i in live if (u := items[i].unique_id) is None or first_index[u] == i]
     if not candidates:
         return set()
-    stamp = now.isoformat()
+    stamp = call.now.isoformat()
     names = sorted({items[i].name for i in candidates})
     rows = _pg_rows(
-        session,
+        call.session,
         _STORE_SMALL_PG,
         {
-            "org_id": org_id,
-            "now": now,
-            "source": source,
+            "org_id": call.org_id,
+            "now": call.now,
+            "source": call.source,
             "shard": random.randrange(METRIC_SHARDS),  # noqa: S311 (see _update_catalog)
             "ids": uuid_array_literal(
                 texts[cast(uuid.UUID, outcomes[i].event_id)] for i in candidates
@@ -308,21 +292,16 @@ def _store_small(
     return {unique_id for (unique_id,) in rows}
 
 
-def _store_events(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    source: str,
-    now: datetime,
-    postgres: bool,
-    texts: IdTexts,
-) -> None:
+def _store_events(call: _Call, live: list[int]) -> None:
     """Insert the events: PostgreSQL's COPY on PostgreSQL (several times faster than INSERT for a
     batch), one executemany elsewhere. Both run in the session's transaction."""
-    if not postgres:
-        session.execute(
+    items = call.items
+    outcomes = call.outcomes
+    org_id = call.org_id
+    source = call.source
+    now = call.now
+    if not call.postgres:
+        call.session.execute(
             sa.insert(cast(sa.Table, Event.__table__)),
             [
                 {
@@ -341,6 +320,7 @@ def _store_events(
             ],
         )
         return
+    texts = call.texts
     org = texts[org_id]
     stamp = now.isoformat()
     rows = []
@@ -355,7 +335,7 @@ def _store_events(
             f"{NULL if item.value is None else repr(item.value)}\t"
             f"{copy_optional(item.unique_id)}\t{source}\t{stamp}\n"
         )
-    _copy(session, "events", EVENT_COLUMNS, rows)
+    _copy(call.session, "events", EVENT_COLUMNS, rows)
 
 
 def _copy(executor: Executor, table: str, columns: Sequence[str], rows: list[str]) -> None:
@@ -363,6 +343,26 @@ def _copy(executor: Executor, table: str, columns: Sequence[str], rows: list[str
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with _driver_cursor(executor, statement) as cursor, cursor.copy(statement) as copy:
         copy.write("".join(rows))
+
+
+def _record_event_changes(call: _Call, live: list[int]) -> None:
+    """One `event` change per profile per request, naming the events stored."""
+    names_by_change: dict[tuple[int, uuid.UUID], set[str]] = defaultdict(set)
+    requests = call.requests
+    for index in live:
+        profile_id = call.outcomes[index].profile_id
+        assert profile_id is not None  # every live item was resolved
+        request = 0 if requests is None else requests[index]
+        names_by_change[request, profile_id].add(call.items[index].name)
+    _record_changes(
+        call.session,
+        [
+            (call.org_id, profile_id, "event", sorted(names), call.now)
+            for (_, profile_id), names in names_by_change.items()
+        ],
+        call.postgres,
+        call.texts,
+    )
 
 
 def _record_changes(
@@ -455,20 +455,15 @@ def _mark_duplicate(outcome: Outcome, key: tuple[uuid.UUID, uuid.UUID]) -> None:
     outcome.event_id, outcome.profile_id = key
 
 
-def _recognize_failed_retries(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    postgres: bool,
-) -> None:
+def _recognize_failed_retries(call: _Call, live: list[int]) -> None:
     """An event whose profile could not be resolved but whose unique_id is already stored (a
     retry, after its person was changed) is answered as the duplicate it is, not as an error."""
+    items, outcomes = call.items, call.outcomes
     failed = [i for i in live if outcomes[i].error is not None and items[i].unique_id is not None]
     if not failed:
         return
-    known = _known_keys(session, org_id, list({items[i].unique_id or "" for i in failed}), postgres)
+    unique_ids = list({items[i].unique_id or "" for i in failed})
+    known = _known_keys(call.session, call.org_id, unique_ids, call.postgres)
     for index in failed:
         key = known.get(items[index].unique_id or "")
         if key is not None:
@@ -486,23 +481,18 @@ _CLAIM_KEYS_PG = (
 )
 
 
-def _claim_unique_ids(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    first_index: dict[str, int],
-    now: datetime,
-    postgres: bool,
-    texts: IdTexts,
-) -> list[int]:
+def _claim_unique_ids(call: _Call, live: list[int], first_index: dict[str, int]) -> list[int]:
     """Record the unique_id of each new event; return the events to store. Of two events with one
     unique_id, in this batch or in a concurrent one, only the first stored is kept."""
     if not first_index:
         return live
+    session = call.session
+    org_id = call.org_id
+    outcomes = call.outcomes
+    texts = call.texts
+    now = call.now
     # One statement for the whole batch, in the batch's order (the order its key locks are taken).
-    if postgres:
+    if call.postgres:
         rows = _pg_rows(
             session,
             _CLAIM_KEYS_PG,
@@ -535,7 +525,7 @@ def _claim_unique_ids(
                 ],
             )
         )
-    return _settle_claims(session, org_id, items, outcomes, live, first_index, inserted, postgres)
+    return _settle_claims(call, live, first_index, inserted)
 
 
 def _first_claims(items: list[EventInput], live: list[int]) -> dict[str, int]:
@@ -549,21 +539,15 @@ def _first_claims(items: list[EventInput], live: list[int]) -> dict[str, int]:
 
 
 def _settle_claims(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    first_index: dict[str, int],
-    inserted: set[str],
-    postgres: bool,
+    call: _Call, live: list[int], first_index: dict[str, int], inserted: set[str]
 ) -> list[int]:
     """After the claims: the events to store (no unique_id, or the first of one this call
     claimed), and the others answered as duplicates of the event stored first."""
     if len(inserted) == len(first_index) and len(first_index) == len(live):
         return live  # the common case: every event new, each with its own unique_id
+    items, outcomes = call.items, call.outcomes
     raced = [u for u in first_index if u not in inserted]
-    stored = _known_keys(session, org_id, raced, postgres) if raced else {}
+    stored = _known_keys(call.session, call.org_id, raced, call.postgres) if raced else {}
     kept = []
     for index in live:
         unique_id = items[index].unique_id
@@ -579,17 +563,14 @@ def _settle_claims(
     return kept
 
 
-def _resolve_profiles(
-    session: Session,
-    org_id: uuid.UUID,
-    items: list[EventInput],
-    outcomes: list[Outcome],
-    live: list[int],
-    now: datetime,
-    postgres: bool,
-) -> None:
+def _resolve_profiles(call: _Call, live: list[int]) -> None:
     """Set each outcome's profile_id. Common shapes are resolved with a few bulk queries;
     anything that may create, merge or conflict goes through identity.resolve one by one."""
+    session = call.session
+    org_id = call.org_id
+    items = call.items
+    outcomes = call.outcomes
+    postgres = call.postgres
     by_ref: dict[ProfileRef, list[int]] = defaultdict(list)
     for index in live:
         by_ref[items[index].profile].append(index)
@@ -599,7 +580,7 @@ def _resolve_profiles(
         # Committed on their own for a large batch only (see _bulk_create): a small one
         # commits soon anyway, and the extra transaction would cost it more round trips.
         separately = postgres and len(live) > SMALL_BATCH
-        found.update(_bulk_create(session, org_id, missing, now, postgres, separately))
+        found.update(_bulk_create(session, org_id, missing, call.now, postgres, separately))
         # People a concurrent batch created first (their INSERT waited for it and did nothing):
         # committed by now, so a second lookup finds them.
         raced = [

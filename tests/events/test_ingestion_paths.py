@@ -4,6 +4,9 @@ property limits hold at their edges."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,8 +18,8 @@ from fastapi.testclient import TestClient
 from herald.db import Database
 from herald.events import service
 from herald.events.pgtext import array_literal, copy_json, copy_text
-from herald.events.service import EventInput
-from herald.models import Event, EventKey, ProfileChange
+from herald.events.service import EventInput, Outcome
+from herald.models import Event, EventKey, Profile, ProfileChange
 from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_FIELD_BYTES, check_properties
 from tests.factories import make_org
@@ -221,3 +224,69 @@ def test_large_and_small_batches_store_the_same(
     )
     values = {row[1]: row for row in stored["events"] if row[4] != "None"}
     assert sorted(row[4] for row in values.values()) == ["1e-05", "2.5"]
+
+
+def _large_batch(emails: list[str]) -> list[EventInput]:
+    count = service.SMALL_BATCH + 1
+    return [
+        EventInput(name="Viewed", profile=ProfileRef(email=emails[i % len(emails)]))
+        for i in range(count)
+    ]
+
+
+def test_a_large_batch_commits_its_new_people_before_its_events(
+    backend: Any, database: Database
+) -> None:
+    """New people of a large batch are committed on their own first (PostgreSQL), so that a
+    concurrent batch naming them does not wait for the whole batch: they stay if it fails."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    org = make_org()
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        service.ingest(session, org.org_id, _large_batch(["new@example.com"]))
+        raise RuntimeError("the request fails after storing")
+    with database.transaction() as session:
+        people = session.scalars(sa.select(Profile.email).where(Profile.org_id == org.org_id)).all()
+        events = session.scalar(
+            sa.select(sa.func.count()).select_from(Event).where(Event.org_id == org.org_id)
+        )
+    assert people == ["new@example.com"] and events == 0
+    with database.transaction() as session:  # sent again: the person is found, events stored
+        outcomes = service.ingest(session, org.org_id, _large_batch(["new@example.com"]))
+    assert all(o.error is None and not o.duplicate for o in outcomes)
+
+
+def test_new_people_locked_by_another_open_transaction_are_created_in_the_batch(
+    backend: Any,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When another open transaction holds the new person (its insert not committed yet), the
+    committed creation gives up after CREATE_LOCK_TIMEOUT and the batch creates the person in
+    its own transaction, waiting there as before: one person, whoever commits first."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    monkeypatch.setattr(service, "CREATE_LOCK_TIMEOUT", "100ms")
+    caplog.set_level(logging.INFO, logger=service.__name__)
+    org = make_org()
+    holder = database.sessionmaker()
+    try:
+        (first,) = service.ingest(
+            holder, org.org_id, [EventInput(name="A", profile=ProfileRef(email="x@example.com"))]
+        )
+        result: list[Outcome] = []
+
+        def large_batch() -> None:
+            with database.transaction() as session:
+                result.extend(service.ingest(session, org.org_id, _large_batch(["x@example.com"])))
+
+        thread = threading.Thread(target=large_batch)
+        thread.start()
+        time.sleep(0.6)  # past the lock timeout: the batch now waits in its own transaction
+        holder.commit()
+    finally:
+        holder.close()
+    thread.join(timeout=30)
+    assert result and {o.profile_id for o in result} == {first.profile_id}
+    assert "creating people in the batch's transaction" in caplog.text

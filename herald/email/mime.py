@@ -8,6 +8,7 @@ marketing email, and a DKIM-Signature when the organization has a key.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -19,9 +20,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
-import dkim  # type: ignore[import-untyped]
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from herald.db import utcnow
 
@@ -221,17 +221,102 @@ def build_message(parts: MimeParts) -> bytes:
     )
 
 
-def sign(mime: bytes, key: DkimKey) -> bytes:
-    """The message with a DKIM-Signature header in front (relaxed/relaxed, rsa-sha256)."""
-    signature: bytes = dkim.sign(
-        mime,
-        key.selector.encode(),
-        key.domain.encode(),
-        key.private_key_pem.encode(),
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[name.lower().encode() for name in DKIM_HEADERS],
+# DKIM (RFC 6376), relaxed/relaxed with rsa-sha256. Written here rather than with dkimpy, whose
+# RSA is pure Python: it took 8 ms of CPU a message, several times all the rest of sending it.
+_WSP_RUN = re.compile(rb"\t[\t ]*| [\t ]+")  # a tab, or more than one blank: compressed
+_WSP_AT_LINE_END = re.compile(rb"[\t ]+\r\n")
+_FOLD = re.compile(rb"\r?\n")
+
+
+def _relaxed_body(body: bytes) -> bytes:
+    """Blanks at line ends dropped, runs of blanks made one space, empty lines at the end
+    dropped, one CRLF at the end (none for an empty body)."""
+    body = _WSP_RUN.sub(b" ", _WSP_AT_LINE_END.sub(b"\r\n", body))
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    return body[:end] + b"\r\n" if end else b""
+
+
+def _relaxed_header(name: bytes, value: bytes) -> bytes:
+    """name:value as relaxed header canonicalization has it, without its CRLF."""
+    value = _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip()
+    return name.lower().rstrip() + b":" + value
+
+
+def _header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value) of each header field, folded lines joined back, in order."""
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b"\r\n" + line)
+        elif line:
+            name, _colon, value = line.partition(b":")
+            fields.append((name, value))
+    return fields
+
+
+def _signed_fields(
+    fields: list[tuple[bytes, bytes]], names: tuple[bytes, ...]
+) -> list[tuple[bytes, bytes]]:
+    """The fields `h=` names, in its order: for a name listed again, the next instance up from
+    the bottom; a name with no instance left signs its absence and adds nothing."""
+    chosen, used = [], set()
+    for name in names:
+        for index in range(len(fields) - 1, -1, -1):
+            if index not in used and fields[index][0].lower().strip() == name:
+                chosen.append(fields[index])
+                used.add(index)
+                break
+    return chosen
+
+
+@lru_cache(maxsize=64)
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("DKIM keys must be RSA keys")
+    return key
+
+
+def _folded(tag_list: bytes) -> bytes:
+    """A long base64 value in lines of 72: the whitespace relaxed canonicalization ignores."""
+    return b"\r\n ".join(tag_list[i : i + 72] for i in range(0, len(tag_list), 72))
+
+
+def sign(mime: bytes, key: DkimKey, now: datetime | None = None) -> bytes:
+    """The message with a DKIM-Signature header in front (relaxed/relaxed, rsa-sha256) over
+    the headers of DKIM_HEADERS (present or not: listing a header signs its absence)."""
+    end = mime.find(b"\r\n\r\n")
+    head, body = (mime[:end], mime[end + 4 :]) if end >= 0 else (mime.rstrip(b"\r\n"), b"")
+    body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
+    names = tuple(name.lower().encode() for name in DKIM_HEADERS)
+    domain, selector = key.domain.encode(), key.selector.encode()
+    stamp = int((now or utcnow()).timestamp())
+    tags = (
+        b"v=1; a=rsa-sha256; c=relaxed/relaxed; d="
+        + domain
+        + b"; i=@"
+        + domain
+        + b"; q=dns/txt; s="
+        + selector
+        + b";\r\n t="
+        + str(stamp).encode()
+        + b"; h="
+        + b" : ".join(names)
+        + b";\r\n bh="
+        + body_hash
+        + b";\r\n b="
     )
-    return signature + mime
+    signed = b"".join(
+        _relaxed_header(name, value) + b"\r\n"
+        for name, value in _signed_fields(_header_fields(head), names)
+    )
+    # The signature's own header, b= empty, ends the hashed data without a CRLF.
+    signed += _relaxed_header(b"DKIM-Signature", b" " + tags)
+    signature = _private_key(key.private_key_pem).sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    return b"DKIM-Signature: " + tags + _folded(base64.b64encode(signature)) + b"\r\n" + mime
 
 
 def render_mime(parts: MimeParts, dkim_key: DkimKey | None = None) -> bytes:

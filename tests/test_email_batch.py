@@ -15,8 +15,8 @@ from typing import Any
 import dkim
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -664,12 +664,10 @@ def test_fan_out_queues_a_batch_and_skips_recipients_who_cannot_get_one(
 
 @pytest.fixture(scope="module")
 def dkim_key() -> mime.DkimKey:
+    """A key as `openssl genrsa` writes it, stored as Herald stores a key saved in settings."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    openssl = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    pem = mime.check_dkim_key(openssl.decode())
     return mime.DkimKey(domain="acme.example", selector="s1", private_key_pem=pem)
 
 

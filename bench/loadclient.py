@@ -49,11 +49,16 @@ class RawConnection:
         timeout: float,
         *,
         keep_alive: bool = True,
+        requests_per_connection: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self.keep_alive = keep_alive
+        # Close a kept-alive connection after this many requests (the next one reconnects), as
+        # HTTP clients and load balancers recycle theirs.
+        self.requests_per_connection = requests_per_connection
+        self.served = 0
         self.head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.head += f"Host: {host}:{port}\r\nContent-Type: application/json\r\n"
         if not keep_alive:
@@ -83,6 +88,7 @@ class RawConnection:
     async def _post(self, path: str, body: bytes) -> Reply:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.served = 0
         request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n"
         self.writer.write(request.encode() + body)
         await self.writer.drain()
@@ -101,7 +107,13 @@ class RawConnection:
         else:
             content = await self.reader.read()
             await self.close()
-        if not self.keep_alive or headers.get("connection", "").lower() == "close":
+        self.served += 1
+        recycle = self.requests_per_connection is not None
+        if (
+            not self.keep_alive
+            or headers.get("connection", "").lower() == "close"
+            or (recycle and self.served >= (self.requests_per_connection or 0))
+        ):
             await self.close()
         return Reply(status, content)
 

@@ -95,8 +95,10 @@ class _Call:
     requests: Sequence[int] | None
     now: datetime
     postgres: bool
-    # Each id written as text once, whichever statements it goes into.
-    texts: IdTexts = field(default_factory=lambda: IdTexts())
+    # On PostgreSQL, each stored event's id and its profile's id as text, by item index: made once,
+    # whichever statements they go into.
+    event_texts: dict[int, str] = field(default_factory=dict)
+    profile_texts: dict[int, str] = field(default_factory=dict)
 
 
 def event_input(event: schemas.TrackEvent, default_unique_id: str | None = None) -> EventInput:
@@ -138,6 +140,8 @@ def ingest(
     live = [i for i in live if outcomes[i].error is None and not outcomes[i].duplicate]
     for index, event_id in zip(live, new_ids(len(live)), strict=True):
         outcomes[index].event_id = event_id
+        if postgres:
+            call.event_texts[index] = str(event_id)
     first_index = _first_claims(items, live)
     if postgres and len(live) <= SMALL_BATCH:
         _settle_claims(call, live, first_index, _store_small(call, live, first_index))
@@ -167,14 +171,6 @@ EVENT_COLUMNS = (
 CHANGE_COLUMNS = ("org_id", "profile_id", "reason", "event_names", "created_at")
 # A change record: org_id, profile_id, reason, event_names, created_at.
 ChangeRow = tuple[uuid.UUID, uuid.UUID, str, list[str] | None, datetime]
-
-
-class IdTexts(dict[uuid.UUID, str]):
-    """UUIDs as text, each converted once (`texts[some_id]`)."""
-
-    def __missing__(self, key: uuid.UUID) -> str:
-        text = self[key] = str(key)
-        return text
 
 
 # Where ingestion's statements run: the caller's session, or (for new people on PostgreSQL) a
@@ -253,7 +249,7 @@ def _store_small(call: _Call, live: list[int], first_index: dict[str, int]) -> s
     """Claim, store, count and record a few events in one statement (see SMALL_BATCH); return the
     unique_ids it claimed. A later event repeating a unique_id of this call is left to
     _settle_claims, as on the large path."""
-    items, outcomes, texts, requests = call.items, call.outcomes, call.texts, call.requests
+    items, requests = call.items, call.requests
     candidates = [i for i in live if (u := items[i].unique_id) is None or first_index[u] == i]
     if not candidates:
         return set()
@@ -267,15 +263,11 @@ def _store_small(call: _Call, live: list[int], first_index: dict[str, int]) -> s
             "now": call.now,
             "source": call.source,
             "shard": random.randrange(METRIC_SHARDS),  # noqa: S311 (see _update_catalog)
-            "ids": uuid_array_literal(
-                texts[cast(uuid.UUID, outcomes[i].event_id)] for i in candidates
-            ),
+            "ids": uuid_array_literal(call.event_texts[i] for i in candidates),
             "times": array_literal(
                 stamp if (t := items[i].time) is None else t.isoformat() for i in candidates
             ),
-            "profile_ids": uuid_array_literal(
-                texts[cast(uuid.UUID, outcomes[i].profile_id)] for i in candidates
-            ),
+            "profile_ids": uuid_array_literal(call.profile_texts[i] for i in candidates),
             "names": array_literal(items[i].name for i in candidates),
             "properties": array_literal(json_text(items[i].properties) for i in candidates),
             "event_values": array_literal(
@@ -320,17 +312,16 @@ def _store_events(call: _Call, live: list[int]) -> None:
             ],
         )
         return
-    texts = call.texts
-    org = texts[org_id]
+    event_texts, profile_texts = call.event_texts, call.profile_texts
+    org = str(org_id)
     stamp = now.isoformat()
     rows = []
     for i in live:
         item = items[i]
-        outcome = outcomes[i]
         rows.append(
-            f"{texts[cast(uuid.UUID, outcome.event_id)]}\t"
+            f"{event_texts[i]}\t"
             f"{stamp if item.time is None else item.time.isoformat()}\t{org}\t"
-            f"{texts[cast(uuid.UUID, outcome.profile_id)]}\t"
+            f"{profile_texts[i]}\t"
             f"{copy_text(item.name)}\t{copy_json(item.properties)}\t"
             f"{NULL if item.value is None else repr(item.value)}\t"
             f"{copy_optional(item.unique_id)}\t{source}\t{stamp}\n"
@@ -347,27 +338,35 @@ def _copy(executor: Executor, table: str, columns: Sequence[str], rows: list[str
 
 def _record_event_changes(call: _Call, live: list[int]) -> None:
     """One `event` change per profile per request, naming the events stored."""
-    names_by_change: dict[tuple[int, uuid.UUID], set[str]] = defaultdict(set)
+    names_by_change: dict[tuple[int, Any], set[str]] = defaultdict(set)
     requests = call.requests
+    # On PostgreSQL the profile's id as text: keyed and written without converting it again.
+    profiles: Any = call.profile_texts if call.postgres else None
     for index in live:
-        profile_id = call.outcomes[index].profile_id
-        assert profile_id is not None  # every live item was resolved
+        profile = call.outcomes[index].profile_id if profiles is None else profiles[index]
         request = 0 if requests is None else requests[index]
-        names_by_change[request, profile_id].add(call.items[index].name)
-    _record_changes(
-        call.session,
-        [
-            (call.org_id, profile_id, "event", sorted(names), call.now)
-            for (_, profile_id), names in names_by_change.items()
-        ],
-        call.postgres,
-        call.texts,
-    )
+        names_by_change[request, profile].add(call.items[index].name)
+    if not call.postgres:
+        _record_changes(
+            call.session,
+            [
+                (call.org_id, profile_id, "event", sorted(names), call.now)
+                for (_, profile_id), names in names_by_change.items()
+            ],
+            postgres=False,
+        )
+        return
+    org, stamp = str(call.org_id), call.now.isoformat()
+    lines = []
+    names_texts: dict[tuple[str, ...], str] = {}  # most changes name one of a few events
+    for (_, profile), names in names_by_change.items():
+        key = tuple(sorted(names))
+        names_text = names_texts.get(key) or names_texts.setdefault(key, copy_json(list(key)))
+        lines.append(f"{org}\t{profile}\tevent\t{names_text}\t{stamp}\n")
+    _copy(call.session, "profile_changes", CHANGE_COLUMNS, lines)
 
 
-def _record_changes(
-    executor: Executor, rows: list[ChangeRow], postgres: bool, texts: IdTexts | None = None
-) -> None:
+def _record_changes(executor: Executor, rows: list[ChangeRow], postgres: bool) -> None:
     """Append change records for the workers: COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:
         return
@@ -377,20 +376,11 @@ def _record_changes(
             [dict(zip(CHANGE_COLUMNS, row, strict=True)) for row in rows],
         )
         return
-    if texts is None:
-        texts = IdTexts()
-    lines = []
-    names_texts: dict[tuple[str, ...], str] = {}  # most changes name one of a few events
-    for org_id, profile_id, reason, names, created_at in rows:
-        if names is None:
-            names_text = NULL
-        else:
-            key = tuple(names)
-            names_text = names_texts.get(key) or names_texts.setdefault(key, copy_json(names))
-        lines.append(
-            f"{texts[org_id]}\t{texts[profile_id]}\t{reason}\t{names_text}\t"
-            f"{created_at.isoformat()}\n"
-        )
+    lines = [
+        f"{org_id}\t{profile_id}\t{reason}\t{NULL if names is None else copy_json(names)}\t"
+        f"{created_at.isoformat()}\n"
+        for org_id, profile_id, reason, names, created_at in rows
+    ]
     _copy(executor, "profile_changes", CHANGE_COLUMNS, lines)
 
 
@@ -489,7 +479,6 @@ def _claim_unique_ids(call: _Call, live: list[int], first_index: dict[str, int])
     session = call.session
     org_id = call.org_id
     outcomes = call.outcomes
-    texts = call.texts
     now = call.now
     # One statement for the whole batch, in the batch's order (the order its key locks are taken).
     if call.postgres:
@@ -500,11 +489,9 @@ def _claim_unique_ids(call: _Call, live: list[int], first_index: dict[str, int])
                 "org_id": org_id,
                 "now": now,
                 "unique_ids": array_literal(first_index),
-                "event_ids": uuid_array_literal(
-                    texts[cast(uuid.UUID, outcomes[i].event_id)] for i in first_index.values()
-                ),
+                "event_ids": uuid_array_literal(call.event_texts[i] for i in first_index.values()),
                 "profile_ids": uuid_array_literal(
-                    texts[cast(uuid.UUID, outcomes[i].profile_id)] for i in first_index.values()
+                    call.profile_texts[i] for i in first_index.values()
                 ),
             },
         )
@@ -590,10 +577,14 @@ def _resolve_profiles(call: _Call, live: list[int]) -> None:
         ]
         if raced:
             found.update(_bulk_lookup(session, org_id, raced, postgres))
+    profile_texts = call.profile_texts
     if len(found) == len(by_ref):
         for ref, indexes in by_ref.items():
+            found_id = found[ref]
+            text = str(found_id) if postgres else ""
             for index in indexes:
-                outcomes[index].profile_id = found[ref]
+                outcomes[index].profile_id = found_id
+                profile_texts[index] = text
         return
     # A consistent order: two batches creating the same new people lock them in the same order,
     # so one waits for the other instead of deadlocking.
@@ -607,8 +598,10 @@ def _resolve_profiles(call: _Call, live: list[int]) -> None:
                     outcomes[index].error = _profile_error(exc)
                     outcomes[index].error_type = type(exc)
                 continue
+        text = str(profile_id) if postgres else ""
         for index in indexes:
             outcomes[index].profile_id = profile_id
+            profile_texts[index] = text
 
 
 def _ref_order(ref: ProfileRef) -> tuple[str, ...]:

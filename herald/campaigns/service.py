@@ -21,6 +21,7 @@ How a campaign survives crashes (DESIGN invariant 3):
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -904,7 +905,8 @@ def fan_out(database: Database, campaign_id: uuid.UUID, limit: int = PUMP_BATCH)
                     CampaignRecipient.scheduled_for <= now,
                 ),
             )
-            .order_by(CampaignRecipient.id)
+            # Any pending rows, in no particular order: ordering them by id sorted every
+            # pending row of the campaign for each batch (280 ms at 600,000).
             .limit(limit)
         ).all()
         contents: dict[str | None, RecipientContent] = {}
@@ -1099,6 +1101,28 @@ def decide_due_tests(database: Database, now: datetime | None = None) -> int:
     return decided
 
 
+# Seeing whether a campaign is complete mirrors final message outcomes onto its queued
+# recipients: a scan of every queued recipient, hundreds of thousands for a large campaign whose
+# fan-out is far ahead of its sending. While more than MANY_QUEUED recipients are queued a process
+# does that at most every FINISH_CHECK_EVERY seconds; with fewer (the campaign's last seconds, or
+# any small campaign) at every round, so completion is seen at once. Per process, by campaign.
+MANY_QUEUED = 10_000
+FINISH_CHECK_EVERY = 10.0
+_next_finish_check: dict[uuid.UUID, float] = {}
+
+
+def _many_queued(database: Database, campaign_id: uuid.UUID) -> bool:
+    with database.transaction() as session:
+        queued = (
+            sa.select(CampaignRecipient.id)
+            .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == QUEUED)
+            .limit(MANY_QUEUED + 1)
+            .subquery()
+        )
+        count = session.scalar(sa.select(sa.func.count()).select_from(queued)) or 0
+        return count > MANY_QUEUED
+
+
 def pump(database: Database) -> int:
     """One round over every sending campaign (and cancelled ones with messages in flight):
     fan out a batch, then see whether it is complete. Returns recipients handled."""
@@ -1119,13 +1143,17 @@ def pump(database: Database) -> int:
                 )
             )
         )
+    for gone in _next_finish_check.keys() - set(active):
+        del _next_finish_check[gone]
     handled = 0
     for campaign_id in active:
         try:
             done = fan_out(database, campaign_id)
             handled += done
-            if done < PUMP_BATCH:
-                finish_if_done(database, campaign_id)
+            due = done < PUMP_BATCH and time.monotonic() >= _next_finish_check.get(campaign_id, 0)
+            finished = due and finish_if_done(database, campaign_id)
+            if due and not finished and _many_queued(database, campaign_id):
+                _next_finish_check[campaign_id] = time.monotonic() + FINISH_CHECK_EVERY
         except Exception:
             # One campaign's trouble must not stop the others.
             logger.exception("campaign %s: fan-out failed", campaign_id)

@@ -186,43 +186,21 @@ def herald_env(options: Options, database_url: str, data_dir: Path, secret: str)
     return env
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+# A `herald worker` process, stopped and read as bench/ingest.py's server is (SIGTERM to its
+# process group: the campaign is over by then, there is nothing to finish).
+Worker = ingest.Server
 
 
 def start_workers(options: Options, env: dict[str, str], tmp: Path) -> list[Worker]:
     workers = []
     for index in range(options.workers):
         log = tmp / f"worker-{index}.log"
+        command = [sys.executable, "-m", "herald", "worker", "--workers", str(options.threads)]
         with open(log, "wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "herald", "worker", "--workers", str(options.threads)],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
-        workers.append(Worker(process, log))
+        workers.append(Worker(process, command, "", log))
     return workers
 
 

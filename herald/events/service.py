@@ -750,6 +750,8 @@ def _bulk_create(
         new = _create_committed(session, org_id, wanted_by_kind, now)
     if new is None:
         new = _create_people(session, org_id, wanted_by_kind, now, postgres)
+    if postgres:
+        first_statistics.created(session.get_bind(), sum(len(ids) for ids in new.values()))
     return {
         ref: new[kind][value]
         for kind, wanted in wanted_by_kind.items()
@@ -787,6 +789,56 @@ def _create_committed(
                 raise
             logger.info("creating people in the batch's transaction: %s", exc.orig)
             return None
+
+
+class FirstStatistics:
+    """Asks PostgreSQL for statistics on `profiles` once it has grown from empty, if autovacuum
+    has not gathered any yet (it does so within a minute or so of the growth).
+
+    Without statistics, the planner costs a look-up of people by email, phone or external id the
+    same through the identifier's unique index and through (org_id, created_at), and took the
+    latter: every look-up then read all of the organization's people (with 11,000 of them, a
+    group of single events spent as much database time finding its people as storing its
+    events). With any statistics it knows that one organization holds most people and that an
+    identifier names one, and probes the unique index from then on, whatever the table's growth.
+    This is PostgreSQL's advice after a bulk load; here the bulk load is ingestion's first
+    minutes on a new install, or a large import."""
+
+    def __init__(self, after: int = 1000) -> None:
+        self.after = after
+        self._created = 0
+        self._done = False
+        self._lock = threading.Lock()
+
+    def created(self, bind: sa.Engine | sa.Connection, count: int) -> None:
+        """Note `count` new people; past `after` in this process, check once (in a thread of
+        its own, so that no request waits for it)."""
+        if self._done or not count:
+            return
+        with self._lock:
+            self._created += count
+            if self._done or self._created < self.after:
+                return
+            self._done = True
+        engine = bind if isinstance(bind, sa.Engine) else bind.engine
+        threading.Thread(target=self._analyze, args=(engine,), daemon=True).start()
+
+    @staticmethod
+    def _analyze(engine: sa.Engine) -> None:
+        try:
+            with engine.connect() as connection:
+                never = connection.exec_driver_sql(
+                    "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL "
+                    "FROM pg_stat_user_tables WHERE relid = 'profiles'::regclass"
+                ).scalar()
+                if never:
+                    connection.exec_driver_sql("ANALYZE profiles")
+                connection.commit()
+        except sa.exc.DBAPIError as exc:  # not the owner, or the database went away: no harm
+            logger.warning("could not analyze profiles: %s", exc)
+
+
+first_statistics = FirstStatistics()
 
 
 def _create_people(

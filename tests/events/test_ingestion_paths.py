@@ -290,3 +290,34 @@ def test_new_people_locked_by_another_open_transaction_are_created_in_the_batch(
     thread.join(timeout=30)
     assert result and {o.profile_id for o in result} == {first.profile_id}
     assert "creating people in the batch's transaction" in caplog.text
+
+
+def test_profiles_get_statistics_once_a_process_has_created_enough_people(
+    backend: Any, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until `profiles` has statistics, PostgreSQL looks people up through the wrong index:
+    after creating FirstStatistics.after people, a process makes sure it has some, once."""
+    if backend.name != "postgresql":
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    checks: list[sa.Engine] = []
+    watcher = service.FirstStatistics(after=service.SMALL_BATCH + 1)
+    monkeypatch.setattr(watcher, "_analyze", checks.append)
+    monkeypatch.setattr(service, "first_statistics", watcher)
+    org = make_org()
+    emails = [f"p{i}@example.com" for i in range(service.SMALL_BATCH + 1)]
+    with database.transaction() as session:
+        service.ingest(session, org.org_id, _large_batch(emails))
+    with database.transaction() as session:  # more new people: no second check
+        service.ingest(session, org.org_id, _large_batch([f"q{e}" for e in emails]))
+    deadline = time.monotonic() + 10
+    while not checks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checks == [database.engine]
+
+    service.FirstStatistics._analyze(database.engine)  # the check itself, in this thread
+    with database.engine.connect() as connection:
+        analyzed = connection.exec_driver_sql(
+            "SELECT coalesce(last_analyze, last_autoanalyze) IS NOT NULL "
+            "FROM pg_stat_user_tables WHERE relid = 'profiles'::regclass"
+        ).scalar()
+    assert analyzed

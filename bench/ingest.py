@@ -431,11 +431,6 @@ class Postgres(Target):
     def _create_reference_tables(self, connection: psycopg.Connection[tuple[Any, ...]]) -> None:
         execute = connection.execute
         execute("CREATE TABLE bench_profiles (LIKE profiles INCLUDING ALL)")
-        execute(
-            "ALTER TABLE bench_profiles "
-            "ADD FOREIGN KEY (org_id) REFERENCES organizations (id) ON DELETE CASCADE, "
-            "ADD FOREIGN KEY (merged_into_id) REFERENCES bench_profiles (id) ON DELETE SET NULL"
-        )
         execute("CREATE TABLE bench_events (LIKE events INCLUDING ALL) PARTITION BY RANGE (time)")
         partitions = execute(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
@@ -447,16 +442,24 @@ class Postgres(Target):
                     sql.Identifier(f"bench_{name}"), sql.SQL(cast(LiteralString, bound))
                 )
             )
-        execute(
-            "ALTER TABLE bench_events "
-            "ADD FOREIGN KEY (org_id) REFERENCES organizations (id) ON DELETE CASCADE, "
-            "ADD FOREIGN KEY (profile_id) REFERENCES bench_profiles (id) ON DELETE CASCADE"
-        )
         execute("CREATE TABLE bench_event_keys (LIKE event_keys INCLUDING ALL)")
-        execute(
-            "ALTER TABLE bench_event_keys "
-            "ADD FOREIGN KEY (org_id) REFERENCES organizations (id) ON DELETE CASCADE"
-        )
+        # LIKE copies no foreign keys: each copy gets its original's, pointing at the copies.
+        for table in ("profiles", "events", "event_keys"):
+            keys = execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'f' AND conparentid = 0",
+                (table,),
+            ).fetchall()
+            for (definition,) in keys:
+                definition = definition.replace(
+                    "REFERENCES profiles(", "REFERENCES bench_profiles(", 1
+                )
+                execute(
+                    sql.SQL("ALTER TABLE {} ADD {}").format(
+                        sql.Identifier(f"bench_{table}"),
+                        sql.SQL(cast(LiteralString, definition)),
+                    )
+                )
 
     def reference_load(
         self, stream: EventStream, stop: int, org_id: uuid.UUID, progress: Progress

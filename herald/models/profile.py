@@ -96,7 +96,8 @@ class ProfileChange(Base):
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
     )
-    org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
+    # No foreign key to organizations (see the note in herald/models/event.py).
+    org_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     profile_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     # "created", "updated", "event", "merged", "deleted"
     reason: Mapped[str] = mapped_column(sa.String(16))

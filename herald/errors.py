@@ -56,6 +56,12 @@ class InvalidInput(HeraldError):
     def for_field(cls, field: str, reason: str) -> InvalidInput:
         return cls(f"{field}: {reason}", [FieldError(field, reason)])
 
+    @classmethod
+    def for_fields(cls, fields: Sequence[FieldError]) -> InvalidInput:
+        """The first few problems make the message; all of them are in `fields`."""
+        message = "; ".join(f"{f.field}: {f.reason}" for f in fields[:5]) or "invalid request"
+        return cls(message, fields)
+
 
 class NotAuthenticated(HeraldError):
     status_code = 401
@@ -178,9 +184,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = validation_fields(exc.errors())
-        message = "; ".join(f"{f.field}: {f.reason}" for f in fields[:5]) or "invalid request"
-        return error_response(422, "invalid", message, fields)
+        error = InvalidInput.for_fields(validation_fields(exc.errors()))
+        return error_response(error.status_code, error.code, error.message, error.fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -174,6 +174,51 @@ def test_a_batch_stores_good_events_and_reports_bad_ones_by_index(
     assert event_count(database, org.org_id) == 3
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (b"not json", "body", "not valid JSON"),
+        (b"", "body", "not valid JSON"),
+        (b'[{"event": "A"}]', "body", 'must be a JSON object: {"events": [...]}'),
+        (b'{"events": []}', "events", "List should have at least 1 item after validation, not 0"),
+        (b'{"events": "x"}', "events", "Input should be a valid list"),
+        (b'{"events": [{"event": "A", "profile": {}}], "extra": 1}', "extra", None),
+    ],
+)
+def test_a_batch_that_is_not_a_batch_is_refused_as_a_whole(
+    client: TestClient, database, body: bytes, field: str, reason: str | None
+) -> None:
+    org = make_org()
+    headers = {**org.public_headers, "Content-Type": "application/json"}
+    response = client.post("/api/track/batch", content=body, headers=headers)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"][0]["field"] == field
+    if reason is not None:
+        assert error["fields"][0]["reason"] == reason
+    assert event_count(database, org.org_id) == 0
+
+
+def test_a_batch_of_good_events_is_stored_whatever_its_content_type(
+    client: TestClient, database
+) -> None:
+    # The body is read as JSON as it comes (as /v1/* does), so a client that labels it
+    # text/plain, or not at all, is not turned away.
+    org = make_org()
+    event = {"event": "A", "profile": {"email": "a@example.com"}, "time": "2026-01-02T03:04:05Z"}
+    for content_type in ("text/plain", None):
+        headers = dict(org.public_headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = client.post(
+            "/api/track/batch", content=json.dumps({"events": [event]}), headers=headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["accepted"] == 1
+    assert event_count(database, org.org_id) == 2
+
+
 def test_batch_size_limits(client: TestClient, database) -> None:
     org = make_org()
     event = {"event": "E", "profile": {"email": "a@example.com"}}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
-from pydantic import TypeAdapter, ValidationError
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from herald.errors import validation_fields
+from herald.errors import InvalidInput, validation_fields
 from herald.events import schemas, service
 from herald.tenancy.auth import IngestionAuth, ManagementAuth
 from herald.tenancy.deps import DbSession
@@ -17,7 +18,6 @@ from herald.tenancy.deps import DbSession
 router = APIRouter(tags=["events"])
 
 _event_adapter = TypeAdapter(schemas.TrackEvent)
-_batch_adapter = TypeAdapter(list[schemas.TrackEvent])
 
 
 @router.post(
@@ -41,14 +41,49 @@ async def track_event(body: schemas.TrackEvent, auth: IngestionAuth) -> Response
     return Response(to_json(content), status.HTTP_202_ACCEPTED, media_type="application/json")
 
 
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body the handler reads itself (FastAPI cannot see it); the models it refers
+    to are components already, through the other routes."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def parse_batch(
+    body: bytes,
+) -> tuple[list[tuple[int, schemas.TrackEvent]], list[schemas.BatchItemError]]:
+    """The batch's good events by index, and the bad ones' problems. A batch of good events (the
+    usual case) is parsed and validated in one pass over its bytes, without building its JSON as
+    Python objects first; otherwise its outline is checked and each event validated on its own,
+    so that one bad event does not sink the batch."""
+    try:
+        return list(enumerate(schemas.TrackBatch.model_validate_json(body).events)), []
+    except ValidationError:
+        pass
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidInput.for_field("body", "not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput.for_field("body", 'must be a JSON object: {"events": [...]}')
+    try:
+        outline = schemas.TrackBatchOutline.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput.for_fields(validation_fields(exc.errors())) from None
+    return validate_batch(outline.events)
+
+
 def validate_batch(
     raw_events: list[dict[str, Any]], prefix: str = "events"
 ) -> tuple[list[tuple[int, schemas.TrackEvent]], list[schemas.BatchItemError]]:
-    """Validate each item on its own, so that one bad event does not sink the batch."""
-    try:
-        return list(enumerate(_batch_adapter.validate_python(raw_events))), []
-    except ValidationError:
-        pass
+    """Validate each item on its own and report the bad ones by index."""
     good: list[tuple[int, schemas.TrackEvent]] = []
     errors: list[schemas.BatchItemError] = []
     for index, raw in enumerate(raw_events):
@@ -110,14 +145,13 @@ def batch_result(
     "/api/track/batch",
     operation_id="track_events_batch",
     response_model=schemas.TrackBatchResult,
+    openapi_extra=_body_schema(schemas.TrackBatch),
 )
-def track_events_batch(
-    body: schemas.TrackBatch, auth: IngestionAuth, session: DbSession
-) -> Response:
+def track_events_batch(body: RawBody, auth: IngestionAuth, session: DbSession) -> Response:
     """Record up to 1,000 events (5 MB). Good events are stored; each bad one is reported by its
     index, and the rest of the batch is not affected. Retrying a batch is safe for events that
     carry a `unique_id`."""
-    good, errors = validate_batch(body.events)
+    good, errors = parse_batch(body)
     outcomes = service.ingest(session, auth.org_id, [service.event_input(e) for _, e in good])
     # Encoded here (the response model documents the shape): pydantic's encoder writes the
     # UUIDs without a model per result.

@@ -75,6 +75,17 @@ class TrackEvent(BaseModel):
 
 
 class TrackBatch(BaseModel):
+    """The body of POST /api/track/batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[TrackEvent] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+class TrackBatchOutline(BaseModel):
+    """A batch with its events not yet validated: when some are bad, each is validated on its
+    own and reported by its index, and the others are stored."""
+
     model_config = ConfigDict(extra="forbid")
 
     events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)

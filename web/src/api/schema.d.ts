@@ -3718,13 +3718,6 @@ export interface components {
             /** Value */
             value: number | null;
         };
-        /** TrackBatch */
-        TrackBatch: {
-            /** Events */
-            events: {
-                [key: string]: unknown;
-            }[];
-        };
         /** TrackBatchResult */
         TrackBatchResult: {
             /**
@@ -8637,7 +8630,10 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TrackBatch"];
+                "application/json": {
+                    /** Events */
+                    events: components["schemas"]["TrackEvent"][];
+                };
             };
         };
         responses: {

@@ -302,6 +302,22 @@ def test_csv_export_streams_every_profile_and_neutralizes_formulas(client: TestC
     assert len(list(csv.DictReader(io.StringIO(filtered.text)))) == 1
 
 
+def test_csv_export_searches_as_the_list_does(client: TestClient) -> None:
+    """The dashboard's Export CSV passes the list's search (`q`): both give the same people."""
+    org = make_org()
+    create(client, org, email="grace@navy.example", first_name="Grace", last_name="Hopper")
+    create(client, org, external_id="HOP-7")
+    create(client, org, phone="+14155550142", first_name="Ada")
+    for q in ("hop", "GRACE HOP", "555014", "nobody"):
+        listed = client.get("/api/profiles", params={"q": q}, headers=org.secret_headers)
+        exported = client.get("/api/profiles/export", params={"q": q}, headers=org.secret_headers)
+        assert exported.status_code == 200, exported.text
+        rows = csv.DictReader(io.StringIO(exported.text))
+        assert {row["id"] for row in rows} == {p["id"] for p in listed.json()["data"]}, q
+    hop = client.get("/api/profiles/export", params={"q": "hop"}, headers=org.secret_headers)
+    assert len(list(csv.DictReader(io.StringIO(hop.text)))) == 2
+
+
 def test_profiles_are_isolated_between_organizations(client: TestClient) -> None:
     owner, intruder = make_org(), make_org()
     created = create(client, owner, email="private@example.com")

@@ -11,6 +11,7 @@ import { PropertiesTable } from "../../components/PropertiesTable";
 import { QueryResult } from "../../components/QueryResult";
 import { ErrorState, NotFoundState } from "../../components/States";
 import { formatDateTime, profileLabel } from "../../lib/format";
+import { ProfileActions } from "./ProfileActions";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -48,15 +49,18 @@ function ProfileDetails({ profile }: { profile: Profile }) {
           </>
         }
         actions={
-          profile.anonymous ? (
-            <Badge color="gray" variant="light">
-              Anonymous
-            </Badge>
-          ) : (
-            <Badge color="teal" variant="light">
-              Identified
-            </Badge>
-          )
+          <>
+            {profile.anonymous ? (
+              <Badge color="gray" variant="light">
+                Anonymous
+              </Badge>
+            ) : (
+              <Badge color="teal" variant="light">
+                Identified
+              </Badge>
+            )}
+            <ProfileActions profile={profile} />
+          </>
         }
       />
       <Grid gap="lg">

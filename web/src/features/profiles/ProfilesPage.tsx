@@ -1,6 +1,6 @@
 import { Anchor, Badge, Button, Group, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { IconSearch, IconUsers } from "@tabler/icons-react";
+import { IconDownload, IconPlus, IconSearch, IconUsers } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
@@ -13,6 +13,8 @@ import { QueryList } from "../../components/QueryResult";
 import { EmptyState } from "../../components/States";
 import { useCursorPages } from "../../components/useCursorPages";
 import { profileLabel } from "../../lib/format";
+import { profilesExportHref } from "./form";
+import { NewProfileModal } from "./NewProfileModal";
 
 export function ProfilesPage() {
   const [params, setParams] = useSearchParams();
@@ -31,13 +33,31 @@ export function ProfilesPage() {
   }, [debounced, q, setParams]);
 
   const profiles = useQuery(profilesQuery(q, pages.cursor));
+  const [creating, setCreating] = useState(false);
 
   return (
     <>
       <PageHeader
         title="Profiles"
         description="Everyone Herald knows: people identified by email, phone or your own id, and anonymous visitors."
+        actions={
+          <>
+            <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setCreating(true)}>
+              New profile
+            </Button>
+            <Button
+              variant="default"
+              component="a"
+              href={profilesExportHref(q)}
+              download
+              leftSection={<IconDownload size={16} aria-hidden />}
+            >
+              Export CSV
+            </Button>
+          </>
+        }
       />
+      <NewProfileModal opened={creating} onClose={() => setCreating(false)} />
       <TextInput
         label="Search profiles"
         description="By email, phone, name or external id"

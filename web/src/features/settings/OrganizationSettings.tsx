@@ -9,16 +9,9 @@ import { DateTime } from "../../components/DateTime";
 import { FormErrors } from "../../components/FormErrors";
 import { ErrorState, LoadingState } from "../../components/States";
 import { useApiErrors } from "../../components/useApiErrors";
+import { timeZones } from "../../lib/timeZones";
 
 const FIELDS = ["name", "timezone", "default_region"] as const;
-
-function timeZones(): string[] {
-  try {
-    return Intl.supportedValuesOf("timeZone");
-  } catch {
-    return [];
-  }
-}
 
 export function OrganizationSettings() {
   const organization = useQuery(organizationQuery);

@@ -10,7 +10,6 @@ import {
   Stack,
   Tabs,
   Text,
-  Textarea,
   Title,
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
@@ -21,6 +20,7 @@ import { api, call, type Profile } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { keys, profileSearchQuery } from "../../api/queries";
 import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { JsonTextarea } from "../../components/JsonTextarea";
 import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { profileLabel } from "../../lib/format";
 import { DEFAULT_SAMPLE, previewRequest, type PreviewRequest, type PreviewSource, type TemplateValues } from "./form";
@@ -82,16 +82,12 @@ export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
           {sourceKind === "profile" && <ProfilePicker value={profile} onChange={setProfile} />}
         </Group>
         {sourceKind === "sample" && (
-          <Textarea
+          <JsonTextarea
             label="Sample data"
             description="JSON with profile, data and event, as a send would carry them."
-            autosize
             minRows={3}
-            maxRows={10}
-            spellCheck={false}
             value={sample}
             onChange={(event) => setSample(event.currentTarget.value)}
-            styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)", fontSize: 12 } }}
           />
         )}
         <div aria-live="polite">

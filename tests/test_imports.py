@@ -23,6 +23,7 @@ from herald.models import Event, EventKey, Job, JobError, JobFile, Profile
 from herald.profiles import identity
 from herald.profiles import service as profiles_service
 from tests.factories import OrgFixture, make_org, make_user, sign_in
+from tests.tenancy import Endpoint, assert_isolated, assert_management_only
 
 # The test process is the worker: it knows the import handlers as a worker does.
 assert import_tasks.import_profiles is not None
@@ -587,3 +588,172 @@ def test_uploads_need_a_secret_key_or_an_admin(client: TestClient, database: Dat
     admin = upload_profiles(client, org, content, headers={"X-CSRF-Token": csrf})
     assert admin.status_code == 202, admin.text
     assert count(database, Profile, Profile.email == "a@example.com") == 1
+
+
+# --- The list of imports -------------------------------------------------------------------------
+
+
+def waiting_import(database: Database, org: OrgFixture, filename: str, created: timedelta) -> str:
+    """A profile import that no worker has picked up yet, created `created` ago."""
+    with database.transaction() as session:
+        job = service.start_profile_import(
+            session,
+            org.org_id,
+            io.BytesIO(b"email\nw@example.com\n"),
+            filename=filename,
+            kick=False,
+        )
+        job.created_at = utcnow() - created
+    return str(job.id)
+
+
+def list_imports(client: TestClient, org: OrgFixture, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/imports", params=params, headers=org.secret_headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_imports_are_listed_newest_first_with_their_file_and_counts(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    waiting = waiting_import(database, org, "later.csv", timedelta(hours=1))
+    people = accepted_job(
+        client,
+        org,
+        upload_profiles(client, org, csv_text(["email"], ["a@example.com"], ["not-an-email"])),
+    )
+    events = accepted_job(
+        client, org, upload_events(client, org, [event(unique_id="e-1"), event(unique_id="e-1")])
+    )
+    # Other jobs of the organization (a segment recompute, say) are not imports.
+    with database.transaction() as session:
+        create_job(session, org.org_id, "tests.not-an-import", kick=False)
+
+    listed = list_imports(client, org)
+    assert listed["next_cursor"] is None
+    assert [item["id"] for item in listed["data"]] == [events["id"], people["id"], waiting]
+    newest, profiles, pending = listed["data"]
+    assert newest["type"] == "events"
+    assert newest["filename"] == "events.jsonl"
+    assert newest["status"] == "succeeded"
+    assert (newest["progress_done"], newest["progress_total"]) == (2, 2)
+    assert newest["result"] == {"rows": 2, "stored": 1, "duplicates": 1, "errors": 0}
+    assert newest["counts"] == newest["result"]
+    assert newest["started_at"] and newest["finished_at"] and newest["created_at"]
+
+    assert profiles["type"] == "profiles"
+    assert profiles["filename"] == "people.csv"
+    expected = {"rows": 2, "created": 1, "updated": 0, "unchanged": 0, "errors": 1}
+    assert profiles["result"] == expected
+    assert profiles["error"] is None
+
+    assert pending["status"] == "pending"
+    assert pending["filename"] == "later.csv"
+    assert (pending["progress_done"], pending["progress_total"]) == (0, None)
+    assert pending["result"] is None and pending["counts"] is None
+    assert pending["started_at"] is None and pending["finished_at"] is None
+
+    # One import reads the same as in the list.
+    one = client.get(f"/api/imports/{people['id']}", headers=org.secret_headers)
+    assert one.status_code == 200, one.text
+    assert one.json() == profiles
+
+
+def test_the_list_pages_with_a_cursor_and_filters_by_kind(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    # Four imports an hour apart, and a fifth created at the same moment as the oldest (their ids
+    # break the tie).
+    ids = [waiting_import(database, org, f"f{i}.csv", timedelta(hours=i)) for i in range(4)]
+    twin = waiting_import(database, org, "f3-twin.csv", timedelta(hours=3))
+    with database.transaction() as session:
+        rows = session.execute(sa.select(Job.id, Job.created_at).where(Job.org_id == org.org_id))
+        times = {job_id: created for job_id, created in rows}
+        session.execute(
+            sa.update(Job)
+            .where(Job.id == uuid.UUID(twin))
+            .values(created_at=times[uuid.UUID(ids[3])])
+        )
+    expected = ids[:3] + sorted([ids[3], twin], reverse=True)
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = list_imports(client, org, limit=2, **({"cursor": cursor} if cursor else {}))
+        seen += [item["id"] for item in page["data"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (expected, 3)
+
+    event_job = accepted_job(client, org, upload_events(client, org, [event()]))
+    assert [i["id"] for i in list_imports(client, org, kind="events")["data"]] == [event_job["id"]]
+    profiles = list_imports(client, org, kind="profiles")["data"]
+    assert [i["id"] for i in profiles] == expected
+    assert len(list_imports(client, org)["data"]) == 6
+
+    for params, field in (({"kind": "segments"}, "kind"), ({"cursor": "nonsense"}, "cursor")):
+        response = client.get("/api/imports", params=params, headers=org.secret_headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["fields"][0]["field"] == field
+
+
+def test_a_cancelled_import_shows_what_it_imported(client: TestClient, database: Database) -> None:
+    org = make_org()
+    job_id = waiting_import(database, org, "half.csv", timedelta(0))
+    with database.transaction() as session:
+        # As a worker leaves it after one batch: the counts sit in the checkpoint.
+        counts = {"rows": 500, "created": 480, "updated": 15, "unchanged": 0, "errors": 5}
+        session.execute(
+            sa.update(Job)
+            .where(Job.id == uuid.UUID(job_id))
+            .values(status="running", progress_done=500, checkpoint={"row": 501, "counts": counts})
+        )
+    running = client.get(f"/api/imports/{job_id}", headers=org.secret_headers).json()
+    assert (running["status"], running["result"], running["counts"]) == ("running", None, counts)
+
+    cancelled = client.post(f"/api/jobs/{job_id}/cancel", headers=org.secret_headers)
+    assert cancelled.status_code == 200, cancelled.text
+    after = client.get(f"/api/imports/{job_id}", headers=org.secret_headers).json()
+    assert (after["status"], after["result"], after["counts"]) == ("cancelled", None, counts)
+    assert after["finished_at"] is not None
+
+
+def test_imports_are_listed_only_to_their_organization(
+    client: TestClient, database: Database
+) -> None:
+    org, other = make_org("Owner"), make_org("Other")
+    job = accepted_job(client, org, upload_events(client, org, [event()]))
+    assert list_imports(client, other) == {"data": [], "next_cursor": None}
+
+    endpoints = [
+        Endpoint("GET", "/api/imports/{id}"),
+        Endpoint("GET", "/api/imports/{id}/errors"),
+        Endpoint("POST", "/api/jobs/{id}/cancel"),
+    ]
+    assert_isolated(client, org, other, job["id"], endpoints, Endpoint("GET", "/api/imports/{id}"))
+    assert_management_only(
+        client, org, job["id"], [Endpoint("GET", "/api/imports"), *endpoints[:2]]
+    )
+    # A job of the organization that is not an import is not found as one.
+    with database.transaction() as session:
+        not_an_import = create_job(session, org.org_id, "tests.not-an-import", kick=False)
+    response = client.get(f"/api/imports/{not_an_import.id}", headers=org.secret_headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_members_see_imports(client: TestClient, database: Database) -> None:
+    org = make_org()
+    job = accepted_job(client, org, upload_events(client, org, [event()]))
+    email, password = make_user(org, role="member")
+    sign_in(client, email, password)
+    listed = client.get("/api/imports")
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json()["data"]] == [job["id"]]
+    assert client.get(f"/api/imports/{job['id']}").json()["type"] == "events"

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from herald.db import get_database
 from herald.imports import service
+from herald.imports.schemas import Import, ImportList, ImportType
 from herald.jobs.schemas import JobOut
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
@@ -72,6 +73,29 @@ def import_events(
     auth.require_role("admin")
     job = service.start_event_import(session, auth.org_id, file.file, filename=file.filename)
     return _accepted(JobOut.model_validate(job), response)
+
+
+@router.get("/api/imports", operation_id="list_imports")
+def list_imports(
+    auth: ManagementAuth,
+    session: DbSession,
+    kind: Annotated[
+        ImportType | None, Query(description="Only imports of profiles, or only of events.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> ImportList:
+    """The organization's imports, newest first, with their progress and counts."""
+    jobs, next_cursor = service.list_import_jobs(
+        session, auth.org_id, import_type=kind, limit=limit, cursor=cursor
+    )
+    return ImportList(data=[service.to_schema(job) for job in jobs], next_cursor=next_cursor)
+
+
+@router.get("/api/imports/{job_id}", operation_id="get_import")
+def get_import(job_id: uuid.UUID, auth: ManagementAuth, session: DbSession) -> Import:
+    """One import: the job with the file's name and what it imported so far."""
+    return service.to_schema(service.get_import_job(session, auth.org_id, job_id))
 
 
 @router.get(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ColumnName = Annotated[str, StringConstraints(max_length=255)]
 FieldName = Annotated[str, StringConstraints(max_length=300)]
@@ -30,3 +32,43 @@ class EventImportCounts(BaseModel):
     stored: int = Field(default=0, description="Events stored.")
     duplicates: int = Field(default=0, description="Events whose unique_id was already stored.")
     errors: int = Field(default=0, description="Lines not imported; see the errors CSV.")
+
+
+ImportType = Literal["profiles", "events"]
+ImportStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+ImportCounts = ProfileImportCounts | EventImportCounts
+
+
+class Import(BaseModel):
+    """An import job, with what kind of file it reads and the file's name."""
+
+    model_config = ConfigDict(title="Import")
+
+    id: uuid.UUID = Field(description="The job's id: follow it at `GET /api/jobs/{id}` too.")
+    type: ImportType
+    filename: str | None = Field(description="The uploaded file's name, as the browser sent it.")
+    status: ImportStatus
+    progress_done: int = Field(description="Rows (or lines) read so far.")
+    progress_total: int | None = Field(
+        description="Rows (or lines) in the file; null until the first pass has counted them."
+    )
+    error: str | None = Field(
+        description="Why the job failed, or why its last attempt raised (it is retried)."
+    )
+    result: ImportCounts | None = Field(
+        description="The final counts, once the import succeeded "
+        "(ProfileImportCounts or EventImportCounts, by `type`)."
+    )
+    counts: ImportCounts | None = Field(
+        description="What the import did so far: the final counts once it succeeded, else the "
+        "counts of its committed batches (what a cancelled import did import); null before the "
+        "first batch."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImportList(BaseModel):
+    data: list[Import]
+    next_cursor: str | None

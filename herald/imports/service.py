@@ -24,7 +24,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
@@ -34,22 +34,34 @@ from herald.db import Database
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound, validation_fields
 from herald.events import schemas as event_schemas
 from herald.events.service import EventInput, event_input, ingest
-from herald.imports.schemas import EventImportCounts, Mapping, ProfileImportCounts
+from herald.imports.schemas import (
+    EventImportCounts,
+    Import,
+    ImportCounts,
+    ImportStatus,
+    ImportType,
+    Mapping,
+    ProfileImportCounts,
+)
 from herald.jobs.service import JobFailed, JobRun, create_job
 from herald.models import Job, JobError, JobFile
 from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS, LOCATION_FIELDS
+from herald.pagination import newest_first_page
 from herald.profiles import schemas as profile_schemas
 from herald.profiles.export import FORMULA_TRIGGERS, csv_stream, neutralize
 from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
 from herald.profiles.service import upsert_profile
-from herald.tenancy.scope import get_scoped
+from herald.tenancy.scope import get_scoped, scoped
 from herald.tenancy.service import default_region
 from herald.validation import has_nul, normalize_phone
 
 PROFILE_KIND = "import.profiles"
 EVENT_KIND = "import.events"
 IMPORT_KINDS = (PROFILE_KIND, EVENT_KIND)
+# The job kind of each import type, as the list API and the dashboard name them.
+KIND_OF_TYPE: dict[ImportType, str] = {"profiles": PROFILE_KIND, "events": EVENT_KIND}
+MAX_PAGE = 500
 
 MB = 1024 * 1024
 # Size of the stored pieces of an uploaded file.
@@ -781,6 +793,47 @@ def get_import_job(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> Jo
     if job.kind not in IMPORT_KINDS:
         raise NotFound("import not found")
     return job
+
+
+def list_import_jobs(
+    session: Session,
+    org_id: uuid.UUID,
+    *,
+    import_type: ImportType | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Job], str | None]:
+    """The organization's imports (of one type, or both), newest first, a page at a time."""
+    kinds = [KIND_OF_TYPE[import_type]] if import_type else list(IMPORT_KINDS)
+    query = scoped(Job, org_id).where(Job.kind.in_(kinds))
+    return newest_first_page(session, query, Job.created_at, Job.id, limit=limit, cursor=cursor)
+
+
+def _counts(kind: str, values: dict[str, Any] | None) -> ImportCounts | None:
+    if values is None:
+        return None
+    model = ProfileImportCounts if kind == PROFILE_KIND else EventImportCounts
+    return model.model_validate(values)
+
+
+def to_schema(job: Job) -> Import:
+    """An import job as the API shows it."""
+    checkpoint = job.checkpoint or {}
+    so_far = job.result if job.result is not None else checkpoint.get("counts")
+    return Import(
+        id=job.id,
+        type="profiles" if job.kind == PROFILE_KIND else "events",
+        filename=job.payload.get("filename"),
+        status=cast(ImportStatus, job.status),  # the table's check constraint allows no other
+        progress_done=job.progress_done,
+        progress_total=job.progress_total,
+        error=job.error,
+        result=_counts(job.kind, job.result),
+        counts=_counts(job.kind, so_far),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
 
 
 def error_csv_lines(session: Session, job: Job) -> Iterator[bytes]:

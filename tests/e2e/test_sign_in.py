@@ -10,7 +10,16 @@ from tests.e2e.helpers import field, sign_in
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dashboard_build")]
 
 PLANNED_AREAS = ["Flows", "Analytics"]
-BUILT_AREAS = ["Profiles", "Events", "Segments", "Suppressions", "Campaigns", "Templates", "Outbox"]
+BUILT_AREAS = [
+    "Profiles",
+    "Imports",
+    "Events",
+    "Segments",
+    "Suppressions",
+    "Campaigns",
+    "Templates",
+    "Outbox",
+]
 
 
 def test_wrong_password_is_shown_next_to_the_password(page, herald_server, screenshot) -> None:

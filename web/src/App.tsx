@@ -14,6 +14,7 @@ import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
 import { EventsPage } from "./features/events/EventsPage";
+import { ImportsPage } from "./features/imports/ImportsPage";
 import { GetStartedPage } from "./features/onboarding/GetStartedPage";
 import { NotFoundPage } from "./features/placeholder/NotFoundPage";
 import { PlannedAreaPage } from "./features/placeholder/PlannedAreaPage";
@@ -39,6 +40,7 @@ export function App() {
           <Route index element={<Navigate to="/profiles" replace />} />
           <Route path="profiles" element={<ProfilesPage />} />
           <Route path="profiles/:profileId" element={<ProfilePage />} />
+          <Route path="imports" element={<ImportsPage />} />
           <Route path="events" element={<EventsPage />} />
           <Route path="segments" element={<SegmentsPage />} />
           <Route path="segments/new" element={<SegmentEditorPage />} />

@@ -329,3 +329,21 @@ export function campaignRecipientsQuery(id: string, status: string, cursor: stri
     placeholderData: (previous) => previous,
   });
 }
+
+// --- Imports ---
+
+export type ImportType = "profiles" | "events";
+
+export const importKeys = {
+  all: ["imports"] as const,
+  list: (type: "" | ImportType, cursor: string | undefined) => ["imports", "list", type, cursor ?? null] as const,
+};
+
+export function importsQuery(type: "" | ImportType, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: importKeys.list(type, cursor),
+    queryFn: () =>
+      call(api.GET("/api/imports", { params: { query: { kind: type || undefined, cursor, limit: PAGE_SIZE } } })),
+    placeholderData: (previous) => previous,
+  });
+}

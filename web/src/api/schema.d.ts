@@ -429,6 +429,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Imports
+         * @description The organization's imports, newest first, with their progress and counts.
+         */
+        get: operations["list_imports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/imports/events": {
         parameters: {
             query?: never;
@@ -464,6 +484,26 @@ export interface paths {
          *     email, phone or external_id names. Follow the job at `GET /api/jobs/{id}`.
          */
         post: operations["import_profiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Import
+         * @description One import: the job with the file's name and what it imported so far.
+         */
+        get: operations["get_import"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2270,6 +2310,36 @@ export interface components {
              */
             values?: (boolean | number | string)[] | null;
         };
+        /**
+         * EventImportCounts
+         * @description The `result` of an `import.events` job (also its running counts in the checkpoint).
+         */
+        EventImportCounts: {
+            /**
+             * Duplicates
+             * @description Events whose unique_id was already stored.
+             * @default 0
+             */
+            duplicates: number;
+            /**
+             * Errors
+             * @description Lines not imported; see the errors CSV.
+             * @default 0
+             */
+            errors: number;
+            /**
+             * Rows
+             * @description Lines read (blank lines are skipped).
+             * @default 0
+             */
+            rows: number;
+            /**
+             * Stored
+             * @description Events stored.
+             * @default 0
+             */
+            stored: number;
+        };
         /** EventList */
         EventList: {
             /** Data */
@@ -2420,6 +2490,74 @@ export interface components {
              * Format: uuid
              */
             profile_id: string;
+        };
+        /**
+         * Import
+         * @description An import job, with what kind of file it reads and the file's name.
+         */
+        Import: {
+            /**
+             * Counts
+             * @description What the import did so far: the final counts once it succeeded, else the counts of its committed batches (what a cancelled import did import); null before the first batch.
+             */
+            counts: components["schemas"]["ProfileImportCounts"] | components["schemas"]["EventImportCounts"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Error
+             * @description Why the job failed, or why its last attempt raised (it is retried).
+             */
+            error: string | null;
+            /**
+             * Filename
+             * @description The uploaded file's name, as the browser sent it.
+             */
+            filename: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             * @description The job's id: follow it at `GET /api/jobs/{id}` too.
+             */
+            id: string;
+            /**
+             * Progress Done
+             * @description Rows (or lines) read so far.
+             */
+            progress_done: number;
+            /**
+             * Progress Total
+             * @description Rows (or lines) in the file; null until the first pass has counted them.
+             */
+            progress_total: number | null;
+            /**
+             * Result
+             * @description The final counts, once the import succeeded (ProfileImportCounts or EventImportCounts, by `type`).
+             */
+            result: components["schemas"]["ProfileImportCounts"] | components["schemas"]["EventImportCounts"] | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "profiles" | "events";
+        };
+        /** ImportList */
+        ImportList: {
+            /** Data */
+            data: components["schemas"]["Import"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** Job */
         JobOut: {
@@ -2916,6 +3054,42 @@ export interface components {
             } | null;
             /** Timezone */
             timezone?: string | null;
+        };
+        /**
+         * ProfileImportCounts
+         * @description The `result` of an `import.profiles` job (also its running counts in the checkpoint).
+         */
+        ProfileImportCounts: {
+            /**
+             * Created
+             * @description New profiles.
+             * @default 0
+             */
+            created: number;
+            /**
+             * Errors
+             * @description Rows not imported; see the errors CSV.
+             * @default 0
+             */
+            errors: number;
+            /**
+             * Rows
+             * @description Data rows read (blank rows are skipped).
+             * @default 0
+             */
+            rows: number;
+            /**
+             * Unchanged
+             * @description Existing profiles the row did not change.
+             * @default 0
+             */
+            unchanged: number;
+            /**
+             * Updated
+             * @description Existing profiles whose data changed.
+             * @default 0
+             */
+            updated: number;
         };
         /** ProfileList */
         ProfileList: {
@@ -5577,6 +5751,67 @@ export interface operations {
             };
         };
     };
+    list_imports: {
+        parameters: {
+            query?: {
+                /** @description Only imports of profiles, or only of events. */
+                kind?: ("profiles" | "events") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     import_events: {
         parameters: {
             query?: never;
@@ -5657,6 +5892,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Import"];
                 };
             };
             /** @description Unauthorized */

@@ -20,7 +20,12 @@ describe("isInArea", () => {
     expect(isInArea(area("Profiles"), "/messages/123")).toBe(false);
   });
 
-  it("lists campaigns, templates, the outbox and suppressions as built", () => {
-    for (const label of ["Campaigns", "Templates", "Outbox", "Suppressions"]) expect(area(label).planned).toBeUndefined();
+  it("lists campaigns, templates, the outbox, suppressions and imports as built", () => {
+    for (const label of ["Campaigns", "Templates", "Outbox", "Suppressions", "Imports"]) expect(area(label).planned).toBeUndefined();
+  });
+
+  it("puts imports in the audience group, after profiles", () => {
+    const audience = AREAS.filter((a) => a.group === "Audience").map((a) => a.label);
+    expect(audience.indexOf("Imports")).toBe(audience.indexOf("Profiles") + 1);
   });
 });

@@ -5,6 +5,7 @@ import {
   IconBan,
   IconChartBar,
   IconFilter,
+  IconFileImport,
   IconHierarchy2,
   IconMail,
   IconRocket,
@@ -28,6 +29,7 @@ export interface Area {
 
 export const AREAS: readonly Area[] = [
   { label: "Profiles", path: "/profiles", icon: IconUsers, group: "Audience" },
+  { label: "Imports", path: "/imports", icon: IconFileImport, group: "Audience" },
   { label: "Events", path: "/events", icon: IconActivity, group: "Audience" },
   {
     label: "Segments",

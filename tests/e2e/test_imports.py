@@ -45,6 +45,13 @@ def test_import_profiles_and_events_then_find_them(
     )
     sign_in(page, org.email, org.password)
     nav = page.get_by_role("navigation", name="Areas")
+    # Reached from the Profiles screen too.
+    nav.get_by_role("link", name="Profiles").click()
+    page.get_by_role("heading", name="Profiles", level=1).wait_for()
+    page.get_by_role("link", name="Import", exact=True).click()
+    page.get_by_role("heading", name="Imports", level=1).wait_for()
+    nav.get_by_role("link", name="Profiles").click()
+    page.get_by_role("heading", name="Profiles", level=1).wait_for()
     nav.get_by_role("link", name="Imports").click()
     page.get_by_role("heading", name="Imports", level=1).wait_for()
     assert nav.get_by_role("link", name="Imports").get_attribute("aria-current") == "page"

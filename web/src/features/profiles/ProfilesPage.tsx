@@ -1,6 +1,6 @@
 import { Anchor, Badge, Button, Group, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { IconDownload, IconPlus, IconSearch, IconUsers } from "@tabler/icons-react";
+import { IconDownload, IconPlus, IconSearch, IconUpload, IconUsers } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
@@ -53,6 +53,9 @@ export function ProfilesPage() {
               leftSection={<IconDownload size={16} aria-hidden />}
             >
               Export CSV
+            </Button>
+            <Button variant="default" component={Link} to="/imports" leftSection={<IconUpload size={16} aria-hidden />}>
+              Import
             </Button>
           </>
         }

@@ -30,6 +30,8 @@ class Job(Base):
             postgresql_where=sa.text("status IN ('pending', 'running')"),
         ),
         sa.Index("ix_jobs_status_run_after", "status", "run_after"),
+        # Lists of one kind of job, newest first (the Imports screen).
+        sa.Index("ix_jobs_org_id_kind_created_at", "org_id", "kind", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

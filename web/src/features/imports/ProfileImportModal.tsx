@@ -18,7 +18,6 @@ import {
   hasIdentifier,
   HEAD_BYTES,
   IGNORE,
-  LOCATION_FIELDS,
   mappingFor,
   PROPERTIES,
   readCsvHead,
@@ -26,6 +25,7 @@ import {
   type ColumnChoice,
   type CsvHead,
 } from "./csvHeader";
+import { LOCATION_FIELDS } from "../../lib/profileFields";
 import { uploadForm, type UploadDialogProps } from "./upload";
 
 /** The choices that are not a built-in field (those are labelled as in the segment builder). */

@@ -3,31 +3,15 @@
  * reads them), a few sample values, and the Herald field each column feeds unless mapped
  * otherwise. The rules follow herald/imports/service.py and docs/imports.md ("Columns and fields").
  */
+import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 
 /** How much of the file is read for the header and the samples (the server's limit for the header). */
 export const HEAD_BYTES = 1024 * 1024;
 /** Data rows shown as samples under each column. */
 export const SAMPLE_ROWS = 3;
 
-export const IDENTIFIER_FIELDS = ["email", "phone", "external_id"] as const;
-export const LOCATION_FIELDS = [
-  "address1",
-  "address2",
-  "city",
-  "region",
-  "country",
-  "zip",
-  "latitude",
-  "longitude",
-] as const;
 /** The fields a column can feed directly, in the order the form offers them. */
-export const BUILTIN_FIELDS = [
-  ...IDENTIFIER_FIELDS,
-  "first_name",
-  "last_name",
-  "timezone",
-  ...LOCATION_FIELDS,
-] as const;
+export const BUILTIN_FIELDS = [...IDENTIFIER_FIELDS, ...DESCRIPTIVE_FIELDS, ...LOCATION_FIELDS] as const;
 export const IGNORE = "ignore";
 /** A column holding a JSON object of custom properties (what Herald's own export writes). */
 export const PROPERTIES = "properties";

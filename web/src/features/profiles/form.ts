@@ -2,22 +2,13 @@
  * bodies they send. `PATCH /api/profiles/{id}` changes only the fields it is sent: null clears a
  * field, custom properties merge into the stored ones, and `unset` names the ones to remove. */
 import type { Profile, Schemas } from "../../api/client";
+import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 
 export type ProfileCreate = Schemas["ProfileCreate"];
 export type ProfileUpdate = Schemas["ProfileUpdate"];
 type LocationBody = Schemas["Location"];
 
-export const IDENTITY_FIELDS = ["email", "phone", "external_id", "first_name", "last_name", "timezone"] as const;
-export const LOCATION_FIELDS = [
-  "address1",
-  "address2",
-  "city",
-  "region",
-  "country",
-  "zip",
-  "latitude",
-  "longitude",
-] as const;
+export const IDENTITY_FIELDS = [...IDENTIFIER_FIELDS, ...DESCRIPTIVE_FIELDS] as const;
 type IdentityField = (typeof IDENTITY_FIELDS)[number];
 type LocationField = (typeof LOCATION_FIELDS)[number];
 export type ProfileField = IdentityField | LocationField;

@@ -4,6 +4,12 @@
  * operators and inputs fit a value type, and place the API's field errors on conditions.
  */
 import type { Schemas } from "../../api/client";
+import {
+  DESCRIPTIVE_FIELDS,
+  IDENTIFIER_FIELDS,
+  LOCATION_NUMBER_FIELDS,
+  LOCATION_TEXT_FIELDS,
+} from "../../lib/profileFields";
 
 export type Definition = Schemas["Definition-Input"];
 export type GroupCondition = Schemas["Group-Input"];
@@ -36,21 +42,8 @@ export const MAX_FILTERS = 10;
 
 // --- Fields and operators --------------------------------------------------------------------
 
-export const TEXT_FIELDS = [
-  "email",
-  "phone",
-  "external_id",
-  "first_name",
-  "last_name",
-  "timezone",
-  "address1",
-  "address2",
-  "city",
-  "region",
-  "country",
-  "zip",
-] as const;
-export const NUMBER_FIELDS = ["latitude", "longitude"] as const;
+export const TEXT_FIELDS = [...IDENTIFIER_FIELDS, ...DESCRIPTIVE_FIELDS, ...LOCATION_TEXT_FIELDS] as const;
+export const NUMBER_FIELDS = LOCATION_NUMBER_FIELDS;
 export const DATETIME_FIELDS = ["created_at", "updated_at"] as const;
 
 const FIELD_LABELS: Record<string, string> = {

@@ -321,3 +321,54 @@ def test_profiles_get_statistics_once_a_process_has_created_enough_people(
             "FROM pg_stat_user_tables WHERE relid = 'profiles'::regclass"
         ).scalar()
     assert analyzed
+
+
+def test_many_known_people_are_found_alike_by_probes_and_by_one_pass(
+    backend: Any, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch naming more than PROBE_KEYS people of one kind probes the identifier's index once
+    profiles has statistics, and reads the organization's people in one pass before: both find
+    the same people and create no one twice."""
+    if backend.name != "postgresql":
+        pytest.skip("the two look-ups are PostgreSQL's")
+    org, other = make_org(), make_org("Other")
+    count = service.PROBE_KEYS + 20
+    emails = [f"k{i}@example.com" for i in range(count)]
+    phones = [f"+1415555{i:04d}" for i in range(count)]
+
+    def batch(with_names: list[str], kind: str) -> list[EventInput]:
+        return [EventInput(name="Viewed", profile=ProfileRef(**{kind: v})) for v in with_names]
+
+    with database.transaction() as session:  # the same people in another organization
+        service.ingest(session, other.org_id, batch(emails, "email"))
+    with database.transaction() as session:
+        first = service.ingest(session, org.org_id, batch(emails, "email") + batch(phones, "phone"))
+    people = {o.profile_id for o in first}
+    assert len(people) == 2 * count
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE profiles")
+    assert service.FirstStatistics().known(database.engine)
+
+    used: list[str] = []
+    real_rows = service._pg_rows
+
+    def spy(executor: Any, statement: str, params: Any = None) -> Any:
+        used.append(statement)
+        return real_rows(executor, statement, params)
+
+    monkeypatch.setattr(service, "_pg_rows", spy)
+    outcomes = {}
+    for statistics in (False, True):
+        watcher = service.FirstStatistics()
+        monkeypatch.setattr(watcher, "known", lambda _bind, answer=statistics: answer)
+        monkeypatch.setattr(service, "first_statistics", watcher)
+        with database.transaction() as session:
+            outcomes[statistics] = service.ingest(
+                session, org.org_id, batch(emails, "email") + batch(phones, "phone")
+            )
+    assert any("LATERAL" in s and "email = k.key" in s for s in used)
+    assert any("email = ANY" in s for s in used)
+    for statistics in (False, True):
+        assert [o.profile_id for o in outcomes[statistics]] == [o.profile_id for o in first]
+    with database.transaction() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Profile)) == 3 * count

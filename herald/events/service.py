@@ -830,8 +830,8 @@ class FirstStatistics:
     This is PostgreSQL's advice after a bulk load; here the bulk load is ingestion's first
     minutes on a new install, or a large import."""
 
-    # How often `known` asks again while there are no statistics.
-    RECHECK_SECONDS = 30.0
+    # How often `known` asks again while there are no statistics (and at once after _analyze).
+    RECHECK_SECONDS = 10.0
 
     def __init__(self, after: int = 1000) -> None:
         self.after = after
@@ -869,7 +869,11 @@ class FirstStatistics:
                 return
             self._done = True
         engine = bind if isinstance(bind, sa.Engine) else bind.engine
-        threading.Thread(target=self._analyze, args=(engine,), daemon=True).start()
+        threading.Thread(target=self._analyze_then_recheck, args=(engine,), daemon=True).start()
+
+    def _analyze_then_recheck(self, engine: sa.Engine) -> None:
+        self._analyze(engine)
+        self._checked_at = -self.RECHECK_SECONDS  # `known` asks again at its next call
 
     @staticmethod
     def _analyze(engine: sa.Engine) -> None:

@@ -8,14 +8,19 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
+from fastapi import Query
 from sqlalchemy.orm import Session
 
 from herald.errors import InvalidInput
 
 Row = TypeVar("Row")
+
+# The most rows a page of any list answers, and the `limit` parameter of the list endpoints.
+MAX_PAGE = 500
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 def encode_cursor(*parts: Any) -> str:

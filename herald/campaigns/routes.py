@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from herald.campaigns import schemas, service
 from herald.errors import ErrorResponse
 from herald.models import Campaign
+from herald.pagination import PageLimit
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
@@ -22,7 +23,6 @@ CONFLICT: Responses = {
 }
 INVALID: Responses = {422: {"model": ErrorResponse}}
 BOTH: Responses = {**CONFLICT, **INVALID}
-MAX_PAGE = 500
 RecipientStatus = Annotated[str | None, Query(pattern="^[a-z_]{1,16}$")]
 
 
@@ -242,7 +242,7 @@ def list_recipients(
     auth: ManagementAuth,
     session: DbSession,
     status: RecipientStatus = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.RecipientList:
     """In snapshot order, with their status (`status=` filters)."""

@@ -14,15 +14,14 @@ from herald.errors import ErrorResponse, NotFound
 from herald.messaging import ledger
 from herald.messaging import service as messages
 from herald.models import Message
+from herald.pagination import PageLimit
 from herald.settings import get_settings
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
 router = APIRouter(tags=["email"])
 
-MAX_PAGE = 500
 KEY_PREFIX = "transactional:"
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Status = Annotated[str | None, Query(pattern="^(" + "|".join(ledger.STATUSES) + ")$")]
 
 
@@ -90,7 +89,7 @@ def send_email(
 def list_messages(
     auth: ManagementAuth,
     session: DbSession,
-    limit: Limit = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
     status: Status = None,
     profile_id: uuid.UUID | None = None,
@@ -127,7 +126,7 @@ def get_message(
 def list_outbox(
     auth: ManagementAuth,
     session: DbSession,
-    limit: Limit = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
     to: Annotated[str | None, Query(max_length=320, description="Only to this address.")] = None,
 ) -> schemas.OutboxList:

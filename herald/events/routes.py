@@ -6,12 +6,13 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from herald.errors import InvalidInput, validation_fields
 from herald.events import schemas, service
+from herald.pagination import PageLimit
 from herald.tenancy.auth import IngestionAuth, ManagementAuth
 from herald.tenancy.deps import DbSession
 
@@ -46,14 +47,6 @@ async def _raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]
-
-
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a body the handler reads itself (FastAPI cannot see it); the models it refers
-    to are components already, through the other routes."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def parse_batch(
@@ -145,7 +138,8 @@ def batch_result(
     "/api/track/batch",
     operation_id="track_events_batch",
     response_model=schemas.TrackBatchResult,
-    openapi_extra=_body_schema(schemas.TrackBatch),
+    # TrackEvent, which the batch refers to, is a component through /api/track.
+    openapi_extra=schemas.body_read_by_handler(schemas.model_schema(schemas.TrackBatch)),
 )
 def track_events_batch(body: RawBody, auth: IngestionAuth, session: DbSession) -> Response:
     """Record up to 1,000 events (5 MB). Good events are stored; each bad one is reported by its
@@ -171,7 +165,7 @@ def list_events(
     auth: ManagementAuth,
     session: DbSession,
     name: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.EventList:
     """The newest events first, optionally of one name."""

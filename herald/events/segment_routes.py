@@ -207,14 +207,8 @@ def batch_result(outcomes: list[segment.ItemOutcome]) -> SegmentBatchResult:
 
 
 def _message_body(description: str) -> dict[str, Any]:
-    """OpenAPI for a body read by `segment_payload` (FastAPI cannot see it)."""
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    }
+    """OpenAPI for a body read by `segment_payload`."""
+    return schemas.body_read_by_handler({"type": "object"}, description)
 
 
 def _apply(session: DbSession, auth: Principal, payload: Payload, type_: str) -> segment.Applied:

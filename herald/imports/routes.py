@@ -13,6 +13,7 @@ from herald.db import get_database
 from herald.imports import service
 from herald.imports.schemas import Import, ImportList, ImportType
 from herald.jobs.schemas import JobOut
+from herald.pagination import PageLimit
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
@@ -82,7 +83,7 @@ def list_imports(
     kind: Annotated[
         ImportType | None, Query(description="Only imports of profiles, or only of events.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> ImportList:
     """The organization's imports, newest first, with their progress and counts."""

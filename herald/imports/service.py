@@ -59,9 +59,14 @@ from herald.validation import has_nul, normalize_phone
 PROFILE_KIND = "import.profiles"
 EVENT_KIND = "import.events"
 IMPORT_KINDS = (PROFILE_KIND, EVENT_KIND)
-# The job kind of each import type, as the list API and the dashboard name them.
+# The job kind of each import type, as the list API and the dashboard name them, and back.
 KIND_OF_TYPE: dict[ImportType, str] = {"profiles": PROFILE_KIND, "events": EVENT_KIND}
-MAX_PAGE = 500
+TYPE_OF_KIND: dict[str, ImportType] = {kind: type_ for type_, kind in KIND_OF_TYPE.items()}
+# What each kind of import counts (its `result`, and its checkpoint's running counts).
+COUNTS_OF_KIND: dict[str, type[ProfileImportCounts] | type[EventImportCounts]] = {
+    PROFILE_KIND: ProfileImportCounts,
+    EVENT_KIND: EventImportCounts,
+}
 
 MB = 1024 * 1024
 # Size of the stored pieces of an uploaded file.
@@ -810,10 +815,7 @@ def list_import_jobs(
 
 
 def _counts(kind: str, values: dict[str, Any] | None) -> ImportCounts | None:
-    if values is None:
-        return None
-    model = ProfileImportCounts if kind == PROFILE_KIND else EventImportCounts
-    return model.model_validate(values)
+    return None if values is None else COUNTS_OF_KIND[kind].model_validate(values)
 
 
 def to_schema(job: Job) -> Import:
@@ -822,7 +824,7 @@ def to_schema(job: Job) -> Import:
     so_far = job.result if job.result is not None else checkpoint.get("counts")
     return Import(
         id=job.id,
-        type="profiles" if job.kind == PROFILE_KIND else "events",
+        type=TYPE_OF_KIND[job.kind],
         filename=job.payload.get("filename"),
         status=cast(ImportStatus, job.status),  # the table's check constraint allows no other
         progress_done=job.progress_done,

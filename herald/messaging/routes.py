@@ -18,6 +18,7 @@ from herald.errors import ErrorResponse, HeraldError, validation_fields
 from herald.messaging import schemas, suppression, tracking
 from herald.messaging.ledger import record_event
 from herald.models import Message, Organization
+from herald.pagination import PageLimit
 from herald.tenancy.auth import ManagementAuth, Principal
 from herald.tenancy.deps import DbSession
 
@@ -325,7 +326,7 @@ def list_suppressions(
     reason: schemas.ReasonName | None = None,
     address: Annotated[str | None, Query(max_length=320, description="Exact address")] = None,
     q: Search = None,
-    limit: Annotated[int, Query(ge=1, le=suppression.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.SuppressionList:
     """Newest first. `address` is normalized before it is compared."""

@@ -50,7 +50,6 @@ STRENGTH: dict[str, int] = {"complaint": 3, "hard_bounce": 2}
 # Reasons the person may undo themselves, on the preference page.
 SELF_SERVICE_REASONS = frozenset({"unsubscribe"})
 MAX_BULK = 10_000
-MAX_PAGE = 500
 _CHUNK = 500
 EXPORT_COLUMNS = ("id", "channel", "address", "reason", "source", "created_at")
 

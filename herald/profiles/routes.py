@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from herald.db import get_database, utcnow
 from herald.errors import InvalidInput
 from herald.models import Segment
+from herald.pagination import PageLimit
 from herald.profiles import export, schemas, service
 from herald.tenancy.auth import ManagementAuth, PublicAuth
 from herald.tenancy.deps import DbSession
@@ -20,8 +21,6 @@ from herald.tenancy.scope import get_scoped
 from herald.validation import normalize_email
 
 router = APIRouter(tags=["profiles"])
-
-Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 
 
 def profile_filter(
@@ -80,7 +79,7 @@ def list_profiles(
     auth: ManagementAuth,
     session: DbSession,
     where: Annotated[service.ProfileFilter, Depends(profile_filter)],
-    limit: Limit = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.ProfileList:
     rows, next_cursor = service.list_profiles(
@@ -143,7 +142,7 @@ def get_profile_timeline(
     profile_id: uuid.UUID,
     auth: ManagementAuth,
     session: DbSession,
-    limit: Limit = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.Timeline:
     items, next_cursor = service.timeline(

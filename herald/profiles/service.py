@@ -45,8 +45,6 @@ from herald.tenancy.scope import scoped
 from herald.tenancy.service import default_region
 from herald.validation import normalize_phone
 
-MAX_PAGE = 500
-
 
 def phone_for(session: Session, org_id: uuid.UUID, raw: str, field: str = "phone") -> str:
     """A phone number in E.164, read with the organization's default region."""

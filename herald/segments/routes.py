@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from herald.errors import ErrorResponse
 from herald.jobs.schemas import JobOut
 from herald.models import Job, Segment
+from herald.pagination import PageLimit
 from herald.profiles import service as profiles
 from herald.segments import schemas, service
 from herald.segments.definition import BUILTIN_FIELDS, builtin_type
@@ -163,7 +164,7 @@ def list_members(
     segment_id: uuid.UUID,
     auth: ManagementAuth,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=profiles.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.MemberList:
     """Current members, newest profile first. For a CSV of them, use

@@ -46,6 +46,9 @@ export type CampaignFigures = Omit<VariantFigures, "variant">;
 export type CampaignRecipient = Schemas["RecipientList"]["data"][number];
 export type ABTest = Schemas["ABTest"];
 export type ABResult = Schemas["ABResult"];
+export type Import = Schemas["Import"];
+export type ImportStatus = Import["status"];
+export type ImportType = Import["type"];
 export type ScheduleRequest = Schemas["ScheduleRequest"];
 
 const csrf: Middleware = {

@@ -1,7 +1,15 @@
 /** Every read the dashboard makes, as TanStack Query options: one place for keys and calls. */
 import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
 import { nextCursorOf } from "../lib/paging";
-import { api, call, type Me, type MessageStatus, type SuppressionChannel, type SuppressionReason } from "./client";
+import {
+  api,
+  call,
+  type ImportType,
+  type Me,
+  type MessageStatus,
+  type SuppressionChannel,
+  type SuppressionReason,
+} from "./client";
 import { rememberCsrfToken } from "./csrf";
 import { ApiError } from "./errors";
 
@@ -41,6 +49,8 @@ export const keys = {
   emailSettings: ["email-settings"] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
+  importsAll: ["imports"] as const,
+  imports: (type: "" | ImportType, cursor: string | undefined) => ["imports", "list", type, cursor ?? null] as const,
   campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
@@ -332,16 +342,9 @@ export function campaignRecipientsQuery(id: string, status: string, cursor: stri
 
 // --- Imports ---
 
-export type ImportType = "profiles" | "events";
-
-export const importKeys = {
-  all: ["imports"] as const,
-  list: (type: "" | ImportType, cursor: string | undefined) => ["imports", "list", type, cursor ?? null] as const,
-};
-
 export function importsQuery(type: "" | ImportType, cursor: string | undefined) {
   return queryOptions({
-    queryKey: importKeys.list(type, cursor),
+    queryKey: keys.imports(type, cursor),
     queryFn: () =>
       call(api.GET("/api/imports", { params: { query: { kind: type || undefined, cursor, limit: PAGE_SIZE } } })),
     placeholderData: (previous) => previous,

@@ -6,7 +6,7 @@ import { RequireAuth } from "../../auth/session";
 import { formatCount } from "../../lib/format";
 import { json, renderAt } from "../../test/render";
 import { ImportsPage } from "./ImportsPage";
-import type { Import } from "./summary";
+import type { Import } from "../../api/client";
 
 const JOB_ID = "0190f3a4-0000-7000-8000-000000000001";
 

@@ -3,8 +3,8 @@ import { Anchor, Badge, Button, Group, Loader, Progress, Stack, Table, Text, Vis
 import { IconDownload, IconFileImport, IconTableImport, IconTimeline } from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { api, call } from "../../api/client";
-import { importKeys, importsQuery, keys, type ImportType } from "../../api/queries";
+import { api, call, type Import, type ImportType } from "../../api/client";
+import { importsQuery, keys } from "../../api/queries";
 import { useIsAdmin } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
@@ -25,7 +25,6 @@ import {
   STATUS_COLORS,
   STATUS_LABELS,
   TYPE_LABELS,
-  type Import,
 } from "./summary";
 
 const POLL_MS = 1500;
@@ -47,7 +46,7 @@ export function ImportsPage() {
   const cancel = useConfirmMutation({
     mutationFn: (item: Import) => call(api.POST("/api/jobs/{job_id}/cancel", { params: { path: { job_id: item.id } } })),
     onSuccess: (_job, close) => {
-      void queryClient.invalidateQueries({ queryKey: importKeys.all });
+      void queryClient.invalidateQueries({ queryKey: keys.importsAll });
       close();
     },
     onClose: () => setCancelling(null),
@@ -57,7 +56,7 @@ export function ImportsPage() {
     // Show the new import at the top of the unfiltered list.
     setType("");
     pages.reset();
-    void queryClient.invalidateQueries({ queryKey: importKeys.all });
+    void queryClient.invalidateQueries({ queryKey: keys.importsAll });
   };
 
   return (

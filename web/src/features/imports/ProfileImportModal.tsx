@@ -7,6 +7,7 @@ import { useState } from "react";
 import { api, call } from "../../api/client";
 import { mapFieldErrors } from "../../api/errors";
 import { FormErrors } from "../../components/FormErrors";
+import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 import { fieldLabel } from "../segments/definition";
 import {
   automaticField,
@@ -25,7 +26,6 @@ import {
   type ColumnChoice,
   type CsvHead,
 } from "./csvHeader";
-import { LOCATION_FIELDS } from "../../lib/profileFields";
 import { uploadForm, type UploadDialogProps } from "./upload";
 
 /** The choices that are not a built-in field (those are labelled as in the segment builder). */
@@ -37,8 +37,8 @@ const OTHER_LABELS: Readonly<Record<string, string>> = {
 
 const option = (value: string) => ({ value, label: OTHER_LABELS[value] ?? fieldLabel(value) });
 const FIELD_OPTIONS = [
-  { group: "Identifiers", items: ["email", "phone", "external_id"].map(option) },
-  { group: "Person", items: ["first_name", "last_name", "timezone"].map(option) },
+  { group: "Identifiers", items: IDENTIFIER_FIELDS.map(option) },
+  { group: "Person", items: DESCRIPTIVE_FIELDS.map(option) },
   { group: "Location", items: LOCATION_FIELDS.map(option) },
   { group: "Other", items: [CUSTOM_PROPERTY, PROPERTIES, IGNORE].map(option) },
 ];

@@ -1,9 +1,7 @@
 /** How the imports list describes an import: its status and what it did, in words. */
-import type { Schemas } from "../../api/client";
+import type { Import, ImportStatus } from "../../api/client";
 import { formatCount } from "../../lib/format";
 
-export type Import = Schemas["Import"];
-export type ImportStatus = Import["status"];
 type Counts = NonNullable<Import["counts"]>;
 
 export const STATUS_LABELS: Readonly<Record<ImportStatus, string>> = {

@@ -2,6 +2,7 @@
  * bodies they send. `PATCH /api/profiles/{id}` changes only the fields it is sent: null clears a
  * field, custom properties merge into the stored ones, and `unset` names the ones to remove. */
 import type { Profile, Schemas } from "../../api/client";
+import { isJsonObject, parseJson } from "../../lib/json";
 import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 
 export type ProfileCreate = Schemas["ProfileCreate"];
@@ -86,13 +87,12 @@ export function toEditValues(profile: Profile): EditValues {
 /** Custom properties typed as a JSON object; blank is none. */
 export function parseProperties(text: string): { value: Record<string, unknown> } | { error: string } {
   if (!text.trim()) return { value: {} };
-  const parsed = parseJson(text);
+  const parsed = parseTyped(text);
   if ("error" in parsed) return parsed;
-  const value = parsed.value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isJsonObject(parsed.value)) {
     return { error: 'Write a JSON object of names and values, such as {"plan": "pro", "orders": 3}.' };
   }
-  return { value: value as Record<string, unknown> };
+  return { value: parsed.value };
 }
 
 /** One property's value typed as JSON. */
@@ -100,16 +100,15 @@ export function parsePropertyValue(text: string): { value: unknown } | { error: 
   if (!text.trim()) {
     return { error: 'Write a JSON value: "text" in double quotes, a number, true, false, null, a list or an object.' };
   }
-  return parseJson(text);
+  return parseTyped(text);
 }
 
-function parseJson(text: string): { value: unknown } | { error: string } {
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { error: `Not valid JSON (${reason}). Text goes in double quotes, such as "gold".` };
+function parseTyped(text: string): { value: unknown } | { error: string } {
+  const parsed = parseJson(text);
+  if ("error" in parsed) {
+    return { error: `Not valid JSON (${parsed.error}). Text goes in double quotes, such as "gold".` };
   }
+  return parsed;
 }
 
 /** A coordinate as typed: null when blank, else a number within its range, or why not. */
@@ -126,16 +125,7 @@ function parseCoordinate(name: "latitude" | "longitude", text: string): { value:
 
 /** The location as typed, each field null when blank; coordinate problems go into `errors`. */
 function locationOf(values: ProfileValues, errors: FormErrors): Required<LocationBody> {
-  const location: Required<LocationBody> = {
-    address1: null,
-    address2: null,
-    city: null,
-    region: null,
-    country: null,
-    zip: null,
-    latitude: null,
-    longitude: null,
-  };
+  const location = Object.fromEntries(LOCATION_FIELDS.map((name) => [name, null])) as Required<LocationBody>;
   for (const name of LOCATION_FIELDS) {
     if (name === "latitude" || name === "longitude") {
       const parsed = parseCoordinate(name, values[name]);

@@ -1,5 +1,6 @@
 /** The template editor's values, what it saves and what it asks the preview for. */
 import type { Schemas, Template, TemplateCreate } from "../../api/client";
+import { isJsonObject, parseJson } from "../../lib/json";
 
 export type Kind = Template["kind"];
 export type BodyFormat = Template["body_format"];
@@ -134,24 +135,18 @@ type Sample = NonNullable<PreviewRequest["sample"]>;
 /** The sample data as typed, or why it cannot be used. */
 export function parseSample(text: string): { sample: Sample } | { error: string } {
   if (!text.trim()) return { sample: {} };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return { error: `Not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+  const parsed = parseJson(text);
+  if ("error" in parsed) return { error: `Not valid JSON: ${parsed.error}` };
+  if (!isJsonObject(parsed.value)) {
     return { error: 'Write an object such as {"profile": {"first_name": "Ada"}}.' };
   }
   const sample: Sample = {};
-  for (const [key, value] of Object.entries(parsed)) {
+  for (const [key, value] of Object.entries(parsed.value)) {
     if (key !== "profile" && key !== "data" && key !== "event") {
       return { error: `Unknown key "${key}": use profile, data and event.` };
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return { error: `"${key}" must be an object.` };
-    }
-    sample[key] = value as Record<string, unknown>;
+    if (!isJsonObject(value)) return { error: `"${key}" must be an object.` };
+    sample[key] = value;
   }
   return { sample };
 }

@@ -389,12 +389,40 @@ def test_old_history_lands_in_the_archive(client: TestClient, database, backend:
     assert event_count(database, org.org_id) == 1
 
 
-def test_a_body_that_is_not_json_text_is_a_400(client: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (gzip.compress(b"{}"), "body", "not valid JSON"),  # compressed without saying so
+        (b"not json", "body", "not valid JSON"),
+        (b"", "body", "not valid JSON"),
+        (b'[{"event": "A"}]', "body", "must be a JSON object"),
+        (b'{"event": "A"}', "profile", "Field required"),
+        (b'{"event": "A", "profile": {}, "extra": 1}', "extra", None),
+        (b'{"event": "A", "profile": {"email": "x@example.com"}, "value": "lots"}', "value", None),
+    ],
+)
+def test_a_single_event_that_is_not_an_event_is_refused_naming_the_field(
+    client: TestClient, database, body: bytes, field: str, reason: str | None
+) -> None:
     org = make_org()
-    response = client.post(
-        "/api/track",
-        content=gzip.compress(b"{}"),
-        headers={**org.public_headers, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "bad_request"
+    headers = {**org.public_headers, "Content-Type": "application/json"}
+    response = client.post("/api/track", content=body, headers=headers)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert [f["field"] for f in error["fields"]] == [field]
+    if reason is not None:
+        assert error["fields"][0]["reason"] == reason
+    assert event_count(database, org.org_id) == 0
+
+
+def test_a_single_event_is_stored_whatever_its_content_type(client: TestClient, database) -> None:
+    org = make_org()
+    for number, content_type in enumerate(("application/json", "text/plain", None)):
+        headers = dict(org.public_headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        event = {"event": "A", "profile": {"email": "a@example.com"}, "unique_id": str(number)}
+        response = client.post("/api/track", content=json.dumps(event), headers=headers)
+        assert response.status_code == 202, response.text
+    assert event_count(database, org.org_id) == 3

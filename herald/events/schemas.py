@@ -91,23 +91,6 @@ class TrackBatchOutline(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
 
-def body_read_by_handler(schema: dict[str, Any], description: str | None = None) -> dict[str, Any]:
-    """`openapi_extra` for a JSON body that its handler reads itself, which FastAPI cannot see.
-    `schema` may refer to components that other routes' models make, as `model_schema` does."""
-    body: dict[str, Any] = {"required": True}
-    if description is not None:
-        body["description"] = description
-    body["content"] = {"application/json": {"schema": schema}}
-    return {"requestBody": body}
-
-
-def model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema with the models inside it as references to OpenAPI components."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    return schema
-
-
 class TrackResult(BaseModel):
     event_id: uuid.UUID
     profile_id: uuid.UUID

@@ -24,6 +24,7 @@ from herald.bodylimit import MB, limit_for
 from herald.db import utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotAuthenticated
 from herald.events import schemas, segment
+from herald.routing import body_read_by_handler
 from herald.tenancy.auth import Principal, key_principal, public_principal
 from herald.tenancy.deps import DbSession
 
@@ -208,7 +209,7 @@ def batch_result(outcomes: list[segment.ItemOutcome]) -> SegmentBatchResult:
 
 def _message_body(description: str) -> dict[str, Any]:
     """OpenAPI for a body read by `segment_payload`."""
-    return schemas.body_read_by_handler({"type": "object"}, description)
+    return body_read_by_handler({"type": "object"}, description)
 
 
 def _apply(session: DbSession, auth: Principal, payload: Payload, type_: str) -> segment.Applied:

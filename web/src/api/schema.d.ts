@@ -3892,6 +3892,14 @@ export interface components {
             /** Value */
             value: number | null;
         };
+        /**
+         * TrackBatch
+         * @description The body of POST /api/track/batch.
+         */
+        TrackBatch: {
+            /** Events */
+            events: components["schemas"]["TrackEvent"][];
+        };
         /** TrackBatchResult */
         TrackBatchResult: {
             /**
@@ -8923,10 +8931,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Events */
-                    events: components["schemas"]["TrackEvent"][];
-                };
+                "application/json": components["schemas"]["TrackBatch"];
             };
         };
         responses: {

@@ -166,3 +166,28 @@ def test_a_member_may_edit_but_not_erase(page, herald_server, secret_key) -> Non
     expect(page.get_by_role("button", name="Erase profile")).to_have_count(0)
     page.goto("/profiles")
     expect(page.get_by_role("button", name="New profile")).to_be_visible()
+
+
+def test_an_export_after_the_session_ended_leads_to_sign_in_not_to_a_file(
+    signed_in_page, herald_server
+) -> None:
+    page = signed_in_page
+    downloads: list[object] = []
+    page.on("download", lambda download: downloads.append(download))
+    page.goto("/profiles?q=nobody")
+    page.get_by_text("No profile matches").wait_for()
+    # The session ends elsewhere (signed out in another tab, or expired).
+    page.context.clear_cookies()
+    page.get_by_role("link", name="Export CSV").click()
+    page.wait_for_url(re.compile(r".*/sign-in\?next=%2Fprofiles%3Fq%3Dnobody$"))
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert downloads == []
+
+    # Signed in again, back on the same search, the same link downloads the file.
+    field(page, "Email").fill(herald_server.email)
+    field(page, "Password").fill(herald_server.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/profiles\?q=nobody$"))
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Export CSV").click()
+    assert downloading.value.suggested_filename.endswith(".csv")

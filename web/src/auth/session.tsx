@@ -1,12 +1,13 @@
 /** The signed-in user: who they are, whether they may administer, and signing in and out. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { createContext, useContext } from "react";
+import { createContext, useContext, type MouseEvent } from "react";
 import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { api, call, type Me, type Role } from "../api/client";
 import { rememberCsrfToken } from "../api/csrf";
 import { ApiError } from "../api/errors";
 import { keys, meQuery } from "../api/queries";
 import { ErrorState, LoadingState } from "../components/States";
+import { followDownload } from "../lib/download";
 
 const RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
 
@@ -78,4 +79,27 @@ export function useSignOut() {
       void navigate("/sign-in", { replace: true });
     },
   });
+}
+
+/** The click handler of a link to a file that the server makes for the signed-in user (an export,
+ * an error report). The session is checked first: one that has ended leads to the sign-in page,
+ * instead of the server's 401 answer being saved as the file. Clicks that open the link elsewhere
+ * (a new tab, a modifier key) are left to the browser. */
+export function useSignedInDownload(): (event: MouseEvent<HTMLAnchorElement>) => void {
+  const queryClient = useQueryClient();
+  return (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    const link = event.currentTarget;
+    const href = link.href;
+    const name = link.getAttribute("download") ?? "";
+    // A null answer signs the user out (RequireAuth then shows the sign-in page); a network
+    // error is left for the download itself to report.
+    queryClient.fetchQuery({ ...meQuery, staleTime: 0 }).then(
+      (me) => {
+        if (me !== null) followDownload(href, name);
+      },
+      () => followDownload(href, name),
+    );
+  };
 }

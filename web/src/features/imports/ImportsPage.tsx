@@ -5,7 +5,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { api, call, type Import, type ImportType } from "../../api/client";
 import { importsQuery, keys } from "../../api/queries";
-import { useIsAdmin } from "../../auth/session";
+import { useIsAdmin, useSignedInDownload } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { FilterSelect } from "../../components/FilterSelect";
@@ -150,6 +150,7 @@ function useRefreshWhenFinished(items: readonly Import[] | undefined) {
 }
 
 function ImportRow({ item, canCancel, onCancel }: { item: Import; canCancel: boolean; onCancel: () => void }) {
+  const download = useSignedInDownload();
   const errors = errorCount(item);
   return (
     <Table.Tr>
@@ -182,6 +183,7 @@ function ImportRow({ item, canCancel, onCancel }: { item: Import; canCancel: boo
               size="sm"
               href={`/api/imports/${encodeURIComponent(item.id)}/errors`}
               download
+              onClick={download}
               aria-label={`Download the errors of ${item.filename || "this import"}`}
             >
               <Group gap={4} wrap="nowrap">

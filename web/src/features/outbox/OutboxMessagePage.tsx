@@ -18,6 +18,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import type { OutboxMessage } from "../../api/client";
 import { outboxMessageQuery } from "../../api/queries";
+import { useSignedInDownload } from "../../auth/session";
 import { DateTime } from "../../components/DateTime";
 import { LabeledValue } from "../../components/LabeledValue";
 import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
@@ -55,6 +56,7 @@ export function OutboxMessagePage() {
 }
 
 function StoredEmail({ email }: { email: OutboxMessage }) {
+  const download = useSignedInDownload();
   const [width, setWidth] = useState<FrameWidth>("desktop");
   const [remoteImages, setRemoteImages] = useState(false);
   return (
@@ -75,6 +77,7 @@ function StoredEmail({ email }: { email: OutboxMessage }) {
               component="a"
               href={`/api/outbox/${email.id}/raw`}
               download={`${email.id}.eml`}
+              onClick={download}
               variant="default"
               leftSection={<IconDownload size={16} aria-hidden />}
             >

@@ -6,6 +6,7 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { Profile } from "../../api/client";
 import { profilesQuery } from "../../api/queries";
+import { useSignedInDownload } from "../../auth/session";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
@@ -23,6 +24,7 @@ export function ProfilesPage() {
   const [debounced] = useDebouncedValue(text, 300);
   // Paging starts over whenever the search changes.
   const pages = useCursorPages(q);
+  const download = useSignedInDownload();
 
   // The search lives in the address, so it survives reloads and can be shared.
   useEffect(() => {
@@ -50,6 +52,7 @@ export function ProfilesPage() {
               component="a"
               href={profilesExportHref(q)}
               download
+              onClick={download}
               leftSection={<IconDownload size={16} aria-hidden />}
             >
               Export CSV

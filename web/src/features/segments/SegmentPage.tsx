@@ -21,6 +21,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Profile, type Segment } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { jobQuery, keys, segmentGrowthQuery, segmentMembersQuery, segmentQuery } from "../../api/queries";
+import { useSignedInDownload } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { DateTime } from "../../components/DateTime";
@@ -55,6 +56,7 @@ export function SegmentPage() {
 }
 
 function SegmentDetails({ segment }: { segment: Segment }) {
+  const download = useSignedInDownload();
   const queryClient = useQueryClient();
   const [deleting, setDeleting] = useState(false);
   // When a computation finishes, what depends on the members is read again.
@@ -105,6 +107,7 @@ function SegmentDetails({ segment }: { segment: Segment }) {
               component="a"
               href={`/api/profiles/export?segment_id=${encodeURIComponent(segment.id)}`}
               download
+              onClick={download}
               variant="default"
               leftSection={<IconDownload size={16} aria-hidden />}
             >

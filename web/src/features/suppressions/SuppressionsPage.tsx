@@ -22,7 +22,7 @@ import { useState } from "react";
 import { api, call, type Suppression, type SuppressionChannel, type SuppressionReason } from "../../api/client";
 import { ApiError, errorMessage, mapFieldErrors } from "../../api/errors";
 import { keys, suppressionsQuery, type SuppressionFilter } from "../../api/queries";
-import { useIsAdmin } from "../../auth/session";
+import { useIsAdmin, useSignedInDownload } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { FilterSelect } from "../../components/FilterSelect";
@@ -67,6 +67,7 @@ function exportHref(filter: SuppressionFilter): string {
 }
 
 export function SuppressionsPage() {
+  const download = useSignedInDownload();
   const isAdmin = useIsAdmin();
   const [channel, setChannel] = useState<SuppressionFilter["channel"]>("");
   const [reason, setReason] = useState<SuppressionFilter["reason"]>("");
@@ -110,6 +111,7 @@ export function SuppressionsPage() {
               component="a"
               href={exportHref(filter)}
               download
+              onClick={download}
               leftSection={<IconDownload size={16} aria-hidden />}
             >
               Export CSV

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -223,12 +226,78 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    turns = WriteTurns()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
-        # writes fails at once with "database is locked" when another connection wrote in
-        # between (busy_timeout cannot help there); this way it waits its turn instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        owner = connection.connection.dbapi_connection
+        if not turns.take(owner, SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (waited for this process's turn)")
+        try:
+            # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
+            # then writes fails at once with "database is locked" when another connection wrote
+            # in between (busy_timeout cannot help there); this way it waits its turn instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            turns.give_back(owner)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: sa.Connection) -> None:
+        turns.give_back(connection.connection.dbapi_connection)
+
+    # A connection given back to the pool, closed or invalidated with a transaction open.
+    @event.listens_for(engine.pool, "reset")
+    @event.listens_for(engine.pool, "close")
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_release(dbapi_connection: Any, *_args: Any) -> None:
+        turns.give_back(dbapi_connection)
+
+
+class WriteTurns:
+    """This process's SQLite transactions take their turns first come, first served.
+
+    Every SQLite transaction here holds the database's write lock from its BEGIN IMMEDIATE to
+    its end. Left to SQLite, a waiting connection polls with growing sleeps, so a thread that
+    commits and at once begins again (an import committing batch after batch) gets the lock back
+    every time, and a request on another thread waits until the import ends or its busy timeout
+    runs out. A transaction therefore first waits here for the ones that asked before it. A turn
+    is handed on when a transaction commits or rolls back; SQLite's own lock still orders this
+    process against other processes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: object | None = None
+        self._waiting: deque[tuple[object, threading.Event]] = deque()
+
+    def take(self, owner: object, timeout: float) -> bool:
+        """Wait until it is `owner`'s turn; False if that took longer than `timeout` seconds."""
+        with self._lock:
+            if self._holder is None and not self._waiting:
+                self._holder = owner
+                return True
+            entry = (owner, threading.Event())
+            self._waiting.append(entry)
+        if entry[1].wait(timeout):
+            return True
+        with self._lock:
+            if entry[1].is_set():  # handed over just as the wait ran out
+                return True
+            self._waiting.remove(entry)
+            return False
+
+    def give_back(self, owner: object) -> None:
+        """End `owner`'s turn, if it has it, and hand it to the longest waiting."""
+        with self._lock:
+            if self._holder is not owner:
+                return
+            if self._waiting:
+                self._holder, ready = self._waiting.popleft()
+                ready.set()
+            else:
+                self._holder = None
 
 
 class Database:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -86,3 +88,45 @@ def test_every_constraint_and_index_is_named_by_the_convention() -> None:
             assert constraint.name, f"{table.name} has an unnamed constraint"
         for index in table.indexes:
             assert index.name and index.name.startswith(("ix_", "uq_")), index.name
+
+
+def test_a_transaction_gets_its_turn_while_another_thread_writes_back_to_back(
+    database: Database,
+) -> None:
+    # An import commits batch after batch on one thread; a request on another thread must get
+    # in between two of them, not wait until the import ends (on SQLite, where every
+    # transaction holds the write lock, this once took tens of seconds and then failed).
+    with database.transaction() as session:
+        organization = Organization(name="busy")
+        session.add(organization)
+    stop = threading.Event()
+    batches = 0
+
+    def write_back_to_back() -> None:
+        nonlocal batches
+        while not stop.is_set():
+            with database.transaction() as session:
+                session.add_all(
+                    Job(org_id=organization.id, kind="test", payload={}) for _ in range(20)
+                )
+                session.flush()
+                time.sleep(0.02)  # the rest of a batch's work, lock held
+            batches += 1
+
+    writer = threading.Thread(target=write_back_to_back)
+    writer.start()
+    try:
+        while batches < 3:
+            time.sleep(0.01)
+        waits = []
+        for _ in range(5):
+            started = time.monotonic()
+            with database.transaction() as session:
+                session.add(Organization(name="between"))
+            waits.append(time.monotonic() - started)
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    # Each waited for at most the batch in progress (20 ms of sleep, a little work).
+    assert max(waits) < 0.5, waits

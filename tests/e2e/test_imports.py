@@ -182,3 +182,41 @@ def test_members_see_imports_but_cannot_start_or_stop_them(page, herald_server, 
     expect(page.get_by_role("button", name="Import profiles")).to_have_count(0)
     expect(page.get_by_role("button", name="Import events")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^Stop"))).to_have_count(0)
+
+
+# Rows enough that the import is still running when Stop is pressed: `herald run` imports about
+# a thousand new people a second on SQLite, committing each batch and then checking for a stop.
+STOP_ROWS = 100_000
+
+
+def test_an_admin_stops_a_running_import_and_keeps_what_it_imported(
+    page, herald_server, new_org
+) -> None:
+    org = new_org("Imports stop")
+    rows = "".join(f"stop-{number}@example.com\n" for number in range(STOP_ROWS))
+    with api(herald_server.base_url, org.secret_key) as client:
+        uploaded = client.post(
+            "/api/imports/profiles",
+            files={"file": ("everyone.csv", ("email\n" + rows).encode(), "text/csv")},
+            timeout=60,
+        )
+        assert uploaded.status_code == 202, uploaded.text
+        import_id = uploaded.json()["id"]
+    sign_in(page, org.email, org.password)
+    page.goto("/imports")
+    row = import_row(page, "everyone.csv")
+    expect(row.get_by_text("Importing")).to_be_visible(timeout=FINISHED)
+    row.get_by_role("button", name="Stop importing everyone.csv").click()
+    dialog = page.get_by_role("dialog", name="Stop this import?")
+    dialog.get_by_role("button", name="Stop import").click()
+    expect(row.get_by_text("Stopped", exact=True)).to_be_visible(timeout=FINISHED)
+    expect(row.get_by_text(re.compile(r"^Stopped after "))).to_be_visible()
+    expect(row.get_by_role("button", name=re.compile("^Stop"))).to_have_count(0)
+
+    # What the screen says is what the server kept: some of the people, not all of them.
+    with api(herald_server.base_url, org.secret_key) as client:
+        stopped = client.get(f"/api/imports/{import_id}").json()
+    created = stopped["counts"]["created"]
+    assert stopped["status"] == "cancelled"
+    assert 0 < created < STOP_ROWS
+    expect(row.get_by_text(f"{created:,} created", exact=True)).to_be_visible()

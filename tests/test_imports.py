@@ -20,7 +20,6 @@ from herald.imports import service
 from herald.imports import tasks as import_tasks
 from herald.jobs.service import create_job, execute_job
 from herald.models import Event, EventKey, Job, JobError, JobFile, Profile
-from herald.profiles import identity
 from herald.profiles import service as profiles_service
 from tests.factories import OrgFixture, make_org, make_user, sign_in
 from tests.tenancy import Endpoint, assert_isolated, assert_management_only
@@ -343,16 +342,16 @@ def test_a_profile_import_that_crashes_resumes_without_duplicates(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "PROFILE_BATCH", 2)
-    real_resolve = identity.resolve
+    real_apply_fields = profiles_service.apply_fields
     crashed: list[str] = []
 
-    def resolve_once_crashing(session: Any, org_id: uuid.UUID, ref: Any) -> Any:
-        if ref.email == "p5@example.com" and not crashed:
-            crashed.append(ref.email)
+    def apply_fields_once_crashing(profile: Profile, *args: Any) -> bool:
+        if profile.email == "p5@example.com" and not crashed:
+            crashed.append(profile.email)
             raise RuntimeError("the worker died")
-        return real_resolve(session, org_id, ref)
+        return real_apply_fields(profile, *args)
 
-    monkeypatch.setattr(profiles_service, "resolve", resolve_once_crashing)
+    monkeypatch.setattr(profiles_service, "apply_fields", apply_fields_once_crashing)
     org = make_org()
     rows = [[f"p{i}@example.com", f"P{i}"] for i in range(1, 8)]
     rows[1][0] = "bad-email"  # row 3: an error in a committed batch

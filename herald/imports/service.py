@@ -51,7 +51,7 @@ from herald.profiles import schemas as profile_schemas
 from herald.profiles.export import FORMULA_TRIGGERS, csv_stream, neutralize
 from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
-from herald.profiles.service import upsert_profile
+from herald.profiles.service import upsert_profiles
 from herald.tenancy.scope import get_scoped, scoped
 from herald.tenancy.service import default_region
 from herald.validation import has_nul, normalize_phone
@@ -606,30 +606,17 @@ def _column_for(loc: str, columns_by_field: dict[str, str]) -> str:
     return columns_by_field.get(head, loc)
 
 
-def _upsert_row(
-    session: Session,
-    org_id: uuid.UUID,
-    region: str | None,
-    fields: profile_schemas.ProfileFields,
-    columns_by_field: dict[str, str],
-) -> tuple[str, list[tuple[str, str]]]:
-    """Create or update the row's profile, as POST /api/identify does. Returns the outcome
-    ("created", "updated", "unchanged" or "error") and the problems as (column, reason)."""
+def _row_ref(
+    fields: profile_schemas.ProfileFields, region: str | None, columns_by_field: dict[str, str]
+) -> tuple[ProfileRef | None, list[tuple[str, str]]]:
+    """Who the row names, as POST /api/identify reads it; or the problem with its phone."""
     phone = None
     if fields.phone:
         try:
             phone = normalize_phone(fields.phone, region)
         except ValueError as exc:
-            return "error", [(columns_by_field.get("phone", "phone"), str(exc))]
-    ref = ProfileRef(email=fields.email, phone=phone, external_id=fields.external_id)
-    try:
-        resolution = upsert_profile(session, org_id, fields, ref)
-    except HeraldError as exc:
-        problems = [(_column_for(f.field, columns_by_field), f.reason) for f in exc.fields]
-        return "error", problems or [("row", exc.message)]
-    if resolution.created:
-        return "created", []
-    return ("updated" if resolution.changed else "unchanged"), []
+            return None, [(columns_by_field.get("phone", "phone"), str(exc))]
+    return ProfileRef(email=fields.email, phone=phone, external_id=fields.external_id), []
 
 
 def _profile_batch(
@@ -640,11 +627,14 @@ def _profile_batch(
     batch: list[tuple[int, list[str]]],
     counts: ProfileImportCounts,
 ) -> list[RowError]:
+    """Create or update a profile per row, as POST /api/identify would one row after another."""
     columns_by_field = {
         field: column for field, column in zip(fields, columns, strict=True) if field != IGNORE
     }
     region = default_region(session, org_id)
     errors: list[RowError] = []
+    numbers: list[int] = []
+    items: list[tuple[profile_schemas.ProfileFields, ProfileRef]] = []
     for number, record in batch:
         counts.rows += 1
         data, problems = _row_data(fields, columns, record)
@@ -657,12 +647,28 @@ def _profile_batch(
                     for f in validation_fields(exc.errors())
                 ]
             else:
-                outcome, problems = _upsert_row(session, org_id, region, request, columns_by_field)
-                if outcome != "error":
-                    setattr(counts, outcome, getattr(counts, outcome) + 1)
+                ref, problems = _row_ref(request, region, columns_by_field)
+                if ref is not None:
+                    numbers.append(number)
+                    items.append((request, ref))
         if problems:
             counts.errors += 1
             errors.extend((number, column, reason) for column, reason in problems)
+    for number, outcome in zip(numbers, upsert_profiles(session, org_id, items), strict=True):
+        if isinstance(outcome, HeraldError):
+            counts.errors += 1
+            problems = [(_column_for(f.field, columns_by_field), f.reason) for f in outcome.fields]
+            errors.extend((number, column, reason) for column, reason in problems)
+            if not problems:
+                errors.append((number, "row", outcome.message))
+        elif outcome.created:
+            counts.created += 1
+        elif outcome.changed:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    # In the order of the file, as the errors CSV lists them.
+    errors.sort(key=lambda error: error[0])
     return errors
 
 

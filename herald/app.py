@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -33,7 +32,7 @@ from herald.messaging.routes import router as tracking_router
 from herald.messaging.routes import suppressions_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
-from herald.routing import add_handler_models
+from herald.routing import document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
 from herald.segments.routes import router as segments_router
@@ -134,23 +133,10 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
-    _document_bodies_read_by_handlers(app)
+    document_bodies_read_by_handlers(app)
     _mount_api_docs(app)
     _mount_dashboard(app)
     return app
-
-
-def _document_bodies_read_by_handlers(app: FastAPI) -> None:
-    """FastAPI documents the models of declared bodies; the models of bodies that handlers read
-    themselves (herald.routing.model_body) are added to the same components."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            add_handler_models(generate())
-        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _mount_api_docs(app: FastAPI) -> None:

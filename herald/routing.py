@@ -8,8 +8,8 @@ the event. The few endpoints called thousands of times a second therefore read t
   Routing, middleware, the body size limit and the error handlers stay as for every route.
 - `read_model`: validates a JSON body straight from its bytes, with the 422 every route gives.
 - `model_body` / `body_read_by_handler`: the request body's OpenAPI, which FastAPI cannot see
-  when the handler reads the body; `add_handler_models` puts the models it names into the
-  document's components.
+  when the handler reads the body; `document_bodies_read_by_handlers` puts the models it names
+  into the app's document, beside the models FastAPI adds.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -77,7 +77,19 @@ def model_body(model: type[BaseModel], description: str | None = None) -> dict[s
     return body_read_by_handler({"$ref": COMPONENTS_REF.format(model=model.__name__)}, description)
 
 
-def add_handler_models(openapi: dict[str, Any]) -> None:
+def document_bodies_read_by_handlers(app: FastAPI) -> None:
+    """Have `app`'s OpenAPI document include the models of `model_body` in its components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _add_handler_models(generate())
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _add_handler_models(openapi: dict[str, Any]) -> None:
     """Add the models of `model_body`, and those they refer to, to the OpenAPI components."""
     if not _handler_models:
         return

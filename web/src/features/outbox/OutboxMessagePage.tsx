@@ -12,14 +12,14 @@ import {
   Text,
   Title,
 } from "@mantine/core";
-import { IconDownload, IconListDetails } from "@tabler/icons-react";
+import { IconListDetails } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import type { OutboxMessage } from "../../api/client";
 import { outboxMessageQuery } from "../../api/queries";
-import { useSignedInDownload } from "../../auth/session";
 import { DateTime } from "../../components/DateTime";
+import { DownloadButton } from "../../components/DownloadButton";
 import { LabeledValue } from "../../components/LabeledValue";
 import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
 import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
@@ -56,7 +56,6 @@ export function OutboxMessagePage() {
 }
 
 function StoredEmail({ email }: { email: OutboxMessage }) {
-  const download = useSignedInDownload();
   const [width, setWidth] = useState<FrameWidth>("desktop");
   const [remoteImages, setRemoteImages] = useState(false);
   return (
@@ -73,16 +72,9 @@ function StoredEmail({ email }: { email: OutboxMessage }) {
             >
               Message details
             </Button>
-            <Button
-              component="a"
-              href={`/api/outbox/${email.id}/raw`}
-              download={`${email.id}.eml`}
-              onClick={download}
-              variant="default"
-              leftSection={<IconDownload size={16} aria-hidden />}
-            >
+            <DownloadButton href={`/api/outbox/${email.id}/raw`} fileName={`${email.id}.eml`}>
               Download .eml
-            </Button>
+            </DownloadButton>
           </>
         }
       />

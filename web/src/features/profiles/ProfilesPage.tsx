@@ -1,13 +1,13 @@
 import { Anchor, Badge, Button, Group, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { IconDownload, IconPlus, IconSearch, IconUpload, IconUsers } from "@tabler/icons-react";
+import { IconPlus, IconSearch, IconUpload, IconUsers } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { Profile } from "../../api/client";
 import { profilesQuery } from "../../api/queries";
-import { useSignedInDownload } from "../../auth/session";
 import { DataTable, DateCell } from "../../components/DataTable";
+import { DownloadButton } from "../../components/DownloadButton";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { QueryList } from "../../components/QueryResult";
@@ -24,7 +24,6 @@ export function ProfilesPage() {
   const [debounced] = useDebouncedValue(text, 300);
   // Paging starts over whenever the search changes.
   const pages = useCursorPages(q);
-  const download = useSignedInDownload();
 
   // The search lives in the address, so it survives reloads and can be shared.
   useEffect(() => {
@@ -47,16 +46,7 @@ export function ProfilesPage() {
             <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setCreating(true)}>
               New profile
             </Button>
-            <Button
-              variant="default"
-              component="a"
-              href={profilesExportHref(q)}
-              download
-              onClick={download}
-              leftSection={<IconDownload size={16} aria-hidden />}
-            >
-              Export CSV
-            </Button>
+            <DownloadButton href={profilesExportHref(q)}>Export CSV</DownloadButton>
             <Button variant="default" component={Link} to="/imports" leftSection={<IconUpload size={16} aria-hidden />}>
               Import
             </Button>

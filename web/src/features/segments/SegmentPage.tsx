@@ -14,17 +14,17 @@ import {
   Title,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconDownload, IconEdit, IconRefresh, IconTrash, IconUsers } from "@tabler/icons-react";
+import { IconEdit, IconRefresh, IconTrash, IconUsers } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Profile, type Segment } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { jobQuery, keys, segmentGrowthQuery, segmentMembersQuery, segmentQuery } from "../../api/queries";
-import { useSignedInDownload } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { DateTime } from "../../components/DateTime";
+import { DownloadButton } from "../../components/DownloadButton";
 import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
 import { QueryList, QueryResult } from "../../components/QueryResult";
@@ -56,7 +56,6 @@ export function SegmentPage() {
 }
 
 function SegmentDetails({ segment }: { segment: Segment }) {
-  const download = useSignedInDownload();
   const queryClient = useQueryClient();
   const [deleting, setDeleting] = useState(false);
   // When a computation finishes, what depends on the members is read again.
@@ -103,16 +102,7 @@ function SegmentDetails({ segment }: { segment: Segment }) {
             >
               Recompute
             </Button>
-            <Button
-              component="a"
-              href={`/api/profiles/export?segment_id=${encodeURIComponent(segment.id)}`}
-              download
-              onClick={download}
-              variant="default"
-              leftSection={<IconDownload size={16} aria-hidden />}
-            >
-              Export CSV
-            </Button>
+            <DownloadButton href={`/api/profiles/export?segment_id=${encodeURIComponent(segment.id)}`}>Export CSV</DownloadButton>
             <Button variant="subtle" color="red" leftSection={<IconTrash size={16} aria-hidden />} onClick={() => setDeleting(true)}>
               Delete
             </Button>

@@ -16,17 +16,18 @@ import {
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
-import { IconBan, IconDownload, IconPlus, IconTrash, IconUpload } from "@tabler/icons-react";
+import { IconBan, IconPlus, IconTrash, IconUpload } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, call, type Suppression, type SuppressionChannel, type SuppressionReason } from "../../api/client";
 import { ApiError, errorMessage, mapFieldErrors } from "../../api/errors";
 import { keys, suppressionsQuery, type SuppressionFilter } from "../../api/queries";
-import { useIsAdmin, useSignedInDownload } from "../../auth/session";
+import { useIsAdmin } from "../../auth/session";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { FilterSelect } from "../../components/FilterSelect";
 import { FormErrors } from "../../components/FormErrors";
+import { DownloadButton } from "../../components/DownloadButton";
 import { PageHeader } from "../../components/PageHeader";
 import { QueryList } from "../../components/QueryResult";
 import { EmptyState } from "../../components/States";
@@ -67,7 +68,6 @@ function exportHref(filter: SuppressionFilter): string {
 }
 
 export function SuppressionsPage() {
-  const download = useSignedInDownload();
   const isAdmin = useIsAdmin();
   const [channel, setChannel] = useState<SuppressionFilter["channel"]>("");
   const [reason, setReason] = useState<SuppressionFilter["reason"]>("");
@@ -106,16 +106,7 @@ export function SuppressionsPage() {
             <Button variant="default" leftSection={<IconUpload size={16} aria-hidden />} onClick={() => setBulk(true)}>
               Add many
             </Button>
-            <Button
-              variant="default"
-              component="a"
-              href={exportHref(filter)}
-              download
-              onClick={download}
-              leftSection={<IconDownload size={16} aria-hidden />}
-            >
-              Export CSV
-            </Button>
+            <DownloadButton href={exportHref(filter)}>Export CSV</DownloadButton>
           </>
         }
       />

@@ -32,7 +32,7 @@ from herald.messaging.routes import router as tracking_router
 from herald.messaging.routes import suppressions_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
-from herald.routing import document_bodies_read_by_handlers
+from herald.routing import JsonBodyRoute, document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
 from herald.segments.routes import router as segments_router
@@ -106,6 +106,8 @@ def create_app(
             422: {"model": ErrorResponse},
         },
     )
+    # Routes declared on the app itself read their bodies as every router's do.
+    app.router.route_class = JsonBodyRoute
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     # Runs before the idempotency layer: oversized bodies are refused before anything reads them.

@@ -8,6 +8,7 @@ them, FastAPI's validation errors and Starlette's HTTP exceptions into that shap
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,14 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class ErrorJSONResponse(JSONResponse):
+    """Written as ASCII: a reason may quote what the caller sent, and text that cannot be stored
+    (a lone surrogate) cannot be written as UTF-8 either; as a JSON escape it can."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def error_response(
     status_code: int,
     code: str,
@@ -123,7 +132,7 @@ def error_response(
             fields=[ErrorField(field=f.field, reason=f.reason) for f in fields],
         )
     )
-    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+    return ErrorJSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
 
 _HTTP_CODES = {
@@ -169,7 +178,12 @@ def _location(loc: Sequence[Any]) -> str:
 
 
 def validation_fields(errors: Sequence[Any]) -> list[FieldError]:
-    return [FieldError(_location(e.get("loc", ())), _reason(e)) for e in errors]
+    return [
+        FieldError("body", "not valid JSON")
+        if e.get("type") == "json_invalid"
+        else FieldError(_location(e.get("loc", ())), _reason(e))
+        for e in errors
+    ]
 
 
 def _reason(error: Any) -> str:

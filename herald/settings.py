@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The only secret key Herald ever supplies by itself; refused outside development.
-DEVELOPMENT_SECRET_KEY = "herald-development-secret-key-do-not-use-in-production"  # noqa: S105 (refused outside development)
+# Published in earlier versions as the development default: it signs nothing, anywhere.
+PUBLISHED_SECRET_KEYS = frozenset({"herald-development-secret-key-do-not-use-in-production"})
 MINIMUM_SECRET_KEY_LENGTH = 32
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
 
@@ -57,23 +57,26 @@ class Settings(BaseSettings):
     def resolved_secret_key(self) -> str:
         """The key that signs tokens and encrypts credentials.
 
-        An explicit key must be strong unless in development. With no key, the embedded default
-        (SQLite) generates one and keeps it in the data directory; a server deployment must set one,
-        because every API process and worker has to share it.
+        An explicit key must be strong unless in development, and never a key that was
+        published. With no key, the embedded default (SQLite) and development generate one and
+        keep it in the data directory, so that no install signs links with a key anyone knows; a
+        server deployment must set one, because every API process and worker has to share it.
         """
         key = self.secret_key
         if key:
-            weak = key == DEVELOPMENT_SECRET_KEY or len(key) < MINIMUM_SECRET_KEY_LENGTH
-            if weak and self.env != "development":
+            if key in PUBLISHED_SECRET_KEYS:
+                raise ConfigurationError(
+                    "HERALD_SECRET_KEY is a published key that anyone could sign links with; "
+                    "leave it unset in development, or set a long random value."
+                )
+            if len(key) < MINIMUM_SECRET_KEY_LENGTH and self.env != "development":
                 raise ConfigurationError(
                     "HERALD_SECRET_KEY is a default or shorter than "
                     f"{MINIMUM_SECRET_KEY_LENGTH} characters; set a long random value "
                     "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
                 )
             return key
-        if self.env == "development":
-            return DEVELOPMENT_SECRET_KEY
-        if self.is_sqlite:
+        if self.is_sqlite or self.env == "development":
             return _stored_secret_key(self.data_dir)
         raise ConfigurationError(
             "HERALD_SECRET_KEY must be set when Herald runs on a database server: every API "

@@ -298,7 +298,7 @@ def test_rows_with_problems_are_skipped_and_reported_as_csv(
     assert by_row[7][0][0] in ("'=Mail", "external_id")
     assert "another profile" in by_row[7][0][1]
     assert by_row[8] == [("row", "has 7 cells; the header has 6")]
-    assert by_row[10] == [("note", "contains a NUL character")]
+    assert by_row[10] == [("note", "must not contain NUL characters")]
     assert count(database, JobError) == len(rows)
 
 
@@ -473,8 +473,8 @@ def test_jsonl_import_stores_events_and_reports_bad_lines(
         (6, "line"),
         (7, "event"),
         (8, "profile.phone"),
-        (10, "line"),
-        (11, "line"),
+        (10, "value"),
+        (11, "properties.note"),
     ]
 
 

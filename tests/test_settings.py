@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from herald.settings import DEVELOPMENT_SECRET_KEY, ConfigurationError, Settings
+from herald.settings import PUBLISHED_SECRET_KEYS, ConfigurationError, Settings
 
 
 def make(**values) -> Settings:
@@ -21,17 +21,41 @@ def test_settings_read_herald_prefixed_variables(monkeypatch: pytest.MonkeyPatch
     assert settings.cookies_secure
 
 
-def test_the_development_key_is_refused_outside_development(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="HERALD_SECRET_KEY"):
-        make(secret_key=DEVELOPMENT_SECRET_KEY, data_dir=tmp_path).resolved_secret_key()
+def test_a_published_key_is_refused_everywhere_and_short_keys_outside_development(
+    tmp_path: Path,
+) -> None:
+    for env in ("production", "development", "test"):
+        for published in PUBLISHED_SECRET_KEYS:
+            with pytest.raises(ConfigurationError, match="HERALD_SECRET_KEY"):
+                make(env=env, secret_key=published, data_dir=tmp_path).resolved_secret_key()
     with pytest.raises(ConfigurationError):
         make(secret_key="short", data_dir=tmp_path).resolved_secret_key()
-    dev = make(env="development", secret_key=DEVELOPMENT_SECRET_KEY, data_dir=tmp_path)
-    assert dev.resolved_secret_key() == DEVELOPMENT_SECRET_KEY
-    assert (
-        make(env="development", secret_key=None, data_dir=tmp_path).resolved_secret_key()
-        == DEVELOPMENT_SECRET_KEY
-    )
+    assert make(env="development", secret_key="short", data_dir=tmp_path).resolved_secret_key()
+
+
+def test_development_generates_and_keeps_its_own_key_even_on_a_server_database(
+    tmp_path: Path,
+) -> None:
+    """A development install on PostgreSQL signed links with a published key before."""
+
+    def development(data_dir: Path) -> Settings:
+        return make(
+            env="development",
+            secret_key=None,
+            database_url="postgresql://postgres@127.0.0.1:5432/herald",
+            data_dir=data_dir,
+        )
+
+    first = development(tmp_path).resolved_secret_key()
+    again = development(tmp_path).resolved_secret_key()
+    other = development(tmp_path / "other")
+    assert len(first) >= 48 and first == again
+    assert other.resolved_secret_key() != first
+    assert first not in PUBLISHED_SECRET_KEYS
+    with pytest.raises(ConfigurationError, match="must be set"):
+        make(
+            secret_key=None, database_url="postgresql://127.0.0.1/herald", data_dir=tmp_path
+        ).resolved_secret_key()
 
 
 def test_embedded_default_generates_and_keeps_a_key(tmp_path: Path) -> None:

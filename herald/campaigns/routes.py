@@ -12,10 +12,11 @@ from herald.campaigns import schemas, service
 from herald.errors import ErrorResponse
 from herald.models import Campaign
 from herald.pagination import PageLimit
+from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], route_class=JsonBodyRoute)
 
 Responses = dict[int | str, dict[str, Any]]
 CONFLICT: Responses = {

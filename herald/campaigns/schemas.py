@@ -17,13 +17,13 @@ from pydantic import (
 )
 
 from herald.campaigns.abtest import DEFAULT_CONFIDENCE, MAX_VARIANTS, Fallback, Metric
-from herald.validation import Email, NoNul, Text255
+from herald.validation import Email, StorableText, Text255
 
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "paused", "cancelled"]
-Subject = Annotated[str, StringConstraints(max_length=998), NoNul]
+Subject = Annotated[str, StringConstraints(max_length=998), StorableText]
 SegmentIds = Annotated[list[uuid.UUID], Field(max_length=50)]
 SmartSendingHours = Annotated[int, Field(ge=1, le=24 * 7)]
-MetricName = Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=255), StorableText]
 # Variant keys, in the order the variants are given.
 VariantKey = Literal["A", "B", "C", "D", "E", "F", "G"]
 VARIANT_KEYS: tuple[VariantKey, ...] = ("A", "B", "C", "D", "E", "F", "G")

@@ -15,11 +15,12 @@ from herald.messaging import ledger
 from herald.messaging import service as messages
 from herald.models import Message
 from herald.pagination import PageLimit
+from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(tags=["email"])
+router = APIRouter(tags=["email"], route_class=JsonBodyRoute)
 
 KEY_PREFIX = "transactional:"
 Status = Annotated[str | None, Query(pattern="^(" + "|".join(ledger.STATUSES) + ")$")]

@@ -18,14 +18,15 @@ from pydantic import (
     model_validator,
 )
 
-from herald.validation import Email, NoNul, Text255, has_nul
+from herald.validation import Email, StorableText, Text255, unstorable_values
 
 MAX_HTML = 1_000_000
 MAX_TEXT = 500_000
 
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=998), NoNul]
-Html = Annotated[str, StringConstraints(min_length=1, max_length=MAX_HTML), NoNul]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), NoNul]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=998), StorableText]
+Html = Annotated[str, StringConstraints(min_length=1, max_length=MAX_HTML), StorableText]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), StorableText]
+PemText = Annotated[str, StringConstraints(max_length=20_000), StorableText]
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SELECTOR = re.compile(
@@ -94,9 +95,10 @@ class SendEmailRequest(BaseModel):
 
     @field_validator("data")
     @classmethod
-    def _no_nul(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if has_nul(value):
-            raise ValueError("must not contain NUL characters")
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = unstorable_values(value)
+        if problems:
+            raise ValueError(f"{problems[0].field}: {problems[0].reason}")
         return value
 
     @model_validator(mode="after")
@@ -217,14 +219,14 @@ class SmtpSettingsUpdate(BaseModel):
         description="starttls (port 587), ssl (implicit TLS, port 465) or none (a local relay).",
     )
     username: Text255 | None = None
-    password: Annotated[str, StringConstraints(max_length=1024), NoNul] | None = Field(
+    password: Annotated[str, StringConstraints(max_length=1024), StorableText] | None = Field(
         default=None,
         description="Write-only. Left out, the stored password is kept; null removes it.",
     )
     timeout: float = Field(default=30.0, gt=0, le=120)
     verify_certificate: bool = True
-    ca_certificate: Annotated[str, StringConstraints(max_length=20_000), NoNul] | None = Field(
-        default=None, description="A PEM CA certificate to trust besides the system's."
+    ca_certificate: Annotated[str, StringConstraints(max_length=20_000), StorableText] | None = (
+        Field(default=None, description="A PEM CA certificate to trust besides the system's.")
     )
     helo_hostname: Domain | None = None
 
@@ -254,15 +256,17 @@ class EmailSettingsUpdate(BaseModel):
     default_from_name: Text255 | None = None
     default_from_email: Email | None = None
     default_reply_to: Email | None = None
-    postal_address: Annotated[str, StringConstraints(max_length=1000), NoNul] | None = Field(
+    postal_address: Annotated[str, StringConstraints(max_length=1000), StorableText] | None = Field(
         default=None, description="Shown in marketing email (CAN-SPAM)."
     )
     dkim_domain: Domain | None = None
     dkim_selector: Selector | None = None
-    dkim_private_key: Annotated[str, StringConstraints(max_length=20_000), NoNul] | None = Field(
-        default=None,
-        description="Write-only PEM RSA private key. Left out, the stored key is kept; null "
-        "removes it.",
+    dkim_private_key: Annotated[str, StringConstraints(max_length=20_000), StorableText] | None = (
+        Field(
+            default=None,
+            description="Write-only PEM RSA private key. Left out, the stored key is kept; null "
+            "removes it.",
+        )
     )
 
 

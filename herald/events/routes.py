@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -13,11 +12,12 @@ from pydantic_core import to_json
 from herald.errors import InvalidInput, validation_fields
 from herald.events import schemas, service
 from herald.pagination import PageLimit
-from herald.routing import RequestRoute, model_body, read_model
+from herald.routing import JsonBodyRoute, RequestRoute, json_or_invalid, model_body, read_model
 from herald.tenancy.auth import IngestionAuth, ManagementAuth, ingestion_principal
 from herald.tenancy.deps import DbSession
+from herald.validation import unstorable_values
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=JsonBodyRoute)
 
 _event_adapter = TypeAdapter(schemas.TrackEvent)
 
@@ -70,12 +70,12 @@ def parse_batch(
         return list(enumerate(schemas.TrackBatch.model_validate_json(body).events)), []
     except ValidationError:
         pass
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput.for_field("body", "not valid JSON") from None
+    data = json_or_invalid(body)
     if not isinstance(data, dict):
         raise InvalidInput.for_field("body", 'must be a JSON object: {"events": [...]}')
+    problems = unstorable_values({key: item for key, item in data.items() if key != "events"})
+    if problems:
+        raise InvalidInput.for_fields(problems)
     try:
         outline = schemas.TrackBatchOutline.model_validate(data)
     except ValidationError as exc:
@@ -86,19 +86,24 @@ def parse_batch(
 def validate_batch(
     raw_events: list[dict[str, Any]], prefix: str = "events"
 ) -> tuple[list[tuple[int, schemas.TrackEvent]], list[schemas.BatchItemError]]:
-    """Validate each item on its own and report the bad ones by index."""
+    """Validate each item on its own and report the bad ones by index: values no database can
+    store first (herald.validation.unstorable_values), then the event's own rules."""
     good: list[tuple[int, schemas.TrackEvent]] = []
     errors: list[schemas.BatchItemError] = []
     for index, raw in enumerate(raw_events):
-        try:
-            good.append((index, _event_adapter.validate_python(raw)))
-        except ValidationError as exc:
-            for error in validation_fields(exc.errors()):
-                errors.append(
-                    schemas.BatchItemError(
-                        index=index, field=f"{prefix}[{index}].{error.field}", reason=error.reason
-                    )
-                )
+        problems = unstorable_values(raw)
+        if not problems:
+            try:
+                good.append((index, _event_adapter.validate_python(raw)))
+                continue
+            except ValidationError as exc:
+                problems = validation_fields(exc.errors())
+        errors.extend(
+            schemas.BatchItemError(
+                index=index, field=f"{prefix}[{index}].{error.field}", reason=error.reason
+            )
+            for error in problems
+        )
     return good, errors
 
 

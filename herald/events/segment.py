@@ -57,7 +57,7 @@ from herald.profiles import identity
 from herald.profiles import schemas as profile_schemas
 from herald.profiles import service as profiles
 from herald.profiles.limits import check_properties
-from herald.validation import check_timezone
+from herald.validation import check_timezone, unstorable_values
 
 SOURCE = "segment"
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -179,6 +179,11 @@ def parse_message(
     to the message; the empty field name is the message itself."""
     if not isinstance(raw, dict):
         raise InvalidInput("a message must be a JSON object", [FieldError("", "must be an object")])
+    # Anywhere in the message, even in fields Herald ignores: one rule, the same as for the body
+    # of every other route (herald.validation.unstorable_values).
+    problems = unstorable_values(raw)
+    if problems:
+        raise _invalid(problems)
     data = dict(raw)
     if type_ is not None:
         data["type"] = type_

@@ -11,7 +11,6 @@ The translation lives in herald.events.segment; these handlers only read and ans
 
 from __future__ import annotations
 
-import json
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from herald.bodylimit import MB, limit_for
 from herald.db import utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotAuthenticated
 from herald.events import schemas, segment
-from herald.routing import body_read_by_handler
+from herald.routing import JsonBodyRoute, body_read_by_handler, json_or_invalid
 from herald.tenancy.auth import Principal, key_principal, public_principal
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(tags=["segment"])
+router = APIRouter(tags=["segment"], route_class=JsonBodyRoute)
 
 
 class PayloadTooLarge(HeraldError):
@@ -70,10 +69,7 @@ async def _read_json(request: Request) -> Any:
         raise UnsupportedEncoding(
             f"Content-Encoding {encoding} is not supported", [FieldError("body", reason)]
         )
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise InvalidInput.for_field("body", "not valid JSON") from None
+    return json_or_invalid(raw)
 
 
 @dataclass

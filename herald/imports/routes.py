@@ -14,10 +14,11 @@ from herald.imports import service
 from herald.imports.schemas import Import, ImportList, ImportType
 from herald.jobs.schemas import JobOut
 from herald.pagination import PageLimit
+from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(tags=["imports"])
+router = APIRouter(tags=["imports"], route_class=JsonBodyRoute)
 
 MAPPING_HELP = (
     'A JSON object of CSV column to Herald field, for example {"E-mail": "email", '

@@ -54,7 +54,13 @@ from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
 from herald.profiles.service import upsert_profiles
 from herald.tenancy.scope import get_scoped, scoped
 from herald.tenancy.service import default_region
-from herald.validation import has_nul, normalize_phone
+from herald.validation import (
+    NotJson,
+    normalize_phone,
+    parse_json,
+    unstorable_reason,
+    unstorable_values,
+)
 
 PROFILE_KIND = "import.profiles"
 EVENT_KIND = "import.events"
@@ -517,15 +523,6 @@ def _store_errors(
     return stored_before + len(rows)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number Herald stores")
-
-
-def _loads(raw: str | bytes) -> Any:
-    """JSON without NaN and Infinity, which PostgreSQL's JSON types refuse."""
-    return json.loads(raw, parse_constant=_reject_constant)
-
-
 # --- Profiles -----------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?")
@@ -569,20 +566,20 @@ def _row_data(
         value = cell_value(record[index])
         if not value:
             continue
-        if "\x00" in value:
-            problems.append((columns[index], "contains a NUL character"))
+        if (reason := unstorable_reason(value)) is not None:
+            problems.append((columns[index], reason))
         elif field in LOCATION_FIELDS:
             location[field] = value
         elif field == PROPERTIES:
             try:
-                parsed = _loads(value)
-            except (ValueError, RecursionError) as exc:
-                problems.append((columns[index], f"is not valid JSON: {exc}"))
+                parsed = parse_json(value)
+            except NotJson as exc:
+                problems.append((columns[index], f"is {exc}"))
                 continue
             if not isinstance(parsed, dict):
                 problems.append((columns[index], "must be a JSON object of custom properties"))
-            elif has_nul(parsed):
-                problems.append((columns[index], "contains a NUL character"))
+            elif unstorable := unstorable_values(parsed, columns[index]):
+                problems.extend((p.field, p.reason) for p in unstorable)
             else:
                 from_json = parsed
         elif field.startswith(PROPERTY_PREFIX):
@@ -724,13 +721,13 @@ def _parse_line(job_id: uuid.UUID, number: int, line: bytes | None) -> EventInpu
     if line is None:
         return [(number, "line", f"is longer than {MAX_LINE_BYTES // MB} MB")]
     try:
-        raw = _loads(line)
-    except (ValueError, RecursionError) as exc:
-        return [(number, "line", f"is not valid JSON: {exc}")]
+        raw = parse_json(line)
+    except NotJson as exc:
+        return [(number, "line", str(exc))]
     if not isinstance(raw, dict):
         return [(number, "line", "must be a JSON object")]
-    if has_nul(raw):
-        return [(number, "line", "contains a NUL character")]
+    if unstorable := unstorable_values(raw):
+        return [(number, problem.field, problem.reason) for problem in unstorable]
     try:
         event = _event_adapter.validate_python(raw)
     except ValidationError as exc:

@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from herald.jobs import service
 from herald.jobs.schemas import JobOut
+from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], route_class=JsonBodyRoute)
 
 
 @router.get("/{job_id}", operation_id="get_job")

@@ -19,12 +19,13 @@ from herald.messaging import schemas, suppression, tracking
 from herald.messaging.ledger import record_event
 from herald.models import Message, Organization
 from herald.pagination import PageLimit
+from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth, Principal
 from herald.tenancy.deps import DbSession
 
 # --- public links --------------------------------------------------------------------------------
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=JsonBodyRoute)
 
 # The smallest transparent GIF.
 PIXEL = (
@@ -288,7 +289,9 @@ def update_preferences(token: str, form: FormFields, session: DbSession) -> HTML
 
 # --- the suppression list (management API) -------------------------------------------------------
 
-suppressions_router = APIRouter(prefix="/api/suppressions", tags=["suppressions"])
+suppressions_router = APIRouter(
+    prefix="/api/suppressions", tags=["suppressions"], route_class=JsonBodyRoute
+)
 _item_adapter = TypeAdapter(schemas.SuppressionCreate)
 
 

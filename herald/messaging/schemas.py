@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from herald.messaging.suppression import MAX_BULK
-from herald.validation import NoNul, Text64
+from herald.validation import StorableText, Text64
 
 ChannelName = Literal["email", "sms"]
 ReasonName = Literal["unsubscribe", "hard_bounce", "complaint", "manual", "import", "stop"]
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320), StorableText
 ]
 
 

@@ -4,7 +4,10 @@ at most 300 properties, nesting at most 10 levels deep, and at most 100 kB per p
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
+
+from herald.validation import NOT_FINITE, unstorable_reason
 
 MAX_PROPERTIES = 300
 MAX_DEPTH = 10
@@ -29,20 +32,24 @@ class _TooDeep(Exception):
 
 
 class _Walk:
-    """One pass over a property value: whether it holds a NUL character, and an upper bound of
-    its JSON size (exact sizes cost an encoding, so they are taken only when the bound is over
-    the limit). Raises _TooDeep past MAX_DEPTH levels."""
+    """One pass over a property value: the first reason it cannot be stored (text with NUL or a
+    lone surrogate, a non-finite number), and an upper bound of its JSON size (exact sizes cost
+    an encoding, so they are taken only when the bound is over the limit). Raises _TooDeep past
+    MAX_DEPTH levels."""
 
-    __slots__ = ("nul",)
+    __slots__ = ("unstorable",)
 
     def __init__(self) -> None:
-        self.nul = False
+        self.unstorable: str | None = None
+
+    def _text(self, text: str) -> None:
+        if self.unstorable is None:
+            self.unstorable = unstorable_reason(text)
 
     def bound(self, value: Any, level: int) -> int:
         kind = type(value)
         if kind is str:
-            if "\x00" in value:
-                self.nul = True
+            self._text(value)
             return _CHAR_BYTES * len(value) + 2
         if kind is dict:
             # The top level counts as the first level of nesting.
@@ -51,8 +58,7 @@ class _Walk:
             size = 2
             for key, item in value.items():
                 text = key if type(key) is str else str(key)
-                if "\x00" in text:
-                    self.nul = True
+                self._text(text)
                 size += _CHAR_BYTES * len(text) + 2 + _KEY_BYTES + _ITEM_BYTES
                 size += self.bound(item, level + 1)
             return size
@@ -66,6 +72,8 @@ class _Walk:
         if kind is int:
             return _INT_BYTES if -_INT_SMALL < value < _INT_SMALL else len(str(value))
         if kind is float:
+            if not math.isfinite(value) and self.unstorable is None:
+                self.unstorable = NOT_FINITE
             return _FLOAT_BYTES
         if value is None or kind is bool:
             return 5
@@ -78,7 +86,7 @@ def _exact_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str).encode())
 
 
-_PLAIN_SCALARS = (int, float, bool, type(None))
+_PLAIN_SCALARS = (int, bool, type(None))
 
 
 def _plainly_within_limits(properties: dict[str, Any]) -> bool:
@@ -87,13 +95,22 @@ def _plainly_within_limits(properties: dict[str, Any]) -> bool:
     here without its general walk. Anything else gets the full check."""
     if len(properties) > MAX_PROPERTIES:
         return False
+    # Non-ASCII text (which may hold a lone surrogate) and non-finite floats take the full check.
     for key, value in properties.items():
-        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key or not key.isascii():
             return False
-        if type(value) is str:
-            if "\x00" in value or _CHAR_BYTES * len(value) + 2 > MAX_FIELD_BYTES:
+        kind = type(value)
+        if kind is str:
+            if (
+                "\x00" in value
+                or not value.isascii()
+                or _CHAR_BYTES * len(value) + 2 > MAX_FIELD_BYTES
+            ):
                 return False
-        elif type(value) not in _PLAIN_SCALARS:
+        elif kind is float:
+            if value - value != 0:  # NaN or an infinity
+                return False
+        elif kind not in _PLAIN_SCALARS:
             return False
     return True
 
@@ -116,9 +133,9 @@ def check_properties(properties: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(
                 f"property {key!r} is nested more than {MAX_DEPTH} levels deep"
             ) from None
-        if walk.nul or "\x00" in key:
-            # PostgreSQL's JSONB cannot hold U+0000.
-            raise ValueError(f"property {key!r} contains a NUL character")
+        walk._text(key)
+        if walk.unstorable is not None:
+            raise ValueError(f"property {key!r}: {walk.unstorable}")
         if size > MAX_FIELD_BYTES:
             size = _exact_size(value)
             if size > MAX_FIELD_BYTES:

@@ -15,12 +15,13 @@ from herald.errors import InvalidInput
 from herald.models import Segment
 from herald.pagination import PageLimit
 from herald.profiles import export, schemas, service
+from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth, PublicAuth
 from herald.tenancy.deps import DbSession
 from herald.tenancy.scope import get_scoped
 from herald.validation import normalize_email
 
-router = APIRouter(tags=["profiles"])
+router = APIRouter(tags=["profiles"], route_class=JsonBodyRoute)
 
 
 def profile_filter(

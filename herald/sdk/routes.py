@@ -9,7 +9,9 @@ from importlib import resources
 
 from fastapi import APIRouter, Request, Response
 
-router = APIRouter()
+from herald.routing import JsonBodyRoute
+
+router = APIRouter(route_class=JsonBodyRoute)
 
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 # Websites embed the script; an hour keeps page loads fast and lets an upgrade reach them soon.

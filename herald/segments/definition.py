@@ -7,6 +7,7 @@ comparison it follows are written down in docs/segments.md. Keep the two in step
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import date, datetime, timedelta
@@ -27,6 +28,7 @@ from pydantic import (
 
 from herald.errors import hide_union_tags
 from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS
+from herald.validation import unstorable_reason
 
 DEFINITION_VERSION = 1
 MAX_CONDITIONS = 100
@@ -210,6 +212,8 @@ def _operand(value: Any, kind: str, name: str) -> None:
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"`{name}` must be a number")
+        if not math.isfinite(value):
+            raise ValueError(f"`{name}` must be a finite number")
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError(f"`{name}` must be true or false")
@@ -219,8 +223,8 @@ def _operand(value: Any, kind: str, name: str) -> None:
         parse_date_operand(value)
     elif not isinstance(value, str):
         raise ValueError(f"`{name}` must be text")
-    elif "\x00" in value:
-        raise ValueError(f"`{name}` must not contain NUL characters")
+    elif (reason := unstorable_reason(value)) is not None:
+        raise ValueError(f"`{name}` {reason}")
 
 
 def parse_date_operand(value: str) -> datetime | date:

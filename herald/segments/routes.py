@@ -14,12 +14,13 @@ from herald.jobs.schemas import JobOut
 from herald.models import Job, Segment
 from herald.pagination import PageLimit
 from herald.profiles import service as profiles
+from herald.routing import JsonBodyRoute
 from herald.segments import schemas, service
 from herald.segments.definition import BUILTIN_FIELDS, builtin_type
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(prefix="/api/segments", tags=["segments"])
+router = APIRouter(prefix="/api/segments", tags=["segments"], route_class=JsonBodyRoute)
 
 
 def _active_recomputes(session: Session, org_id: uuid.UUID) -> dict[str, uuid.UUID]:
@@ -197,7 +198,7 @@ def segment_growth(
     )
 
 
-profile_router = APIRouter(tags=["segments"])
+profile_router = APIRouter(tags=["segments"], route_class=JsonBodyRoute)
 
 
 @profile_router.get("/api/profiles/{profile_id}/segments", operation_id="list_profile_segments")

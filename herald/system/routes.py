@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from herald.db import get_database
 from herald.errors import FieldError, ServiceUnavailable
+from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
 from herald.worker import queue_is_reachable
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=JsonBodyRoute)
 
 
 class Health(BaseModel):

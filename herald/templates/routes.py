@@ -9,12 +9,13 @@ from fastapi import APIRouter, Response, status
 
 from herald.errors import ErrorResponse
 from herald.models import EmailTemplate
+from herald.routing import JsonBodyRoute
 from herald.templates import schemas, service
 from herald.templates.rendering import RenderedEmail
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
-router = APIRouter(prefix="/api/templates", tags=["templates"])
+router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=JsonBodyRoute)
 
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "Problems, each with line and column."}

@@ -8,16 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from herald.validation import Email, NoNul, Text255
+from herald.validation import Email, StorableText, Text255
 
 Kind = Literal["marketing", "transactional"]
 BodyFormat = Literal["mjml", "html"]
 # Gmail clips messages above ~100 KB; a body five times that is a mistake, not a template.
 MAX_BODY = 500_000
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=998), NoNul]
-Preheader = Annotated[str, StringConstraints(max_length=1000), NoNul]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), NoNul]
-TextBody = Annotated[str, StringConstraints(max_length=MAX_BODY), NoNul]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=998), StorableText]
+Preheader = Annotated[str, StringConstraints(max_length=1000), StorableText]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), StorableText]
+TextBody = Annotated[str, StringConstraints(max_length=MAX_BODY), StorableText]
 TemplateName = Annotated[Text255, StringConstraints(min_length=1)]
 
 KIND_HELP = (
@@ -113,7 +113,7 @@ class TemplatePreviewRequest(TemplatePreviewFor):
     """An unsaved template to preview. Marketing requirements are not enforced here (they are
     when saving); syntax errors and unknown names are."""
 
-    subject: Annotated[str, StringConstraints(max_length=998), NoNul] = ""
+    subject: Annotated[str, StringConstraints(max_length=998), StorableText] = ""
     preheader: Preheader | None = None
     body_format: BodyFormat = "mjml"
     body: Body

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from herald.errors import FieldError, NotAuthenticated
 from herald.ratelimit import hit
+from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
 from herald.tenancy import schemas, service
 from herald.tenancy.auth import (
@@ -19,7 +20,7 @@ from herald.tenancy.auth import (
 )
 from herald.tenancy.deps import DbSession
 
-router = APIRouter()
+router = APIRouter(route_class=JsonBodyRoute)
 
 LOGIN_LIMIT_PER_EMAIL = "10/minute"
 LOGIN_LIMIT_PER_ADDRESS = "60/minute"

@@ -152,11 +152,23 @@ def _progress(database: Database, campaign_id: uuid.UUID) -> tuple[str, int, int
         .where(Message.source_id == campaign_id, Message.status == ledger.SENT)
         .scalar_subquery()
     )
-    with database.transaction() as session:
-        status, still_open, done = session.execute(
+    # A plain read: Herald's own transactions take SQLite's write lock (BEGIN IMMEDIATE), and
+    # polling for it against a busy worker process could see the campaign only after its end.
+    with _reader(database).connect() as connection:
+        status, still_open, done = connection.execute(
             sa.select(Campaign.status, open_recipients, sent).where(Campaign.id == campaign_id)
         ).one()
     return str(status), int(still_open), int(done)
+
+
+_readers: dict[str, sa.Engine] = {}
+
+
+def _reader(database: Database) -> sa.Engine:
+    url = database.engine.url.render_as_string(hide_password=False)
+    if url not in _readers:
+        _readers[url] = sa.create_engine(url)
+    return _readers[url]
 
 
 def test_a_killed_worker_sends_nothing_twice_and_nothing_is_lost(

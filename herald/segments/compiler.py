@@ -217,6 +217,9 @@ def window_bounds(window: EventWindow, now: datetime) -> list[Bool]:
         return [Event.time >= window.start, Event.time <= now]
     if window.type == "between":
         return [Event.time >= window.start, Event.time <= window.end]
+    if window.type == "since_flow_start":
+        # Only flows have such a moment; segments refuse the window when it is saved.
+        raise InvalidInput.for_field("window", "since_flow_start needs a flow")
     return []
 
 

@@ -283,9 +283,11 @@ class EventFilter(Predicate):
 
 
 class EventWindow(_Strict):
-    """Which events count: all of them, the last N units, between two instants, or since one."""
+    """Which events count: all of them, the last N units, between two instants, or since one.
+    `since_flow_start` (events since the profile entered the flow) exists only in a flow's
+    conditions, where there is such a moment; a segment refuses it."""
 
-    type: Literal["all_time", "in_the_last", "between", "since"] = "all_time"
+    type: Literal["all_time", "in_the_last", "between", "since", "since_flow_start"] = "all_time"
     amount: int | None = Field(default=None, ge=1, le=36500)
     unit: TimeUnit = "days"
     start: AwareDatetime | None = None
@@ -425,6 +427,14 @@ def is_time_relative(definition: Definition) -> bool:
             if any(f.operator in RELATIVE_DATE_OPERATORS for f in leaf.filters):
                 return True
     return False
+
+
+def counts_from_flow_start(definition: Definition) -> bool:
+    """Whether an event condition counts from when the profile entered a flow."""
+    return any(
+        isinstance(c, EventCondition) and c.window.type == "since_flow_start"
+        for c in walk(definition.root)
+    )
 
 
 def metric_names(definition: Definition) -> set[str]:

@@ -40,7 +40,7 @@ from herald.models import (
 from herald.profiles.identity import on_erase
 from herald.segments import definition as lang
 from herald.segments.compiler import SegmentLoader, check_references, members_query
-from herald.segments.definition import Definition
+from herald.segments.definition import Definition, counts_from_flow_start
 from herald.settings import get_settings
 from herald.tenancy.scope import get_scoped, scoped
 
@@ -60,13 +60,19 @@ MAX_SEGMENTS = 1000
 def parse_definition(raw: Any) -> Definition:
     """A stored or submitted definition, or InvalidInput naming the field at fault."""
     try:
-        return Definition.model_validate(raw)
+        definition = Definition.model_validate(raw)
     except ValidationError as exc:
         fields = [
             FieldError(f"definition.{e.field}" if e.field else "definition", e.reason)
             for e in validation_fields(exc.errors())
         ]
         raise InvalidInput("the segment definition is not valid", fields) from exc
+    if counts_from_flow_start(definition):
+        raise InvalidInput.for_field(
+            "definition",
+            "the window since_flow_start belongs to flows: a segment has no flow start",
+        )
+    return definition
 
 
 @lru_cache(maxsize=1024)

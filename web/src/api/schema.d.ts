@@ -2355,6 +2355,8 @@ export interface components {
         /**
          * EventWindow
          * @description Which events count: all of them, the last N units, between two instants, or since one.
+         *     `since_flow_start` (events since the profile entered the flow) exists only in a flow's
+         *     conditions, where there is such a moment; a segment refuses it.
          */
         EventWindow: {
             /** Amount */
@@ -2368,7 +2370,7 @@ export interface components {
              * @default all_time
              * @enum {string}
              */
-            type: "all_time" | "in_the_last" | "between" | "since";
+            type: "all_time" | "in_the_last" | "between" | "since" | "since_flow_start";
             /**
              * Unit
              * @default days

@@ -94,7 +94,8 @@ class FlowTemplate(BaseModel):
     name: str
     description: str
     definition: FlowDefinition = Field(
-        description="Template ids of email steps are null until chosen."
+        description="Email steps name the nil UUID: creating a flow from the template makes "
+        "their email templates."
     )
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.
     segment_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     log_level: str = "info"
+    # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
+    # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
+    outbound_allow: str = ""
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,27 +1,24 @@
 """A campaign's figures, overall and per A/B variant, and the conversions attributed to it.
 
-Attribution is last touch: a conversion event (the campaign's `conversion_metric`, default
-"Placed Order") counts for the campaign when the person's latest human open or click of any
-Herald email in the ATTRIBUTION_WINDOW before it was one of this campaign's emails.
+Conversions are credited by the one attribution rule (herald.messaging.attribution), with the
+campaign's `conversion_metric` (default "Placed Order").
 """
 
 from __future__ import annotations
 
-import bisect
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from herald.campaigns.statuses import RECIPIENT_CANCELLED, SKIPPED
-from herald.models import Campaign, CampaignRecipient, Event, Message, MessageEvent
+from herald.messaging import attribution
+from herald.models import Campaign, CampaignRecipient, Message, MessageEvent
 
-ATTRIBUTION_WINDOW = timedelta(days=5)
 # Message events counted per kind (human ones only: machine opens and clicks are left out).
 COUNTED_KINDS = ("opened", "clicked", "unsubscribed", "bounced", "complained")
 ALL_RECIPIENTS = "all"
@@ -60,14 +57,6 @@ class Figures:
         return figures
 
 
-def _engaged() -> sa.ColumnElement[bool]:
-    """A human open or any click: what counts as a touch."""
-    return sa.or_(
-        MessageEvent.kind == "clicked",
-        sa.and_(MessageEvent.kind == "opened", MessageEvent.machine.is_(False)),
-    )
-
-
 def _campaign_messages(campaign: Campaign) -> sa.ColumnElement[bool]:
     return sa.and_(
         Message.org_id == campaign.org_id,
@@ -77,74 +66,25 @@ def _campaign_messages(campaign: Campaign) -> sa.ColumnElement[bool]:
 
 
 def attributed_conversions(session: Session, campaign: Campaign) -> list[Conversion]:
-    """The conversion events whose last touch was this campaign, with the recipient's variant."""
-    touches = session.execute(
-        sa.select(Message.profile_id, MessageEvent.at, CampaignRecipient.variant)
-        .select_from(MessageEvent)
-        .join(Message, Message.id == MessageEvent.message_id)
-        .join(CampaignRecipient, CampaignRecipient.message_id == Message.id)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            MessageEvent.org_id == campaign.org_id,
-            _campaign_messages(campaign),
-            Message.profile_id.is_not(None),
-            _engaged(),
-        )
-    ).all()
-    if not touches:
+    """The conversions whose last touch was this campaign (herald.messaging.attribution), with
+    the recipient's variant."""
+    credited = attribution.attributed_conversions(
+        session,
+        campaign.org_id,
+        _campaign_messages(campaign),
+        metric=campaign.conversion_metric,
+    )
+    if not credited:
         return []
-    first_touch = min(at for _p, at, _v in touches)
-    # Each touched person's touches, this campaign's marked True, sorted by time.
-    timeline: dict[uuid.UUID, list[tuple[datetime, bool]]] = defaultdict(list)
-    variant_of: dict[uuid.UUID, str | None] = {}
-    for profile_id, at, variant in touches:
-        assert profile_id is not None
-        timeline[profile_id].append((at, True))
-        variant_of[profile_id] = variant
-    touched = (
-        sa.select(Message.profile_id)
-        .join(CampaignRecipient, CampaignRecipient.message_id == Message.id)
-        .where(CampaignRecipient.campaign_id == campaign.id, _campaign_messages(campaign))
+    variants = dict(
+        session.execute(
+            sa.select(CampaignRecipient.message_id, CampaignRecipient.variant).where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.message_id.in_({c.message_id for c in credited}),
+            )
+        ).all()
     )
-    others = session.execute(
-        sa.select(Message.profile_id, MessageEvent.at)
-        .select_from(MessageEvent)
-        .join(Message, Message.id == MessageEvent.message_id)
-        .where(
-            MessageEvent.org_id == campaign.org_id,
-            Message.org_id == campaign.org_id,
-            Message.profile_id.in_(touched),
-            sa.not_(sa.and_(Message.source == "campaign", Message.source_id == campaign.id)),
-            MessageEvent.at >= first_touch,
-            _engaged(),
-        )
-    )
-    for profile_id, at in others:
-        if profile_id in timeline:
-            timeline[profile_id].append((at, False))
-    for entries in timeline.values():
-        entries.sort()
-    events = session.execute(
-        sa.select(Event.profile_id, Event.time, Event.value).where(
-            Event.org_id == campaign.org_id,
-            Event.name == campaign.conversion_metric,
-            Event.time >= first_touch,
-            Event.profile_id.in_(touched),
-        )
-    )
-    conversions = []
-    for profile_id, time, value in events:
-        if profile_id not in timeline:
-            continue
-        entries = timeline[profile_id]
-        # The latest touch at or before the conversion.
-        index = bisect.bisect_right(entries, (time, True)) - 1
-        if index < 0:
-            continue
-        touch_at, ours = entries[index]
-        if ours and time - touch_at <= ATTRIBUTION_WINDOW:
-            conversions.append(Conversion(profile_id, variant_of[profile_id], float(value or 0)))
-    return conversions
+    return [Conversion(c.profile_id, variants.get(c.message_id), c.value) for c in credited]
 
 
 def _add_conversions(figures: Figures, conversions: Iterable[Conversion]) -> None:

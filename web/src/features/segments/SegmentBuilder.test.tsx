@@ -1,4 +1,4 @@
-import { fireEvent, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { SegmentBuilder } from "./SegmentBuilder";
 
 let latest: Definition = emptyDefinition();
 
-function Harness({ initial }: { initial: Definition }) {
+function Harness({ initial, scope }: { initial: Definition; scope?: "segment" | "flow" }) {
   const [definition, setDefinition] = useState(initial);
   latest = definition;
   return (
@@ -22,12 +22,13 @@ function Harness({ initial }: { initial: Definition }) {
       ]}
       selfId="11111111-1111-4111-8111-111111111111"
       errors={{ "0": ["value: needs a value"] }}
+      scope={scope}
     />
   );
 }
 
-function renderBuilder(initial: Definition = emptyDefinition()) {
-  return renderAt("/", [{ path: "/", element: <Harness initial={initial} /> }]);
+function renderBuilder(initial: Definition = emptyDefinition(), scope?: "segment" | "flow") {
+  return renderAt("/", [{ path: "/", element: <Harness initial={initial} scope={scope} /> }]);
 }
 
 describe("SegmentBuilder", () => {
@@ -90,5 +91,23 @@ describe("SegmentBuilder", () => {
       await user.click(await screen.findByRole("menuitem", { name: kind, hidden: true }));
     }
     expect(latest.conditions.map((c) => c.type)).toEqual(["profile", "event", "segment", "consent"]);
+  });
+
+  it("counts events since the flow started in a flow's conditions only", async () => {
+    const user = userEvent.setup();
+    const placedOrder: Definition = {
+      ...emptyDefinition(),
+      conditions: [{ type: "event", metric: "Placed Order", measure: "count", operator: "exactly", value: 0, filters: [] }],
+    };
+    renderBuilder(placedOrder);
+    await user.click(within(screen.getByRole("group", { name: "Condition 1" })).getByLabelText("When"));
+    expect(await screen.findByRole("option", { name: "since", hidden: true })).toBeTruthy();
+    expect(screen.queryByRole("option", { name: "since starting this flow", hidden: true })).toBeNull();
+    cleanup();
+
+    renderBuilder(placedOrder, "flow");
+    await user.click(within(screen.getByRole("group", { name: "Condition 1" })).getByLabelText("When"));
+    await user.click(await screen.findByRole("option", { name: "since starting this flow", hidden: true }));
+    expect(latest.conditions[0]).toMatchObject({ window: { type: "since_flow_start" } });
   });
 });

@@ -7,15 +7,12 @@ import {
   Button,
   Group,
   Menu,
-  NumberInput,
   Paper,
   SegmentedControl,
   Select,
   Stack,
   Switch,
-  TagsInput,
   Text,
-  TextInput,
   Tooltip,
 } from "@mantine/core";
 import {
@@ -28,29 +25,24 @@ import {
   IconUser,
   IconX,
 } from "@tabler/icons-react";
-import { useQuery } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from "react";
 import type { SegmentCatalog } from "../../api/client";
-import { eventPropertyCatalogQuery } from "../../api/queries";
+import { AmountValue, Choice, DateValue, EventFilterList, NumberValue, PredicateInputs } from "./ConditionInputs";
 import {
   addTo,
   canNestGroup,
   conditionsOf,
   countConditions,
-  dayOf,
   endOfDay,
   EVENT_COMPARISONS,
   EVENT_MODES,
   eventMode,
   fieldLabel,
   isGroup,
-  listValues,
   MAX_CONDITIONS,
   MAX_DEPTH,
   MAX_FILTERS,
   newCondition,
-  operatorLabel,
-  operatorsFor,
   pathKey,
   pathLabel,
   predicateType,
@@ -59,13 +51,13 @@ import {
   TIME_UNITS,
   updateAt,
   VALUE_TYPES,
-  valueInput,
+  windowTypes,
   withEventMode,
-  withOperator,
   withSubject,
   withValueType,
   withWindowType,
   type Condition,
+  type ConditionScope,
   type ConsentCondition,
   type Definition,
   type EventCondition,
@@ -75,11 +67,8 @@ import {
   type NewConditionKind,
   type OnReplace,
   type Path,
-  type Predicate,
   type ProfileCondition,
-  type Scalar,
   type SegmentCondition,
-  type ValueType,
 } from "./definition";
 
 export interface SegmentOption {
@@ -97,6 +86,8 @@ interface BuilderContextValue {
   selfId: string | undefined;
   errors: Readonly<Record<string, readonly string[]>>;
   full: boolean;
+  scope: ConditionScope;
+  label: string;
 }
 
 const BuilderContext = createContext<BuilderContextValue | null>(null);
@@ -135,6 +126,8 @@ export function SegmentBuilder({
   segments,
   selfId,
   errors = {},
+  scope = "segment",
+  label = "Conditions",
 }: {
   definition: Definition;
   onChange: (definition: Definition) => void;
@@ -142,6 +135,10 @@ export function SegmentBuilder({
   segments: readonly SegmentOption[];
   selfId?: string;
   errors?: Readonly<Record<string, readonly string[]>>;
+  /** A flow's conditions may also count events since the profile entered the flow. */
+  scope?: ConditionScope;
+  /** The accessible name of the outer group (two builders on one screen need two names). */
+  label?: string;
 }) {
   const { keyOf, carry } = useNodeKeys();
   const context: BuilderContextValue = {
@@ -154,6 +151,8 @@ export function SegmentBuilder({
     selfId,
     errors,
     full: countConditions(definition) >= MAX_CONDITIONS,
+    scope,
+    label,
   };
   return (
     <BuilderContext.Provider value={context}>
@@ -162,15 +161,16 @@ export function SegmentBuilder({
   );
 }
 
-function groupName(path: Path): string {
-  return path.length === 0 ? "the segment" : `group ${pathLabel(path)}`;
+function groupName(path: Path, scope: ConditionScope): string {
+  if (path.length > 0) return `group ${pathLabel(path)}`;
+  return scope === "segment" ? "the segment" : "these conditions";
 }
 
 function GroupEditor({ group, path }: { group: GroupLike; path: Path }) {
   const builder = useBuilder();
   const conditions = conditionsOf(group);
   const root = path.length === 0;
-  const name = groupName(path);
+  const name = groupName(path, builder.scope);
   const errors = builder.errors[pathKey(path)] ?? [];
   const set = (change: Partial<GroupLike>) => builder.update(path, { ...group, ...change } as GroupLike);
   const joiner = group.match === "all" ? "and" : "or";
@@ -179,7 +179,7 @@ function GroupEditor({ group, path }: { group: GroupLike; path: Path }) {
       withBorder
       p="sm"
       role="group"
-      aria-label={root ? "Conditions" : `Group ${pathLabel(path)}`}
+      aria-label={root ? builder.label : `Group ${pathLabel(path)}`}
       bg={path.length % 2 === 1 ? "var(--mantine-color-gray-0)" : undefined}
     >
       <Stack gap="sm">
@@ -435,219 +435,7 @@ function ProfileConditionEditor({
   );
 }
 
-/** The operator and the operand inputs of a profile condition or an event filter. */
-function PredicateInputs<P extends Predicate>({
-  predicate,
-  type,
-  onChange,
-}: {
-  predicate: P;
-  type: ValueType;
-  onChange: (next: P) => void;
-}) {
-  const input = valueInput(type, predicate.operator);
-  const set = (change: Partial<Predicate>) => onChange({ ...predicate, ...change });
-  const setValue = (key: "value" | "value_to", value: Scalar | undefined) => {
-    const next = { ...predicate };
-    if (value === undefined) delete next[key];
-    else next[key] = value;
-    onChange(next);
-  };
-  return (
-    <>
-      <Choice
-        w={200}
-        label="Operator"
-        data={operatorsFor(type).map((op) => ({ value: op, label: operatorLabel(op, type) }))}
-        value={predicate.operator}
-        onChange={(value) => onChange(withOperator(predicate, value as P["operator"], type))}
-      />
-      {input === "text" && (
-        <TextInput
-          size="xs"
-          w={180}
-          label="Value"
-          value={typeof predicate.value === "string" ? predicate.value : String(predicate.value ?? "")}
-          onChange={(event) => setValue("value", event.currentTarget.value)}
-        />
-      )}
-      {input === "number" && <NumberValue label="Value" value={predicate.value} onChange={(v) => setValue("value", v)} />}
-      {input === "boolean" && (
-        <Choice
-          w={110}
-          label="Value"
-          data={[
-            { value: "true", label: "true" },
-            { value: "false", label: "false" },
-          ]}
-          value={predicate.value === false ? "false" : "true"}
-          onChange={(value) => setValue("value", value === "true")}
-        />
-      )}
-      {input === "date" && (
-        <DateValue label="Date" value={predicate.value} onChange={(v) => setValue("value", v)} />
-      )}
-      {input === "number-range" && (
-        <>
-          <NumberValue label="From" value={predicate.value} onChange={(v) => setValue("value", v)} />
-          <NumberValue label="To" value={predicate.value_to} onChange={(v) => setValue("value_to", v)} />
-        </>
-      )}
-      {input === "date-range" && (
-        <>
-          <DateValue label="From" value={predicate.value} onChange={(v) => setValue("value", v)} />
-          <DateValue label="To" value={predicate.value_to} onChange={(v) => setValue("value_to", v)} />
-        </>
-      )}
-      {input === "list" && (
-        <TagsInput
-          size="xs"
-          w={260}
-          label="Values"
-          description="Press Enter after each"
-          value={(predicate.values ?? []).map(String)}
-          onChange={(items) => set({ values: listValues(items, type) })}
-        />
-      )}
-      {(input === "relative" || input === "days") && (
-        <>
-          <AmountValue
-            min={0}
-            max={input === "days" ? 365 : 36500}
-            value={predicate.amount}
-            onChange={(amount) => set({ amount })}
-          />
-          {input === "relative" ? (
-            <Choice w={110} label="Unit" data={TIME_UNITS} value={predicate.unit} onChange={(unit) => set({ unit })} />
-          ) : (
-            <Text size="sm" pb={6}>
-              days
-            </Text>
-          )}
-          {predicate.operator === "more_than_ago" && (
-            <Text size="sm" pb={6}>
-              ago
-            </Text>
-          )}
-        </>
-      )}
-    </>
-  );
-}
-
-/** A small select that always holds one of its options: it hands on only a chosen value. */
-function Choice<T extends string>({
-  label,
-  w,
-  data,
-  value,
-  onChange,
-  searchable,
-}: {
-  label: string;
-  w: number;
-  data: { value: T; label: string }[];
-  value: T | null;
-  onChange: (value: T) => void;
-  searchable?: boolean;
-}) {
-  return (
-    <Select
-      size="xs"
-      w={w}
-      label={label}
-      searchable={searchable}
-      data={data}
-      value={value}
-      allowDeselect={false}
-      onChange={(next) => next && onChange(next as T)}
-    />
-  );
-}
-
-/** A whole number of time units: "in the last 30 days", "more than 5 days ago". */
-function AmountValue({
-  min,
-  max,
-  value,
-  onChange,
-}: {
-  min: number;
-  max?: number;
-  value: number | null | undefined;
-  onChange: (amount: number | null) => void;
-}) {
-  return (
-    <NumberInput
-      size="xs"
-      w={90}
-      label="Amount"
-      min={min}
-      max={max}
-      allowDecimal={false}
-      value={value ?? ""}
-      onChange={(next) => onChange(typeof next === "number" ? next : null)}
-    />
-  );
-}
-
-function NumberValue({
-  label,
-  value,
-  onChange,
-  min,
-  allowDecimal = true,
-  w = 120,
-}: {
-  label: string;
-  value: Scalar | null | undefined;
-  onChange: (value: number | undefined) => void;
-  min?: number;
-  allowDecimal?: boolean;
-  w?: number;
-}) {
-  return (
-    <NumberInput
-      size="xs"
-      w={w}
-      label={label}
-      min={min}
-      allowDecimal={allowDecimal}
-      value={typeof value === "number" ? value : ""}
-      onChange={(next) => onChange(typeof next === "number" ? next : undefined)}
-    />
-  );
-}
-
-function DateValue({
-  label,
-  value,
-  onChange,
-}: {
-  label: string;
-  value: Scalar | null | undefined;
-  onChange: (value: string | undefined) => void;
-}) {
-  return (
-    <TextInput
-      size="xs"
-      w={150}
-      type="date"
-      label={label}
-      value={typeof value === "string" ? dayOf(value) : ""}
-      onChange={(event) => onChange(event.currentTarget.value || undefined)}
-    />
-  );
-}
-
 // --- Event conditions --------------------------------------------------------------------------
-
-const WINDOW_TYPES: { value: NonNullable<EventCondition["window"]>["type"]; label: string }[] = [
-  { value: "all_time", label: "at any time" },
-  { value: "in_the_last", label: "in the last" },
-  { value: "since", label: "since" },
-  { value: "between", label: "between" },
-];
 
 function EventConditionEditor({
   condition,
@@ -656,7 +444,7 @@ function EventConditionEditor({
   condition: EventCondition;
   onChange: (next: EventCondition) => void;
 }) {
-  const { catalog } = useBuilder();
+  const { catalog, scope } = useBuilder();
   // "count" chosen by hand stays "count" while its number is edited, even at "at least 1".
   const [countChosen, setCountChosen] = useState(false);
   const derived = eventMode(condition);
@@ -730,7 +518,7 @@ function EventConditionEditor({
         <Choice
           w={130}
           label="When"
-          data={WINDOW_TYPES}
+          data={windowTypes(scope)}
           value={window.type}
           onChange={(value) => onChange({ ...condition, window: withWindowType(window, value) })}
         />
@@ -755,84 +543,8 @@ function EventConditionEditor({
           />
         )}
       </Group>
-      {filters.length > 0 && (
-        <Stack gap={6} pl="md" style={{ borderLeft: "2px solid var(--mantine-color-gray-3)" }}>
-          <Text size="xs" c="dimmed">
-            Only events where
-          </Text>
-          {filters.map((filter, index) => (
-            <EventFilterEditor
-              // Filters keep no state of their own: their position is their identity.
-              key={index}
-              metric={condition.metric}
-              filter={filter}
-              index={index}
-              onChange={(next) => setFilters(filters.map((f, i) => (i === index ? next : f)))}
-              onRemove={() => setFilters(filters.filter((_, i) => i !== index))}
-            />
-          ))}
-        </Stack>
-      )}
-      <Group>
-        <Button
-          size="compact-xs"
-          variant="subtle"
-          leftSection={<IconPlus size={12} aria-hidden />}
-          disabled={filters.length >= MAX_FILTERS}
-          onClick={() =>
-            setFilters([...filters, { property: "", operator: "equals", value: "", unit: "days", value_type: "string" }])
-          }
-        >
-          Add property filter
-        </Button>
-      </Group>
+      <EventFilterList metric={condition.metric} filters={filters} max={MAX_FILTERS} onChange={setFilters} />
     </Stack>
-  );
-}
-
-function EventFilterEditor({
-  metric,
-  filter,
-  index,
-  onChange,
-  onRemove,
-}: {
-  metric: string;
-  filter: EventFilter;
-  index: number;
-  onChange: (next: EventFilter) => void;
-  onRemove: () => void;
-}) {
-  const catalog = useQuery(eventPropertyCatalogQuery(metric));
-  const properties = catalog.data?.properties ?? [];
-  const type = predicateType(filter);
-  return (
-    <Group gap="xs" align="flex-end" wrap="wrap" role="group" aria-label={`Property filter ${index + 1}`}>
-      <Autocomplete
-        size="xs"
-        w={170}
-        label="Event property"
-        placeholder="category"
-        data={properties.map((p) => p.name)}
-        value={filter.property}
-        onChange={(property) => {
-          const known = properties.find((p) => p.name === property);
-          const next = { ...filter, property };
-          onChange(known && known.type !== type ? withValueType(next, known.type) : next);
-        }}
-      />
-      <Choice
-        w={120}
-        label="Compared as"
-        data={VALUE_TYPES}
-        value={type}
-        onChange={(value) => onChange(withValueType(filter, value))}
-      />
-      <PredicateInputs predicate={filter} type={type} onChange={onChange} />
-      <ActionIcon variant="subtle" color="red" aria-label={`Remove property filter ${index + 1}`} onClick={onRemove} mb={2}>
-        <IconX size={14} aria-hidden />
-      </ActionIcon>
-    </Group>
   );
 }
 

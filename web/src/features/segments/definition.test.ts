@@ -23,6 +23,7 @@ import {
   withOperator,
   withSubject,
   withValueType,
+  windowTypes,
   withWindowType,
   type Condition,
   type Definition,
@@ -146,6 +147,14 @@ describe("events", () => {
     expect(between.start).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
     expect(between.end).toMatch(/T23:59:59Z$/);
     expect(withWindowType(between, "all_time")).toEqual({ type: "all_time", unit: "days" });
+    expect(withWindowType(between, "since_flow_start")).toEqual({ type: "since_flow_start", unit: "days" });
+  });
+
+  it("offers the flow's own window in flows only", () => {
+    const segment = windowTypes("segment").map((w) => w.value);
+    const flow = windowTypes("flow").map((w) => w.value);
+    expect(segment).not.toContain("since_flow_start");
+    expect(flow).toEqual([...segment, "since_flow_start"]);
   });
 });
 

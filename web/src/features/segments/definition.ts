@@ -412,17 +412,31 @@ export function withEventMode(condition: EventCondition, mode: EventMode): Event
   }
 }
 
-export const WINDOW_TYPES: { value: EventWindow["type"]; label: string }[] = [
+/** Where conditions are written: a segment, or a flow (filters, splits), where an event may also
+ * count from the moment the profile entered the flow. */
+export type ConditionScope = "segment" | "flow";
+
+const WINDOW_TYPES: { value: EventWindow["type"]; label: string }[] = [
   { value: "all_time", label: "at any time" },
   { value: "in_the_last", label: "in the last" },
   { value: "since", label: "since" },
   { value: "between", label: "between" },
 ];
+const FLOW_WINDOW_TYPES: { value: EventWindow["type"]; label: string }[] = [
+  ...WINDOW_TYPES,
+  { value: "since_flow_start", label: "since starting this flow" },
+];
+
+/** The windows an event condition may have where it is written (segments refuse the flow's). */
+export function windowTypes(scope: ConditionScope): { value: EventWindow["type"]; label: string }[] {
+  return scope === "flow" ? FLOW_WINDOW_TYPES : WINDOW_TYPES;
+}
 
 export function withWindowType(window: EventWindow | undefined, type: EventWindow["type"]): EventWindow {
   const today = new Date().toISOString().slice(0, 10);
   switch (type) {
     case "all_time":
+    case "since_flow_start":
       return { type, unit: "days" };
     case "in_the_last":
       return { type, amount: window?.amount ?? 30, unit: window?.unit ?? "days" };

@@ -33,6 +33,7 @@ from herald.messaging.routes import suppressions_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.ratelimit.middleware import install_rate_limits
+from herald.ratelimit.routes import router as rate_limits_router
 from herald.routing import JsonBodyRoute, document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
@@ -124,6 +125,7 @@ def create_app(
         events_router,
         system_router,
         tenancy_router,
+        rate_limits_router,
         jobs_router,
         profiles_router,
         segment_router,

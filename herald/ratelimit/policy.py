@@ -262,7 +262,7 @@ def _take_locally(windows: tuple[Window, ...], now: float) -> Outcome | Window:
     return Outcome.TAKEN
 
 
-def _take_reserving(windows: tuple[Window, ...]) -> Window | None:
+def take_reserving(windows: tuple[Window, ...]) -> Window | None:
     """Take one request from every window, reserving blocks where needed (storage calls);
     the window that refuses, if one does."""
     taken: list[Window] = []
@@ -316,7 +316,7 @@ def admit(
     if windows is None:
         limits = load_org_limits(org_id, session)
         windows = _keyed_meter(state, kind, org_id, str(actor), limits)
-    _settle(scope, windows, _take_reserving(windows))
+    _settle(scope, windows, take_reserving(windows))
 
 
 async def admit_async(scope: Scope, kind: Kind, org_id: uuid.UUID, actor: uuid.UUID) -> None:
@@ -334,7 +334,7 @@ async def admit_async(scope: Scope, kind: Kind, org_id: uuid.UUID, actor: uuid.U
         if isinstance(outcome, Window):
             _settle(scope, windows, outcome)
         if not ratelimit.backend().remote:
-            _settle(scope, windows, _take_reserving(windows))
+            _settle(scope, windows, take_reserving(windows))
             return
     await run_in_threadpool(admit, scope, kind, org_id, actor)
 
@@ -346,7 +346,7 @@ def _client_address(scope: Scope) -> str:
 
 def _admit_address(scope: Scope) -> None:
     windows = _public_meter(_current(), _client_address(scope))
-    _settle(scope, windows, _take_reserving(windows))
+    _settle(scope, windows, take_reserving(windows))
 
 
 async def admit_address(scope: Scope) -> None:

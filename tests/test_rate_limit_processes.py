@@ -87,7 +87,11 @@ def _send(bases: list[str], org: OrgFixture, count: int, tag: str) -> list[int]:
         for i in range(count):
             response = clients[i % 2].post(
                 "/api/track",
-                json={"event": "E", "profile": {"email": "p@example.com"}, "unique_id": f"{tag}{i}"},
+                json={
+                    "event": "E",
+                    "profile": {"email": "p@example.com"},
+                    "unique_id": f"{tag}{i}",
+                },
             )
             assert response.status_code in (202, 429), response.text
             assert int(response.headers["ratelimit-remaining"]) >= 0

@@ -151,9 +151,7 @@ def test_only_owners_change_limits_and_never_above_the_ceiling(
     _configure(monkeypatch, ceiling_management_per_second=50)
     too_high = _set(client, org, {"management": {"key": {"per_second": 51, "per_minute": 10}}})
     assert too_high.status_code == 422
-    assert [f["field"] for f in too_high.json()["error"]["fields"]] == [
-        "management.key.per_second"
-    ]
+    assert [f["field"] for f in too_high.json()["error"]["fields"]] == ["management.key.per_second"]
     after = client.get("/api/rate-limits", headers=org.secret_headers).json()
     assert after["management"]["key"]["per_minute"]["custom"] is False  # nothing changed
     # The built-in default above the ceiling is lowered to it.

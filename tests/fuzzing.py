@@ -79,7 +79,7 @@ def _raise_limits(org: OrgFixture) -> None:
     policy.forget_org_limits()
 
 
-def _seed(client: TestClient, org: OrgFixture) -> Seeds:
+def seed(client: TestClient, org: OrgFixture) -> Seeds:
     """A few rows of each kind, made through the API, for requests to name."""
     headers = org.secret_headers
     seeds = Seeds(emails=["ana@example.com", "bo@example.com"])
@@ -120,9 +120,17 @@ def _seed(client: TestClient, org: OrgFixture) -> Seeds:
     email, _ = make_user(org, "member")
     users = client.get("/api/users", headers=headers).json()["data"]
     seeds.user_ids.extend(u["id"] for u in users if u["email"] == email)
-    job = segment.get("job_id") or segment.get("recompute_job_id")
-    if job:
-        seeds.job_ids.append(job)
+    imported = client.post(
+        "/api/imports/profiles",
+        files={"file": ("people.csv", b"email\nimported@example.com\n", "text/csv")},
+        headers=headers,
+    )
+    seeds.job_ids.append(imported.json()["id"])
+    # A key of its own to name: revoking the one the requests are sent with would end the run.
+    spare = client.post(
+        "/api/api-keys", json={"name": "spare", "kind": "secret"}, headers=headers
+    ).json()
+    seeds.key_ids.append(spare["id"])
     sent = client.post(
         "/api/messages/email",
         json={"to": {"email": "ana@example.com"}, "subject": "S", "html": "<p>x</p>"},
@@ -207,7 +215,7 @@ def fuzz_every_operation(app: FastAPI, client: TestClient, credential: str) -> N
     """Fuzz the whole document as the organization's secret or public key; fail on findings."""
     org = make_org()
     _raise_limits(org)
-    seeds = _seed(client, org)
+    seeds = seed(client, org)
     headers = org.secret_headers if credential == "secret" else org.public_headers
     strategies = bodies(seeds)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

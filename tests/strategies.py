@@ -33,6 +33,7 @@ class Seeds:
     suppression_ids: list[str] = field(default_factory=list)
     user_ids: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
+    key_ids: list[str] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 

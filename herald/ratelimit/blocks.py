@@ -154,9 +154,11 @@ class Window:
             self.retry_after = max(1, math.ceil(wait))
             self.ends_at = now + ends_in
 
+    def remaining(self, now: float) -> int:
+        return self.shared_remaining + (self.tokens if now < self.valid_until else 0)
+
     def quota(self, now: float) -> Quota:
         """The window as this process sees it: the storage's room at the last reservation plus
         what is left of this process's block."""
-        left = self.tokens if now < self.valid_until else 0
         reset = math.ceil(self.ends_at - now) if self.ends_at > now else self.period
-        return Quota(self.amount, self.shared_remaining + left, reset, self.retry_after)
+        return Quota(self.amount, self.remaining(now), reset, self.retry_after)

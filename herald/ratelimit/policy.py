@@ -125,7 +125,7 @@ class _State:
         self.enabled = get_settings().rate_limits
         self.windows: dict[str, Window] = {}
         # (class, organization or address, key or user) -> (trusted until, its windows)
-        self.meters: dict[tuple[str, str, str], tuple[float, tuple[Window, ...]]] = {}
+        self.meters: dict[tuple[str, object, object], tuple[float, tuple[Window, ...]]] = {}
         # organization -> (trusted until, the database it came from, its limits)
         self.org_limits: dict[uuid.UUID, tuple[float, Database, OrgLimits]] = {}
         self.lock = threading.Lock()
@@ -186,7 +186,9 @@ def _window(state: _State, amount: int, period: Period, identifiers: tuple[str, 
     return window
 
 
-def _cached_meter(state: _State, meter_key: tuple[str, str, str]) -> tuple[Window, ...] | None:
+def _cached_meter(
+    state: _State, meter_key: tuple[str, object, object]
+) -> tuple[Window, ...] | None:
     cached = state.meters.get(meter_key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
@@ -194,14 +196,14 @@ def _cached_meter(state: _State, meter_key: tuple[str, str, str]) -> tuple[Windo
 
 
 def _keyed_meter(
-    state: _State, kind: Kind, org_id: uuid.UUID, actor: str, limits: OrgLimits
+    state: _State, kind: Kind, org_id: uuid.UUID, actor: uuid.UUID, limits: OrgLimits
 ) -> tuple[Window, ...]:
     windows = tuple(
         _window(
             state,
             limits.values[kind, level, period],
             period,
-            (kind, str(org_id)) if level == "organization" else (kind, str(org_id), actor),
+            (kind, str(org_id)) if level == "organization" else (kind, str(org_id), str(actor)),
         )
         for level in LEVELS
         for period in PERIODS
@@ -209,7 +211,7 @@ def _keyed_meter(
     with state.lock:
         if len(state.meters) >= CACHE_SIZE:
             state.meters.clear()
-        state.meters[kind, str(org_id), actor] = (time.monotonic() + LIMITS_CACHE_SECONDS, windows)
+        state.meters[kind, org_id, actor] = (time.monotonic() + LIMITS_CACHE_SECONDS, windows)
     return windows
 
 
@@ -280,8 +282,14 @@ def take_reserving(windows: tuple[Window, ...]) -> Window | None:
 
 
 def _tightest(windows: tuple[Window, ...], now: float) -> Quota:
-    quotas = [window.quota(now) for window in windows]
-    return min(quotas, key=lambda quota: (quota.remaining, quota.limit))
+    """The quota of the window closest to running out (the smaller limit on a tie)."""
+    tightest = windows[0]
+    least = tightest.remaining(now)
+    for window in windows[1:]:
+        left = window.remaining(now)
+        if left < least or (left == least and window.amount < tightest.amount):
+            tightest, least = window, left
+    return tightest.quota(now)
 
 
 def _settle(scope: Scope, windows: tuple[Window, ...], refused: Window | None) -> None:
@@ -312,10 +320,10 @@ def admit(
     state = _current()
     if not state.enabled:
         return
-    windows = _cached_meter(state, (kind, str(org_id), str(actor)))
+    windows = _cached_meter(state, (kind, org_id, actor))
     if windows is None:
         limits = load_org_limits(org_id, session)
-        windows = _keyed_meter(state, kind, org_id, str(actor), limits)
+        windows = _keyed_meter(state, kind, org_id, actor, limits)
     _settle(scope, windows, take_reserving(windows))
 
 
@@ -325,7 +333,7 @@ async def admit_async(scope: Scope, kind: Kind, org_id: uuid.UUID, actor: uuid.U
     state = _current()
     if not state.enabled:
         return
-    windows = _cached_meter(state, (kind, str(org_id), str(actor)))
+    windows = _cached_meter(state, (kind, org_id, actor))
     if windows is not None:
         outcome = _take_locally(windows, time.monotonic())
         if outcome is Outcome.TAKEN:

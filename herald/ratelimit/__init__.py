@@ -1,21 +1,22 @@
 """Rate limits through the `limits` library: in memory by default, in Redis when configured, so
 that every API process shares the same counters in production (docs/rate-limits.md).
 
-Every limit is a sliding window counter: two counters per window and identity, so that Redis
-does the same small amount of work at any request rate (a moving window keeps an entry per
-request). `hit` counts one request against a limit, for the few places that need no more (sign
-in); the API's request classes go through `herald.ratelimit.policy`, which spends blocks of a
-window reserved ahead (`herald.ratelimit.blocks`) so that most requests never reach Redis.
+The request classes' limits are sliding window counters: two counters per window and identity,
+so that Redis does the same small amount of work at any request rate (a moving window keeps an
+entry per request). They go through `herald.ratelimit.policy`, which spends blocks of a window
+reserved ahead (`herald.ratelimit.blocks`) so that most requests never reach Redis. `hit` counts
+one request exactly against a moving window, for the few places with low limits (sign-in).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from herald.errors import RateLimited
 
@@ -24,6 +25,9 @@ from herald.errors import RateLimited
 class _Backend:
     storage: Storage
     limiter: SlidingWindowCounterRateLimiter
+    # Sign-in: a few requests a minute, where an exact count matters more than its cost (the
+    # sliding window counter lets a burst at a minute's end count only in part in the next).
+    exact: MovingWindowRateLimiter
     # Whether a call leaves the process: then it never runs on the event loop.
     remote: bool
 
@@ -32,7 +36,12 @@ def _backend(redis_url: str | None, key_prefix: str) -> _Backend:
     storage: Storage = (
         RedisStorage(redis_url, key_prefix=key_prefix) if redis_url else MemoryStorage()
     )
-    return _Backend(storage, SlidingWindowCounterRateLimiter(storage), remote=bool(redis_url))
+    return _Backend(
+        storage,
+        SlidingWindowCounterRateLimiter(storage),
+        MovingWindowRateLimiter(storage),
+        remote=bool(redis_url),
+    )
 
 
 _current = _backend(None, "")
@@ -107,11 +116,12 @@ def reserve(item: RateLimitItem, identifiers: tuple[str, ...], cost: int) -> boo
 
 
 def hit(limit: str, *identifiers: str) -> None:
-    """Count one request against `limit` (like "10/minute") for these identifiers, or refuse it."""
+    """Count one request against `limit` (like "10/minute") for these identifiers, exactly
+    (a moving window: for low rates such as sign-in attempts), or refuse it."""
     item: RateLimitItem = parse(limit)
-    if not _current.limiter.hit(item, *identifiers):
-        wait = window_state(item, *identifiers).seconds_until_free()
-        retry_after = max(1, math.ceil(wait))
+    if not _current.exact.hit(item, *identifiers):
+        reset_at, _remaining = _current.exact.get_window_stats(item, *identifiers)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
             f"too many requests; try again in {retry_after} s",
             headers={"Retry-After": str(retry_after)},

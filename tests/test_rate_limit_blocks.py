@@ -14,6 +14,7 @@ from limits import RateLimitItemPerMinute
 from herald import ratelimit
 from herald.ratelimit import policy
 from herald.ratelimit.blocks import BLOCK_SHARE, Outcome, Window
+from tests.test_rate_limits import fresh_minute
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -33,6 +34,7 @@ def test_two_processes_never_admit_more_than_the_window(storage: None) -> None:
     item = RateLimitItemPerMinute(1000)
     identity = ("test", uuid.uuid4().hex)
     first, second = Window(item, identity), Window(item, identity)
+    fresh_minute()
     admitted = 0
     for turn in range(3000):
         if _take(first if turn % 3 else second) is Outcome.TAKEN:
@@ -51,6 +53,7 @@ def test_blocks_grow_while_spent_in_time_and_count_as_used(storage: None) -> Non
     item = RateLimitItemPerMinute(5000)
     identity = ("test", uuid.uuid4().hex)
     window = Window(item, identity)
+    fresh_minute()
     sizes = []
     for _ in range(400):
         before = window.granted
@@ -69,6 +72,7 @@ def test_blocks_grow_while_spent_in_time_and_count_as_used(storage: None) -> Non
 def test_a_refused_request_gives_back_what_other_windows_lent(storage: None) -> None:
     wide = Window(RateLimitItemPerMinute(100), ("test", uuid.uuid4().hex))
     narrow = Window(RateLimitItemPerMinute(1), ("test", uuid.uuid4().hex))
+    fresh_minute()
     assert policy.take_reserving((wide, narrow)) is None
     assert policy.take_reserving((wide, narrow)) is narrow
     used = ratelimit.window_state(wide.item, *wide.identifiers).used

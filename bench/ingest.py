@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -106,6 +107,8 @@ class Options:
     py_spy: Path | None
     skip_reference: bool
     client: str
+    limits: str
+    redis_url: str | None
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -179,6 +182,20 @@ def parse_options(argv: list[str] | None = None) -> Options:
     )
     add("--skip-reference", action="store_true", help="do not run the bulk-load reference")
     add(
+        "--limits",
+        choices=("compare", "on", "off"),
+        default="compare",
+        help="rate limits during the single phase: `compare` runs it in four alternating "
+        "quarters, off / on / off / on, against two servers (one with HERALD_RATE_LIMITS=false) "
+        "and reports the ratio; the batched phases run with limits on (%(default)s)",
+    )
+    add(
+        "--redis-url",
+        default=None,
+        help="HERALD_REDIS_URL for the servers (the queue and the shared rate-limit counts, as "
+        "in production); without it each server process counts in its own memory",
+    )
+    add(
         "--client",
         choices=("raw", "httpx"),
         default="raw",
@@ -209,6 +226,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         py_spy=args.py_spy,
         skip_reference=args.skip_reference,
         client=args.client,
+        limits=args.limits,
+        redis_url=args.redis_url,
     )
 
 
@@ -675,7 +694,9 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
 # --- Herald processes ---------------------------------------------------------------------------
 
 
-def herald_env(target: Target, data_dir: Path, log_level: str) -> dict[str, str]:
+def herald_env(
+    target: Target, data_dir: Path, log_level: str, redis_url: str | None
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HERALD_")}
     env.update(
         HERALD_ENV="production",
@@ -686,6 +707,8 @@ def herald_env(target: Target, data_dir: Path, log_level: str) -> dict[str, str]
         HERALD_BASE_URL="http://127.0.0.1",
         NO_PROXY="*",
     )
+    if redis_url:
+        env["HERALD_REDIS_URL"] = redis_url
     return env
 
 
@@ -741,7 +764,7 @@ class Server:
             return ""
 
 
-def start_server(env: dict[str, str], workers: int, tmp: Path) -> Server:
+def start_server(env: dict[str, str], workers: int, tmp: Path, name: str = "server") -> Server:
     port = free_port()
     command = [
         sys.executable,
@@ -755,7 +778,7 @@ def start_server(env: dict[str, str], workers: int, tmp: Path) -> Server:
         "--workers",
         str(workers),
     ]
-    log = tmp / "server.log"
+    log = tmp / f"{name}.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -847,6 +870,8 @@ class Phase:
     usage: Usage = field(default_factory=Usage)
     profile: pyspy.Summary | None = None
     began: float = 0.0
+    # The index in the event stream of the phase's first event (single phases).
+    first: int = 0
     # (seconds since the phase began, items sent so far) after each answer.
     marks: list[tuple[float, int]] = field(default_factory=list)
     # The spooled bodies answered with success.
@@ -950,6 +975,8 @@ class Bench:
         self.stream = EventStream(options.events + options.single, seed=options.seed)
         self.emails: set[str] = set()
         self.server: Server | None = None
+        # With --limits compare: the server without rate limits, for half the single phase.
+        self.unlimited: Server | None = None
         self.sampler: procstat.MemorySampler | None = None
         self.recorder: pyspy.Recorder | None = None
         self.public_key = ""
@@ -1195,7 +1222,9 @@ class Bench:
 
     def setup(self) -> None:
         console.print(f"[bold]Database[/bold]  {self.target.describe()}")
-        env = herald_env(self.target, self.tmp / "data", self.options.log_level)
+        env = herald_env(
+            self.target, self.tmp / "data", self.options.log_level, self.options.redis_url
+        )
         started = time.perf_counter()
         herald_cli(["migrate"], env)
         console.print(f"[bold]Migrated[/bold]  in {time.perf_counter() - started:.1f} s")
@@ -1216,7 +1245,18 @@ class Bench:
         created = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
         self.public_key = created["public_key"]
         self.org_id = uuid.UUID(created["org_id"])
-        self.server = start_server(env, self.options.workers, self.tmp)
+        limited = self.options.limits != "off"
+        self.server = start_server(
+            {**env, "HERALD_RATE_LIMITS": str(limited).lower()}, self.options.workers, self.tmp
+        )
+        if self.options.limits == "compare":
+            self.unlimited = start_server(
+                {**env, "HERALD_RATE_LIMITS": "false"},
+                self.options.workers,
+                self.tmp,
+                name="server-unlimited",
+            )
+            console.print(f"[bold]Unlimited[/bold] {self.unlimited.base_url} (for the comparison)")
         console.print(f"[bold]Server[/bold]    {' '.join(self.server.command[1:])}")
         console.print(
             f"          pids {procstat.process_tree(self.server.process.pid)}, "
@@ -1232,10 +1272,15 @@ class Bench:
         phases: list[Phase] = []
         generator_rate = self.generator_rate()
         self.setup()
+        main_server = self.server
         # Every phase's bodies are made before any phase runs (see Spool).
         batch_spool, batch_sizes = self.spool_batches("batched", 0, options.events)
         resend_spool, resend_sizes = self.spool_batches("dedupe", 0, options.resend)
-        single_spool = self.spool_singles("single", options.events, options.events + options.single)
+        singles = self.single_parts()
+        single_spools = [
+            self.spool_singles(phase.name, phase.first, phase.first + phase.planned)
+            for phase, _server in singles
+        ]
         with new_progress() as progress:
             batched = Phase("batched", "events", options.events)
             phases.append(
@@ -1253,14 +1298,17 @@ class Bench:
                         lambda: self.batched(dedupe, resend_spool, resend_sizes, progress),
                     )
                 )
-            if options.single:
-                single = Phase("single", "requests", options.single)
+            for (single, server), spool in zip(singles, single_spools, strict=True):
+                self.server = server or main_server
                 phases.append(
-                    self.run_phase(single, lambda: self.single(single, single_spool, progress))
+                    self.run_phase(single, functools.partial(self.single, single, spool, progress))
                 )
-                self.note_emails(single, single_spool)
-        for spool in (batch_spool, resend_spool, single_spool):
+                self.note_emails(single, spool)
+            self.server = main_server
+        for spool in (batch_spool, resend_spool, *single_spools):
             spool.close()
+        if self.unlimited is not None:
+            self.unlimited.stop()
         assert self.sampler is not None and self.server is not None
         self.sampler.phase = "after"
         time.sleep(1.5)
@@ -1276,6 +1324,26 @@ class Bench:
                 )
         self.report(phases, reference, generator_rate)
         return 0 if checks_ok and not any(p.failures or p.stopped_early for p in phases) else 1
+
+    def single_parts(self) -> list[tuple[Phase, Server | None]]:
+        """The single phase, or with --limits compare its four quarters: off, on, off, on
+        (alternated so that the database's growth weighs on both alike)."""
+        options = self.options
+        if not options.single:
+            return []
+        if options.limits != "compare":
+            return [(Phase("single", "requests", options.single, first=options.events), None)]
+        parts: list[tuple[Phase, Server | None]] = []
+        first = options.events
+        for number in range(4):
+            size = options.single // 4 + (1 if number < options.single % 4 else 0)
+            on = number % 2 == 1
+            name = f"single {'on' if on else 'off'} {number // 2 + 1}"
+            parts.append(
+                (Phase(name, "requests", size, first=first), None if on else self.unlimited)
+            )
+            first += size
+        return parts
 
     def generator_rate(self) -> float:
         """How fast this process makes events (and encodes them), before the phases."""
@@ -1293,7 +1361,7 @@ class Bench:
         counts = self.target.counts()
         by_name = {p.name: p for p in phases}
         accepted = sum(p.accepted for p in phases)
-        delivered = by_name["batched"].sent + (by_name["single"].sent if "single" in by_name else 0)
+        delivered = by_name["batched"].sent + sum(p.sent for p in phases if _is_single(p))
         lost = sum(len(p.failures) for p in phases)
         checks: list[tuple[str, bool, str]] = [
             (
@@ -1350,9 +1418,9 @@ class Bench:
     def _spot_check(self, phases: dict[str, Phase]) -> tuple[str, bool, str]:
         """200 random events read back and compared field by field with what was sent."""
         sent = list(range(phases["batched"].sent))
-        if "single" in phases:
-            first = self.options.events
-            sent.extend(range(first, first + phases["single"].sent))
+        for phase in phases.values():
+            if _is_single(phase):
+                sent.extend(phase.first + number for number in phase.delivered)
         indexes = random.Random(self.options.seed).sample(sent, min(200, len(sent)))
         expected = {self.stream.unique_id(i): self.stream.event(i) for i in indexes}
         stored = self.target.stored_events(list(expected))
@@ -1460,12 +1528,38 @@ class Bench:
                 console.print(
                     f"target {phase.name}: ≥ {goal:,.0f} {phase.unit}/s → {phase.rate:,.0f} {met}"
                 )
+        self.report_limits(phases)
         load = os.getloadavg()
         console.print(
             f"[dim]{options.workers} server process(es), batch {options.batch_size} x "
             f"{options.batch_concurrency} in flight, single x {options.single_concurrency} in "
             f"flight, {options.client} client, log level {options.log_level}; load average now "
             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}[/dim]"
+        )
+
+    def report_limits(self, phases: list[Phase]) -> None:
+        """With --limits compare: single requests/s and server CPU a request, limits on / off."""
+        halves = {
+            on: [p for p in phases if _is_single(p) and (" on " in p.name) == on]
+            for on in (True, False)
+        }
+        if not halves[True] or not halves[False]:
+            return
+
+        def rate(group: list[Phase]) -> float:
+            return sum(p.sent for p in group) / max(1e-9, sum(p.seconds for p in group))
+
+        def cpu_ms(group: list[Phase]) -> float:
+            requests = max(1, sum(p.requests for p in group))
+            return 1000 * sum(p.usage.server for p in group) / requests
+
+        on, off = rate(halves[True]), rate(halves[False])
+        ratio = on / off if off else 0.0
+        met = "[green]met[/green]" if ratio >= 0.95 else "[red]missed[/red]"
+        console.print(
+            f"[bold]rate limits[/bold]: single events {on:,.0f} req/s with limits on, "
+            f"{off:,.0f} off: on / off = {ratio:.1%} (target ≥ 95%: {met}); server CPU "
+            f"{cpu_ms(halves[True]):.3f} ms a request on, {cpu_ms(halves[False]):.3f} ms off"
         )
 
     def report_activity(self, phases: list[Phase]) -> None:
@@ -1578,8 +1672,13 @@ class Bench:
             self.recorder.stop()
         if self.sampler is not None:
             self.sampler.stop()
-        if self.server is not None:
-            self.server.stop()
+        for server in (self.server, self.unlimited):
+            if server is not None:
+                server.stop()
+
+
+def _is_single(phase: Phase) -> bool:
+    return phase.name.startswith("single")
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

@@ -32,6 +32,8 @@ from herald.messaging.routes import router as tracking_router
 from herald.messaging.routes import suppressions_router
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
+from herald.ratelimit.middleware import install_rate_limits
+from herald.ratelimit.routes import router as rate_limits_router
 from herald.routing import JsonBodyRoute, document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
@@ -112,6 +114,9 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware)
     # Runs before the idempotency layer: oversized bodies are refused before anything reads them.
     app.add_middleware(BodySizeLimitMiddleware)
+    # Public requests are refused before their bodies are read; every limited class's answer
+    # gets its RateLimit-* headers here.
+    install_rate_limits(app)
     # Outermost: even a refusal (401, 413) must be readable by the website that sent the event.
     app.add_middleware(IngestionCorsMiddleware)
     # Ingestion first: a request is matched against the routes in this order, and the tracking
@@ -120,6 +125,7 @@ def create_app(
         events_router,
         system_router,
         tenancy_router,
+        rate_limits_router,
         jobs_router,
         profiles_router,
         segment_router,

@@ -21,7 +21,9 @@ from herald.events.segment import PATHS as SEGMENT_PATHS
 INGESTION_PATHS = frozenset({"/api/track", "/api/track/batch", "/api/identify", *SEGMENT_PATHS})
 ALLOWED_METHODS = "POST, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Content-Encoding, Idempotency-Key"
-EXPOSED_HEADERS = "Retry-After, Idempotent-Replayed"
+EXPOSED_HEADERS = (
+    "Retry-After, Idempotent-Replayed, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+)
 PREFLIGHT_MAX_AGE = "86400"
 
 

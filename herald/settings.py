@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.
     segment_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     log_level: str = "info"
+    # Rate limits (docs/rate-limits.md). Off only to measure what they cost (bench/ingest.py).
+    rate_limits: bool = True
+    # The most an owner may set for their organization, per window (for an organization and for
+    # each of its keys alike); the built-in defaults are lowered to these when they are higher.
+    rate_limit_ceiling_ingestion_per_second: int = Field(default=50_000, ge=1)
+    rate_limit_ceiling_ingestion_per_minute: int = Field(default=3_000_000, ge=1)
+    rate_limit_ceiling_management_per_second: int = Field(default=1_000, ge=1)
+    rate_limit_ceiling_management_per_minute: int = Field(default=60_000, ge=1)
+    # Requests without a key (tracking and unsubscribe links, provider webhooks) per client
+    # address: image proxies and providers send many from one address, hence generous.
+    rate_limit_public_per_second: int = Field(default=500, ge=1)
+    rate_limit_public_per_minute: int = Field(default=15_000, ge=1)
     # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
     # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
     outbound_allow: str = ""

@@ -24,7 +24,15 @@ def check_event_time(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise ValueError("needs a time zone, for example 2026-11-24T10:00:00Z")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        # Only the first and the last day a datetime can hold leave its range when moved to UTC.
+        raise ValueError(
+            "must not be before 2000-01-01"
+            if value.year < EARLIEST_EVENT_TIME.year
+            else "must not be more than a year in the future"
+        ) from None
     if value < EARLIEST_EVENT_TIME:
         raise ValueError("must not be before 2000-01-01")
     if value > datetime.now(UTC) + LATEST_EVENT_AHEAD:

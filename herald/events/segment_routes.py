@@ -24,7 +24,7 @@ from herald.db import utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotAuthenticated
 from herald.events import schemas, segment
 from herald.routing import JsonBodyRoute, body_read_by_handler, json_or_invalid
-from herald.tenancy.auth import Principal, key_principal, public_principal
+from herald.tenancy.auth import Principal, admitted, key_principal, public_principal
 from herald.tenancy.deps import DbSession
 
 router = APIRouter(tags=["segment"], route_class=JsonBodyRoute)
@@ -104,7 +104,8 @@ def segment_principal(request: Request, session: DbSession, payload: SegmentPayl
     body = payload.json()
     write_key = body.get("writeKey") if isinstance(body, dict) else None
     if isinstance(write_key, str) and write_key.strip():
-        return key_principal(session, write_key.strip(), cached=True)
+        principal = key_principal(session, write_key.strip(), cached=True)
+        return admitted(request, session, principal, "ingestion")
     raise NotAuthenticated(
         "send your public key as the HTTP Basic user name (Segment's write key), "
         "as 'Authorization: Bearer pk_…' or as writeKey in the body",

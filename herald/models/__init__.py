@@ -8,6 +8,7 @@ from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
+from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "MessageEvent",
     "Metric",
     "Organization",
+    "OrganizationRateLimits",
     "Profile",
     "ProfileChange",
     "Segment",

@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from herald.db import Database, get_database, on_commit
 from herald.errors import NotAuthenticated, PermissionDenied
 from herald.models import ApiKey, User, UserSession
+from herald.ratelimit.policy import Kind, admit, admit_async
 from herald.security import hash_token
 from herald.settings import get_settings
 from herald.tenancy import service
@@ -60,10 +61,19 @@ class Principal:
     api_key: ApiKey | None = None
     user_session: UserSession | None = None
     session_token: str | None = None
+    # The key that authenticated the request (None for a dashboard user).
+    key_id: uuid.UUID | None = None
 
     def require_role(self, minimum: str) -> None:
         if not service.has_role(self.role, minimum):
             raise PermissionDenied(f"this needs the {minimum} role or higher")
+
+    @property
+    def actor_id(self) -> uuid.UUID:
+        """Who is counted for rate limits: the key, or the session's user."""
+        actor = self.key_id if self.user is None else self.user.id
+        assert actor is not None
+        return actor
 
 
 def session_lifetime() -> timedelta:
@@ -99,6 +109,7 @@ class _CachedKey:
 
     org_id: uuid.UUID
     kind: str
+    key_id: uuid.UUID
 
 
 # hash of the key -> (when it stops being trusted, the database it came from, the key)
@@ -143,11 +154,15 @@ def _forget_revoked_key(target: ApiKey, value: datetime | None, *_args: Any) -> 
     clear_key_cache()
 
 
-def _principal(kind: str, org_id: uuid.UUID, api_key: ApiKey | None = None) -> Principal:
+def _principal(
+    kind: str, org_id: uuid.UUID, key_id: uuid.UUID, api_key: ApiKey | None = None
+) -> Principal:
     principal_kind: Literal["public_key", "secret_key"] = (
         "secret_key" if kind == "secret" else "public_key"
     )
-    return Principal(org_id=org_id, kind=principal_kind, role=SECRET_KEY_ROLE, api_key=api_key)
+    return Principal(
+        org_id=org_id, kind=principal_kind, role=SECRET_KEY_ROLE, api_key=api_key, key_id=key_id
+    )
 
 
 def key_principal(session: Session, token: str, *, cached: bool = False) -> Principal:
@@ -155,15 +170,15 @@ def key_principal(session: Session, token: str, *, cached: bool = False) -> Prin
     such principals carry no `api_key` object."""
     key_hash = hash_token(token) if cached else ""
     if cached and (hit := _cached_key(key_hash)) is not None:
-        return _principal(hit.kind, hit.org_id)
+        return _principal(hit.kind, hit.org_id, hit.key_id)
     found = service.resolve_api_key(session, token)
     if found is None:
         raise NotAuthenticated("invalid or revoked API key")
     if not cached:
-        return _principal(found.kind, found.org_id, found)
-    key = _CachedKey(found.org_id, found.kind)
+        return _principal(found.kind, found.org_id, found.id, found)
+    key = _CachedKey(found.org_id, found.kind, found.id)
     _cache_key(key_hash, key)
-    return _principal(key.kind, key.org_id)
+    return _principal(key.kind, key.org_id, key.key_id)
 
 
 def _lookup_key(token: str) -> Principal:
@@ -193,20 +208,26 @@ def _session_principal(request: Request, session: DbSession) -> Principal | None
     )
 
 
+def admitted(request: Request, session: Session, principal: Principal, kind: Kind) -> Principal:
+    """The principal, once its request is counted against its rate limits (or refused)."""
+    admit(request.scope, kind, principal.org_id, principal.actor_id, session)
+    return principal
+
+
 def management_principal(request: Request, session: DbSession) -> Principal:
     token = _bearer_token(request)
     if token is not None:
         principal = key_principal(session, token)
         if principal.kind != "secret_key":
             raise PermissionDenied("public keys can only send events; use a secret key")
-        return principal
+        return admitted(request, session, principal, "management")
     principal_or_none = _session_principal(request, session)
     if principal_or_none is None:
         raise NotAuthenticated(
             "sign in, or send a secret key as 'Authorization: Bearer sk_…'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return principal_or_none
+    return admitted(request, session, principal_or_none, "management")
 
 
 def _ingestion_token(request: Request) -> str:
@@ -220,7 +241,8 @@ def _ingestion_token(request: Request) -> str:
 
 
 def public_principal(request: Request, session: DbSession) -> Principal:
-    return key_principal(session, _ingestion_token(request), cached=True)
+    principal = key_principal(session, _ingestion_token(request), cached=True)
+    return admitted(request, session, principal, "ingestion")
 
 
 async def ingestion_principal(request: Request) -> Principal:
@@ -229,15 +251,18 @@ async def ingestion_principal(request: Request) -> Principal:
     token = _ingestion_token(request)
     hit = _cached_key(hash_token(token))
     if hit is not None:
-        return _principal(hit.kind, hit.org_id)
-    return await run_in_threadpool(_lookup_key, token)
+        principal = _principal(hit.kind, hit.org_id, hit.key_id)
+    else:
+        principal = await run_in_threadpool(_lookup_key, token)
+    await admit_async(request.scope, "ingestion", principal.org_id, principal.actor_id)
+    return principal
 
 
 def session_principal(request: Request, session: DbSession) -> Principal:
     principal = _session_principal(request, session)
     if principal is None:
         raise NotAuthenticated("this needs a signed-in dashboard user")
-    return principal
+    return admitted(request, session, principal, "management")
 
 
 ManagementAuth = Annotated[Principal, Depends(management_principal)]

@@ -186,3 +186,36 @@ def test_members_read_settings_but_cannot_change_them(page, herald_server, new_o
     expect(page.get_by_role("table", name="Team members").get_by_text(email)).to_be_visible()
     page.goto("/get-started")
     expect(page.get_by_text("Only admins create keys")).to_be_visible()
+
+
+def test_an_owner_sets_a_rate_limit_within_the_ceiling(
+    page, herald_server, new_org, screenshot
+) -> None:
+    org = new_org("Busy shop")
+    sign_in(page, org.email, org.password)
+    page.goto("/settings")
+    page.get_by_role("tab", name="Rate limits").click()
+    page.wait_for_url("**/settings/rate-limits")
+    label = "Management API and dashboard: Each API key or dashboard user, per minute (steady)"
+    limit = field(page, label)
+    expect(limit).to_have_value("")
+    expect(limit).to_have_attribute("placeholder", "3,000 (default)")
+    screenshot(page, "settings-rate-limits")
+
+    # Above the install's ceiling: the API's reason under the input, nothing saved.
+    limit.fill("999999")
+    page.get_by_role("button", name="Save").click()
+    expect(error_of(page, label)).to_contain_text("ceiling")
+    limit.fill("500")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Rate limits saved.")).to_be_visible()
+    page.reload()
+    expect(field(page, label)).to_have_value("500")
+    response = httpx.get(
+        herald_server.base_url + "/api/rate-limits",
+        headers={"Authorization": f"Bearer {org.secret_key}"},
+    )
+    assert response.json()["management"]["key"]["per_minute"]["limit"] == 500
+    # Every answer of the management API says how much is left.
+    assert int(response.headers["ratelimit-remaining"]) >= 0
+    expect(page.get_by_role("table", name="Usage by API key")).to_contain_text("sk_")

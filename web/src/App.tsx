@@ -26,6 +26,7 @@ import { SegmentsPage } from "./features/segments/SegmentsPage";
 import { AccountSettings } from "./features/settings/AccountSettings";
 import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
+import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AppLayout } from "./shell/AppLayout";
@@ -63,6 +64,7 @@ export function App() {
             <Route index element={<Navigate to="organization" replace />} />
             <Route path="organization" element={<OrganizationSettings />} />
             <Route path="api-keys" element={<ApiKeysSettings />} />
+            <Route path="rate-limits" element={<RateLimitsSettings />} />
             <Route path="team" element={<TeamSettings />} />
             <Route path="email" element={<EmailSettings />} />
             <Route path="account" element={<AccountSettings />} />

@@ -10,6 +10,8 @@ describe("the query client", () => {
     expect(shouldRetry(0, new ApiError(0, "network", "unreachable"))).toBe(true);
     expect(shouldRetry(0, new ApiError(404, "not_found", "gone"))).toBe(false);
     expect(shouldRetry(0, new ApiError(422, "invalid", "bad"))).toBe(false);
+    expect(shouldRetry(0, new ApiError(429, "rate_limited", "too many requests"))).toBe(true);
+    expect(shouldRetry(2, new ApiError(429, "rate_limited", "too many requests"))).toBe(false);
   });
 
   it("signs the shell out when any request finds the session gone", async () => {

@@ -3,9 +3,10 @@ import { ApiError } from "./api/errors";
 import { keys } from "./api/queries";
 import { isSignedOutError, SIGN_IN_MUTATION } from "./auth/session";
 
-/** Client errors (4xx) are answers, not hiccups: retrying them changes nothing. */
+/** Client errors (4xx) are answers, not hiccups: retrying them changes nothing. A 429 (over a
+ * rate limit) is the exception: it passes, and the retries wait a second, then two. */
 export function shouldRetry(failures: number, error: unknown): boolean {
-  if (error instanceof ApiError && error.status >= 400 && error.status < 500) return false;
+  if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) return false;
   return failures < 2;
 }
 

@@ -20,6 +20,7 @@ export const keys = {
   organization: ["organization"] as const,
   users: ["users"] as const,
   apiKeys: ["api-keys"] as const,
+  rateLimits: ["rate-limits"] as const,
   metrics: ["metrics"] as const,
   events: (name: string | null) => ["events", name] as const,
   eventsAll: ["events"] as const,
@@ -97,6 +98,11 @@ export const usersQuery = queryOptions({
 export const apiKeysQuery = queryOptions({
   queryKey: keys.apiKeys,
   queryFn: () => call(api.GET("/api/api-keys")),
+});
+
+export const rateLimitsQuery = queryOptions({
+  queryKey: keys.rateLimits,
+  queryFn: () => call(api.GET("/api/rate-limits")),
 });
 
 export const metricsQuery = queryOptions({

@@ -877,6 +877,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/rate-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Rate Limits
+         * @description The organization's limits in force, the install's defaults and ceilings, and what is
+         *     used now (per organization, and per active API key).
+         */
+        get: operations["get_rate_limits"];
+        /**
+         * Replace Rate Limits
+         * @description Set every limit (owners only): a value left out or null is the install's default.
+         */
+        put: operations["replace_rate_limits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Rate Limits
+         * @description Change the limits the body names (owners only); null goes back to the default. A value
+         *     above the install's ceiling is refused naming its field.
+         */
+        patch: operations["update_rate_limits"];
+        trace?: never;
+    };
     "/api/segments": {
         parameters: {
             query?: never;
@@ -2010,6 +2040,18 @@ export interface components {
              */
             type: "string" | "number" | "boolean" | "date";
         };
+        /** ClassLimits */
+        ClassLimits: {
+            /** @description Each API key, or each signed-in dashboard user. */
+            key: components["schemas"]["WindowPair"];
+            /** @description Every request of the organization together. */
+            organization: components["schemas"]["WindowPair"];
+        };
+        /** ClassLimitsUpdate */
+        ClassLimitsUpdate: {
+            key?: components["schemas"]["WindowPairUpdate"] | null;
+            organization?: components["schemas"]["WindowPairUpdate"] | null;
+        };
         /**
          * ConsentCondition
          * @description Whether Herald may send marketing on a channel: an address or number that is set, not
@@ -2594,6 +2636,25 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** KeyUsage */
+        KeyUsage: {
+            /**
+             * Api Key Id
+             * Format: uuid
+             */
+            api_key_id: string;
+            ingestion: components["schemas"]["Usage"];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "public" | "secret";
+            management: components["schemas"]["Usage"];
+            /** Name */
+            name: string;
+            /** Prefix */
+            prefix: string;
+        };
         /** Location */
         Location: {
             /** Address1 */
@@ -3166,6 +3227,38 @@ export interface components {
              * @description Custom property names to remove.
              */
             unset?: string[];
+        };
+        /**
+         * PublicLimits
+         * @description Requests without a key, per client address: set by the operator for the install.
+         */
+        PublicLimits: {
+            /** Per Minute */
+            per_minute: number;
+            /** Per Second */
+            per_second: number;
+        };
+        /** RateLimits */
+        RateLimits: {
+            /** @description POST /api/track, /api/track/batch, /api/identify and /v1/*. */
+            ingestion: components["schemas"]["ClassLimits"];
+            /**
+             * Keys
+             * @description Current usage of each active API key.
+             */
+            keys: components["schemas"]["KeyUsage"][];
+            /** @description The rest of /api/*. */
+            management: components["schemas"]["ClassLimits"];
+            public: components["schemas"]["PublicLimits"];
+        };
+        /**
+         * RateLimitsUpdate
+         * @description PATCH changes the values it names; PUT sets all of them (a value left out is the
+         *     default).
+         */
+        RateLimitsUpdate: {
+            ingestion?: components["schemas"]["ClassLimitsUpdate"] | null;
+            management?: components["schemas"]["ClassLimitsUpdate"] | null;
         };
         /** Readiness */
         Readiness: {
@@ -3965,6 +4058,13 @@ export interface components {
              */
             profile_id: string;
         };
+        /** Usage */
+        Usage: {
+            /** Per Minute */
+            per_minute: number;
+            /** Per Second */
+            per_second: number;
+        };
         /** User */
         User: {
             /**
@@ -4091,6 +4191,49 @@ export interface components {
             unsubscribes: number;
             /** Variant */
             variant: string;
+        };
+        /** WindowLimit */
+        WindowLimit: {
+            /**
+             * Ceiling
+             * @description The most an owner may set (the operator's setting).
+             */
+            ceiling: number;
+            /**
+             * Custom
+             * @description Whether this organization set its own value.
+             */
+            custom: boolean;
+            /**
+             * Default
+             * @description The install's default, used when none is set.
+             */
+            default: number;
+            /**
+             * Limit
+             * @description Requests allowed in the window now.
+             */
+            limit: number;
+            /**
+             * Used
+             * @description Requests counted in the window now, for the organization's windows.
+             */
+            used?: number | null;
+        };
+        /** WindowPair */
+        WindowPair: {
+            per_minute: components["schemas"]["WindowLimit"];
+            per_second: components["schemas"]["WindowLimit"];
+        };
+        /**
+         * WindowPairUpdate
+         * @description A value sets the limit; null goes back to the default.
+         */
+        WindowPairUpdate: {
+            /** Per Minute */
+            per_minute?: number | null;
+            /** Per Second */
+            per_second?: number | null;
         };
     };
     responses: never;
@@ -7338,6 +7481,182 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_rate_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimits"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    replace_rate_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RateLimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimits"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_rate_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RateLimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimits"];
                 };
             };
             /** @description Unauthorized */

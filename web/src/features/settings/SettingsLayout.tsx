@@ -1,11 +1,12 @@
 import { Tabs } from "@mantine/core";
-import { IconBuilding, IconKey, IconLock, IconMail, IconUsers } from "@tabler/icons-react";
+import { IconBuilding, IconGauge, IconKey, IconLock, IconMail, IconUsers } from "@tabler/icons-react";
 import { Outlet, useLocation, useNavigate } from "react-router";
 import { PageHeader } from "../../components/PageHeader";
 
 const TABS = [
   { value: "organization", label: "Organization", icon: IconBuilding },
   { value: "api-keys", label: "API keys", icon: IconKey },
+  { value: "rate-limits", label: "Rate limits", icon: IconGauge },
   { value: "team", label: "Team", icon: IconUsers },
   { value: "email", label: "Email", icon: IconMail },
   { value: "account", label: "Your account", icon: IconLock },

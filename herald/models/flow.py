@@ -35,6 +35,9 @@ class Flow(Base):
     # Where the builder draws the trigger and each step: {"trigger": {"x", "y"}, step id: ...}.
     layout: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_version: Mapped[int | None] = mapped_column(sa.Integer)
+    # Segment triggers: the last segment_history row looked at (per segment, rows are written
+    # under the segment's lock, so their ids become visible in order).
+    trigger_cursor: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Date-property triggers: enrolments are made for fire times up to this moment.
     date_scanned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

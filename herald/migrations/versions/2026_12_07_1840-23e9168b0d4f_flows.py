@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("definition", herald.db.JSONType, nullable=False),
         sa.Column("layout", herald.db.JSONType, nullable=False),
         sa.Column("published_version", sa.Integer(), nullable=True),
+        sa.Column("trigger_cursor", sa.BigInteger(), nullable=True),
         sa.Column("date_scanned_until", herald.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("live_at", herald.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paused_at", herald.db.UTCDateTime(timezone=True), nullable=True),

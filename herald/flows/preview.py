@@ -10,8 +10,8 @@ waits for has not happened yet; a random split shows the branch this profile's i
 
 from __future__ import annotations
 
-import hashlib
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +22,21 @@ from sqlalchemy.orm import Session
 from herald.db import json_text, utcnow
 from herald.errors import InvalidInput
 from herald.flows import schemas
-from herald.flows.definition import DelaySettings, FlowDefinition, RandomBranch
+from herald.flows.definition import DelaySettings, FlowDefinition
+from herald.flows.enrolments import matching_profiles
 from herald.flows.library import UNCHOSEN
+from herald.flows.steps import event_view, random_branch
 from herald.models import EmailTemplate, Flow, Profile
-from herald.segments.compiler import compare_json, members_query
+from herald.segments.compiler import compare_json
 from herald.segments.definition import Definition, EventFilter
-from herald.segments.service import definition_loader
 from herald.templates import service as templates
-from herald.templates.rendering import TemplateParts, parts_of
+from herald.templates.rendering import (
+    TemplateError,
+    TemplateParts,
+    parts_of,
+    profile_context,
+    render_text,
+)
 
 _BRANCHING = ("wait", "conditional_split", "trigger_split", "random_split")
 
@@ -48,11 +55,19 @@ def test_flow(
         return schemas.FlowTestResult(
             enters=False, reason="the profile does not match the flow's filters now", path=[]
         )
+    trigger: dict[str, Any] = {
+        "type": definition.trigger.type,
+        "time": now.isoformat(),
+        "properties": payload,
+    }
+    if definition.trigger.type == "metric":
+        trigger["metric"] = definition.trigger.metric
+    event = event_view(trigger)
     path: list[schemas.FlowTestStep] = []
     step_id = definition.start
     while step_id is not None:
         step = definition.step(step_id)
-        result = _try_step(session, flow, step, profile, payload, now)
+        result = _try_step(session, flow, step, profile, payload, event, now)
         path.append(result)
         # Splits and waits continue on the output they took; the rest on `next`.
         output = result.outcome if step.type in _BRANCHING else "next"
@@ -66,6 +81,7 @@ def _try_step(
     step: Any,
     profile: Profile,
     payload: dict[str, Any],
+    event: dict[str, Any],
     now: datetime,
 ) -> schemas.FlowTestStep:
     def result(outcome: str, detail: str, **extra: Any) -> schemas.FlowTestStep:
@@ -97,17 +113,37 @@ def _try_step(
             else "the trigger's properties do not match",
         )
     if step.type == "random_split":
-        branch = _branch(step.branches, f"{flow.id}:{profile.id}")
+        # The engine picks by the enrolment's id; a trial has none, so one made from the profile.
+        branch = random_branch(uuid.uuid5(flow.id, str(profile.id)), step)
         return result(branch, f"branch {branch!r} (by weight; this profile's pick)")
     if step.type == "send_email":
-        return _try_email(session, flow, step, profile, payload)
+        return _try_email(session, flow, step, profile, event)
     if step.type == "update_profile":
         changes = [f"set {k}" for k in step.update.set]
         changes += [f"unset {k}" for k in step.update.unset]
         changes += [f"increment {k} by {v:g}" for k, v in step.update.increment.items()]
         return result("would_update", "; ".join(changes))
     if step.type == "webhook":
-        return result("would_call", f"POST {step.webhook.url} (signed)")
+        context = {
+            "profile": profile_context(profile),
+            "event": event,
+            "flow": {
+                "id": str(flow.id),
+                "name": flow.name,
+                "enrolment_id": None,
+                "step_id": step.id,
+            },
+        }
+        try:
+            body = (
+                render_text(step.webhook.body, context, "webhook.body")
+                if step.webhook.body is not None
+                else json.dumps(context, default=str, ensure_ascii=False)
+            )
+        except TemplateError as exc:
+            problem = "; ".join(p.describe() for p in exc.problems)
+            return result("render_failed", f"the body does not render: {problem}")
+        return result("would_call", f"POST {step.webhook.url} (signed)", webhook_body=body)
     return result("exit", "the enrolment ends here")
 
 
@@ -119,7 +155,7 @@ def _describe_delay(delay: DelaySettings) -> str:
 
 
 def _try_email(
-    session: Session, flow: Flow, step: Any, profile: Profile, payload: dict[str, Any]
+    session: Session, flow: Flow, step: Any, profile: Profile, event: dict[str, Any]
 ) -> schemas.FlowTestStep:
     settings = step.email
 
@@ -144,7 +180,7 @@ def _try_email(
         )
     try:
         rendered = templates.preview(
-            session, flow.org_id, parts, profile_id=profile.id, sample={"event": payload}
+            session, flow.org_id, parts, profile_id=profile.id, sample={"event": event}
         )
     except InvalidInput as exc:
         return result("render_failed", exc.message)
@@ -167,36 +203,11 @@ def _try_email(
     )
 
 
-def _anchored(definition: Definition, start: datetime) -> Definition:
-    """The definition with "since starting this flow" counting from `start`."""
-    raw = definition.model_dump(mode="json")
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            window = node.get("window")
-            if isinstance(window, dict) and window.get("type") == "since_flow_start":
-                node["window"] = {"type": "since", "start": start.isoformat()}
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
-
-    visit(raw)
-    return Definition.model_validate(raw)
-
-
 def _matches(
     session: Session, flow: Flow, condition: Definition, profile: Profile, now: datetime
 ) -> bool:
-    query = members_query(
-        _anchored(condition, now),
-        flow.org_id,
-        now,
-        definition_loader(session, flow.org_id),
-        profile_ids=[profile.id],
-    )
-    return session.scalar(query.limit(1)) is not None
+    """Whether the profile matches now, had they entered the flow now (the engine's check)."""
+    return profile.id in matching_profiles(session, flow.org_id, condition, [profile.id], now, now)
 
 
 def _payload_matches(
@@ -208,14 +219,3 @@ def _payload_matches(
         document = sa.cast(document, postgresql.JSONB)
     checks = [compare_json(f, json_text(document, f.property), now) for f in filters]
     return bool(session.scalar(sa.select(sa.and_(*checks))))
-
-
-def _branch(branches: list[RandomBranch], seed: str) -> str:
-    """A branch chosen by weight, the same every time for the same seed."""
-    total = sum(b.weight for b in branches)
-    point = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") % total
-    for branch in branches:
-        if point < branch.weight:
-            return branch.name
-        point -= branch.weight
-    return branches[-1].name

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import utcnow
 from herald.errors import ErrorResponse
-from herald.flows import library, preview, results, schemas, service
+from herald.flows import library, preview, results, schemas, service, webhooks
 from herald.models import Flow, FlowEnrolment, FlowStepRun, Profile
 from herald.pagination import PageLimit
 from herald.profiles import service as profiles
@@ -80,9 +80,7 @@ def get_webhook_settings(auth: ManagementAuth, session: DbSession) -> schemas.We
     """The secret that signs webhook steps' requests (docs/flows.md shows how to verify).
     Owners only."""
     auth.require_role("owner")
-    return schemas.WebhookSettings(
-        signing_secret=service.webhook_signing_secret(session, auth.org_id)
-    )
+    return schemas.WebhookSettings(signing_secret=webhooks.signing_secret(session, auth.org_id))
 
 
 @router.post("/webhook-settings/rotate", operation_id="rotate_flow_webhook_secret")
@@ -90,7 +88,7 @@ def rotate_webhook_secret(auth: ManagementAuth, session: DbSession) -> schemas.W
     """A new signing secret; requests are signed with it from now on. Owners only."""
     auth.require_role("owner")
     return schemas.WebhookSettings(
-        signing_secret=service.rotate_webhook_signing_secret(session, auth.org_id)
+        signing_secret=webhooks.rotate_signing_secret(session, auth.org_id)
     )
 
 
@@ -279,6 +277,23 @@ def _details(session: Session, enrolments: list[FlowEnrolment]) -> list[schemas.
     ]
 
 
+@router.post("/{flow_id}/enrol", operation_id="enrol_in_flow", responses=BOTH)
+def enrol(
+    flow_id: uuid.UUID,
+    body: schemas.EnrolRequest,
+    auth: ManagementAuth,
+    session: DbSession,
+    response: Response,
+) -> schemas.EnrolResult:
+    """Enrol a profile in a live flow with an API trigger (the profile is found or created from
+    the reference, as /api/track does). `payload` is what trigger splits and templates read as
+    the event's properties. With `unique_id`, a retry enrols once."""
+    result = service.enrol_by_api(session, auth.org_id, flow_id, body)
+    if result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return result
+
+
 @router.get("/{flow_id}/enrolments", operation_id="list_flow_enrolments")
 def list_enrolments(
     flow_id: uuid.UUID,
@@ -315,6 +330,20 @@ def get_enrolment(
 ) -> schemas.EnrolmentDetail:
     """One enrolment with the steps it took, their times and outcomes."""
     enrolment = service.get_enrolment(session, auth.org_id, flow_id, enrolment_id)
+    return _details(session, [enrolment])[0]
+
+
+@router.delete(
+    "/{flow_id}/enrolments/{enrolment_id}",
+    operation_id="remove_flow_enrolment",
+    responses=CONFLICT,
+)
+def remove_enrolment(
+    flow_id: uuid.UUID, enrolment_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> schemas.EnrolmentDetail:
+    """Remove the profile from the flow: the enrolment exits ("removed") and takes no further
+    step. One that already ended is left as it was."""
+    enrolment = service.remove_enrolment(session, auth.org_id, flow_id, enrolment_id)
     return _details(session, [enrolment])[0]
 
 

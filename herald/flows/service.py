@@ -9,7 +9,6 @@ version) is the engine's (`herald.flows.engine`); this module calls it.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from typing import Any
 
@@ -18,20 +17,14 @@ from sqlalchemy.orm import Session
 
 from herald.db import utcnow
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
-from herald.flows import library
+from herald.flows import enrolments, library
 from herald.flows.definition import FlowDefinition, Position, dump, stored, validate_graph
-from herald.models import (
-    EmailTemplate,
-    Flow,
-    FlowEnrolment,
-    FlowSettings,
-    FlowStepRun,
-    FlowVersion,
-    Segment,
-)
+from herald.flows.schemas import EnrolRequest, EnrolResult
+from herald.models import EmailTemplate, Flow, FlowEnrolment, FlowStepRun, FlowVersion, Segment
 from herald.outbound import DestinationRefused, check_url
 from herald.pagination import newest_first_page
-from herald.security import decrypt, encrypt
+from herald.profiles.identity import ProfileRef, resolve
+from herald.profiles.service import phone_for
 from herald.segments.definition import Definition, referenced_segments
 from herald.tenancy.scope import get_scoped, scoped
 
@@ -177,8 +170,7 @@ def delete_flow(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> bool
         session.delete(flow)
         session.flush()
         return True
-    if flow.status != ARCHIVED:
-        archive(session, org_id, flow_id)
+    enrolments.archive(session, org_id, flow_id)
     return False
 
 
@@ -306,8 +298,9 @@ def _conditions(definition: FlowDefinition) -> list[Definition]:
 
 
 def publish(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
-    """Check the draft and run it: a new version (unless it is the published one unchanged);
-    a draft flow goes live, a paused one stays paused until resumed."""
+    """Check the draft and run it as a new version (unless it is the published one unchanged);
+    a draft flow goes live, a paused one stays paused until resumed. What happens to the people
+    standing in the flow is the engine's rule (`enrolments.publish`, docs/flows.md)."""
     flow = get_flow(session, org_id, flow_id)
     if flow.status == ARCHIVED:
         raise Conflict("an archived flow cannot be published; duplicate it instead")
@@ -317,17 +310,7 @@ def publish(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
         raise InvalidInput.for_fields(problems)
     if flow.published_version is not None and not has_unpublished_changes(session, flow):
         return flow
-    version = (flow.published_version or 0) + 1
-    session.add(
-        FlowVersion(org_id=org_id, flow_id=flow.id, version=version, definition=dump(definition))
-    )
-    flow.published_version = version
-    now = utcnow()
-    if flow.status == DRAFT:
-        flow.status = LIVE
-        flow.live_at = now
-    flow.updated_at = now
-    session.flush()
+    enrolments.publish(session, org_id, flow.id, definition)
     return flow
 
 
@@ -336,24 +319,12 @@ def publish(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
 
 def pause(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     """Nothing enters and no step runs; enrolments stay where they are until resumed."""
-    flow = get_flow(session, org_id, flow_id)
-    if flow.status != LIVE:
-        raise Conflict(f"only a live flow can be paused (this one is {flow.status})")
-    flow.status = PAUSED
-    flow.paused_at = utcnow()
-    session.flush()
-    return flow
+    return enrolments.pause(session, org_id, flow_id)
 
 
 def resume(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     """Live again: steps that fell due while paused run, in due order."""
-    flow = get_flow(session, org_id, flow_id)
-    if flow.status != PAUSED:
-        raise Conflict(f"only a paused flow can be resumed (this one is {flow.status})")
-    flow.status = LIVE
-    flow.paused_at = None
-    session.flush()
-    return flow
+    return enrolments.resume(session, org_id, flow_id)
 
 
 def archive(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
@@ -361,11 +332,7 @@ def archive(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     flow = get_flow(session, org_id, flow_id)
     if flow.status == ARCHIVED:
         raise Conflict("the flow is already archived")
-    now = utcnow()
-    flow.status = ARCHIVED
-    flow.archived_at = now
-    session.flush()
-    return flow
+    return enrolments.archive(session, org_id, flow_id)
 
 
 # --- Enrolments ----------------------------------------------------------------------------------
@@ -453,33 +420,35 @@ def flow_names(session: Session, flow_ids: set[uuid.UUID]) -> dict[uuid.UUID, st
     return dict(session.execute(sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))).all())
 
 
-# --- Webhook signing -----------------------------------------------------------------------------
+def enrol_by_api(
+    session: Session, org_id: uuid.UUID, flow_id: uuid.UUID, request: EnrolRequest
+) -> EnrolResult:
+    """Enrol the profile the reference names (found, or created as /api/track would) in a live
+    flow with an API trigger; the re-entry rules and the flow's filters apply."""
+    get_flow(session, org_id, flow_id)
+    reference = request.profile
+    phone = phone_for(session, org_id, reference.phone) if reference.phone else None
+    profile = resolve(
+        session,
+        org_id,
+        ProfileRef(
+            reference.id, reference.email, phone, reference.external_id, reference.anonymous_id
+        ),
+    ).profile
+    outcome = enrolments.enrol_by_api(
+        session, org_id, flow_id, profile.id, request.payload, request.unique_id
+    )
+    return EnrolResult(
+        enrolment_id=outcome.enrolment_id,
+        profile_id=outcome.profile_id,
+        created=outcome.created,
+        reason=outcome.reason,
+    )
 
 
-def _new_signing_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-def webhook_signing_secret(session: Session, org_id: uuid.UUID) -> str:
-    """The organization's secret for signing webhook steps' requests, made on first use."""
-    settings = session.get(FlowSettings, org_id)
-    if settings is None:
-        settings = FlowSettings(
-            org_id=org_id, webhook_signing_secret=encrypt(_new_signing_secret())
-        )
-        session.add(settings)
-        session.flush()
-    return decrypt(settings.webhook_signing_secret)
-
-
-def rotate_webhook_signing_secret(session: Session, org_id: uuid.UUID) -> str:
-    """A new secret; requests are signed with it from the next delivery on."""
-    secret = _new_signing_secret()
-    settings = session.get(FlowSettings, org_id)
-    if settings is None:
-        session.add(FlowSettings(org_id=org_id, webhook_signing_secret=encrypt(secret)))
-    else:
-        settings.webhook_signing_secret = encrypt(secret)
-        settings.updated_at = utcnow()
-    session.flush()
-    return secret
+def remove_enrolment(
+    session: Session, org_id: uuid.UUID, flow_id: uuid.UUID, enrolment_id: uuid.UUID
+) -> FlowEnrolment:
+    """Take the person out of the flow; an enrolment that already ended is left as it was."""
+    flow = get_flow(session, org_id, flow_id)
+    return enrolments.remove_enrolment(session, org_id, flow.id, enrolment_id)

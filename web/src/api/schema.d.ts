@@ -582,6 +582,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/flows/{flow_id}/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol
+         * @description Enrol a profile in a live flow with an API trigger (the profile is found or created from
+         *     the reference, as /api/track does). `payload` is what trigger splits and templates read as
+         *     the event's properties. With `unique_id`, a retry enrols once.
+         */
+        post: operations["enrol_in_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/flows/{flow_id}/enrolments": {
         parameters: {
             query?: never;
@@ -616,7 +638,12 @@ export interface paths {
         get: operations["get_flow_enrolment"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Remove Enrolment
+         * @description Remove the profile from the flow: the enrolment exits ("removed") and takes no further
+         *     step. One that already ended is left as it was.
+         */
+        delete: operations["remove_flow_enrolment"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2700,6 +2727,39 @@ export interface components {
             provider: "outbox" | "smtp";
             /** @description Needed for provider smtp; left out, the stored one is kept. */
             smtp?: components["schemas"]["SmtpSettingsUpdate"] | null;
+        };
+        /** EnrolRequest */
+        EnrolRequest: {
+            /** Payload */
+            payload?: {
+                [key: string]: unknown;
+            };
+            profile: components["schemas"]["ProfileReference"];
+            /**
+             * Unique Id
+             * @description Your id for this enrolment: a retry with it enrols once.
+             */
+            unique_id?: string | null;
+        };
+        /** EnrolResult */
+        EnrolResult: {
+            /** Created */
+            created: boolean;
+            /**
+             * Enrolment Id
+             * @description Null when the re-entry rule refused it.
+             */
+            enrolment_id: string | null;
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+            /**
+             * Reason
+             * @description Why no new enrolment was made, when none was.
+             */
+            reason: string | null;
         };
         /** Enrolment */
         Enrolment: {
@@ -7935,6 +7995,77 @@ export interface operations {
             };
         };
     };
+    enrol_in_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrolRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_flow_enrolments: {
         parameters: {
             query?: {
@@ -8040,6 +8171,74 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_flow_enrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

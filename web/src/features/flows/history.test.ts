@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HISTORY_LIMIT, record, redo, startHistory, undo } from "./history";
+import { COALESCE_MS, HISTORY_LIMIT, record, redo, startHistory, undo } from "./history";
 
 describe("undo and redo", () => {
   it("goes back and forth through changes, and a new change drops the redo", () => {
@@ -17,12 +17,15 @@ describe("undo and redo", () => {
     expect(undo(history).present).toBe("b");
   });
 
-  it("undoes changes in a row of one group together", () => {
+  it("undoes quick changes in a row of one group together, and slower ones apart", () => {
     let history = startHistory("");
-    for (const text of ["S", "Su", "Sub"]) history = record(history, text, "subject");
-    history = record(history, "Sub!", "name");
+    let now = 10_000;
+    for (const text of ["S", "Su", "Sub"]) history = record(history, text, "subject", (now += 100));
+    history = record(history, "Sub!", "name", (now += 100));
     expect(undo(history).present).toBe("Sub");
     expect(undo(undo(history)).present).toBe("");
+    history = record(history, "Sub!?", "name", (now += COALESCE_MS));
+    expect(undo(history).present).toBe("Sub!");
   });
 
   it("keeps a bounded past", () => {

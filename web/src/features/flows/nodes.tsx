@@ -53,6 +53,12 @@ export type StepNodeType = Node<StepNodeData, "step">;
 
 const NODE_WIDTH = 230;
 
+/** How often an output was taken: a wait's "no" is recorded as its timeout. */
+function takenBy(data: StepNodeData, output: string): number {
+  if (data.stepType === "wait" && output === "no") return (data.taken["no"] ?? 0) + (data.taken["timed out"] ?? 0);
+  return data.taken[output] ?? 0;
+}
+
 function Problems({ count }: { count: number }) {
   if (count === 0) return null;
   return (
@@ -61,6 +67,37 @@ function Problems({ count }: { count: number }) {
         {count} to fix
       </Badge>
     </Tooltip>
+  );
+}
+
+/** What came of the step so far: an email's sent and skipped, otherwise how many went past it
+ * (a split's counts stand by its outputs). */
+function RunCounts({ stepType, outputs, taken }: { stepType: string; outputs: string[]; taken: Record<string, number> }) {
+  const total = Object.values(taken).reduce((sum, n) => sum + n, 0);
+  if (stepType === "send_email") {
+    return (
+      <>
+        <Badge variant="light" color="teal" size="sm" data-testid="count-sent">
+          {formatCount(taken.sent ?? 0)} sent
+        </Badge>
+        {(taken.skipped ?? 0) > 0 && (
+          <Badge variant="light" color="gray" size="sm" data-testid="count-skipped">
+            {formatCount(taken.skipped ?? 0)} skipped
+          </Badge>
+        )}
+        {(taken.draft ?? 0) > 0 && (
+          <Badge variant="light" color="gray" size="sm">
+            {formatCount(taken.draft ?? 0)} draft
+          </Badge>
+        )}
+      </>
+    );
+  }
+  if (outputs.length > 1) return null;
+  return (
+    <Badge variant="light" color="gray" size="sm" data-testid="count-passed">
+      {formatCount(total)} {stepType === "exit" ? "exited" : "passed"}
+    </Badge>
   );
 }
 
@@ -135,16 +172,7 @@ export function StepNode({ id, data, selected }: NodeProps<StepNodeType>) {
             <Badge variant="light" size="sm" data-testid="count-here">
               {formatCount(data.here)} here now
             </Badge>
-            {data.outputs.length === 1 && (
-              <Badge variant="light" color="gray" size="sm" data-testid="count-passed">
-                {formatCount(data.taken[data.outputs[0]!] ?? 0)} passed
-              </Badge>
-            )}
-            {data.stepType === "exit" && (
-              <Badge variant="light" color="gray" size="sm" data-testid="count-passed">
-                {formatCount(Object.values(data.taken).reduce((a, b) => a + b, 0))} exited
-              </Badge>
-            )}
+            <RunCounts stepType={data.stepType} outputs={data.outputs} taken={data.taken} />
           </Group>
         )}
       </Stack>
@@ -162,7 +190,7 @@ export function StepNode({ id, data, selected }: NodeProps<StepNodeType>) {
                 data-testid={`output-${id}-${output}`}
               >
                 {output}
-                {data.here !== null ? ` · ${formatCount(data.taken[output] ?? 0)}` : ""}
+                {data.here !== null ? ` · ${formatCount(takenBy(data, output))}` : ""}
               </Text>
             )}
             <Handle

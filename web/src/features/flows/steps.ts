@@ -157,7 +157,8 @@ export function summarizeTrigger(trigger: Trigger, segmentName: (id: string) => 
   }
 }
 
-/** A blank flow: someone does an event, and nothing happens yet. */
+/** A blank flow: entered through the API (the one trigger that needs no settings, so that the
+ * draft is valid from the start) until another trigger is chosen, and nothing happens yet. */
 export function blankDefinition(): FlowDefinition {
-  return { version: 1, trigger: newTrigger("metric"), reentry: { mode: "every_time" }, start: null, steps: [] };
+  return { version: 1, trigger: newTrigger("api"), reentry: { mode: "every_time" }, start: null, steps: [] };
 }

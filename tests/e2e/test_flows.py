@@ -205,10 +205,18 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
         "2 entered", timeout=SECONDS
     )
     expect(email.get_by_test_id("count-sent")).to_have_text("1 sent", timeout=SECONDS)
-    # The filters are checked again when the delay ends: the buyer left there, not past it.
-    expect(delay.get_by_test_id("count-passed")).to_have_text("1 passed")
     expect(delay.get_by_test_id("count-here")).to_have_text("0 here now")
     screenshot(page, "flow-live-counts")
+
+    # Test with a profile: the path the person would take now, the email rendered for them.
+    page.get_by_role("button", name="Test", exact=True).click()
+    trial = page.get_by_role("dialog", name="Test with a profile")
+    trial.get_by_role("combobox", name="Profile").fill(keeps)
+    page.get_by_role("option", name=re.compile(re.escape(keeps))).click()
+    trial.get_by_role("button", name="Test", exact=True).click()
+    path = trial.get_by_label("Trial path")
+    expect(path).to_contain_text("Subject: Your cart is waiting")
+    page.keyboard.press("Escape")
 
     # The enrolment explorer: who left at the filter, and why.
     page.get_by_role("link", name="Enrolments").click()

@@ -19,8 +19,8 @@ import { useCursorPages } from "../../components/useCursorPages";
 import { EnrolmentPath } from "./EnrolmentPath";
 import { EnrolmentStatusBadge } from "./FlowStatusBadge";
 import { ENROLMENT_STATUS_LABELS } from "./status";
-import { stepKind } from "./steps";
-import { toDocument, type EnrolmentStatus, type Flow } from "./types";
+import { stepNamesOf } from "./steps";
+import type { EnrolmentStatus, Flow } from "./types";
 
 const STATUS_OPTIONS = (Object.keys(ENROLMENT_STATUS_LABELS) as EnrolmentStatus[]).map((value) => ({
   value,
@@ -35,18 +35,6 @@ export function EnrolmentsPage() {
       {(data) => <Enrolments flow={data} />}
     </QueryResult>
   );
-}
-
-/** "Email (send-email-1)", or the step's own label: how lists name a step. */
-export function stepNamesOf(flow: Flow): Record<string, string> {
-  const names: Record<string, string> = {};
-  const definitions = [toDocument(flow).definition, ...(flow.published ? [flow.published] : [])];
-  for (const definition of definitions) {
-    for (const step of definition.steps ?? []) {
-      names[step.id] ??= step.name || `${stepKind(step.type)?.label ?? step.type} (${step.id})`;
-    }
-  }
-  return names;
 }
 
 function Enrolments({ flow }: { flow: Flow }) {

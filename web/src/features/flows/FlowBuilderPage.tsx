@@ -1,13 +1,17 @@
 /** /flows/:flowId — the builder: the palette, the canvas, and the side panel of what is selected;
  * save, publish, pause, resume, archive; live counts on each step while the flow runs. */
-import { Alert, Anchor, Box, Button, Group, Paper, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
+import { Alert, Anchor, Box, Button, Group, Menu, Paper, ScrollArea, Stack, Text, Title, Tooltip, UnstyledButton } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import {
   IconArchive,
   IconArrowBackUp,
   IconArrowForwardUp,
+  IconChevronDown,
+  IconCopy,
   IconDeviceFloppy,
+  IconFlask,
+  IconTrash,
   IconLayoutDistributeHorizontal,
   IconPlayerPause,
   IconPlayerPlay,
@@ -17,7 +21,7 @@ import {
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useMemo, useState } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 import { api, call } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { flowQuery, flowResultsQuery, keys, segmentCatalogQuery, segmentsQuery, templatesQuery } from "../../api/queries";
@@ -34,7 +38,8 @@ import { record, redo, startHistory, undo, type History } from "./history";
 import { STEP_ICONS } from "./nodes";
 import { isRunning, LIVE_REFRESH_MS } from "./status";
 import { StepPanel, type PanelContext } from "./StepPanel";
-import { newStep, STEP_KINDS, summarizeStep, summarizeTrigger } from "./steps";
+import { newStep, STEP_KINDS, stepNamesOf, summarizeStep, summarizeTrigger } from "./steps";
+import { TestFlowModal } from "./TestFlowModal";
 import { FlowSettingsPanel, TriggerPanel } from "./TriggerPanel";
 import { toDocument, type Flow, type FlowDocument, type StepType } from "./types";
 import { useUnsavedChangesWarning } from "./useUnsavedChangesWarning";
@@ -65,6 +70,9 @@ function FlowBuilder({ flow }: { flow: Flow }) {
   const [errors, setErrors] = useState<FlowErrors>(noFlowErrors);
   const [selected, setSelected] = useState<string | null>(null);
   const [archiving, setArchiving] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [testing, setTesting] = useState(false);
+  const navigate = useNavigate();
   const document = history.present;
   const { definition, layout } = document;
   const dirty = useMemo(() => !sameDocument(document, saved), [document, saved]);
@@ -165,6 +173,27 @@ function FlowBuilder({ flow }: { flow: Flow }) {
   const resuming = useFlowAction("resume", "Resumed.");
   const archive = useFlowAction("archive", "Archived: its enrolments have ended.");
 
+  const duplicate = useMutation({
+    mutationFn: () => call(api.POST("/api/flows/{flow_id}/duplicate", { params: { path: { flow_id: flow.id } } })),
+    onSuccess: (copy) => {
+      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      notifications.show({ color: "teal", message: `Duplicated as “${copy.name}”.` });
+      void navigate(`/flows/${copy.id}`);
+    },
+    onError: (error) => notifications.show({ color: "red", title: "Not duplicated", message: errorMessage(error) }),
+  });
+  const remove = useMutation({
+    mutationFn: () => call(api.DELETE("/api/flows/{flow_id}", { params: { path: { flow_id: flow.id } } })),
+    onSuccess: () => {
+      setSaved(document);
+      queryClient.removeQueries({ queryKey: keys.flow(flow.id) });
+      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      notifications.show({ color: "teal", message: `Flow “${flow.name}” was deleted.` });
+      void navigate("/flows");
+    },
+    onError: (error) => notifications.show({ color: "red", title: "Not deleted", message: errorMessage(error) }),
+  });
+
   useHotkeys([
     ["mod+z", () => setHistory(undo)],
     ["mod+shift+z", () => setHistory(redo)],
@@ -184,6 +213,28 @@ function FlowBuilder({ flow }: { flow: Flow }) {
             <Button component={Link} to={`/flows/${flow.id}/enrolments`} variant="default" leftSection={<IconUsers size={16} aria-hidden />}>
               Enrolments
             </Button>
+            <Tooltip label="Save first: the test runs the saved draft" disabled={!dirty}>
+              <Button variant="default" leftSection={<IconFlask size={16} aria-hidden />} disabled={dirty} onClick={() => setTesting(true)}>
+                Test
+              </Button>
+            </Tooltip>
+            <Menu position="bottom-end">
+              <Menu.Target>
+                <Button variant="default" rightSection={<IconChevronDown size={14} aria-hidden />}>
+                  More
+                </Button>
+              </Menu.Target>
+              <Menu.Dropdown>
+                <Menu.Item leftSection={<IconCopy size={14} aria-hidden />} onClick={() => duplicate.mutate()}>
+                  Duplicate
+                </Menu.Item>
+                {flow.status === "draft" && (
+                  <Menu.Item color="red" leftSection={<IconTrash size={14} aria-hidden />} onClick={() => setDeleting(true)}>
+                    Delete draft
+                  </Menu.Item>
+                )}
+              </Menu.Dropdown>
+            </Menu>
             {!readOnly && (
               <Button
                 variant="default"
@@ -310,6 +361,17 @@ function FlowBuilder({ flow }: { flow: Flow }) {
           {Object.values(results.data.exited).reduce((a, b) => a + b, 0)} exited, {results.data.messages.sent} emails sent.
         </Text>
       )}
+      <TestFlowModal flowId={flow.id} opened={testing} onClose={() => setTesting(false)} stepNames={stepNamesOf(flow)} />
+      <ConfirmDialog
+        opened={deleting}
+        title="Delete this draft?"
+        confirmLabel="Delete"
+        onConfirm={() => remove.mutate()}
+        onCancel={() => setDeleting(false)}
+        busy={remove.isPending}
+      >
+        The flow has never been published; deleting it cannot be undone.
+      </ConfirmDialog>
       <ConfirmDialog
         opened={archiving}
         title="Archive this flow?"

@@ -1,7 +1,7 @@
 /** What each kind of step is called, what a new one holds, and how the canvas sums it up in a
  * line; the same for triggers. Without React, so that it can be tested. */
 import { emptyDefinition } from "../segments/definition";
-import { NO_TEMPLATE, type FlowDefinition, type Step, type StepType, type Trigger, type TriggerType } from "./types";
+import { NO_TEMPLATE, toDocument, type Flow, type FlowDefinition, type Step, type StepType, type Trigger, type TriggerType } from "./types";
 
 export interface StepKind {
   type: StepType;
@@ -161,4 +161,16 @@ export function summarizeTrigger(trigger: Trigger, segmentName: (id: string) => 
  * draft is valid from the start) until another trigger is chosen, and nothing happens yet. */
 export function blankDefinition(): FlowDefinition {
   return { version: 1, trigger: newTrigger("api"), reentry: { mode: "every_time" }, start: null, steps: [] };
+}
+
+/** "Email (send-email-1)", or the step's own label: how lists name a step. */
+export function stepNamesOf(flow: Flow): Record<string, string> {
+  const names: Record<string, string> = {};
+  const definitions = [toDocument(flow).definition, ...(flow.published ? [flow.published] : [])];
+  for (const definition of definitions) {
+    for (const step of definition.steps ?? []) {
+      names[step.id] ??= step.name || `${stepKind(step.type)?.label ?? step.type} (${step.id})`;
+    }
+  }
+  return names;
 }

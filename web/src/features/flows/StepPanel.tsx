@@ -177,6 +177,31 @@ function StepSettings({
   }
 }
 
+/** The bin at the end of a row of a list the panel edits (branches, changes, headers). */
+function RemoveRow({ label, onClick, disabled }: { label: string; onClick: () => void; disabled?: boolean }) {
+  return (
+    <ActionIcon variant="subtle" color="red" mb={2} aria-label={label} disabled={disabled} onClick={onClick}>
+      <IconX size={14} aria-hidden />
+    </ActionIcon>
+  );
+}
+
+/** The "Add …" under such a list. */
+function AddRow({ children, onClick, disabled }: { children: ReactNode; onClick: () => void; disabled?: boolean }) {
+  return (
+    <Button
+      size="compact-xs"
+      variant="subtle"
+      leftSection={<IconPlus size={12} aria-hidden />}
+      disabled={disabled}
+      style={{ alignSelf: "flex-start" }}
+      onClick={onClick}
+    >
+      {children}
+    </Button>
+  );
+}
+
 export function DurationInputs({
   label,
   value,
@@ -338,24 +363,15 @@ function RandomSettings({ step, onChange }: { step: StepOf<"random_split">; onCh
           <Text size="xs" c="dimmed" pb={6}>
             {total ? Math.round((100 * branch.weight) / total) : 0}%
           </Text>
-          <ActionIcon
-            variant="subtle"
-            color="red"
-            mb={2}
-            aria-label={`Remove branch ${branch.name}`}
+          <RemoveRow
+            label={`Remove branch ${branch.name}`}
             disabled={step.branches.length <= 2}
             onClick={() => onChange({ ...step, branches: step.branches.filter((_, i) => i !== index) })}
-          >
-            <IconX size={14} aria-hidden />
-          </ActionIcon>
+          />
         </Group>
       ))}
-      <Button
-        size="compact-xs"
-        variant="subtle"
-        leftSection={<IconPlus size={12} aria-hidden />}
+      <AddRow
         disabled={step.branches.length >= 7}
-        style={{ alignSelf: "flex-start" }}
         onClick={() => {
           const taken = new Set(step.branches.map((b) => b.name));
           const name = "abcdefg".split("").find((letter) => !taken.has(letter)) ?? `b${step.branches.length + 1}`;
@@ -363,7 +379,7 @@ function RandomSettings({ step, onChange }: { step: StepOf<"random_split">; onCh
         }}
       >
         Add branch
-      </Button>
+      </AddRow>
     </Stack>
   );
 }
@@ -506,23 +522,13 @@ function UpdateSettings({ step, onChange }: { step: StepOf<"update_profile">; on
               onChange={(e) => setRows(rows.map((r, i) => (i === index ? { ...r, value: e.currentTarget.value } : r)), `value-${index}`)}
             />
           )}
-          <ActionIcon variant="subtle" color="red" mb={2} aria-label={`Remove change ${index + 1}`} onClick={() => setRows(rows.filter((_, i) => i !== index))}>
-            <IconX size={14} aria-hidden />
-          </ActionIcon>
+          <RemoveRow label={`Remove change ${index + 1}`} onClick={() => setRows(rows.filter((_, i) => i !== index))} />
         </Group>
       ))}
       <Text size="xs" c="dimmed">
         true, false, null and numbers are stored as such; anything else as text. Each property once per step.
       </Text>
-      <Button
-        size="compact-xs"
-        variant="subtle"
-        leftSection={<IconPlus size={12} aria-hidden />}
-        style={{ alignSelf: "flex-start" }}
-        onClick={() => setRows([...rows, { kind: "set", property: `property_${rows.length + 1}`, value: "" }])}
-      >
-        Add change
-      </Button>
+      <AddRow onClick={() => setRows([...rows, { kind: "set", property: `property_${rows.length + 1}`, value: "" }])}>Add change</AddRow>
     </Stack>
   );
 }
@@ -556,20 +562,10 @@ function WebhookSettings({ step, onChange }: { step: StepOf<"webhook">; onChange
             value={row.value}
             onChange={(e) => setHeaders(rows.map((r, i) => (i === index ? { ...r, value: e.currentTarget.value } : r)), `hvalue-${index}`)}
           />
-          <ActionIcon variant="subtle" color="red" mb={2} aria-label={`Remove header ${index + 1}`} onClick={() => setHeaders(rows.filter((_, i) => i !== index))}>
-            <IconX size={14} aria-hidden />
-          </ActionIcon>
+          <RemoveRow label={`Remove header ${index + 1}`} onClick={() => setHeaders(rows.filter((_, i) => i !== index))} />
         </Group>
       ))}
-      <Button
-        size="compact-xs"
-        variant="subtle"
-        leftSection={<IconPlus size={12} aria-hidden />}
-        style={{ alignSelf: "flex-start" }}
-        onClick={() => setHeaders([...rows, { name: `X-Header-${rows.length + 1}`, value: "" }])}
-      >
-        Add header
-      </Button>
+      <AddRow onClick={() => setHeaders([...rows, { name: `X-Header-${rows.length + 1}`, value: "" }])}>Add header</AddRow>
       <Textarea
         size="xs"
         label="Body (JSON template)"

@@ -49,6 +49,13 @@ def test_flow(
     payload: dict[str, Any],
 ) -> schemas.FlowTestResult:
     now = utcnow()
+    trigger_filters = definition.trigger.filters if definition.trigger.type == "metric" else []
+    if trigger_filters and not _payload_matches(session, trigger_filters, payload, now):
+        return schemas.FlowTestResult(
+            enters=False,
+            reason="the payload does not match the trigger's filters",
+            path=[],
+        )
     if definition.filters is not None and not _matches(
         session, flow, definition.filters, profile, now
     ):

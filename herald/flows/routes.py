@@ -47,7 +47,7 @@ def _out(session: Session, flow: Flow, summary: schemas.FlowResultsSummary) -> s
         description=flow.description,
         status=flow.status,
         trigger_type=draft.trigger.type,
-        trigger_label=service.trigger_label(session, draft),
+        trigger_label=service.trigger_label(session, flow.org_id, draft),
         version=flow.published_version,
         has_unpublished_changes=service.has_unpublished_changes(session, flow),
         live_at=flow.live_at,

@@ -70,15 +70,22 @@ def has_unpublished_changes(session: Session, flow: Flow) -> bool:
     return published is None or dump(published) != flow.definition
 
 
-def trigger_label(session: Session, definition: FlowDefinition) -> str:
+def trigger_label(session: Session, org_id: uuid.UUID, definition: FlowDefinition) -> str:
     """The trigger in a few words, for lists: the metric, the segment's name, the date."""
     trigger = definition.trigger
     if trigger.type == "metric":
         return trigger.metric
     if trigger.type in ("segment_entered", "segment_exited"):
-        name = session.scalar(sa.select(Segment.name).where(Segment.id == trigger.segment_id))
+        name = session.scalar(
+            sa.select(Segment.name).where(
+                Segment.org_id == org_id, Segment.id == trigger.segment_id
+            )
+        )
         verb = "Enters" if trigger.type == "segment_entered" else "Leaves"
-        return f"{verb} {name}" if name else f"{verb} a segment (not chosen)"
+        if name:
+            return f"{verb} {name}"
+        missing = "not chosen" if trigger.segment_id == library.UNCHOSEN else "not found"
+        return f"{verb} a segment ({missing})"
     if trigger.type == "date_property":
         source = trigger.property or trigger.field
         return f"Date: {source}" + (" (yearly)" if trigger.recurrence == "yearly" else "")

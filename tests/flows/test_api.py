@@ -157,6 +157,8 @@ def test_publishing_checks_segments_and_webhook_urls(client: TestClient) -> None
         ],
     }
     flow = create_flow(client, org, definition)
+    # Another organization's segment name is not shown either.
+    assert flow["trigger_label"] == "Enters a segment (not found)"
     problems = fields(act(client, org, flow["id"], "publish"))
     assert problems["definition.trigger.segment_id"] == (
         f"no segment {foreign_segment} in this organization"

@@ -64,6 +64,18 @@ def test_a_profile_outside_the_filters_does_not_enter(client: TestClient) -> Non
     assert (outside["enters"], outside["path"]) == (False, [])
     assert "filters" in outside["reason"]
     assert try_flow(client, org, flow["id"], parisian)["enters"] is True
+    definition["trigger"]["filters"] = [
+        {"property": "total", "operator": "greater_than", "value": 10}
+    ]
+    client.patch(
+        f"/api/flows/{flow['id']}", json={"definition": definition}, headers=org.secret_headers
+    )
+    small = try_flow(client, org, flow["id"], parisian, total=5)
+    assert (small["enters"], small["reason"]) == (
+        False,
+        "the payload does not match the trigger's filters",
+    )
+    assert try_flow(client, org, flow["id"], parisian, total=50)["enters"] is True
 
 
 def test_splits_follow_the_payload_and_the_profile(client: TestClient) -> None:

@@ -25,6 +25,7 @@ from herald.flows.definition import FlowDefinition, SegmentTrigger, dump, stored
 from herald.messaging import ledger
 from herald.messaging.service import live_profiles
 from herald.models import Flow, FlowEnrolment, FlowStepRun, FlowVersion, SegmentHistory
+from herald.profiles.identity import on_erase
 from herald.segments.compiler import members_query
 from herald.segments.definition import Definition, counts_from_flow_start
 from herald.segments.service import definition_loader
@@ -327,6 +328,20 @@ def end_open(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@on_erase
+def _forget_on_erase(session: Session, org_id: uuid.UUID, profile_ids: list[uuid.UUID]) -> None:
+    """An erased person leaves every flow, and what their triggers carried (event properties,
+    API payloads) is forgotten; the enrolments stay as counts."""
+    theirs = sa.and_(FlowEnrolment.org_id == org_id, FlowEnrolment.profile_id.in_(profile_ids))
+    end_open(session, theirs, EXITED, REASON_PROFILE_GONE)
+    session.execute(
+        sa.update(FlowEnrolment)
+        .where(theirs)
+        .values(trigger={})
+        .execution_options(synchronize_session=False)
+    )
 
 
 def remove_enrolment(

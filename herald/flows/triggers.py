@@ -228,13 +228,19 @@ def scan_segments(database: Database) -> int:
     enrolments waiting for a segment that their profile is now in. How many rows it handled."""
     handled = 0
     with database.transaction() as session:
-        flows = every_live_flow(session)
+        flows = [(f, d) for f, d in every_live_flow(session) if _reads_segments(d)]
     for flow, definition in flows:
         with database.transaction() as session:
             if definition.trigger.type in ("segment_entered", "segment_exited"):
                 handled += _segment_trigger(session, flow.id, definition)
             handled += _segment_waits(session, flow, definition)
     return handled
+
+
+def _reads_segments(definition: FlowDefinition) -> bool:
+    return definition.trigger.type in ("segment_entered", "segment_exited") or any(
+        step.type == "wait" and step.wait_for.type == "segment_entered" for step in definition.steps
+    )
 
 
 def _segment_trigger(session: Session, flow_id: uuid.UUID, definition: FlowDefinition) -> int:

@@ -2701,6 +2701,11 @@ export interface components {
              * @enum {string}
              */
             kind: "user" | "secret_key";
+            /**
+             * Links Base Url
+             * @description HERALD_BASE_URL: the address tracking, click and unsubscribe links point at. The dashboard warns when it is served from another address.
+             */
+            links_base_url: string;
             organization: components["schemas"]["Organization"];
             /**
              * Role
@@ -2900,6 +2905,11 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /**
+             * Name Confirmed
+             * @description False while the organization still has the placeholder name of a first start; the dashboard asks an owner for the real one (set by PATCH /api/organization).
+             */
+            name_confirmed: boolean;
             /** Timezone */
             timezone: string;
         };

@@ -33,7 +33,7 @@ from herald.flows.definition import (
     WaitStep,
     parse_time_of_day,
 )
-from herald.flows.engine import _COLUMNS, Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
 from herald.flows.enrolments import LIVE, WAITING, Candidate, enrol
 from herald.flows.steps import wait_started
 from herald.models import (
@@ -166,7 +166,7 @@ def _wake_event_waits(
     now: datetime,
 ) -> None:
     rows = session.execute(
-        sa.select(*_COLUMNS).where(
+        sa.select(*ENROLMENT_COLUMNS).where(
             FlowEnrolment.org_id == org_id,
             FlowEnrolment.profile_id.in_(list(names)),
             FlowEnrolment.status == WAITING,

@@ -81,7 +81,7 @@ class Work:
         return self.flow.step(self.step)
 
 
-_COLUMNS = (
+ENROLMENT_COLUMNS = (
     FlowEnrolment.id,
     FlowEnrolment.org_id,
     FlowEnrolment.flow_id,
@@ -327,7 +327,7 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Work]:
     works: list[Work] = []
     for status in (ACTIVE, WAITING):
         query = (
-            sa.select(*_COLUMNS)
+            sa.select(*ENROLMENT_COLUMNS)
             .join(Flow, Flow.id == FlowEnrolment.flow_id)
             .where(
                 FlowEnrolment.status == status,
@@ -385,7 +385,7 @@ def run_locked(
     the batch's transitions, and write them back, in the caller's transaction: how an event
     that arrives wakes a waiting enrolment, and how a webhook's outcome is recorded."""
     query = (
-        sa.select(*_COLUMNS)
+        sa.select(*ENROLMENT_COLUMNS)
         .where(FlowEnrolment.id.in_(list(enrolment_ids)), FlowEnrolment.status.in_(OPEN))
         .order_by(FlowEnrolment.id)
         .with_for_update()

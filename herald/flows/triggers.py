@@ -33,7 +33,7 @@ from herald.flows.definition import (
     WaitStep,
     parse_time_of_day,
 )
-from herald.flows.engine import _COLUMNS, Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
 from herald.flows.enrolments import LIVE, WAITING, Candidate, enrol
 from herald.flows.steps import wait_started
 from herald.models import (
@@ -166,7 +166,7 @@ def _wake_event_waits(
     now: datetime,
 ) -> None:
     rows = session.execute(
-        sa.select(*_COLUMNS).where(
+        sa.select(*ENROLMENT_COLUMNS).where(
             FlowEnrolment.org_id == org_id,
             FlowEnrolment.profile_id.in_(list(names)),
             FlowEnrolment.status == WAITING,
@@ -228,13 +228,19 @@ def scan_segments(database: Database) -> int:
     enrolments waiting for a segment that their profile is now in. How many rows it handled."""
     handled = 0
     with database.transaction() as session:
-        flows = every_live_flow(session)
+        flows = [(f, d) for f, d in every_live_flow(session) if _reads_segments(d)]
     for flow, definition in flows:
         with database.transaction() as session:
             if definition.trigger.type in ("segment_entered", "segment_exited"):
                 handled += _segment_trigger(session, flow.id, definition)
             handled += _segment_waits(session, flow, definition)
     return handled
+
+
+def _reads_segments(definition: FlowDefinition) -> bool:
+    return definition.trigger.type in ("segment_entered", "segment_exited") or any(
+        step.type == "wait" and step.wait_for.type == "segment_entered" for step in definition.steps
+    )
 
 
 def _segment_trigger(session: Session, flow_id: uuid.UUID, definition: FlowDefinition) -> int:

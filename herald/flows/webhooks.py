@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import Database, utcnow
 from herald.flows.definition import Webhook
-from herald.flows.engine import Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
 from herald.flows.steps import event_view
 from herald.messaging import ledger
 from herald.models import Flow, FlowEnrolment, FlowSettings, Profile
@@ -134,19 +134,9 @@ def deliver(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> Non
 
 def _prepare(session: Session, wanted: list[tuple[uuid.UUID, str, int]]) -> list[Delivery]:
     rows = session.execute(
-        sa.select(
-            FlowEnrolment.id,
-            FlowEnrolment.org_id,
-            FlowEnrolment.flow_id,
-            FlowEnrolment.version,
-            FlowEnrolment.profile_id,
-            FlowEnrolment.trigger,
-            FlowEnrolment.status,
-            FlowEnrolment.current_step,
-            FlowEnrolment.due_at,
-            FlowEnrolment.attempts,
-            FlowEnrolment.entered_at,
-        ).where(FlowEnrolment.id.in_([enrolment_id for enrolment_id, _, _ in wanted]))
+        sa.select(*ENROLMENT_COLUMNS).where(
+            FlowEnrolment.id.in_([enrolment_id for enrolment_id, _, _ in wanted])
+        )
     ).all()
     works = {w.id: w for w in load(session, [Work(*row) for row in rows])}
     names = dict(

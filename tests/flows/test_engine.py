@@ -210,3 +210,26 @@ def test_nothing_is_due_while_enrolments_wait(client: TestClient, database: Data
     hand_off(database)
     run(database)
     assert engine.run_due(database) == 0
+
+
+def test_a_delay_until_a_weekday_and_time_uses_the_profiles_time_zone() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from herald.flows.steps import next_local_time
+
+    # Wednesday 2027-03-10, 20:00 UTC is Thursday 05:00 in Tokyo.
+    now = datetime(2027, 3, 10, 20, 0, tzinfo=UTC)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert next_local_time(now, tokyo, ["thursday"], "09:00") == datetime(
+        2027, 3, 11, 0, 0, tzinfo=UTC
+    )
+    # The moment itself has passed this week: next week's.
+    assert next_local_time(now, tokyo, ["thursday"], "04:00") == datetime(
+        2027, 3, 17, 19, 0, tzinfo=UTC
+    )
+    # Across the change to summer time in New York (14 March 2027).
+    new_york = ZoneInfo("America/New_York")
+    assert next_local_time(now, new_york, ["monday"], "09:00") == datetime(
+        2027, 3, 15, 13, 0, tzinfo=UTC
+    )

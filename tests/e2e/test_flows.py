@@ -187,6 +187,8 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     assert [s["type"] for s in published["steps"]] == ["delay", "send_email"]
     assert published["steps"][0]["outputs"] == {"next": "send-email-1"}
     assert published["filters"]["conditions"][0]["window"]["type"] == "since_flow_start"
+    # Where the builder drew each node is saved with the flow.
+    assert {"trigger", "delay-1", "send-email-1"} <= set(stored["layout"])
 
     # Two people start a checkout; the second places an order during the delay.
     keeps, buys = unique_email("keeps"), unique_email("buys")
@@ -249,3 +251,17 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     entry.get_by_role("button").first.click()
     expect(entry.get_by_text("sent", exact=True)).to_be_visible()
     screenshot(page, "profile-flows")
+
+    # Pause holds it, Resume runs it again, Archive (after confirming) ends it: read-only.
+    page.goto(f"/flows/{flow_id}")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("Paused")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("Live")
+    page.get_by_role("button", name="Archive").click()
+    page.get_by_role("dialog", name="Archive this flow?").get_by_role(
+        "button", name="Archive"
+    ).click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("Archived")
+    expect(page.get_by_test_id("palette-delay")).to_be_disabled()
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)

@@ -252,8 +252,16 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     expect(entry.get_by_text("sent", exact=True)).to_be_visible()
     screenshot(page, "profile-flows")
 
+    # The list: status, trigger and the last 30 days.
+    nav.get_by_role("link", name="Flows").click()
+    row = page.get_by_role("table", name="Flows").get_by_role("row").filter(has_text="Cart rescue")
+    expect(row).to_contain_text("Live")
+    expect(row).to_contain_text("Started Checkout")
+    expect(row.get_by_role("cell").nth(3)).to_have_text("2")
+    expect(row.get_by_role("cell").nth(4)).to_have_text("1")
+
     # Pause holds it, Resume runs it again, Archive (after confirming) ends it: read-only.
-    page.goto(f"/flows/{flow_id}")
+    row.get_by_role("link", name="Cart rescue").click()
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_test_id("flow-status")).to_have_text("Paused")
     page.get_by_role("button", name="Resume").click()
@@ -265,3 +273,13 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     expect(page.get_by_test_id("flow-status")).to_have_text("Archived")
     expect(page.get_by_test_id("palette-delay")).to_be_disabled()
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
+
+    # Archived flows leave the list, and are found with the status filter.
+    nav.get_by_role("link", name="Flows").click()
+    expect(page.get_by_text("No flows yet")).to_be_visible()
+    page.get_by_role("combobox", name="Status").click()
+    page.get_by_role("option", name="Archived", exact=True).click()
+    archived = (
+        page.get_by_role("table", name="Flows").get_by_role("row").filter(has_text="Cart rescue")
+    )
+    expect(archived).to_contain_text("Archived")

@@ -57,7 +57,8 @@ export const keys = {
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
-  flowsAll: ["flows"] as const,
+  flowLists: ["flows", "list"] as const,
+  flows: (status: string) => ["flows", "list", status] as const,
   flow: (id: string) => ["flows", "one", id] as const,
   flowResults: (id: string) => ["flows", "results", id] as const,
   flowEnrolments: (id: string, status: string, step: string, cursor: string | undefined) =>
@@ -367,10 +368,14 @@ export function importsQuery(type: "" | ImportType, cursor: string | undefined) 
 
 // --- Flows ---
 
-export const flowsQuery = queryOptions({
-  queryKey: keys.flowsAll,
-  queryFn: () => call(api.GET("/api/flows")),
-});
+/** Flows of one status, or ("") every flow that is not archived. */
+export function flowsQuery(status: "" | "draft" | "live" | "paused" | "archived") {
+  return queryOptions({
+    queryKey: keys.flows(status),
+    queryFn: () => call(api.GET("/api/flows", { params: { query: { status: status || undefined } } })),
+    placeholderData: (previous) => previous,
+  });
+}
 
 export function flowQuery(id: string) {
   return queryOptions({

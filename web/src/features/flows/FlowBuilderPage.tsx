@@ -127,7 +127,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
 
   const accept = (updated: Flow, as: FlowDocument) => {
     queryClient.setQueryData(keys.flow(flow.id), updated);
-    void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+    void queryClient.invalidateQueries({ queryKey: keys.flowLists });
     void queryClient.invalidateQueries({ queryKey: keys.flowResults(flow.id) });
     setSaved(as);
     setErrors(noFlowErrors());
@@ -176,7 +176,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
   const duplicate = useMutation({
     mutationFn: () => call(api.POST("/api/flows/{flow_id}/duplicate", { params: { path: { flow_id: flow.id } } })),
     onSuccess: (copy) => {
-      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      void queryClient.invalidateQueries({ queryKey: keys.flowLists });
       notifications.show({ color: "teal", message: `Duplicated as “${copy.name}”.` });
       void navigate(`/flows/${copy.id}`);
     },
@@ -187,7 +187,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
     onSuccess: () => {
       setSaved(document);
       queryClient.removeQueries({ queryKey: keys.flow(flow.id) });
-      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      void queryClient.invalidateQueries({ queryKey: keys.flowLists });
       notifications.show({ color: "teal", message: `Flow “${flow.name}” was deleted.` });
       void navigate("/flows");
     },

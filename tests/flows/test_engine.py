@@ -233,3 +233,64 @@ def test_a_delay_until_a_weekday_and_time_uses_the_profiles_time_zone() -> None:
     assert next_local_time(now, new_york, ["monday"], "09:00") == datetime(
         2027, 3, 15, 13, 0, tzinfo=UTC
     )
+
+
+def test_engines_running_at_once_run_each_step_once(database: Database) -> None:
+    """Three engines (threads, each with its own connections) take batches of the same due
+    enrolments: an increment that ran twice for someone would show."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from herald.flows.enrolments import Candidate, enrol
+    from herald.models import Profile
+    from tests.flows.engine_helpers import make_profiles
+
+    org, _ = sending_org(database)
+    flow_id = make_flow(
+        database,
+        org.org_id,
+        {
+            "trigger": {"type": "api"},
+            "start": "count",
+            "steps": [
+                {
+                    "id": "count",
+                    "type": "update_profile",
+                    "update": {"increment": {"visits": 1}},
+                    "outputs": {"next": "again"},
+                },
+                {
+                    "id": "again",
+                    "type": "update_profile",
+                    "update": {"increment": {"steps": 1}},
+                    "outputs": {"next": None},
+                },
+            ],
+        },
+    )
+    people = make_profiles(database, org.org_id, 1200)
+    with database.transaction() as session:
+        enrol(session, flow_id, [Candidate(p, f"api:{p}", {"type": "api"}) for p in people])
+    errors: list[BaseException] = []
+
+    def engine_thread() -> None:
+        try:
+            while engine.run_due(database, limit=100):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=engine_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    run(database)
+    with database.transaction() as session:
+        counts = session.execute(
+            sa.select(Profile.properties).where(Profile.id.in_(people))
+        ).scalars()
+        assert {(c.get("visits"), c.get("steps")) for c in counts} == {(1, 1)}
+    assert {e.status for e in enrolments_of(database, flow_id)} == {"completed"}

@@ -294,3 +294,44 @@ def test_engines_running_at_once_run_each_step_once(database: Database) -> None:
         ).scalars()
         assert {(c.get("visits"), c.get("steps")) for c in counts} == {(1, 1)}
     assert {e.status for e in enrolments_of(database, flow_id)} == {"completed"}
+
+
+def test_a_step_that_raises_fails_its_enrolment_alone(database: Database, monkeypatch: Any) -> None:
+    from herald.flows.enrolments import Candidate, enrol
+    from tests.flows.engine_helpers import make_profiles
+
+    org, _ = sending_org(database)
+    flow_id = make_flow(
+        database,
+        org.org_id,
+        {
+            "trigger": {"type": "api"},
+            "start": "ab",
+            "steps": [
+                {
+                    "id": "ab",
+                    "type": "random_split",
+                    "branches": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}],
+                    "outputs": {"a": None, "b": None},
+                }
+            ],
+        },
+    )
+    people = make_profiles(database, org.org_id, 6)
+    with database.transaction() as session:
+        outcomes = enrol(session, flow_id, [Candidate(p, f"api:{p}", {}) for p in people])
+    poison = outcomes[3].enrolment_id
+    real = engine._handlers["random_split"]
+
+    def handler(batch: engine.Batch, works: list[engine.Work]) -> None:
+        if any(w.id == poison for w in works):
+            raise RuntimeError("poison")
+        real(batch, works)
+
+    monkeypatch.setitem(engine._handlers, "random_split", handler)
+    run(database)
+    by_id = {e.id: e for e in enrolments_of(database, flow_id)}
+    assert by_id[poison].status == "failed"
+    assert by_id[poison].exit_reason == "the step failed: RuntimeError: poison"
+    assert runs_of(database, by_id[poison].id) == [("ab", "failed")]
+    assert sorted(e.status for i, e in by_id.items() if i != poison) == ["completed"] * 5

@@ -43,6 +43,7 @@ from herald.flows.enrolments import ACTIVE, COMPLETED, EXITED, FAILED, LIVE, OPE
 from herald.messaging import ledger
 from herald.messaging.service import live_profiles
 from herald.models import Flow, FlowEnrolment, FlowStepRun
+from herald.segments.definition import Definition, counts_from_flow_start
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class Batch:
             if work.flow.filters is None or work.attempts > 0:
                 passing.append(work)
             else:
-                groups[(work.flow_id, work.version, work.entered_at)].append(work)
+                groups[(work.flow_id, work.version, anchor(work.flow.filters, work))].append(work)
         for group in groups.values():
             first = group[0]
             assert first.flow.filters is not None
@@ -307,6 +308,13 @@ class Batch:
                 [{"id": next(ids), **run} for run in self.runs],
                 skip_conflicts=("enrolment_id", "step_id"),
             )
+
+
+def anchor(condition: Definition, work: Work) -> datetime | None:
+    """The enrolment's start when the condition counts events since it, else None: conditions
+    are checked for a group of enrolments at once, and only then does the start tell them
+    apart."""
+    return work.entered_at if counts_from_flow_start(condition) else None
 
 
 def load(session: Session, works: Iterable[Work]) -> list[Work]:

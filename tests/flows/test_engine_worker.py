@@ -43,16 +43,23 @@ def test_an_event_reaches_the_flows_email_within_seconds(
     )
     log = tmp_path / "worker.log"
     with worker_process(backend, log) as worker:
-        time.sleep(2)  # the worker starts its pumps
-        started = time.monotonic()
-        track(client, org, "quick@example.com", "Started Checkout", {"item": "boots"})
-        while True:
-            with _reader(database).connect() as connection:
-                status = connection.scalar(
-                    sa.select(Message.status).where(Message.source_id == flow_id)
-                )
-            if status == ledger.SENT:
-                break
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() - started < WITHIN, (status, log.read_text())
-            time.sleep(0.05)
+
+        def sent_within(email: str, seconds: float) -> None:
+            started = time.monotonic()
+            track(client, org, email, "Started Checkout", {"item": "boots"})
+            while True:
+                with _reader(database).connect() as connection:
+                    status = connection.scalar(
+                        sa.select(Message.status).where(
+                            Message.source_id == flow_id, Message.to_address == email
+                        )
+                    )
+                if status == ledger.SENT:
+                    return
+                assert worker.poll() is None, log.read_text()
+                assert time.monotonic() - started < seconds, (status, log.read_text())
+                time.sleep(0.05)
+
+        # The first one also waits for the worker to start (imports, connections, pumps).
+        sent_within("first@example.com", 90)
+        sent_within("quick@example.com", WITHIN)

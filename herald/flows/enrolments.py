@@ -294,6 +294,18 @@ def _refusal(definition: FlowDefinition, history: _History | None, now: datetime
     return None
 
 
+def entry_refusal(
+    session: Session,
+    flow_id: uuid.UUID,
+    definition: FlowDefinition,
+    profile_id: uuid.UUID,
+    now: datetime,
+) -> str | None:
+    """Why the re-entry rule would keep this person out of the flow now, or None (for trying a
+    flow: herald.flows.preview)."""
+    return _refusal(definition, _history(session, flow_id, [profile_id]).get(profile_id), now)
+
+
 def enrol_by_api(
     session: Session,
     org_id: uuid.UUID,

@@ -33,6 +33,7 @@ from herald.db import get_database
 from herald.models import OrganizationRateLimits
 from herald.ratelimit import policy
 from tests.factories import OrgFixture, make_org, make_user
+from tests.flows.api import delayed_api_flow
 from tests.strategies import Seeds, bodies
 
 EXAMPLES = int(os.environ.get("HERALD_FUZZ_EXAMPLES", "8"))
@@ -146,24 +147,7 @@ def _seed_flows(client: TestClient, org: OrgFixture, seeds: Seeds, template_id: 
     """A live flow entered through the API, with one enrolment waiting on its delay, and a
     draft made from a flow template."""
     headers = org.secret_headers
-    definition = {
-        "trigger": {"type": "api"},
-        "start": "wait",
-        "steps": [
-            {
-                "id": "wait",
-                "type": "delay",
-                "delay": {"amount": 1, "unit": "days"},
-                "outputs": {"next": "email"},
-            },
-            {
-                "id": "email",
-                "type": "send_email",
-                "email": {"template_id": template_id},
-                "outputs": {"next": None},
-            },
-        ],
-    }
+    definition = delayed_api_flow(template_id)
     flow = client.post(
         "/api/flows", json={"name": "F", "definition": definition}, headers=headers
     ).json()

@@ -427,22 +427,13 @@ def publish(
     session.flush()
     if flow.published_version is not None:
         _move_to(session, flow, definition, version, now)
-    if isinstance(definition.trigger, SegmentTrigger):
-        trigger_segment = definition.trigger.segment_id
-        previous = (
-            published(session, flow.id, flow.published_version)
-            if flow.published_version is not None
-            else None
-        )
-        if previous is None or getattr(previous.trigger, "segment_id", None) != trigger_segment:
-            # Who was in or out of the segment before the flow went live does not enter it.
-            flow.trigger_cursor = session.scalar(
-                sa.select(sa.func.coalesce(sa.func.max(SegmentHistory.id), 0)).where(
-                    SegmentHistory.segment_id == trigger_segment
-                )
-            )
-    if definition.trigger.type == "date_property" and flow.date_scanned_until is None:
-        flow.date_scanned_until = now
+    previous = (
+        published(session, flow.id, flow.published_version)
+        if flow.published_version is not None
+        else None
+    )
+    if previous is None or previous.trigger != definition.trigger:
+        _from_now_on(session, flow, definition, now)
     flow.published_version = version
     if flow.status == DRAFT:
         flow.status = LIVE
@@ -498,11 +489,28 @@ def resume(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     flow = _locked(session, org_id, flow_id)
     if flow.status != PAUSED:
         raise Conflict(f"a {flow.status} flow cannot be resumed")
+    now = utcnow()
     flow.status = LIVE
     flow.paused_at = None
-    flow.live_at = flow.live_at or utcnow()
+    flow.live_at = flow.live_at or now
+    if flow.published_version is not None:
+        _from_now_on(session, flow, published(session, flow.id, flow.published_version), now)
     session.flush()
     return flow
+
+
+def _from_now_on(session: Session, flow: Flow, definition: FlowDefinition, now: datetime) -> None:
+    """Segment and date triggers start from now: who entered or left the segment, or whose date
+    came, before the flow went live (or while it was paused) does not enter it later, just as
+    events from then do not."""
+    if isinstance(definition.trigger, SegmentTrigger):
+        flow.trigger_cursor = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(SegmentHistory.id), 0)).where(
+                SegmentHistory.segment_id == definition.trigger.segment_id
+            )
+        )
+    if definition.trigger.type == "date_property":
+        flow.date_scanned_until = now
 
 
 def archive(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:

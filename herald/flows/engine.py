@@ -357,15 +357,23 @@ def _claim(
     return works
 
 
-def run_due(database: Database, limit: int = BATCH, now: datetime | None = None) -> int:
+def run_due(
+    database: Database,
+    limit: int = BATCH,
+    now: datetime | None = None,
+    *,
+    webhooks_beside: bool = False,
+) -> int:
     """Run one batch of due enrolments (see the module's description); how many it claimed.
+    `webhooks_beside`: webhook requests are made in other threads (the pump's way) rather than
+    before this returns.
 
     When a batch fails, its enrolments are run one at a time, so that one whose step cannot be
     done (a bug, data the database refuses) fails on its own, with the error as its reason,
     instead of holding back everyone due after it. A database that cannot be reached is not a
     step's fault: that error goes up, and the pump tries again."""
     try:
-        return _run_batch(database, limit, now)
+        return _run_batch(database, limit, now, webhooks_beside=webhooks_beside)
     except TRANSIENT:
         raise
     except Exception:
@@ -376,7 +384,9 @@ def run_due(database: Database, limit: int = BATCH, now: datetime | None = None)
         ids = [w.id for w in _claim(session, moment, limit)]
     for enrolment_id in ids:
         try:
-            handled += _run_batch(database, 1, now, only=enrolment_id)
+            handled += _run_batch(
+                database, 1, now, only=enrolment_id, webhooks_beside=webhooks_beside
+            )
         except TRANSIENT:
             raise
         except Exception as exc:
@@ -391,7 +401,12 @@ TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
 def _run_batch(
-    database: Database, limit: int, now: datetime | None, only: uuid.UUID | None = None
+    database: Database,
+    limit: int,
+    now: datetime | None,
+    only: uuid.UUID | None = None,
+    *,
+    webhooks_beside: bool = False,
 ) -> int:
     from herald.flows import webhooks
 
@@ -405,7 +420,10 @@ def _run_batch(
         batch.write()
         deliveries = list(batch.deliveries)
     if deliveries:
-        webhooks.deliver(database, deliveries)
+        if webhooks_beside:
+            webhooks.deliver_beside(database, deliveries)
+        else:
+            webhooks.deliver(database, deliveries)
     return len(works)
 
 

@@ -18,7 +18,7 @@ from herald.worker import huey, register_pump
 
 @register_pump(DUE_PUMP)
 def run_due_steps(database: Database) -> int:
-    return engine.run_due(database)
+    return engine.run_due(database, webhooks_beside=True)
 
 
 @register_pump("flows.segments")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -118,6 +119,32 @@ class Answer:
     status_code: int | None = None
     error: str | None = None
     retry: bool = False
+
+
+# Batches of deliveries being made beside the engine, at most: past that, the engine makes them
+# itself (and so slows down) rather than queue them until their leases run out.
+BACKLOG = 4
+_beside = ThreadPoolExecutor(max_workers=BACKLOG, thread_name_prefix="flow-webhooks")
+_in_hand = threading.BoundedSemaphore(BACKLOG)
+
+
+def deliver_beside(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> None:
+    """`deliver` in a thread of its own, so that a slow receiver does not hold back the steps
+    of every other flow in this process. If this process dies meanwhile, the leases run out and
+    another worker delivers."""
+    if not _in_hand.acquire(blocking=False):
+        deliver(database, wanted)
+        return
+
+    def job() -> None:
+        try:
+            deliver(database, wanted)
+        except Exception:
+            logger.exception("webhook deliveries failed; they are tried again when due")
+        finally:
+            _in_hand.release()
+
+    _beside.submit(job)
 
 
 def deliver(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> None:

@@ -237,7 +237,13 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     )
     page.keyboard.press("Escape")
 
-    # The Outbox holds the one reminder, to the person who did not buy.
+    # The Outbox holds the one reminder, to the person who did not buy (the step queues the
+    # message; the worker hands it to the outbox provider a moment later).
+    def in_outbox() -> bool:
+        with api(herald_server.base_url, org.secret_key) as client:
+            return bool(client.get("/api/outbox", params={"to": keeps}).json()["data"])
+
+    wait_for(in_outbox, timeout=SECONDS / 1000)
     nav.get_by_role("link", name="Outbox").click()
     outbox = page.get_by_role("table", name="Outbox")
     expect(outbox.get_by_role("row").filter(has_text=keeps)).to_contain_text("Your cart is waiting")
@@ -285,3 +291,18 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
         page.get_by_role("table", name="Flows").get_by_role("row").filter(has_text="Cart rescue")
     )
     expect(archived).to_contain_text("Archived")
+
+    # Settings → Flow webhooks: the owner reads the signing secret and replaces it.
+    page.goto("/settings/flow-webhooks")
+    shown = page.get_by_test_id("signing-secret")
+    expect(shown).not_to_be_empty()
+    before = shown.inner_text()
+    page.get_by_role("button", name="Replace the secret").click()
+    page.get_by_role("dialog", name="Replace the signing secret?").get_by_role(
+        "button", name="Replace"
+    ).click()
+    expect(shown).not_to_have_text(before)
+    # The new secret is the one Herald keeps (a secret key acts as an admin: owners only here).
+    after = shown.inner_text()
+    page.reload()
+    expect(page.get_by_test_id("signing-secret")).to_have_text(after)

@@ -65,6 +65,7 @@ export const keys = {
     ["flows", "enrolments", id, status, step, cursor ?? null] as const,
   flowEnrolment: (flowId: string, id: string) => ["flows", "enrolment", flowId, id] as const,
   flowTemplates: ["flow-templates"] as const,
+  flowWebhookSettings: ["flow-webhook-settings"] as const,
   profileFlows: (id: string) => ["profile", id, "flows"] as const,
   suppressions: (filter: SuppressionFilter, cursor: string | undefined) =>
     ["suppressions", filter.channel, filter.reason, filter.q, cursor ?? null] as const,

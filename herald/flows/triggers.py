@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +35,7 @@ from herald.flows.definition import (
     WaitStep,
     parse_time_of_day,
 )
-from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, TRANSIENT, Batch, Work, load, run_locked
 from herald.flows.enrolments import LIVE, WAITING, Candidate, enrol
 from herald.flows.steps import wait_started
 from herald.models import (
@@ -47,6 +49,8 @@ from herald.models import (
     SegmentMember,
 )
 from herald.segments.compiler import compare_json
+
+logger = logging.getLogger(__name__)
 
 # Events older than this when they are stored do not trigger flows (imports of history).
 EVENT_HORIZON = timedelta(days=1)
@@ -123,8 +127,24 @@ def on_profile_changes(
             for row in sorted(rows, key=lambda r: r.time)
         ]
         if candidates:
-            enrol(session, flow_id, candidates, now)
-    _wake_event_waits(session, org_id, names, since, now)
+            with _contained(session, f"flow {flow_id}: enrolling from events"):
+                enrol(session, flow_id, candidates, now)
+    with _contained(session, "waking enrolments that wait for events"):
+        _wake_event_waits(session, org_id, names, since, now)
+
+
+@contextmanager
+def _contained(session: Session, what: str) -> Iterator[None]:
+    """Run a flow's part of the change processor in a savepoint. A connection error goes up (the
+    whole batch of changes is tried again); any other error, a bug, is logged and stays in the
+    savepoint, so that it cannot stop segments and every other flow from being processed."""
+    try:
+        with session.begin_nested():
+            yield
+    except TRANSIENT:
+        raise
+    except Exception:
+        logger.exception("%s failed; these changes are not enrolled", what)
 
 
 def _events(

@@ -231,3 +231,37 @@ def test_who_enters_the_segment_while_the_flow_is_paused_does_not_enter_it_on_re
     hand_off(database)
     triggers.scan_segments(database)
     assert sorted(enrolments_by_email(database, flow_id)) == ["after@example.com"]
+
+
+def test_a_flow_whose_enrolment_fails_does_not_stop_the_others(
+    client: TestClient, database: Database, monkeypatch: Any
+) -> None:
+    org, _ = sending_org(database)
+    definition = {
+        "trigger": {"type": "metric", "metric": "Signed Up"},
+        "start": None,
+        "steps": [],
+    }
+    broken = make_flow(database, org.org_id, definition)
+    working = make_flow(database, org.org_id, definition)
+    real = triggers.enrol
+
+    def enrol(session: Any, flow_id: uuid.UUID, *args: Any) -> Any:
+        if flow_id == broken:
+            raise RuntimeError("a bug")
+        return real(session, flow_id, *args)
+
+    monkeypatch.setattr(triggers, "enrol", enrol)
+    segment_id = vip_segment(client, org)
+    identify(client, org, "a@example.com", vip=True)
+    response = client.post(
+        "/api/track",
+        json={"event": "Signed Up", "profile": {"email": "a@example.com"}},
+        headers=org.public_headers,
+    )
+    assert response.status_code == 202
+    hand_off(database)
+    assert enrolments_of(database, broken) == []
+    assert sorted(enrolments_by_email(database, working)) == ["a@example.com"]
+    members = client.get(f"/api/segments/{segment_id}", headers=org.secret_headers).json()
+    assert members["member_count"] == 1

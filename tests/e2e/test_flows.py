@@ -151,6 +151,8 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     expect(panel.get_by_test_id("panel-problems")).to_contain_text("Template")
     choose(panel, page, "Template", "Cart reminder")
     expect(email).to_contain_text("Cart reminder")
+    # The step was changed: its mark goes (the next publish says whatever is still wrong).
+    expect(email.get_by_test_id("step-problems")).to_have_count(0)
 
     # The flow's filter: nobody who placed an order since entering gets the reminder.
     page.locator(".react-flow__pane").click(position={"x": 40, "y": 600})
@@ -235,7 +237,13 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     )
     page.keyboard.press("Escape")
 
-    # The Outbox holds the one reminder, to the person who did not buy.
+    # The Outbox holds the one reminder, to the person who did not buy (the step queues the
+    # message; the worker hands it to the outbox provider a moment later).
+    def in_outbox() -> bool:
+        with api(herald_server.base_url, org.secret_key) as client:
+            return bool(client.get("/api/outbox", params={"to": keeps}).json()["data"])
+
+    wait_for(in_outbox, timeout=SECONDS / 1000)
     nav.get_by_role("link", name="Outbox").click()
     outbox = page.get_by_role("table", name="Outbox")
     expect(outbox.get_by_role("row").filter(has_text=keeps)).to_contain_text("Your cart is waiting")
@@ -252,8 +260,16 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     expect(entry.get_by_text("sent", exact=True)).to_be_visible()
     screenshot(page, "profile-flows")
 
+    # The list: status, trigger and the last 30 days.
+    nav.get_by_role("link", name="Flows").click()
+    row = page.get_by_role("table", name="Flows").get_by_role("row").filter(has_text="Cart rescue")
+    expect(row).to_contain_text("Live")
+    expect(row).to_contain_text("Started Checkout")
+    expect(row.get_by_role("cell").nth(3)).to_have_text("2")
+    expect(row.get_by_role("cell").nth(4)).to_have_text("1")
+
     # Pause holds it, Resume runs it again, Archive (after confirming) ends it: read-only.
-    page.goto(f"/flows/{flow_id}")
+    row.get_by_role("link", name="Cart rescue").click()
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_test_id("flow-status")).to_have_text("Paused")
     page.get_by_role("button", name="Resume").click()
@@ -265,3 +281,28 @@ def test_build_an_abandoned_cart_flow_on_the_canvas_and_run_it(
     expect(page.get_by_test_id("flow-status")).to_have_text("Archived")
     expect(page.get_by_test_id("palette-delay")).to_be_disabled()
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
+
+    # Archived flows leave the list, and are found with the status filter.
+    nav.get_by_role("link", name="Flows").click()
+    expect(page.get_by_text("No flows yet")).to_be_visible()
+    page.get_by_role("combobox", name="Status").click()
+    page.get_by_role("option", name="Archived", exact=True).click()
+    archived = (
+        page.get_by_role("table", name="Flows").get_by_role("row").filter(has_text="Cart rescue")
+    )
+    expect(archived).to_contain_text("Archived")
+
+    # Settings → Flow webhooks: the owner reads the signing secret and replaces it.
+    page.goto("/settings/flow-webhooks")
+    shown = page.get_by_test_id("signing-secret")
+    expect(shown).not_to_be_empty()
+    before = shown.inner_text()
+    page.get_by_role("button", name="Replace the secret").click()
+    page.get_by_role("dialog", name="Replace the signing secret?").get_by_role(
+        "button", name="Replace"
+    ).click()
+    expect(shown).not_to_have_text(before)
+    # The new secret is the one Herald keeps (a secret key acts as an admin: owners only here).
+    after = shown.inner_text()
+    page.reload()
+    expect(page.get_by_test_id("signing-secret")).to_have_text(after)

@@ -13,6 +13,7 @@ import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
 import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
+import { FlowWebhookSettings } from "./features/settings/FlowWebhookSettings";
 import { EventsPage } from "./features/events/EventsPage";
 import { EnrolmentsPage } from "./features/flows/EnrolmentsPage";
 import { FlowBuilderPage } from "./features/flows/FlowBuilderPage";
@@ -73,6 +74,7 @@ export function App() {
             <Route path="rate-limits" element={<RateLimitsSettings />} />
             <Route path="team" element={<TeamSettings />} />
             <Route path="email" element={<EmailSettings />} />
+            <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -57,13 +57,15 @@ export const keys = {
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
-  flowsAll: ["flows"] as const,
+  flowLists: ["flows", "list"] as const,
+  flows: (status: string) => ["flows", "list", status] as const,
   flow: (id: string) => ["flows", "one", id] as const,
   flowResults: (id: string) => ["flows", "results", id] as const,
   flowEnrolments: (id: string, status: string, step: string, cursor: string | undefined) =>
     ["flows", "enrolments", id, status, step, cursor ?? null] as const,
   flowEnrolment: (flowId: string, id: string) => ["flows", "enrolment", flowId, id] as const,
   flowTemplates: ["flow-templates"] as const,
+  flowWebhookSettings: ["flow-webhook-settings"] as const,
   profileFlows: (id: string) => ["profile", id, "flows"] as const,
   suppressions: (filter: SuppressionFilter, cursor: string | undefined) =>
     ["suppressions", filter.channel, filter.reason, filter.q, cursor ?? null] as const,
@@ -367,10 +369,14 @@ export function importsQuery(type: "" | ImportType, cursor: string | undefined) 
 
 // --- Flows ---
 
-export const flowsQuery = queryOptions({
-  queryKey: keys.flowsAll,
-  queryFn: () => call(api.GET("/api/flows")),
-});
+/** Flows of one status, or ("") every flow that is not archived. */
+export function flowsQuery(status: "" | "draft" | "live" | "paused" | "archived") {
+  return queryOptions({
+    queryKey: keys.flows(status),
+    queryFn: () => call(api.GET("/api/flows", { params: { query: { status: status || undefined } } })),
+    placeholderData: (previous) => previous,
+  });
+}
 
 export function flowQuery(id: string) {
   return queryOptions({

@@ -127,11 +127,27 @@ function FlowBuilder({ flow }: { flow: Flow }) {
 
   const accept = (updated: Flow, as: FlowDocument) => {
     queryClient.setQueryData(keys.flow(flow.id), updated);
-    void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+    void queryClient.invalidateQueries({ queryKey: keys.flowLists });
     void queryClient.invalidateQueries({ queryKey: keys.flowResults(flow.id) });
     setSaved(as);
     setErrors(noFlowErrors());
   };
+
+  /** Errors about what was just changed are out of date: the canvas stops marking them (the
+   * next save or publish says again whatever is still wrong). */
+  const forget = (what: { step?: string; trigger?: boolean; settings?: boolean }) =>
+    setErrors((current) => {
+      if (what.step !== undefined && current.steps[what.step]) {
+        const steps = { ...current.steps };
+        delete steps[what.step];
+        return { ...current, steps };
+      }
+      if (what.trigger && current.trigger.length > 0) return { ...current, trigger: [] };
+      if (what.settings && (current.reentry.length > 0 || Object.keys(current.filters).length > 0)) {
+        return { ...current, reentry: [], filters: {} };
+      }
+      return current;
+    });
 
   const showProblems = (error: unknown, what: string) => {
     if (error instanceof ApiError && error.fields.length > 0) {
@@ -176,7 +192,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
   const duplicate = useMutation({
     mutationFn: () => call(api.POST("/api/flows/{flow_id}/duplicate", { params: { path: { flow_id: flow.id } } })),
     onSuccess: (copy) => {
-      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      void queryClient.invalidateQueries({ queryKey: keys.flowLists });
       notifications.show({ color: "teal", message: `Duplicated as “${copy.name}”.` });
       void navigate(`/flows/${copy.id}`);
     },
@@ -187,7 +203,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
     onSuccess: () => {
       setSaved(document);
       queryClient.removeQueries({ queryKey: keys.flow(flow.id) });
-      void queryClient.invalidateQueries({ queryKey: keys.flowsAll, exact: true });
+      void queryClient.invalidateQueries({ queryKey: keys.flowLists });
       notifications.show({ color: "teal", message: `Flow “${flow.name}” was deleted.` });
       void navigate("/flows");
     },
@@ -323,7 +339,10 @@ function FlowBuilder({ flow }: { flow: Flow }) {
             {selected === "trigger" ? (
               <TriggerPanel
                 trigger={definition.trigger}
-                onChange={(trigger, group) => change({ ...document, definition: { ...definition, trigger } }, group ? `trigger:${group}` : null)}
+                onChange={(trigger, group) => {
+                  change({ ...document, definition: { ...definition, trigger } }, group ? `trigger:${group}` : null);
+                  forget({ trigger: true });
+                }}
                 errors={errors.trigger}
                 context={context}
                 readOnly={readOnly}
@@ -333,9 +352,10 @@ function FlowBuilder({ flow }: { flow: Flow }) {
               <StepPanel
                 key={selectedStep.id}
                 step={selectedStep}
-                onChange={(next, group) =>
-                  change({ ...document, definition: updateStep(definition, selectedStep.id, () => next) }, group ? `${selectedStep.id}:${group}` : null)
-                }
+                onChange={(next, group) => {
+                  change({ ...document, definition: updateStep(definition, selectedStep.id, () => next) }, group ? `${selectedStep.id}:${group}` : null);
+                  forget({ step: selectedStep.id });
+                }}
                 onDelete={() => removeStep(selectedStep.id)}
                 errors={errors.steps[selectedStep.id]}
                 context={context}
@@ -346,7 +366,10 @@ function FlowBuilder({ flow }: { flow: Flow }) {
                 name={document.name}
                 onName={(name) => change({ ...document, name }, "name")}
                 definition={definition}
-                onChange={(next, group) => change({ ...document, definition: { ...next, steps: definition.steps } }, group ? `flow:${group}` : null)}
+                onChange={(next, group) => {
+                  change({ ...document, definition: { ...next, steps: definition.steps } }, group ? `flow:${group}` : null);
+                  forget({ settings: true });
+                }}
                 errors={errors}
                 context={context}
                 readOnly={readOnly}

@@ -1,6 +1,6 @@
 /** Every flow: its status, what starts it, and its last 30 days; a new one, blank or from a
  * flow template. */
-import { Anchor, Button, Modal, Paper, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
+import { Anchor, Button, Group, Modal, Paper, SimpleGrid, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { IconHierarchy2, IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -10,19 +10,26 @@ import { api, call } from "../../api/client";
 import { errorMessage } from "../../api/errors";
 import { flowsQuery, flowTemplatesQuery, keys } from "../../api/queries";
 import { DataTable } from "../../components/DataTable";
+import { FilterSelect } from "../../components/FilterSelect";
 import { FormErrors } from "../../components/FormErrors";
 import { PageHeader } from "../../components/PageHeader";
 import { QueryList, QueryResult } from "../../components/QueryResult";
 import { EmptyState } from "../../components/States";
 import { formatCount } from "../../lib/format";
 import { FlowStatusBadge } from "./FlowStatusBadge";
-import { isRunning, LIVE_REFRESH_MS } from "./status";
+import { FLOW_STATUS_LABELS, isRunning, LIVE_REFRESH_MS } from "./status";
 import { blankDefinition, TRIGGER_TYPES } from "./steps";
-import type { Flow, FlowSummary } from "./types";
+import type { Flow, FlowStatus, FlowSummary } from "./types";
+
+const STATUS_OPTIONS = (Object.keys(FLOW_STATUS_LABELS) as FlowStatus[]).map((value) => ({
+  value,
+  label: FLOW_STATUS_LABELS[value],
+}));
 
 export function FlowsPage() {
+  const [status, setStatus] = useState<"" | FlowStatus>("");
   const flows = useQuery({
-    ...flowsQuery,
+    ...flowsQuery(status),
     refetchInterval: (query) => (query.state.data?.data.some((f) => isRunning(f.status)) ? LIVE_REFRESH_MS : false),
   });
   const [creating, { open, close }] = useDisclosure(false);
@@ -36,16 +43,23 @@ export function FlowsPage() {
       <PageHeader
         title="Flows"
         description="Messages and actions that run by themselves when something happens: a welcome series, an abandoned cart, a birthday."
-        actions={flows.data && flows.data.data.length > 0 ? newButton : undefined}
+        actions={flows.data && (flows.data.data.length > 0 || status) ? newButton : undefined}
       />
+      <Group mb="md">
+        <FilterSelect label="Status" anyLabel="All but archived" options={STATUS_OPTIONS} value={status} onChange={setStatus} w={200} />
+      </Group>
       <QueryList
         query={flows}
         loading="Loading flows…"
         empty={
+          status ? (
+            <EmptyState title={`No ${FLOW_STATUS_LABELS[status].toLowerCase()} flows`} icon={<IconHierarchy2 aria-hidden />} />
+          ) : (
           <EmptyState title="No flows yet" icon={<IconHierarchy2 aria-hidden />} action={newButton}>
             A flow starts when someone does an event, enters or leaves a segment, reaches a date, or is
             enrolled through the API, then takes them through delays, splits, emails and webhooks.
           </EmptyState>
+          )
         }
       >
         {(items) => <FlowsTable flows={items} />}
@@ -120,7 +134,7 @@ function NewFlowModal({ opened, onClose }: { opened: boolean; onClose: () => voi
         ? call(api.POST("/api/flows", { body: { name: name.trim() || "Untitled flow", definition: blankDefinition() } }))
         : call(api.POST("/api/flows/from-template", { body: { template: choice, name: name.trim() || null } })),
     onSuccess: (flow) => {
-      void queryClient.invalidateQueries({ queryKey: keys.flowsAll });
+      void queryClient.invalidateQueries({ queryKey: keys.flowLists });
       navigate(`/flows/${flow.id}`);
     },
   });

@@ -1249,3 +1249,18 @@ def sample_context(organization: Organization, settings: EmailSettings | None) -
         unsubscribe_url="#unsubscribe",
         preferences_url="#preferences",
     )
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+def render_text(source: str, context: Mapping[str, Any], field: str = "body") -> str:
+    """Plain text (an SMS body) personalized in the same sandbox, without escaping."""
+    return _render("text", source, context, field)
+
+
+def check_text(source: str, field: str = "body") -> None:
+    """The problems a plain-text template (an SMS body) has, as TemplateError, or nothing."""
+    found, _tree = _check_one(field, source, "text", False)
+    if found:
+        raise TemplateError(found)

@@ -167,8 +167,9 @@ class ProfileList(BaseModel):
 
 class TimelineEntry(BaseModel):
     kind: str = Field(
-        description="`event` (name, properties, value) or `message` (name is the subject; "
-        "properties hold status, channel, source and recipient)."
+        description="`event` (name, properties, value), `message` (name is the subject, or an "
+        "SMS's text; properties hold status, channel, source and recipient) or `sms_received` "
+        "(name is the text someone sent; properties hold from, to and keyword)."
     )
     id: uuid.UUID
     time: datetime

@@ -21,6 +21,7 @@ from herald.models import (
     AnonymousId,
     Event,
     EventKey,
+    InboundSms,
     Message,
     Profile,
     ProfileChange,
@@ -447,7 +448,7 @@ def iterate_profiles(
 
 @dataclass(frozen=True)
 class TimelineItem:
-    kind: str  # "event" or "message"
+    kind: str  # "event", "message" or "sms_received"
     id: uuid.UUID
     time: datetime
     name: str
@@ -463,8 +464,8 @@ def timeline(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[TimelineItem], str | None]:
-    """The person's events and the messages sent to them, newest first. Both kinds page by
-    (time, id), so one cursor walks the merged list."""
+    """The person's events, the messages sent to them and the texts they sent, newest first.
+    Every kind pages by (time, id), so one cursor walks the merged list."""
     profile = live_profile(session, org_id, profile_id)
     events = session.scalars(
         newest_first(
@@ -482,6 +483,16 @@ def timeline(
             cursor,
         ).limit(limit + 1)
     )
+    inbound = session.scalars(
+        newest_first(
+            sa.select(InboundSms).where(
+                InboundSms.org_id == org_id, InboundSms.profile_id == profile.id
+            ),
+            InboundSms.received_at,
+            InboundSms.id,
+            cursor,
+        ).limit(limit + 1)
+    )
     items = [TimelineItem("event", e.id, e.time, e.name, e.properties, e.value) for e in events] + [
         TimelineItem(
             "message",
@@ -492,6 +503,17 @@ def timeline(
             None,
         )
         for m in messages
+    ]
+    items += [
+        TimelineItem(
+            "sms_received",
+            i.id,
+            i.received_at,
+            i.body,
+            {"from": i.from_number, "to": i.to_number, "keyword": i.keyword},
+            None,
+        )
+        for i in inbound
     ]
     items.sort(key=lambda item: (item.time, item.id), reverse=True)
     next_cursor = None

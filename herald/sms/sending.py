@@ -24,7 +24,7 @@ from herald.messaging import consent, ledger, suppression
 from herald.models import Message, Organization, Profile, SmsSettings
 from herald.sms import configuration, links, rules
 from herald.sms.service import opt_out
-from herald.sms.twilio import OptedOut, OutgoingSms, TwilioClient
+from herald.sms.twilio import OptedOut, OutgoingSms, TwilioClient, shared_http
 from herald.templates.rendering import build_context, render_text
 
 OPT_OUT_SENTENCE = "Reply STOP to opt out."
@@ -89,7 +89,9 @@ class SmsBatch:
             credentials = configuration.credentials(settings)
             provider = None
             if settings is not None and credentials is not None:
-                provider = ThrottledTwilio(TwilioClient(credentials), settings)
+                provider = ThrottledTwilio(
+                    TwilioClient(credentials, shared_http(credentials)), settings
+                )
             marketing_profiles = {m.profile_id for m in group if m.marketing and m.profile_id}
             self.orgs[org_id] = _OrgSms(
                 organization=organization,

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from herald.db import new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound
 from herald.messaging import consent, ledger, suppression
-from herald.messaging.service import _insert_new_messages, kick_sends, live_profiles
+from herald.messaging.service import (
+    QueuedEmail,
+    _insert_new_messages,
+    _known_keys,
+    kick_sends,
+    live_profiles,
+)
 from herald.models import InboundSms, Message, Organization, Profile
 from herald.profiles.identity import ProfileRef, resolve
 from herald.sms import configuration, keywords
@@ -41,12 +47,6 @@ class SmsRequest:
     media_urls: Sequence[str] = ()
     data: Mapping[str, Any] | None = None
     send_after: datetime | None = None
-
-
-@dataclass(frozen=True)
-class QueuedSms:
-    message_id: uuid.UUID
-    created: bool
 
 
 def queue_sms(
@@ -80,14 +80,16 @@ def queue_sms_many(
     source: str,
     source_id: uuid.UUID | None = None,
     marketing: bool = False,
-) -> list[QueuedSms | HeraldError]:
-    """Record many SMS in a few statements (a campaign's batch); nothing is kicked."""
+) -> list[QueuedEmail | HeraldError]:
+    """Record many SMS in a few statements (a campaign's batch); nothing is kicked. Each
+    request's message (a `QueuedEmail`, the ledger's record of any queued message) or why it
+    got none."""
     region = default_region(session, org_id)
     profiles = live_profiles(
         session, org_id, [r.to_profile_id for r in requests if r.to_profile_id is not None]
     )
     phones = _phones(session, org_id, [p for p, _email in profiles.values()])
-    outcomes: list[QueuedSms | HeraldError | None] = [None] * len(requests)
+    outcomes: list[QueuedEmail | HeraldError | None] = [None] * len(requests)
     rows: dict[str, dict[str, Any]] = {}
     now = utcnow()
     ids = iter(new_ids(len(requests)))
@@ -148,23 +150,15 @@ def queue_sms_many(
         at=now,
     )
     taken = [key for key, row in rows.items() if row["id"] not in inserted]
-    earlier = dict(
-        session.execute(
-            sa.select(Message.idempotency_key, Message.id).where(
-                Message.org_id == org_id, Message.idempotency_key.in_(taken)
-            )
-        ).all()
-        if taken
-        else []
-    )
+    earlier = _known_keys(session, org_id, taken)
     for index, request in enumerate(requests):
         if outcomes[index] is not None:
             continue
         row = rows[request.idempotency_key]
         if row["id"] in inserted:
-            outcomes[index] = QueuedSms(row["id"], created=True)
+            outcomes[index] = QueuedEmail(row["id"], ledger.QUEUED, row["send_after"], created=True)
         else:
-            outcomes[index] = QueuedSms(earlier[request.idempotency_key], created=False)
+            outcomes[index] = earlier[request.idempotency_key]
     return [outcome for outcome in outcomes if outcome is not None]
 
 

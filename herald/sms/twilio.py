@@ -10,6 +10,7 @@ Twilio's answer and its record is caught by the status callback instead.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,27 @@ class OutgoingSms:
 
 class OptedOut(PermanentSendError):
     """Twilio refused because the recipient opted out at the carrier (21610)."""
+
+
+_shared_lock = threading.Lock()
+_shared: dict[tuple[str, str, str], httpx.Client] = {}
+# Accounts whose pooled connections a process keeps (more are dropped and reconnected).
+MAX_SHARED = 64
+
+
+def shared_http(credentials: TwilioCredentials) -> httpx.Client:
+    """A pooled HTTP client per account (and API address) for this process: batch after batch
+    reuses its connections. httpx clients are safe to share between threads."""
+    key = (api_base(), credentials.account_sid, credentials.auth_token)
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is None:
+            if len(_shared) >= MAX_SHARED:
+                for old in _shared.values():
+                    old.close()
+                _shared.clear()
+            client = _shared[key] = outbound_client(timeout=TIMEOUT_SECONDS)
+        return client
 
 
 def api_base() -> str:

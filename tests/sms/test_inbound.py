@@ -90,6 +90,9 @@ def test_stop_start_help_and_other_messages(client: TestClient, twilio: FakeTwil
     bodies = [(e["direction"], e["body"], e["keyword"]) for e in conversation.json()["data"]]
     assert ("inbound", "Do you ship to Canada?", None) in bodies
     assert ("inbound", " Stop. ", "stop") in bodies
+    timeline = client.get(f"/api/profiles/{profile_id}/timeline", headers=org.secret_headers)
+    received = [e["name"] for e in timeline.json()["data"] if e["kind"] == "sms_received"]
+    assert "Do you ship to Canada?" in received
 
 
 def test_stop_from_an_unknown_number_is_kept_and_start_makes_a_profile(

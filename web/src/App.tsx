@@ -28,6 +28,7 @@ import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
+import { SmsSettings } from "./features/settings/SmsSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AppLayout } from "./shell/AppLayout";
 import { AREAS } from "./shell/navigation";
@@ -67,6 +68,7 @@ export function App() {
             <Route path="rate-limits" element={<RateLimitsSettings />} />
             <Route path="team" element={<TeamSettings />} />
             <Route path="email" element={<EmailSettings />} />
+            <Route path="sms" element={<SmsSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -5,7 +5,7 @@ Revises: 55ef50ce68e1
 Created: 2026-12-07 18:26:48
 
 SMS (issue 15): consent history with its evidence (the `consents` table keeps the current
-status), each organization's Twilio settings, and the messages people send to its numbers.
+status), each organization's Twilio settings, the messages people send to its numbers, and SMS campaigns' text and media.
 """
 
 from collections.abc import Sequence
@@ -22,6 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sms_body", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("media_urls", herald.db.JSONType, nullable=True))
     op.create_table(
         "sms_settings",
         sa.Column("org_id", sa.Uuid(), nullable=False),
@@ -130,6 +133,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("media_urls")
+        batch_op.drop_column("sms_body")
     with op.batch_alter_table("inbound_sms", schema=None) as batch_op:
         batch_op.drop_index("ix_inbound_sms_org_id_profile_id_received_at")
 

@@ -1814,7 +1814,7 @@ export interface components {
             eligible: number;
             /**
              * Skipped
-             * @description The others by the reason the snapshot would record (no_email, suppressed, no_consent, smart_sending).
+             * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
              */
             skipped: {
                 [key: string]: number;
@@ -1827,6 +1827,12 @@ export interface components {
         };
         /** AudienceRequest */
         AudienceRequest: {
+            /**
+             * Channel
+             * @default email
+             * @enum {string}
+             */
+            channel: "email" | "sms";
             /** Exclude Segment Ids */
             exclude_segment_ids?: string[];
             /** Include Segment Ids */
@@ -1836,11 +1842,8 @@ export interface components {
              * @default true
              */
             smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
+            /** Smart Sending Hours */
+            smart_sending_hours?: number | null;
         };
         /** BatchItemError */
         BatchItemError: {
@@ -1918,9 +1921,9 @@ export interface components {
             audience_at: string | null;
             /**
              * Channel
-             * @constant
+             * @enum {string}
              */
-            channel: "email";
+            channel: "email" | "sms";
             /** Conversion Metric */
             conversion_metric: string;
             /**
@@ -1957,6 +1960,8 @@ export interface components {
              * @description Local-time sending: this wall-clock time in each recipient's time zone.
              */
             local_send_at: string | null;
+            /** Media Urls */
+            media_urls: string[];
             /** Name */
             name: string;
             /**
@@ -1970,6 +1975,8 @@ export interface components {
             smart_sending: boolean;
             /** Smart Sending Hours */
             smart_sending_hours: number;
+            /** Sms Body */
+            sms_body: string | null;
             /** Started At */
             started_at: string | null;
             /**
@@ -1990,6 +1997,13 @@ export interface components {
         /** CampaignCreate */
         CampaignCreate: {
             ab_test?: components["schemas"]["ABTest"] | null;
+            /**
+             * Channel
+             * @description `sms` sends `sms_body` (and `media_urls`) by Twilio.
+             * @default email
+             * @enum {string}
+             */
+            channel: "email" | "sms";
             /**
              * Conversion Metric
              * @description The event counted as a conversion (its `value` as revenue) in the stats.
@@ -2016,6 +2030,11 @@ export interface components {
              * @description Members of any of these segments...
              */
             include_segment_ids?: string[];
+            /**
+             * Media Urls
+             * @description Images for MMS.
+             */
+            media_urls?: string[];
             /** Name */
             name: string;
             /**
@@ -2026,15 +2045,20 @@ export interface components {
             send_time_optimization: boolean;
             /**
              * Smart Sending
-             * @description Skip people who got marketing email from Herald in the last `smart_sending_hours` hours.
+             * @description Skip people who got marketing on the campaign's channel from Herald in the last `smart_sending_hours` hours.
              * @default true
              */
             smart_sending: boolean;
             /**
              * Smart Sending Hours
-             * @default 16
+             * @description 16 for email, 24 for SMS when left out.
              */
-            smart_sending_hours: number;
+            smart_sending_hours?: number | null;
+            /**
+             * Sms Body
+             * @description An SMS campaign's text, personalized as templates are ({{ profile.first_name }}); links are shortened and tracked.
+             */
+            sms_body?: string | null;
             /**
              * Subject
              * @description Instead of the template's subject.
@@ -2129,6 +2153,8 @@ export interface components {
         CampaignUpdate: {
             /** @description null removes the A/B test. */
             ab_test?: components["schemas"]["ABTest"] | null;
+            /** Channel */
+            channel?: ("email" | "sms") | null;
             /** Conversion Metric */
             conversion_metric?: string | null;
             /** Exclude Segment Ids */
@@ -2139,6 +2165,8 @@ export interface components {
             from_name?: string | null;
             /** Include Segment Ids */
             include_segment_ids?: string[] | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
             /** Name */
             name?: string | null;
             /** Send Time Optimization */
@@ -2147,6 +2175,8 @@ export interface components {
             smart_sending?: boolean | null;
             /** Smart Sending Hours */
             smart_sending_hours?: number | null;
+            /** Sms Body */
+            sms_body?: string | null;
             /** Subject */
             subject?: string | null;
             /** Template Id */
@@ -4487,7 +4517,7 @@ export interface components {
             id: string;
             /**
              * Kind
-             * @description `event` (name, properties, value) or `message` (name is the subject; properties hold status, channel, source and recipient).
+             * @description `event` (name, properties, value), `message` (name is the subject, or an SMS's text; properties hold status, channel, source and recipient) or `sms_received` (name is the text someone sent; properties hold from, to and keyword).
              */
             kind: string;
             /** Name */
@@ -4653,6 +4683,11 @@ export interface components {
              * @description A send-time variant: its test group goes this long after the campaign starts.
              */
             send_delay_minutes?: number | null;
+            /**
+             * Sms Body
+             * @description An SMS campaign's text.
+             */
+            sms_body?: string | null;
             /** Subject */
             subject?: string | null;
             /** Template Id */

@@ -12,6 +12,7 @@ import { QueryResult } from "../../components/QueryResult";
 import { ErrorState, NotFoundState } from "../../components/States";
 import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileActions } from "./ProfileActions";
+import { ProfileConsent } from "./ProfileConsent";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -86,11 +87,7 @@ function ProfileDetails({ profile }: { profile: Profile }) {
               <Location profile={profile} />
             </Section>
             <Section title="Consent">
-              <Text size="sm" c="dimmed">
-                No consent records yet. Herald does not record email or SMS consent in this version;
-                when it does, each subscription and unsubscribe will be listed here with its source and
-                time.
-              </Text>
+              <ProfileConsent profileId={profile.id} />
             </Section>
             <Section title="Properties">
               <PropertiesTable

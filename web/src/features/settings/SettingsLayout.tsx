@@ -1,5 +1,13 @@
 import { Tabs } from "@mantine/core";
-import { IconBuilding, IconGauge, IconKey, IconLock, IconMail, IconUsers } from "@tabler/icons-react";
+import {
+  IconBuilding,
+  IconGauge,
+  IconKey,
+  IconLock,
+  IconMail,
+  IconMessage,
+  IconUsers,
+} from "@tabler/icons-react";
 import { Outlet, useLocation, useNavigate } from "react-router";
 import { PageHeader } from "../../components/PageHeader";
 
@@ -9,6 +17,7 @@ const TABS = [
   { value: "rate-limits", label: "Rate limits", icon: IconGauge },
   { value: "team", label: "Team", icon: IconUsers },
   { value: "email", label: "Email", icon: IconMail },
+  { value: "sms", label: "SMS", icon: IconMessage },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 

@@ -561,7 +561,12 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     worker that took over a row it thought abandoned records its own result instead). Sent ones
     in one UPDATE and one INSERT of events; errors one by one (they are few)."""
     attempts = {prepared.email.message_id: prepared.attempt for prepared, _handed in done}
-    ours = _still_ours(session, attempts)
+    handed_ids = {
+        prepared.email.message_id: handed[1].provider_message_id
+        for prepared, handed in done
+        if handed[0] == "sent"
+    }
+    ours = _still_ours(session, attempts, handed_ids)
     now = utcnow()
     outcomes: dict[uuid.UUID, str] = {}
     sent: list[dict[str, object]] = []
@@ -616,21 +621,24 @@ def _rendered(prepared: Prepared) -> dict[str, object]:
     }
 
 
-def _still_ours(session: Session, attempts: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+def _still_ours(
+    session: Session, attempts: dict[uuid.UUID, int], handed: dict[uuid.UUID, str]
+) -> set[uuid.UUID]:
     """Of these messages (by id, with the attempt this worker claimed), those still `sending`
-    under that attempt, locked until the caller commits."""
+    under that attempt, locked until the caller commits. A message the provider's own report
+    already recorded as sent under the id the provider gave this worker (an SMS's status
+    callback can arrive first) is not a takeover: no warning."""
     rows = session.execute(
-        sa.select(Message.id, Message.status, Message.attempts)
+        sa.select(Message.id, Message.status, Message.attempts, Message.provider_message_id)
         .where(Message.id.in_(attempts))
         .with_for_update()
     )
-    ours = {
-        message_id
-        for message_id, status, attempt in rows
-        if status == ledger.SENDING and attempt == attempts[message_id]
-    }
-    for message_id in attempts.keys() - ours:
-        logger.warning("message %s was taken over while it was being sent", message_id)
+    ours = set()
+    for message_id, status, attempt, provider_message_id in rows:
+        if status == ledger.SENDING and attempt == attempts[message_id]:
+            ours.add(message_id)
+        elif provider_message_id is None or provider_message_id != handed.get(message_id):
+            logger.warning("message %s was taken over while it was being sent", message_id)
     return ours
 
 

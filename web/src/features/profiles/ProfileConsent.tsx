@@ -1,7 +1,10 @@
-import { Badge, Group, Stack, Table, Text } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
-import type { ChannelConsent } from "../../api/client";
-import { profileConsentQuery } from "../../api/queries";
+import { Badge, Button, Group, Select, Stack, Table, Text, TextInput } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, call, type ChannelConsent } from "../../api/client";
+import { errorMessage } from "../../api/errors";
+import { keys, profileConsentQuery } from "../../api/queries";
 import { DateTime } from "../../components/DateTime";
 import { ErrorState } from "../../components/States";
 
@@ -32,6 +35,7 @@ export function ProfileConsent({ profileId }: { profileId: string }) {
           <ChannelState key={key} label={label} state={consent.data[key]} />
         ))}
       </Group>
+      <RecordConsent profileId={profileId} />
       {history.length === 0 ? (
         <Text size="sm" c="dimmed">
           No consent records yet.
@@ -103,5 +107,62 @@ function ChannelState({ label, state }: { label: string; state: ChannelConsent }
         {state.suppressed && " · on the suppression list"}
       </Text>
     </Stack>
+  );
+}
+
+/** Record consent the person gave or withdrew outside Herald (on the phone, on paper): kept
+ * with the method "dashboard" and the words they agreed to. */
+function RecordConsent({ profileId }: { profileId: string }) {
+  const queryClient = useQueryClient();
+  const [channel, setChannel] = useState<"email" | "sms">("sms");
+  const [status, setStatus] = useState<"subscribed" | "unsubscribed">("subscribed");
+  const [text, setText] = useState("");
+  const record = useMutation({
+    mutationFn: () =>
+      call(
+        api.POST("/api/profiles/{profile_id}/consent", {
+          params: { path: { profile_id: profileId } },
+          body: { channel, status, method: "dashboard", ...(text.trim() ? { text: text.trim() } : {}) },
+        }),
+      ),
+    onSuccess: (saved) => {
+      queryClient.setQueryData(keys.profileConsent(profileId), saved);
+      setText("");
+      notifications.show({ color: "teal", message: "Consent recorded." });
+    },
+    onError: (error) => notifications.show({ color: "red", message: errorMessage(error) }),
+  });
+  return (
+    <Group gap="xs" align="flex-end" aria-label="Record consent" role="group">
+      <Select
+        label="Channel"
+        w={110}
+        allowDeselect={false}
+        data={[
+          { value: "sms", label: "SMS" },
+          { value: "email", label: "Email" },
+        ]}
+        value={channel}
+        onChange={(value) => setChannel(value === "email" ? "email" : "sms")}
+      />
+      <Select
+        label="Status"
+        w={150}
+        allowDeselect={false}
+        data={["subscribed", "unsubscribed"]}
+        value={status}
+        onChange={(value) => setStatus(value === "unsubscribed" ? "unsubscribed" : "subscribed")}
+      />
+      <TextInput
+        label="What they agreed to"
+        placeholder="Optional"
+        style={{ flex: 1, minWidth: 180 }}
+        value={text}
+        onChange={(event) => setText(event.currentTarget.value)}
+      />
+      <Button variant="default" loading={record.isPending} onClick={() => record.mutate()}>
+        Record
+      </Button>
+    </Group>
   );
 }

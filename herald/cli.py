@@ -247,7 +247,7 @@ def _first_run_setup(settings: Settings, host: str, port: int) -> None:
         email = "admin@example.com"
         password = secrets.token_urlsafe(12)
         organization, _owner = service.create_organization(
-            session, "My organization", email, password
+            session, "My organization", email, password, name_confirmed=False
         )
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     path = settings.data_dir / "first-run.txt"

@@ -4,6 +4,7 @@ from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, ConsentRecord, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.event import Event, EventKey, Metric
+from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
@@ -23,6 +24,11 @@ __all__ = [
     "EmailTemplate",
     "Event",
     "EventKey",
+    "Flow",
+    "FlowEnrolment",
+    "FlowSettings",
+    "FlowStepRun",
+    "FlowVersion",
     "IdempotencyRecord",
     "InboundSms",
     "Job",

@@ -139,7 +139,7 @@ class SmsBatch:
             settings=None,
             data=content.get("data") or {},
         )
-        body = render_text(content.get("body") or "", context).strip()
+        body = render_text(content.get("body") or "", context, "body").strip()
         if message.marketing:
             body = links.shorten(self.session, message, body)
             if settings.require_opt_out and not _MENTIONS_STOP.search(body):

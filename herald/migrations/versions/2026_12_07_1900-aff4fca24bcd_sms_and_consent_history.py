@@ -1,7 +1,7 @@
 """sms and consent history
 
 Revision ID: aff4fca24bcd
-Revises: 55ef50ce68e1
+Revises: 6a0c2d4e8f13
 Created: 2026-12-07 18:26:48
 
 SMS (issue 15): consent history with its evidence (the `consents` table keeps the current
@@ -16,7 +16,7 @@ from alembic import op
 import herald.db
 
 revision: str = "aff4fca24bcd"
-down_revision: str | None = "55ef50ce68e1"
+down_revision: str | None = "6a0c2d4e8f13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -42,6 +42,8 @@ from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
 from herald.segments.routes import router as segments_router
 from herald.settings import Settings, get_settings
+from herald.sms.routes import router as sms_router
+from herald.sms.routes import webhooks as sms_webhooks
 from herald.system.routes import router as system_router
 from herald.templates.routes import router as templates_router
 from herald.tenancy.routes import router as tenancy_router
@@ -62,6 +64,9 @@ SERVER_PREFIXES = (
     "/t/",
     "/u/",
     "/p/",
+    # Twilio's webhooks and SMS short links (herald.sms).
+    "/webhooks/",
+    "/s/",
 )
 
 PLACEHOLDER_PAGE = """<!doctype html>
@@ -144,6 +149,8 @@ def create_app(
         sdk_router,
         tracking_router,
         suppressions_router,
+        sms_router,
+        sms_webhooks,
     )
     for router in routers:
         app.include_router(router)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
     # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
     outbound_allow: str = ""
+    # Where Twilio's REST API is; tests and benchmarks point it at the fake Twilio.
+    twilio_api_url: str = "https://api.twilio.com"
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,8 +31,10 @@ def _out(campaign: Campaign, counts: dict[str, int]) -> schemas.Campaign:
     return schemas.Campaign(
         id=campaign.id,
         name=campaign.name,
-        channel="email",
+        channel="sms" if campaign.channel == "sms" else "email",
         template_id=campaign.template_id,
+        sms_body=campaign.sms_body,
+        media_urls=list(campaign.media_urls or []),
         subject=campaign.subject,
         from_name=campaign.from_name,
         from_email=campaign.from_email,

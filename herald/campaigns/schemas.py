@@ -27,6 +27,12 @@ MetricName = Annotated[str, StringConstraints(min_length=1, max_length=255), Sto
 # Variant keys, in the order the variants are given.
 VariantKey = Literal["A", "B", "C", "D", "E", "F", "G"]
 VARIANT_KEYS: tuple[VariantKey, ...] = ("A", "B", "C", "D", "E", "F", "G")
+Channel = Literal["email", "sms"]
+SmsText = Annotated[str, StringConstraints(min_length=1, max_length=1600), StorableText]
+MediaUrls = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)]],
+    Field(max_length=10),
+]
 
 
 class Variant(BaseModel):
@@ -40,6 +46,7 @@ class Variant(BaseModel):
     subject: Subject | None = None
     template_id: uuid.UUID | None = None
     from_name: Text255 | None = None
+    sms_body: SmsText | None = Field(default=None, description="An SMS campaign's text.")
     send_delay_minutes: int | None = Field(
         default=None,
         ge=0,
@@ -88,7 +95,16 @@ class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text255
+    channel: Channel = Field(
+        default="email", description="`sms` sends `sms_body` (and `media_urls`) by Twilio."
+    )
     template_id: uuid.UUID | None = None
+    sms_body: SmsText | None = Field(
+        default=None,
+        description="An SMS campaign's text, personalized as templates are "
+        "({{ profile.first_name }}); links are shortened and tracked.",
+    )
+    media_urls: MediaUrls = Field(default_factory=list, description="Images for MMS.")
     subject: Subject | None = Field(default=None, description="Instead of the template's subject.")
     from_name: Text255 | None = Field(default=None, description="Instead of the template's.")
     from_email: Email | None = Field(default=None, description="Instead of the template's.")
@@ -100,10 +116,12 @@ class CampaignCreate(BaseModel):
     )
     smart_sending: bool = Field(
         default=True,
-        description="Skip people who got marketing email from Herald in the last "
-        "`smart_sending_hours` hours.",
+        description="Skip people who got marketing on the campaign's channel from Herald in the "
+        "last `smart_sending_hours` hours.",
     )
-    smart_sending_hours: SmartSendingHours = 16
+    smart_sending_hours: SmartSendingHours | None = Field(
+        default=None, description="16 for email, 24 for SMS when left out."
+    )
     ab_test: ABTest | None = None
     send_time_optimization: bool = Field(
         default=False,
@@ -121,7 +139,10 @@ class CampaignUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text255 | None = None
+    channel: Channel | None = None
     template_id: uuid.UUID | None = None
+    sms_body: SmsText | None = None
+    media_urls: MediaUrls | None = None
     subject: Subject | None = None
     from_name: Text255 | None = None
     from_email: Email | None = None
@@ -137,8 +158,10 @@ class CampaignUpdate(BaseModel):
 class Campaign(BaseModel):
     id: uuid.UUID
     name: str
-    channel: Literal["email"]
+    channel: Channel
     template_id: uuid.UUID | None
+    sms_body: str | None
+    media_urls: list[str]
     subject: str | None
     from_name: str | None
     from_email: str | None
@@ -176,16 +199,17 @@ class AudienceRequest(BaseModel):
 
     include_segment_ids: SegmentIds
     exclude_segment_ids: SegmentIds = Field(default_factory=list)
+    channel: Channel = "email"
     smart_sending: bool = True
-    smart_sending_hours: SmartSendingHours = 16
+    smart_sending_hours: SmartSendingHours | None = None
 
 
 class Audience(BaseModel):
     total: int = Field(description="Profiles in any included segment and in no excluded one.")
     eligible: int = Field(description="Those the campaign would be sent to right now.")
     skipped: dict[str, int] = Field(
-        description="The others by the reason the snapshot would record (no_email, suppressed, "
-        "no_consent, smart_sending)."
+        description="The others by the reason the snapshot would record (no_email or no_phone, "
+        "suppressed, no_consent, smart_sending)."
     )
 
 

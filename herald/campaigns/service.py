@@ -39,6 +39,7 @@ from herald.campaigns.statuses import (
     MERGED,
     NO_CONSENT,
     NO_EMAIL,
+    NO_PHONE,
     OPEN_RECIPIENT_STATUSES,
     PAUSED,
     PENDING,
@@ -56,23 +57,28 @@ from herald.db import Database, UTCDateTime, utcnow
 from herald.email.service import SendVerdict, send_gate
 from herald.errors import Conflict, FieldError, HeraldError, InvalidInput, NotFound
 from herald.jobs.service import JobRun, create_job, job_handler
-from herald.messaging import ledger
+from herald.messaging import consent, ledger
 from herald.messaging import service as messages
 from herald.models import (
     Campaign,
     CampaignRecipient,
-    Consent,
     EmailTemplate,
     Message,
     Organization,
     Profile,
     Segment,
     SegmentMember,
-    Suppression,
 )
 from herald.pagination import decode_cursor, encode_cursor
+from herald.sms import service as sms_service
 from herald.templates import service as templates
-from herald.templates.rendering import RenderedEmail, TemplateParts, parts_of
+from herald.templates.rendering import (
+    RenderedEmail,
+    TemplateError,
+    TemplateParts,
+    check_text,
+    parts_of,
+)
 from herald.tenancy.scope import get_scoped, scoped
 
 logger = logging.getLogger(__name__)
@@ -154,6 +160,7 @@ def _check_ab_test(
             "ab_test.default_variant", f"with fallback 'default', name one of {', '.join(keys)}"
         )
     for index, variant in enumerate(ab_test["variants"]):
+        _check_sms_body(f"ab_test.variants[{index}].sms_body", variant.get("sms_body"))
         try:
             _check_template(session, org_id, variant.get("template_id"))
         except InvalidInput as exc:
@@ -167,6 +174,16 @@ def _check_ab_test(
             for variant in ab_test["variants"]
         ],
     }
+
+
+def _check_sms_body(field: str, body: str | None) -> str | None:
+    """An SMS text whose personalization compiles in the template sandbox."""
+    if body is not None:
+        try:
+            check_text(body, field)
+        except TemplateError as exc:
+            raise InvalidInput.for_field(field, exc.problems[0].describe()) from exc
+    return body
 
 
 def _require_draft(campaign: Campaign) -> None:
@@ -190,6 +207,12 @@ def _apply(session: Session, campaign: Campaign, fields: dict[str, Any]) -> None
     for name in ("subject", "from_name", "from_email"):  # null: the template's
         if name in fields:
             setattr(campaign, name, fields[name])
+    if fields.get("channel") is not None:
+        campaign.channel = fields["channel"]
+    if "sms_body" in fields:
+        campaign.sms_body = _check_sms_body("sms_body", fields["sms_body"])
+    if fields.get("media_urls") is not None:
+        campaign.media_urls = list(fields["media_urls"])
     for name in (
         "smart_sending",
         "smart_sending_hours",
@@ -220,15 +243,18 @@ def _apply(session: Session, campaign: Campaign, fields: dict[str, Any]) -> None
 
 
 def create_campaign(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -> Campaign:
+    channel = fields.get("channel") or "email"
     campaign = Campaign(
         org_id=org_id,
         name="",
-        channel="email",
+        channel=channel,
         status=DRAFT,
         include_segment_ids=[],
         exclude_segment_ids=[],
+        media_urls=[],
         smart_sending=True,
-        smart_sending_hours=16,
+        # SMS is the more intrusive channel: a day between marketing texts by default.
+        smart_sending_hours=SMS_SMART_SENDING_HOURS if channel == "sms" else 16,
         send_time_optimization=False,
         conversion_metric="Placed Order",
     )
@@ -281,6 +307,8 @@ def duplicate_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UU
         name=_copy_name(session, org_id, source.name),
         channel=source.channel,
         template_id=source.template_id,
+        sms_body=source.sms_body,
+        media_urls=list(source.media_urls or []),
         subject=source.subject,
         from_name=source.from_name,
         from_email=source.from_email,
@@ -298,6 +326,10 @@ def duplicate_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UU
     return copy
 
 
+# A day between marketing texts by default (email: 16 hours).
+SMS_SMART_SENDING_HOURS = 24
+
+
 # --- Status changes -------------------------------------------------------------------------------
 
 
@@ -307,7 +339,10 @@ def _illegal(campaign: Campaign, action: str) -> Conflict:
 
 def _check_ready(session: Session, campaign: Campaign) -> None:
     problems = []
-    if campaign.template_id is None:
+    if campaign.channel == "sms":
+        if not campaign.sms_body:
+            problems.append(FieldError("sms_body", "write the text before sending"))
+    elif campaign.template_id is None:
         problems.append(FieldError("template_id", "choose a template before sending"))
     if not campaign.include_segment_ids:
         problems.append(FieldError("include_segment_ids", "choose at least one segment"))
@@ -571,29 +606,21 @@ def _audience(campaign: Campaign) -> sa.ColumnElement[bool]:
 
 
 def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
-    """Why a candidate is left out, or NULL: the first that applies, in this order."""
-    suppressed = sa.exists().where(
-        Suppression.org_id == campaign.org_id,
-        Suppression.channel == "email",
-        Suppression.address == Profile.email,
-    )
-    withdrew = sa.exists().where(
-        Consent.org_id == campaign.org_id,
-        Consent.profile_id == Profile.id,
-        Consent.channel == "email",
-        Consent.granted.is_(False),
-    )
+    """Why a candidate is left out, or NULL: the first that applies, in this order. The channel's
+    address, suppression and consent are the one consent rule's (herald.messaging.consent)."""
+    channel = campaign.channel or "email"
+    address = Profile.phone if channel == "sms" else Profile.email
     whens: list[tuple[sa.ColumnElement[bool], str]] = [
-        (Profile.email.is_(None), NO_EMAIL),
-        (suppressed, SUPPRESSED),
-        (withdrew, NO_CONSENT),
+        (address.is_(None), NO_PHONE if channel == "sms" else NO_EMAIL),
+        (consent.suppressed_clause(channel), SUPPRESSED),
+        (consent.consent_refused_clause(channel), NO_CONSENT),
     ]
     if campaign.smart_sending:
         since = now - timedelta(hours=campaign.smart_sending_hours)
         recently = sa.exists().where(
             Message.org_id == campaign.org_id,
             Message.profile_id == Profile.id,
-            Message.channel == "email",
+            Message.channel == channel,
             Message.marketing.is_(True),
             sa.or_(Message.source_id.is_(None), Message.source_id != campaign.id),
             Message.status.notin_((ledger.FAILED, ledger.SUPPRESSED, ledger.SKIPPED)),
@@ -638,8 +665,10 @@ def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -
         exclude_segment_ids=_check_segments(
             session, org_id, "exclude_segment_ids", fields["exclude_segment_ids"]
         ),
+        channel=fields.get("channel") or "email",
         smart_sending=fields["smart_sending"],
-        smart_sending_hours=fields["smart_sending_hours"],
+        smart_sending_hours=fields["smart_sending_hours"]
+        or (SMS_SMART_SENDING_HOURS if fields.get("channel") == "sms" else 16),
     )
     if not probe.include_segment_ids:
         raise InvalidInput.for_field("include_segment_ids", "choose at least one segment")
@@ -684,7 +713,7 @@ def snapshot_chunk(
         sa.literal(campaign.id, sa.Uuid()),
         Profile.org_id,
         Profile.id,
-        Profile.email,
+        Profile.phone if campaign.channel == "sms" else Profile.email,
         sa.null(),
         send_at,
         sa.case((reason.is_(None), WAITING if campaign.ab_test else PENDING), else_=SKIPPED),
@@ -846,6 +875,11 @@ def recipient_content(campaign: Campaign, variant_key: str | None) -> RecipientC
     )
 
 
+def sms_text(campaign: Campaign, variant_key: str | None) -> str:
+    """An SMS campaign's text for a recipient's A/B variant."""
+    return str(_variant(campaign, variant_key).get("sms_body") or campaign.sms_body or "")
+
+
 def _queue_for(
     session: Session,
     campaign: Campaign,
@@ -923,27 +957,47 @@ def fan_out(database: Database, campaign_id: uuid.UUID, limit: int = PUMP_BATCH)
 
         # The person's own row first, so that it is the one that keeps the message.
         batch = sorted(batch, key=lambda recipient: person(recipient) != recipient.profile_id)
-        for recipient in batch:
-            if recipient.variant not in contents:
-                contents[recipient.variant] = recipient_content(campaign, recipient.variant)
-            content = contents[recipient.variant]
-            requests.append(
-                messages.EmailRequest(
-                    idempotency_key=recipient_key(campaign.id, person(recipient)),
-                    to_profile_id=recipient.profile_id,
-                    template_id=content.template_id,
-                    send_after=recipient.scheduled_for,
-                    overrides=content.overrides,
-                )
+        outcomes: Sequence[messages.QueuedEmail | HeraldError]
+        if campaign.channel == "sms":
+            outcomes = sms_service.queue_sms_many(
+                session,
+                campaign.org_id,
+                [
+                    sms_service.SmsRequest(
+                        idempotency_key=recipient_key(campaign.id, person(recipient)),
+                        body=sms_text(campaign, recipient.variant),
+                        to_profile_id=recipient.profile_id,
+                        media_urls=list(campaign.media_urls or []),
+                        send_after=recipient.scheduled_for,
+                    )
+                    for recipient in batch
+                ],
+                source="campaign",
+                source_id=campaign.id,
+                marketing=True,
             )
-        outcomes = messages.queue_emails(
-            session,
-            campaign.org_id,
-            requests,
-            source="campaign",
-            source_id=campaign.id,
-            marketing=True,
-        )
+        else:
+            for recipient in batch:
+                if recipient.variant not in contents:
+                    contents[recipient.variant] = recipient_content(campaign, recipient.variant)
+                content = contents[recipient.variant]
+                requests.append(
+                    messages.EmailRequest(
+                        idempotency_key=recipient_key(campaign.id, person(recipient)),
+                        to_profile_id=recipient.profile_id,
+                        template_id=content.template_id,
+                        send_after=recipient.scheduled_for,
+                        overrides=content.overrides,
+                    )
+                )
+            outcomes = messages.queue_emails(
+                session,
+                campaign.org_id,
+                requests,
+                source="campaign",
+                source_id=campaign.id,
+                marketing=True,
+            )
         updates: list[dict[str, Any]] = []
         kicks = []
         # A message that existed before this batch belongs to the row that first got it: this

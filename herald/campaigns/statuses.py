@@ -19,8 +19,9 @@ OPEN_RECIPIENT_STATUSES = (WAITING, PENDING, QUEUED)
 # after the snapshot (that person gets one message).
 MERGED = "merged"
 # Why the snapshot left a profile out.
-NO_EMAIL, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
+NO_EMAIL, NO_PHONE, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
     "no_email",
+    "no_phone",
     "suppressed",
     "no_consent",
     "smart_sending",

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,14 +41,15 @@ from herald.db import Database, utcnow
 from herald.email import mime
 from herald.email.providers import (
     EmailProvider,
+    NotYet,
     OutgoingEmail,
     PermanentSendError,
     SendResult,
     TransientSendError,
     get_provider,
 )
-from herald.messaging import ledger, suppression, tracking
-from herald.models import Consent, EmailSettings, EmailTemplate, Message, Organization, Profile
+from herald.messaging import consent, ledger, suppression, tracking
+from herald.models import EmailSettings, EmailTemplate, Message, Organization, Profile
 from herald.security import decrypt
 from herald.settings import get_settings
 from herald.templates.rendering import (
@@ -92,10 +93,29 @@ MAX_ERROR_LENGTH = 2000
 HOLD_RECHECK = timedelta(minutes=5)
 
 
+class Outgoing(Protocol):
+    """A message ready for its channel's provider (an email's MIME, an SMS's body)."""
+
+    @property
+    def message_id(self) -> uuid.UUID: ...
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+
+class ChannelProvider(Protocol):
+    """Any channel's provider: hands one ready message over, or raises a SendError."""
+
+    name: str
+
+    def send(self, outgoing: Any, /) -> SendResult: ...
+
+
 @dataclass(frozen=True)
 class Prepared:
-    email: OutgoingEmail
-    provider: EmailProvider
+    # The ready message (named `email` from when email was the only channel).
+    email: Outgoing
+    provider: ChannelProvider
     attempt: int
     # Recorded on the message with its outcome.
     subject: str
@@ -218,12 +238,36 @@ def claim_and_prepare_many(
         [(m.org_id, m.id, {"attempt": m.attempts}) for m in sendable],
         at=now,
     )
-    checks = _SendChecks(session, sendable)
-    preparer = _Preparer(session, sendable)
+    by_channel: dict[str, list[Message]] = {}
     for message in sendable:
-        outcomes[message.id] = _check_and_prepare(session, message, checks, preparer)
+        by_channel.setdefault(message.channel, []).append(message)
+    for channel, group in by_channel.items():
+        checks, preparer = _channel_batch(session, channel, group)
+        for message in group:
+            outcomes[message.id] = _check_and_prepare(session, message, checks, preparer)
     session.flush()
     return outcomes
+
+
+class SendChecks(Protocol):
+    def blocked(self, session: Session, message: Message) -> tuple[str, str] | None: ...
+
+
+class Preparer(Protocol):
+    def prepare(self, message: Message, attempt: int) -> Prepared: ...
+
+
+def _channel_batch(
+    session: Session, channel: str, messages: list[Message]
+) -> tuple[SendChecks, Preparer]:
+    """A channel's checks and preparation for a batch of its messages: one ledger, a provider
+    per channel (DESIGN: "new channels add a provider, not a second pipeline")."""
+    if channel == "sms":
+        from herald.sms.sending import SmsBatch  # the SMS channel builds on this module
+
+        batch = SmsBatch(session, messages)
+        return batch, batch
+    return _SendChecks(session, messages), _Preparer(session, messages)
 
 
 def _not_claimed(session: Session, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -245,7 +289,7 @@ def _not_claimed(session: Session, message_ids: list[uuid.UUID]) -> dict[uuid.UU
 
 
 def _check_and_prepare(
-    session: Session, message: Message, checks: _SendChecks, preparer: _Preparer
+    session: Session, message: Message, checks: SendChecks, preparer: Preparer
 ) -> Prepared | str:
     attempt = message.attempts
     if attempt > MAX_ATTEMPTS:
@@ -259,6 +303,9 @@ def _check_and_prepare(
         return status
     try:
         return preparer.prepare(message, attempt)
+    except NotYet as wait:
+        _wait(session, message, wait)
+        return "held"
     except (TemplateError, PermanentSendError) as exc:
         _fail(session, message, str(exc))
         return ledger.FAILED
@@ -320,17 +367,7 @@ class _SendChecks:
                 for address in suppression.suppressed_among(session, org_id, "email", addresses)
             )
             profile_ids = {m.profile_id for m in group if m.profile_id is not None}
-            if profile_ids:
-                self.withdrawn.update(
-                    session.scalars(
-                        sa.select(Consent.profile_id).where(
-                            Consent.org_id == org_id,
-                            Consent.profile_id.in_(profile_ids),
-                            Consent.channel == "email",
-                            Consent.granted.is_(False),
-                        )
-                    )
-                )
+            self.withdrawn.update(consent.refused_among(session, org_id, "email", profile_ids))
 
     def blocked(self, session: Session, message: Message) -> tuple[str, str] | None:
         """Whether the message must not go out now: suppressed (the address is on the list) or
@@ -525,7 +562,12 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     worker that took over a row it thought abandoned records its own result instead). Sent ones
     in one UPDATE and one INSERT of events; errors one by one (they are few)."""
     attempts = {prepared.email.message_id: prepared.attempt for prepared, _handed in done}
-    ours = _still_ours(session, attempts)
+    handed_ids = {
+        prepared.email.message_id: handed[1].provider_message_id
+        for prepared, handed in done
+        if handed[0] == "sent"
+    }
+    ours = _still_ours(session, attempts, handed_ids)
     now = utcnow()
     outcomes: dict[uuid.UUID, str] = {}
     sent: list[dict[str, object]] = []
@@ -580,21 +622,24 @@ def _rendered(prepared: Prepared) -> dict[str, object]:
     }
 
 
-def _still_ours(session: Session, attempts: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+def _still_ours(
+    session: Session, attempts: dict[uuid.UUID, int], handed: dict[uuid.UUID, str]
+) -> set[uuid.UUID]:
     """Of these messages (by id, with the attempt this worker claimed), those still `sending`
-    under that attempt, locked until the caller commits."""
+    under that attempt, locked until the caller commits. A message the provider's own report
+    already recorded as sent under the id the provider gave this worker (an SMS's status
+    callback can arrive first) is not a takeover: no warning."""
     rows = session.execute(
-        sa.select(Message.id, Message.status, Message.attempts)
+        sa.select(Message.id, Message.status, Message.attempts, Message.provider_message_id)
         .where(Message.id.in_(attempts))
         .with_for_update()
     )
-    ours = {
-        message_id
-        for message_id, status, attempt in rows
-        if status == ledger.SENDING and attempt == attempts[message_id]
-    }
-    for message_id in attempts.keys() - ours:
-        logger.warning("message %s was taken over while it was being sent", message_id)
+    ours = set()
+    for message_id, status, attempt, provider_message_id in rows:
+        if status == ledger.SENDING and attempt == attempts[message_id]:
+            ours.add(message_id)
+        elif provider_message_id is None or provider_message_id != handed.get(message_id):
+            logger.warning("message %s was taken over while it was being sent", message_id)
     return ours
 
 
@@ -628,6 +673,22 @@ def _retry(session: Session, message: Message, attempt: int, error: str) -> None
         data={"error": message.error, "attempt": attempt, "retry_at": retry_at.isoformat()},
     )
     enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=retry_at)
+
+
+def _wait(session: Session, message: Message, wait: NotYet) -> None:
+    """Back to queued until `wait.until`, without using up an attempt (it was not one)."""
+    from herald.email.tasks import send_email
+
+    message.attempts -= 1
+    message.send_after = wait.until
+    message.heartbeat_at = None
+    ledger.set_status(
+        session,
+        message,
+        ledger.QUEUED,
+        data={"waiting": wait.reason, "until": wait.until.isoformat()},
+    )
+    enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=wait.until)
 
 
 # --- Heartbeats ---------------------------------------------------------------------------------

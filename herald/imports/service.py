@@ -51,7 +51,7 @@ from herald.profiles import schemas as profile_schemas
 from herald.profiles.export import FORMULA_TRIGGERS, csv_stream, neutralize
 from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
-from herald.profiles.service import upsert_profiles
+from herald.profiles.service import RequestEvidence, upsert_profiles
 from herald.tenancy.scope import get_scoped, scoped
 from herald.tenancy.service import default_region
 from herald.validation import (
@@ -89,7 +89,14 @@ MAX_REASON_LENGTH = 2000
 
 # --- Mapping CSV columns to profile fields ------------------------------------------------------
 
-BUILTIN_FIELDS = (*IDENTIFIERS, *DESCRIPTIVE_FIELDS)
+# A column of consent: subscribed or unsubscribed (also yes/no, true/false, 1/0), recorded in the
+# profile's consent history with the method "import".
+CONSENT_FIELDS = {"email_consent": "email", "sms_consent": "sms"}
+CONSENT_VALUES = {
+    **dict.fromkeys(("subscribed", "yes", "y", "true", "1"), "subscribed"),
+    **dict.fromkeys(("unsubscribed", "no", "n", "false", "0"), "unsubscribed"),
+}
+BUILTIN_FIELDS = (*IDENTIFIERS, *DESCRIPTIVE_FIELDS, *CONSENT_FIELDS)
 IGNORE = "ignore"
 PROPERTIES = "properties"  # a JSON object of custom properties, as the export writes them
 PROPERTY_PREFIX = "properties."
@@ -99,8 +106,10 @@ DELIMITERS = (",", ";", "\t")
 FIELD_HELP = (
     "use email, phone, external_id, first_name, last_name, timezone, "
     + ", ".join(LOCATION_FIELDS)
-    + ", properties.<name>, properties or ignore"
+    + ", email_consent, sms_consent, properties.<name>, properties or ignore"
 )
+
+IMPORT_EVIDENCE = RequestEvidence(source="import", default_method="import")
 
 _mapping_adapter: TypeAdapter[Mapping] = TypeAdapter(Mapping)
 
@@ -570,6 +579,13 @@ def _row_data(
             problems.append((columns[index], reason))
         elif field in LOCATION_FIELDS:
             location[field] = value
+        elif field in CONSENT_FIELDS:
+            status = CONSENT_VALUES.get(value.lower())
+            if status is None:
+                problems.append((columns[index], "must be subscribed or unsubscribed"))
+            else:
+                consent = data.setdefault("consent", {})
+                consent[CONSENT_FIELDS[field]] = {"status": status, "method": "import"}
         elif field == PROPERTIES:
             try:
                 parsed = parse_json(value)
@@ -651,7 +667,9 @@ def _profile_batch(
         if problems:
             counts.errors += 1
             errors.extend((number, column, reason) for column, reason in problems)
-    for number, outcome in zip(numbers, upsert_profiles(session, org_id, items), strict=True):
+    for number, outcome in zip(
+        numbers, upsert_profiles(session, org_id, items, IMPORT_EVIDENCE), strict=True
+    ):
         if isinstance(outcome, HeraldError):
             counts.errors += 1
             problems = [(_column_for(f.field, columns_by_field), f.reason) for f in outcome.fields]

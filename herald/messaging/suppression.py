@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import like_pattern, utcnow
+from herald.db import like_pattern
 from herald.errors import FieldError, InvalidInput
+from herald.messaging.consent import Evidence, record_consent
 from herald.messaging.ledger import record_event
 from herald.models import Consent, Message, MessageEvent, Profile, Suppression
 from herald.pagination import iterate_by_id, newest_first_page
@@ -413,8 +414,8 @@ def resubscribe_message(session: Session, message: Message, *, source: str) -> b
     changed = suppression is not None
     address = _message_address(session, message)
     withdrawn = session.scalars(
-        sa.select(Consent)
-        .join(Profile, Profile.id == Consent.profile_id)
+        sa.select(Profile)
+        .join(Consent, Consent.profile_id == Profile.id)
         .where(
             Profile.org_id == message.org_id,
             Profile.email == address,
@@ -422,12 +423,15 @@ def resubscribe_message(session: Session, message: Message, *, source: str) -> b
             Consent.channel == "email",
             Consent.granted.is_(False),
         )
-    )
-    for consent in withdrawn:
-        consent.granted = True
-        consent.source = source[:32]
-        consent.recorded_at = utcnow()
-        record_change(session, message.org_id, consent.profile_id, "updated")
+    ).all()
+    for profile in withdrawn:
+        record_consent(
+            session,
+            profile,
+            "email",
+            "subscribed",
+            Evidence(method="preference_page", source=source),
+        )
         changed = True
     session.flush()
     return changed

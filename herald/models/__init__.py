@@ -1,7 +1,7 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
 from herald.models.campaign import Campaign, CampaignRecipient
-from herald.models.consent import Consent, Suppression
+from herald.models.consent import Consent, ConsentRecord, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
@@ -11,6 +11,7 @@ from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
+from herald.models.sms import InboundSms, SmsSettings
 
 __all__ = [
     "AnonymousId",
@@ -18,6 +19,7 @@ __all__ = [
     "Campaign",
     "CampaignRecipient",
     "Consent",
+    "ConsentRecord",
     "EmailSettings",
     "EmailTemplate",
     "Event",
@@ -28,6 +30,7 @@ __all__ = [
     "FlowStepRun",
     "FlowVersion",
     "IdempotencyRecord",
+    "InboundSms",
     "Job",
     "JobError",
     "JobFile",
@@ -41,6 +44,7 @@ __all__ = [
     "Segment",
     "SegmentHistory",
     "SegmentMember",
+    "SmsSettings",
     "Suppression",
     "User",
     "UserSession",

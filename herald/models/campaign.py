@@ -27,7 +27,10 @@ class Campaign(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(255))
+    # "email" (a template) or "sms" (`sms_body`, personalized like a template, and media).
     channel: Mapped[str] = mapped_column(sa.String(8), default="email")
+    sms_body: Mapped[str | None] = mapped_column(sa.Text)
+    media_urls: Mapped[list[str] | None] = mapped_column(JSONType)
     template_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("email_templates.id", ondelete="SET NULL")
     )
@@ -83,6 +86,7 @@ class CampaignRecipient(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"))
     # Ids only, no foreign keys: the rows outlive merged and erased profiles as history.
     profile_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # The address at the snapshot: the email address, or the phone number of an SMS campaign.
     email: Mapped[str | None] = mapped_column(sa.String(320))
     variant: Mapped[str | None] = mapped_column(sa.String(16))
     # Not before this time (send-time features); NULL means with the campaign.

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from herald.db import get_database, utcnow
@@ -16,7 +16,7 @@ from herald.models import Segment
 from herald.pagination import PageLimit
 from herald.profiles import export, schemas, service
 from herald.routing import JsonBodyRoute
-from herald.tenancy.auth import ManagementAuth, PublicAuth
+from herald.tenancy.auth import ManagementAuth, Principal, PublicAuth
 from herald.tenancy.deps import DbSession
 from herald.tenancy.scope import get_scoped
 from herald.validation import normalize_email
@@ -68,11 +68,27 @@ def profile_filter(
     )
 
 
+def request_evidence(request: Request, auth: Principal) -> service.RequestEvidence:
+    """Who records consent through this request; a browser's own address and agent (public
+    key, or the dashboard's user acting) only where the person is the one at the browser."""
+    if auth.kind == "public_key":
+        return service.RequestEvidence(
+            source="sdk",
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            default_method="form",
+        )
+    if auth.kind == "user":
+        return service.RequestEvidence(source="dashboard", default_method="dashboard")
+    return service.RequestEvidence(source="api", default_method="api")
+
+
 @router.post("/api/profiles", status_code=status.HTTP_201_CREATED, operation_id="create_profile")
 def create_profile(
-    body: schemas.ProfileCreate, auth: ManagementAuth, session: DbSession
+    body: schemas.ProfileCreate, auth: ManagementAuth, session: DbSession, request: Request
 ) -> schemas.Profile:
-    return service.to_schema(service.create_profile(session, auth.org_id, body))
+    evidence = request_evidence(request, auth)
+    return service.to_schema(service.create_profile(session, auth.org_id, body, evidence))
 
 
 @router.get("/api/profiles", operation_id="list_profiles")
@@ -122,9 +138,47 @@ def get_profile(profile_id: uuid.UUID, auth: ManagementAuth, session: DbSession)
 
 @router.patch("/api/profiles/{profile_id}", operation_id="update_profile")
 def update_profile(
-    profile_id: uuid.UUID, body: schemas.ProfileUpdate, auth: ManagementAuth, session: DbSession
+    profile_id: uuid.UUID,
+    body: schemas.ProfileUpdate,
+    auth: ManagementAuth,
+    session: DbSession,
+    request: Request,
 ) -> schemas.Profile:
-    return service.to_schema(service.update_profile(session, auth.org_id, profile_id, body))
+    evidence = request_evidence(request, auth)
+    return service.to_schema(
+        service.update_profile(session, auth.org_id, profile_id, body, evidence)
+    )
+
+
+@router.get("/api/profiles/{profile_id}/consent", operation_id="get_profile_consent")
+def get_profile_consent(
+    profile_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> schemas.ProfileConsent:
+    """The current consent on each channel, whether marketing may be sent there, and the
+    history with its evidence."""
+    profile = service.get_profile(session, auth.org_id, profile_id)
+    return service.consent_summary(session, profile)
+
+
+@router.post(
+    "/api/profiles/{profile_id}/consent",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="record_profile_consent",
+)
+def record_profile_consent(
+    profile_id: uuid.UUID,
+    body: schemas.ConsentCreate,
+    auth: ManagementAuth,
+    session: DbSession,
+    request: Request,
+) -> schemas.ProfileConsent:
+    """Record consent given or withdrawn on a channel (added to the history; the current
+    status follows the latest record)."""
+    profile = service.get_profile(session, auth.org_id, profile_id)
+    service.record_change_of_consent(
+        session, profile, body.channel, body, request_evidence(request, auth)
+    )
+    return service.consent_summary(session, profile)
 
 
 @router.delete(
@@ -173,10 +227,11 @@ def export_profile_data(
 
 @router.post("/api/identify", operation_id="identify")
 def identify(
-    body: schemas.IdentifyRequest, auth: PublicAuth, session: DbSession
+    body: schemas.IdentifyRequest, auth: PublicAuth, session: DbSession, request: Request
 ) -> schemas.IdentifyResult:
-    """Create or update the profile these identifiers name (public or secret key)."""
-    resolution = service.identify(session, auth.org_id, body)
+    """Create or update the profile these identifiers name (public or secret key). Consent
+    sent with a public key records the browser's IP address and user agent as evidence."""
+    resolution = service.identify(session, auth.org_id, body, request_evidence(request, auth))
     return schemas.IdentifyResult(
         profile_id=resolution.profile.id,
         created=resolution.created,

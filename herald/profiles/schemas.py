@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from herald.profiles.limits import check_properties
-from herald.validation import Email, Identifier, Text64, Text255, TimeZoneName
+from herald.validation import Email, Identifier, StorableText, Text64, Text255, TimeZoneName
 
 PersonName = Text255
 
@@ -25,6 +33,56 @@ class Location(BaseModel):
     zip: Text64 | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+ConsentMethod = Literal[
+    "form", "api", "import", "keyword", "dashboard", "preference_page", "carrier", "sdk"
+]
+ConsentStatus = Literal["subscribed", "unsubscribed"]
+ConsentChannel = Literal["email", "sms"]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), StorableText
+]
+AgentText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400), StorableText
+]
+
+
+class ConsentChange(BaseModel):
+    """A person gives or withdraws consent to marketing on a channel, with what shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: ConsentStatus
+    method: ConsentMethod = Field(default="api", description="How it was given or withdrawn.")
+    text: LongText | None = Field(
+        default=None, description="The words the person agreed to, as they saw them."
+    )
+    ip_address: str | None = Field(default=None, description="The person's IP address.")
+    user_agent: AgentText | None = None
+    page_url: LongText | None = Field(default=None, description="The page of the form.")
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="When it happened (default: now); an older record is kept "
+        "in the history without changing the current status.",
+    )
+
+    @field_validator("ip_address")
+    @classmethod
+    def _check_ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError as exc:
+            raise ValueError("must be an IPv4 or IPv6 address") from exc
+
+
+class ConsentChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: ConsentChange | None = None
+    sms: ConsentChange | None = None
 
 
 class ProfileFields(BaseModel):
@@ -45,6 +103,11 @@ class ProfileFields(BaseModel):
     location: Location | None = None
     properties: dict[str, Any] | None = Field(
         default=None, description="Custom properties, merged into the stored ones."
+    )
+    consent: ConsentChanges | None = Field(
+        default=None,
+        description="Consent given or withdrawn on each channel, recorded in the profile's "
+        "consent history (SMS marketing needs `subscribed`).",
     )
 
     @field_validator("properties")
@@ -104,8 +167,9 @@ class ProfileList(BaseModel):
 
 class TimelineEntry(BaseModel):
     kind: str = Field(
-        description="`event` (name, properties, value) or `message` (name is the subject; "
-        "properties hold status, channel, source and recipient)."
+        description="`event` (name, properties, value), `message` (name is the subject, or an "
+        "SMS's text; properties hold status, channel, source and recipient) or `sms_received` "
+        "(name is the text someone sent; properties hold from, to and keyword)."
     )
     id: uuid.UUID
     time: datetime
@@ -117,3 +181,43 @@ class TimelineEntry(BaseModel):
 class Timeline(BaseModel):
     data: list[TimelineEntry]
     next_cursor: str | None
+
+
+class ConsentCreate(ConsentChange):
+    channel: ConsentChannel
+
+
+class ConsentRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    channel: ConsentChannel
+    status: ConsentStatus
+    method: str
+    address: str | None
+    consent_text: str | None
+    ip_address: str | None
+    user_agent: str | None
+    page_url: str | None
+    source: str
+    recorded_at: datetime
+    created_at: datetime
+
+
+class ChannelConsent(BaseModel):
+    status: Literal["subscribed", "unsubscribed", "none"] = Field(
+        description="The latest record's status; `none` when nothing was recorded."
+    )
+    since: datetime | None
+    method: str | None
+    can_receive_marketing: bool = Field(
+        description="What every send path decides: an address, not suppressed, and consent "
+        "(SMS needs `subscribed`; email only must not be `unsubscribed`)."
+    )
+    suppressed: bool
+
+
+class ProfileConsent(BaseModel):
+    email: ChannelConsent
+    sms: ChannelConsent
+    history: list[ConsentRecord] = Field(description="Newest first.")

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from herald.db import json_text, like_pattern, new_id, utcnow
 from herald.errors import Conflict, FieldError, HeraldError, InvalidInput
+from herald.messaging import consent
 from herald.models import (
     AnonymousId,
     Event,
     EventKey,
+    InboundSms,
     Message,
     Profile,
     ProfileChange,
@@ -119,13 +121,92 @@ def apply_fields(
     return changed
 
 
+@dataclass(frozen=True)
+class RequestEvidence:
+    """What the request itself shows about a consent change, used where the caller gave none:
+    who recorded it, and for browser calls the person's IP address and user agent."""
+
+    source: str = "api"
+    ip_address: str | None = None
+    user_agent: str | None = None
+    default_method: str = "api"
+
+
+def record_consent_changes(
+    session: Session,
+    profile: Profile,
+    fields: schemas.ProfileFields,
+    evidence: RequestEvidence | None = None,
+) -> None:
+    """Record the consent the caller sent with a profile's fields, if any."""
+    if fields.consent is None:
+        return
+    request = evidence or RequestEvidence()
+    for channel in consent.CHANNELS:
+        change: schemas.ConsentChange | None = getattr(fields.consent, channel)
+        if change is None:
+            continue
+        record_change_of_consent(session, profile, channel, change, request)
+
+
+def record_change_of_consent(
+    session: Session,
+    profile: Profile,
+    channel: str,
+    change: schemas.ConsentChange,
+    request: RequestEvidence,
+) -> None:
+    method = change.method if "method" in change.model_fields_set else request.default_method
+    consent.record_consent(
+        session,
+        profile,
+        channel,
+        change.status,
+        consent.Evidence(
+            method=method,
+            text=change.text,
+            ip_address=change.ip_address or request.ip_address,
+            user_agent=change.user_agent or request.user_agent,
+            page_url=change.page_url,
+            source=request.source,
+            at=change.at,
+        ),
+    )
+
+
+def consent_summary(session: Session, profile: Profile) -> schemas.ProfileConsent:
+    current = consent.current_statuses(session, profile)
+
+    def channel_state(channel: str) -> schemas.ChannelConsent:
+        row = current.get(channel)
+        return schemas.ChannelConsent(
+            status="none" if row is None else "subscribed" if row.granted else "unsubscribed",
+            since=row.recorded_at if row else None,
+            method=row.source if row else None,
+            can_receive_marketing=consent.can_receive(session, profile, channel),
+            suppressed=consent.is_suppressed(session, profile, channel),
+        )
+
+    return schemas.ProfileConsent(
+        email=channel_state("email"),
+        sms=channel_state("sms"),
+        history=[
+            schemas.ConsentRecord.model_validate(r) for r in consent.history(session, profile)
+        ],
+    )
+
+
 def _snapshot(profile: Profile) -> tuple[Any, ...]:
     names = (*IDENTIFIERS, *DESCRIPTIVE_FIELDS)
     return (*(getattr(profile, n) for n in names), json.dumps(profile.properties, sort_keys=True))
 
 
 def upsert_profile(
-    session: Session, org_id: uuid.UUID, fields: schemas.ProfileFields, ref: ProfileRef
+    session: Session,
+    org_id: uuid.UUID,
+    fields: schemas.ProfileFields,
+    ref: ProfileRef,
+    evidence: RequestEvidence | None = None,
 ) -> Resolution:
     """Find or create the profile `ref` names (identity.py's rules) and write `fields` to it."""
     resolution = resolve(session, org_id, ref)
@@ -134,6 +215,7 @@ def upsert_profile(
         if not resolution.created:
             record_change(session, org_id, resolution.profile.id, "updated")
     session.flush()
+    record_consent_changes(session, resolution.profile, fields, evidence)
     return resolution
 
 
@@ -141,6 +223,7 @@ def upsert_profiles(
     session: Session,
     org_id: uuid.UUID,
     items: Sequence[tuple[schemas.ProfileFields, ProfileRef]],
+    evidence: RequestEvidence | None = None,
 ) -> list[Resolution | HeraldError]:
     """`upsert_profile` for each item, with the outcomes of doing them one after another (an
     item's error is its outcome; the others go on). People whom no profile and no other item
@@ -166,13 +249,15 @@ def upsert_profiles(
                 for profile in profiles:
                     record_change(session, org_id, profile.id, "created")
                 session.flush()
+                for position, profile in zip(fresh, profiles, strict=True):
+                    record_consent_changes(session, profile, items[position][0], evidence)
         except IntegrityError:
             # Someone else created one of these people just now: every item goes one by one.
             outcomes = [None] * len(items)
     for position, (fields, ref) in enumerate(items):
         if outcomes[position] is None:
             try:
-                outcomes[position] = upsert_profile(session, org_id, fields, ref)
+                outcomes[position] = upsert_profile(session, org_id, fields, ref, evidence)
             except HeraldError as exc:
                 outcomes[position] = exc
     return [outcome for outcome in outcomes if outcome is not None]
@@ -210,14 +295,23 @@ def _plainly_new(
     ]
 
 
-def identify(session: Session, org_id: uuid.UUID, request: schemas.IdentifyRequest) -> Resolution:
+def identify(
+    session: Session,
+    org_id: uuid.UUID,
+    request: schemas.IdentifyRequest,
+    evidence: RequestEvidence | None = None,
+) -> Resolution:
     """What POST /api/identify does."""
-    return upsert_profile(
-        session, org_id, request, ref_from_fields(session, org_id, request, request.anonymous_id)
-    )
+    ref = ref_from_fields(session, org_id, request, request.anonymous_id)
+    return upsert_profile(session, org_id, request, ref, evidence)
 
 
-def create_profile(session: Session, org_id: uuid.UUID, request: schemas.ProfileCreate) -> Profile:
+def create_profile(
+    session: Session,
+    org_id: uuid.UUID,
+    request: schemas.ProfileCreate,
+    evidence: RequestEvidence | None = None,
+) -> Profile:
     ref = ref_from_fields(session, org_id, request)
     if not ref.identifiers():
         raise InvalidInput(
@@ -235,6 +329,7 @@ def create_profile(session: Session, org_id: uuid.UUID, request: schemas.Profile
         )
     apply_fields(resolution.profile, request, ref.phone)
     session.flush()
+    record_consent_changes(session, resolution.profile, request, evidence)
     return resolution.profile
 
 
@@ -243,7 +338,11 @@ def get_profile(session: Session, org_id: uuid.UUID, profile_id: uuid.UUID) -> P
 
 
 def update_profile(
-    session: Session, org_id: uuid.UUID, profile_id: uuid.UUID, request: schemas.ProfileUpdate
+    session: Session,
+    org_id: uuid.UUID,
+    profile_id: uuid.UUID,
+    request: schemas.ProfileUpdate,
+    evidence: RequestEvidence | None = None,
 ) -> Profile:
     profile = live_profile(session, org_id, profile_id)
     phone = phone_for(session, org_id, request.phone) if request.phone else None
@@ -260,6 +359,7 @@ def update_profile(
     if apply_fields(profile, request, phone, request.unset):
         record_change(session, org_id, profile.id, "updated")
     session.flush()
+    record_consent_changes(session, profile, request, evidence)
     return profile
 
 
@@ -348,7 +448,7 @@ def iterate_profiles(
 
 @dataclass(frozen=True)
 class TimelineItem:
-    kind: str  # "event" or "message"
+    kind: str  # "event", "message" or "sms_received"
     id: uuid.UUID
     time: datetime
     name: str
@@ -364,8 +464,8 @@ def timeline(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[TimelineItem], str | None]:
-    """The person's events and the messages sent to them, newest first. Both kinds page by
-    (time, id), so one cursor walks the merged list."""
+    """The person's events, the messages sent to them and the texts they sent, newest first.
+    Every kind pages by (time, id), so one cursor walks the merged list."""
     profile = live_profile(session, org_id, profile_id)
     events = session.scalars(
         newest_first(
@@ -383,6 +483,16 @@ def timeline(
             cursor,
         ).limit(limit + 1)
     )
+    inbound = session.scalars(
+        newest_first(
+            sa.select(InboundSms).where(
+                InboundSms.org_id == org_id, InboundSms.profile_id == profile.id
+            ),
+            InboundSms.received_at,
+            InboundSms.id,
+            cursor,
+        ).limit(limit + 1)
+    )
     items = [TimelineItem("event", e.id, e.time, e.name, e.properties, e.value) for e in events] + [
         TimelineItem(
             "message",
@@ -393,6 +503,17 @@ def timeline(
             None,
         )
         for m in messages
+    ]
+    items += [
+        TimelineItem(
+            "sms_received",
+            i.id,
+            i.received_at,
+            i.body,
+            {"from": i.from_number, "to": i.to_number, "keyword": i.keyword},
+            None,
+        )
+        for i in inbound
     ]
     items.sort(key=lambda item: (item.time, item.id), reverse=True)
     next_cursor = None

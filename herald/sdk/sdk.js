@@ -262,6 +262,21 @@
     for (var name in traits) {
       if (!Object.prototype.hasOwnProperty.call(traits, name)) continue;
       if (name === "anonymous_id") continue;
+      if (name === "consent" && isObject(traits.consent)) {
+        // {sms: {status: "subscribed", text: "..."}}: the page is evidence of where it was given.
+        body.consent = {};
+        for (var channel in traits.consent) {
+          if (!Object.prototype.hasOwnProperty.call(traits.consent, channel)) continue;
+          var given = traits.consent[channel];
+          if (!isObject(given)) continue;
+          var copy = { page_url: window.location.href };
+          for (var key in given) {
+            if (Object.prototype.hasOwnProperty.call(given, key)) copy[key] = given[key];
+          }
+          body.consent[channel] = copy;
+        }
+        continue;
+      }
       if (name === "properties" && isObject(traits.properties)) {
         for (var prop in traits.properties) {
           if (Object.prototype.hasOwnProperty.call(traits.properties, prop)) {

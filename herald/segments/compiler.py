@@ -24,7 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from herald.db import json_text, month_day, text_contains
 from herald.errors import InvalidInput
-from herald.models import Consent, Event, Profile, Suppression
+from herald.messaging.consent import may_receive_clause
+from herald.models import Event, Profile
 from herald.segments.definition import (
     ISO_DATE_PREFIX,
     NEGATIVE_OPERATORS,
@@ -193,22 +194,7 @@ class _Compiler:
         return included if condition.operator == "in" else sa.not_(included)
 
     def consent(self, condition: ConsentCondition) -> Bool:
-        address = Profile.email if condition.channel == "email" else Profile.phone
-        suppressed = sa.exists().where(
-            Suppression.org_id == Profile.org_id,
-            Suppression.channel == condition.channel,
-            Suppression.address == address,
-        )
-        consent = sa.select(Consent.profile_id).where(
-            Consent.profile_id == Profile.id, Consent.channel == condition.channel
-        )
-        if condition.channel == "email":
-            # Email may go to anyone with an address who has not withdrawn.
-            allowed = ~sa.exists(consent.where(Consent.granted.is_(False)))
-        else:
-            # SMS marketing needs consent given expressly.
-            allowed = sa.exists(consent.where(Consent.granted.is_(True)))
-        can_receive = sa.and_(address.is_not(None), ~suppressed, allowed)
+        can_receive = may_receive_clause(condition.channel)
         return can_receive if condition.operator == "can_receive" else sa.not_(can_receive)
 
 

@@ -1255,3 +1255,13 @@ def sample_context(organization: Organization, settings: EmailSettings | None) -
         unsubscribe_url="#unsubscribe",
         preferences_url="#preferences",
     )
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+def check_text(source: str, field: str = "body") -> None:
+    """The problems a plain-text template (an SMS body) has, as TemplateError, or nothing."""
+    found, _tree = _check_one(field, source, "text", False)
+    if found:
+        raise TemplateError(found)

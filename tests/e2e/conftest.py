@@ -15,6 +15,7 @@ Fixtures, for reuse by the dashboard tests:
       `herald_server.cli("apikey", "create", "k", "--org", herald_server.org_id).stdout`;
     - `logs()`: the server's stdout and stderr so far (for failure messages).
   Every test shares its database: use unique names and never expect empty tables.
+- `fake_twilio` (session): the fake Twilio the server sends SMS to (tests/fakes/twilio).
 - `browser` (session): headless Chromium.
 - `page` (function): a page in a fresh browser context (its own cookies) whose `base_url` is the
   server, so `page.goto("/docs")` works. Requests to any other host are aborted: no test may
@@ -44,6 +45,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.fakes.twilio import FakeTwilio, running_fake_twilio
 from tests.processes import default_sigint, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +122,17 @@ def _confirm_organization_name(base_url: str, email: str, password: str) -> None
 
 
 @pytest.fixture(scope="session")
-def herald_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldServer]:
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """The fake Twilio (tests/fakes/twilio) on loopback, which the server's Twilio provider
+    calls (HERALD_TWILIO_API_URL); its status callbacks wait until a test delivers them."""
+    with running_fake_twilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def herald_server(
+    tmp_path_factory: pytest.TempPathFactory, fake_twilio: FakeTwilio
+) -> Iterator[HeraldServer]:
     root = tmp_path_factory.mktemp("herald-e2e")
     data_dir = root / "data"
     data_dir.mkdir()
@@ -134,6 +146,11 @@ def herald_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldSe
         HERALD_DATA_DIR=str(data_dir),
         HERALD_SECRET_KEY=secrets.token_urlsafe(36),
         HERALD_LOG_LEVEL="warning",
+        # Twilio's webhooks are signed for the URL Twilio calls, on this base URL.
+        HERALD_TWILIO_API_URL=fake_twilio.url,
+        # `test` only so that the provider may reach the loopback fake Twilio.
+        HERALD_ENV="test",
+        HERALD_OUTBOUND_ALLOW="127.0.0.0/8",
         NO_COLOR="1",
         PYTHONUNBUFFERED="1",
     )

@@ -335,6 +335,7 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
             "subject": "Spring is here",
             "template_id": None,
             "from_name": None,
+            "sms_body": None,
             "send_delay_minutes": None,
         },
         {
@@ -342,6 +343,7 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
             "subject": "Our spring sale starts today",
             "template_id": None,
             "from_name": None,
+            "sms_body": None,
             "send_delay_minutes": None,
         },
     ]

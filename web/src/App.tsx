@@ -32,6 +32,7 @@ import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
+import { SmsSettings } from "./features/settings/SmsSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AppLayout } from "./shell/AppLayout";
 import { AREAS } from "./shell/navigation";
@@ -75,6 +76,7 @@ export function App() {
             <Route path="team" element={<TeamSettings />} />
             <Route path="email" element={<EmailSettings />} />
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
+            <Route path="sms" element={<SmsSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -7,6 +7,7 @@ from typing import Any
 
 from herald.email.providers.base import (
     EmailProvider,
+    NotYet,
     OutgoingEmail,
     PermanentSendError,
     SendError,
@@ -24,6 +25,7 @@ PROVIDERS = ("outbox", "smtp")
 __all__ = [
     "PROVIDERS",
     "EmailProvider",
+    "NotYet",
     "OutgoingEmail",
     "PermanentSendError",
     "SendError",

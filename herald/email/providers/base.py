@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 
@@ -50,3 +51,13 @@ class EmailProvider(Protocol):
     def send(self, email: OutgoingEmail) -> SendResult:
         """Hand the message over, or raise TransientSendError / PermanentSendError."""
         ...
+
+
+class NotYet(Exception):
+    """The message may not go now but must not fail either: it waits until `until` (an SMS in
+    the recipient's quiet hours, a daily limit reached)."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason

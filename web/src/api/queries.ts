@@ -37,6 +37,7 @@ export const keys = {
   segmentEstimate: (definition: string) => ["segment-estimate", definition] as const,
   job: (id: string) => ["job", id] as const,
   profileSegments: (id: string) => ["profile", id, "segments"] as const,
+  profileConsent: (id: string) => ["profile", id, "consent"] as const,
   templatesAll: ["templates"] as const,
   template: (id: string) => ["templates", "one", id] as const,
   templatePreview: (request: string) => ["template-preview", request] as const,
@@ -48,6 +49,8 @@ export const keys = {
   messages: (status: string, cursor: string | undefined) => ["messages", "list", status, cursor ?? null] as const,
   message: (id: string) => ["messages", "one", id] as const,
   emailSettings: ["email-settings"] as const,
+  smsSettings: ["sms-settings"] as const,
+  smsSegments: (body: string) => ["sms-segments", body] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
   importsAll: ["imports"] as const,
@@ -239,6 +242,14 @@ export function profileSegmentsQuery(id: string) {
   });
 }
 
+export function profileConsentQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileConsent(id),
+    queryFn: () =>
+      call(api.GET("/api/profiles/{profile_id}/consent", { params: { path: { profile_id: id } } })),
+  });
+}
+
 export const templatesQuery = queryOptions({
   queryKey: keys.templatesAll,
   queryFn: () => call(api.GET("/api/templates")),
@@ -296,6 +307,11 @@ export function messageQuery(id: string) {
     queryFn: () => call(api.GET("/api/messages/{message_id}", { params: { path: { message_id: id } } })),
   });
 }
+
+export const smsSettingsQuery = queryOptions({
+  queryKey: keys.smsSettings,
+  queryFn: () => call(api.GET("/api/sms/settings")),
+});
 
 export const emailSettingsQuery = queryOptions({
   queryKey: keys.emailSettings,

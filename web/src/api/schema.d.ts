@@ -765,7 +765,8 @@ export interface paths {
         put?: never;
         /**
          * Identify
-         * @description Create or update the profile these identifiers name (public or secret key).
+         * @description Create or update the profile these identifiers name (public or secret key). Consent
+         *     sent with a public key records the browser's IP address and user agent as evidence.
          */
         post: operations["identify"];
         delete?: never;
@@ -984,6 +985,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Sms
+         * @description Queue one SMS (transactional unless `marketing`); a worker sends it through Twilio.
+         *     Follow it at `GET /api/messages/{id}`.
+         */
+        post: operations["send_sms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/messages/{message_id}": {
         parameters: {
             query?: never;
@@ -1165,6 +1187,32 @@ export interface paths {
         patch: operations["update_profile"];
         trace?: never;
     };
+    "/api/profiles/{profile_id}/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Profile Consent
+         * @description The current consent on each channel, whether marketing may be sent there, and the
+         *     history with its evidence.
+         */
+        get: operations["get_profile_consent"];
+        put?: never;
+        /**
+         * Record Profile Consent
+         * @description Record consent given or withdrawn on a channel (added to the history; the current
+         *     status follows the latest record).
+         */
+        post: operations["record_profile_consent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/{profile_id}/export": {
         parameters: {
             query?: never;
@@ -1217,6 +1265,26 @@ export interface paths {
          * @description The segments this profile is in now.
          */
         get: operations["list_profile_segments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/{profile_id}/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Profile Sms
+         * @description The profile's SMS conversation: what was sent and what they texted back.
+         */
+        get: operations["get_profile_sms"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1427,6 +1495,73 @@ export interface paths {
          * @description Recompute every member now, as a job (409 when one is already pending or running).
          */
         post: operations["recompute_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Count Sms Segments
+         * @description How a text is encoded (GSM-7 or UCS-2) and how many segments it takes: the editor's
+         *     counter. Personalization is counted as written.
+         */
+        post: operations["count_sms_segments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sms Settings
+         * @description The SMS setup. The auth token is never returned: `auth_token_set` says whether one is
+         *     stored.
+         */
+        get: operations["get_sms_settings"];
+        /**
+         * Update Sms Settings
+         * @description Replace the SMS setup (admins). A stored auth token is kept when the body leaves it
+         *     out; `"auth_token": null` removes it.
+         */
+        put: operations["update_sms_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/settings/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Sms Connection
+         * @description Call Twilio's account endpoint with the saved credentials.
+         */
+        post: operations["check_sms_connection"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2055,7 +2190,7 @@ export interface components {
             eligible: number;
             /**
              * Skipped
-             * @description The others by the reason the snapshot would record (no_email, suppressed, no_consent, smart_sending).
+             * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
              */
             skipped: {
                 [key: string]: number;
@@ -2068,6 +2203,12 @@ export interface components {
         };
         /** AudienceRequest */
         AudienceRequest: {
+            /**
+             * Channel
+             * @default email
+             * @enum {string}
+             */
+            channel: "email" | "sms";
             /** Exclude Segment Ids */
             exclude_segment_ids?: string[];
             /** Include Segment Ids */
@@ -2077,11 +2218,8 @@ export interface components {
              * @default true
              */
             smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
+            /** Smart Sending Hours */
+            smart_sending_hours?: number | null;
         };
         /** BatchItemError */
         BatchItemError: {
@@ -2159,9 +2297,9 @@ export interface components {
             audience_at: string | null;
             /**
              * Channel
-             * @constant
+             * @enum {string}
              */
-            channel: "email";
+            channel: "email" | "sms";
             /** Conversion Metric */
             conversion_metric: string;
             /**
@@ -2198,6 +2336,8 @@ export interface components {
              * @description Local-time sending: this wall-clock time in each recipient's time zone.
              */
             local_send_at: string | null;
+            /** Media Urls */
+            media_urls: string[];
             /** Name */
             name: string;
             /**
@@ -2211,6 +2351,8 @@ export interface components {
             smart_sending: boolean;
             /** Smart Sending Hours */
             smart_sending_hours: number;
+            /** Sms Body */
+            sms_body: string | null;
             /** Started At */
             started_at: string | null;
             /**
@@ -2231,6 +2373,13 @@ export interface components {
         /** CampaignCreate */
         CampaignCreate: {
             ab_test?: components["schemas"]["ABTest"] | null;
+            /**
+             * Channel
+             * @description `sms` sends `sms_body` (and `media_urls`) by Twilio.
+             * @default email
+             * @enum {string}
+             */
+            channel: "email" | "sms";
             /**
              * Conversion Metric
              * @description The event counted as a conversion (its `value` as revenue) in the stats.
@@ -2257,6 +2406,11 @@ export interface components {
              * @description Members of any of these segments...
              */
             include_segment_ids?: string[];
+            /**
+             * Media Urls
+             * @description Images for MMS.
+             */
+            media_urls?: string[];
             /** Name */
             name: string;
             /**
@@ -2267,15 +2421,20 @@ export interface components {
             send_time_optimization: boolean;
             /**
              * Smart Sending
-             * @description Skip people who got marketing email from Herald in the last `smart_sending_hours` hours.
+             * @description Skip people who got marketing on the campaign's channel from Herald in the last `smart_sending_hours` hours.
              * @default true
              */
             smart_sending: boolean;
             /**
              * Smart Sending Hours
-             * @default 16
+             * @description 16 for email, 24 for SMS when left out.
              */
-            smart_sending_hours: number;
+            smart_sending_hours?: number | null;
+            /**
+             * Sms Body
+             * @description An SMS campaign's text, personalized as templates are ({{ profile.first_name }}); links are shortened and tracked.
+             */
+            sms_body?: string | null;
             /**
              * Subject
              * @description Instead of the template's subject.
@@ -2370,6 +2529,8 @@ export interface components {
         CampaignUpdate: {
             /** @description null removes the A/B test. */
             ab_test?: components["schemas"]["ABTest"] | null;
+            /** Channel */
+            channel?: ("email" | "sms") | null;
             /** Conversion Metric */
             conversion_metric?: string | null;
             /** Exclude Segment Ids */
@@ -2380,6 +2541,8 @@ export interface components {
             from_name?: string | null;
             /** Include Segment Ids */
             include_segment_ids?: string[] | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
             /** Name */
             name?: string | null;
             /** Send Time Optimization */
@@ -2388,6 +2551,8 @@ export interface components {
             smart_sending?: boolean | null;
             /** Smart Sending Hours */
             smart_sending_hours?: number | null;
+            /** Sms Body */
+            sms_body?: string | null;
             /** Subject */
             subject?: string | null;
             /** Template Id */
@@ -2415,6 +2580,26 @@ export interface components {
              * @enum {string}
              */
             type: "string" | "number" | "boolean" | "date";
+        };
+        /** ChannelConsent */
+        ChannelConsent: {
+            /**
+             * Can Receive Marketing
+             * @description What every send path decides: an address, not suppressed, and consent (SMS needs `subscribed`; email only must not be `unsubscribed`).
+             */
+            can_receive_marketing: boolean;
+            /** Method */
+            method: string | null;
+            /** Since */
+            since: string | null;
+            /**
+             * Status
+             * @description The latest record's status; `none` when nothing was recorded.
+             * @enum {string}
+             */
+            status: "subscribed" | "unsubscribed" | "none";
+            /** Suppressed */
+            suppressed: boolean;
         };
         /** ClassLimits */
         ClassLimits: {
@@ -2478,6 +2663,62 @@ export interface components {
              */
             type: "conditional_split";
         };
+        /** ConnectionCheck */
+        ConnectionCheck: {
+            /** Account Name */
+            account_name?: string | null;
+            /** Account Status */
+            account_status?: string | null;
+            /** Error */
+            error?: string | null;
+            /** Ok */
+            ok: boolean;
+        };
+        /**
+         * ConsentChange
+         * @description A person gives or withdraws consent to marketing on a channel, with what shows it.
+         */
+        ConsentChange: {
+            /**
+             * At
+             * @description When it happened (default: now); an older record is kept in the history without changing the current status.
+             */
+            at?: string | null;
+            /**
+             * Ip Address
+             * @description The person's IP address.
+             */
+            ip_address?: string | null;
+            /**
+             * Method
+             * @description How it was given or withdrawn.
+             * @default api
+             * @enum {string}
+             */
+            method: "form" | "api" | "import" | "keyword" | "dashboard" | "preference_page" | "carrier" | "sdk";
+            /**
+             * Page Url
+             * @description The page of the form.
+             */
+            page_url?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "subscribed" | "unsubscribed";
+            /**
+             * Text
+             * @description The words the person agreed to, as they saw them.
+             */
+            text?: string | null;
+            /** User Agent */
+            user_agent?: string | null;
+        };
+        /** ConsentChanges */
+        ConsentChanges: {
+            email?: components["schemas"]["ConsentChange"] | null;
+            sms?: components["schemas"]["ConsentChange"] | null;
+        };
         /**
          * ConsentCondition
          * @description Whether Herald may send marketing on a channel: an address or number that is set, not
@@ -2500,6 +2741,122 @@ export interface components {
              * @enum {string}
              */
             type: "consent";
+        };
+        /** ConsentCreate */
+        ConsentCreate: {
+            /**
+             * At
+             * @description When it happened (default: now); an older record is kept in the history without changing the current status.
+             */
+            at?: string | null;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "sms";
+            /**
+             * Ip Address
+             * @description The person's IP address.
+             */
+            ip_address?: string | null;
+            /**
+             * Method
+             * @description How it was given or withdrawn.
+             * @default api
+             * @enum {string}
+             */
+            method: "form" | "api" | "import" | "keyword" | "dashboard" | "preference_page" | "carrier" | "sdk";
+            /**
+             * Page Url
+             * @description The page of the form.
+             */
+            page_url?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "subscribed" | "unsubscribed";
+            /**
+             * Text
+             * @description The words the person agreed to, as they saw them.
+             */
+            text?: string | null;
+            /** User Agent */
+            user_agent?: string | null;
+        };
+        /** ConsentRecord */
+        ConsentRecord: {
+            /** Address */
+            address: string | null;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "sms";
+            /** Consent Text */
+            consent_text: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ip Address */
+            ip_address: string | null;
+            /** Method */
+            method: string;
+            /** Page Url */
+            page_url: string | null;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Source */
+            source: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "subscribed" | "unsubscribed";
+            /** User Agent */
+            user_agent: string | null;
+        };
+        /**
+         * Conversation
+         * @description A profile's SMS both ways, newest first.
+         */
+        Conversation: {
+            /** Data */
+            data: components["schemas"]["ConversationEntry"][];
+        };
+        /** ConversationEntry */
+        ConversationEntry: {
+            /** Body */
+            body: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "inbound" | "outbound";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Keyword */
+            keyword: string | null;
+            /** Status */
+            status: string | null;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
         };
         /**
          * DateTrigger
@@ -3489,6 +3846,8 @@ export interface components {
         IdentifyRequest: {
             /** Anonymous Id */
             anonymous_id?: string | null;
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
             /** Email */
             email?: string | null;
             /** External Id */
@@ -4153,8 +4512,20 @@ export interface components {
              */
             values?: (boolean | number | string)[] | null;
         };
+        /** ProfileConsent */
+        ProfileConsent: {
+            email: components["schemas"]["ChannelConsent"];
+            /**
+             * History
+             * @description Newest first.
+             */
+            history: components["schemas"]["ConsentRecord"][];
+            sms: components["schemas"]["ChannelConsent"];
+        };
         /** ProfileCreate */
         ProfileCreate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
             /** Email */
             email?: string | null;
             /** External Id */
@@ -4557,6 +4928,41 @@ export interface components {
              */
             type: "segment";
         };
+        /** SegmentCount */
+        SegmentCount: {
+            /** Body */
+            body: string;
+        };
+        /** SegmentCountResult */
+        SegmentCountResult: {
+            /**
+             * Characters
+             * @description Counted as the network counts them (GSM-7 escapes: 2).
+             */
+            characters: number;
+            /**
+             * Encoding
+             * @enum {string}
+             */
+            encoding: "GSM-7" | "UCS-2";
+            /**
+             * Non Gsm
+             * @description The characters that force UCS-2.
+             */
+            non_gsm: string[];
+            /**
+             * Per Segment
+             * @description Characters a segment holds in this message.
+             */
+            per_segment: number;
+            /**
+             * Remaining
+             * @description Characters left in the last segment.
+             */
+            remaining: number;
+            /** Segments */
+            segments: number;
+        };
         /** SegmentCreate */
         SegmentCreate: {
             definition: components["schemas"]["Definition-Input"];
@@ -4721,12 +5127,151 @@ export interface components {
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
         };
+        /** SendSmsRequest */
+        SendSmsRequest: {
+            /**
+             * Body
+             * @description Personalization as in email: {{ profile.first_name }}.
+             */
+            body: string;
+            /** Data */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Marketing
+             * @description Marketing SMS needs the person's SMS consent, waits out quiet hours and carries the opt-out sentence.
+             * @default false
+             */
+            marketing: boolean;
+            /** Media Urls */
+            media_urls?: string[];
+            /** Send At */
+            send_at?: string | null;
+            to: components["schemas"]["SmsRecipient"];
+        };
         /** Session */
         Session: {
             /** Csrf Token */
             csrf_token: string;
             organization: components["schemas"]["Organization"];
             user: components["schemas"]["User"];
+        };
+        /** SmsRecipient */
+        SmsRecipient: {
+            /** Phone */
+            phone?: string | null;
+            /** Profile Id */
+            profile_id?: string | null;
+        };
+        /** SmsSettings */
+        SmsSettings: {
+            /** Account Sid */
+            account_sid: string | null;
+            /** Auth Token Set */
+            auth_token_set: boolean;
+            /** Brand Name */
+            brand_name: string | null;
+            /**
+             * Configured
+             * @description Credentials and a sender are set.
+             */
+            configured: boolean;
+            /** Custom Replies */
+            custom_replies: ("stop" | "start" | "help")[];
+            /** Help Reply */
+            help_reply: string;
+            /**
+             * Inbound Webhook Url
+             * @description Set as the numbers' "A message comes in".
+             */
+            inbound_webhook_url: string;
+            /** Messaging Service Sid */
+            messaging_service_sid: string | null;
+            /** Per Day */
+            per_day: number | null;
+            /** Per Number Per Second */
+            per_number_per_second: number | null;
+            /** Per Second */
+            per_second: number | null;
+            /** Quiet End */
+            quiet_end: number;
+            /** Quiet Hours */
+            quiet_hours: boolean;
+            /** Quiet Start */
+            quiet_start: number;
+            /** Require Opt Out */
+            require_opt_out: boolean;
+            /** Sender Numbers */
+            sender_numbers: string[];
+            /** Start Reply */
+            start_reply: string;
+            /** Status Callback Url */
+            status_callback_url: string;
+            /**
+             * Stop Reply
+             * @description In force (the default when none was set).
+             */
+            stop_reply: string;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * SmsSettingsUpdate
+         * @description Replaces the settings; a left-out `auth_token` keeps the stored one.
+         */
+        SmsSettingsUpdate: {
+            /**
+             * Account Sid
+             * @description AC followed by 32 hex digits.
+             */
+            account_sid?: string | null;
+            /** Auth Token */
+            auth_token?: string | null;
+            /** Brand Name */
+            brand_name?: string | null;
+            /** Help Reply */
+            help_reply?: string | null;
+            /**
+             * Messaging Service Sid
+             * @description MG followed by 32 hex digits; used instead of a number.
+             */
+            messaging_service_sid?: string | null;
+            /** Per Day */
+            per_day?: number | null;
+            /** Per Number Per Second */
+            per_number_per_second?: number | null;
+            /** Per Second */
+            per_second?: number | null;
+            /**
+             * Quiet End
+             * @default 8
+             */
+            quiet_end: number;
+            /**
+             * Quiet Hours
+             * @default true
+             */
+            quiet_hours: boolean;
+            /**
+             * Quiet Start
+             * @default 21
+             */
+            quiet_start: number;
+            /**
+             * Require Opt Out
+             * @default true
+             */
+            require_opt_out: boolean;
+            /**
+             * Sender Numbers
+             * @description E.164 numbers to send from.
+             */
+            sender_numbers?: string[];
+            /** Start Reply */
+            start_reply?: string | null;
+            /** Stop Reply */
+            stop_reply?: string | null;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -5184,7 +5729,7 @@ export interface components {
             id: string;
             /**
              * Kind
-             * @description `event` (name, properties, value) or `message` (name is the subject; properties hold status, channel, source and recipient).
+             * @description `event` (name, properties, value), `message` (name is the subject, or an SMS's text; properties hold status, channel, source and recipient) or `sms_received` (name is the text someone sent; properties hold from, to and keyword).
              */
             kind: string;
             /** Name */
@@ -5400,6 +5945,11 @@ export interface components {
              * @description A send-time variant: its test group goes this long after the campaign starts.
              */
             send_delay_minutes?: number | null;
+            /**
+             * Sms Body
+             * @description An SMS campaign's text.
+             */
+            sms_body?: string | null;
             /** Subject */
             subject?: string | null;
             /** Template Id */
@@ -5705,6 +6255,8 @@ export interface components {
         };
         /** ProfileUpdate */
         herald__profiles__schemas__ProfileUpdate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
             /** Email */
             email?: string | null;
             /** External Id */
@@ -9303,6 +9855,69 @@ export interface operations {
             };
         };
     };
+    send_sms: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key again returns the first message and sends nothing new. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendSmsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_message: {
         parameters: {
             query?: never;
@@ -10088,6 +10703,126 @@ export interface operations {
             };
         };
     };
+    get_profile_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileConsent"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    record_profile_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileConsent"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     export_profile_data: {
         parameters: {
             query?: never;
@@ -10224,6 +10959,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProfileSegments"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_profile_sms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
                 };
             };
             /** @description Unauthorized */
@@ -11106,6 +11899,238 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    count_sms_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentCount"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentCountResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_sms_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_sms_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_sms_connection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionCheck"];
                 };
             };
             /** @description Unauthorized */

@@ -72,6 +72,22 @@ afterEach(() => {
 });
 
 describe("sdk.js", () => {
+  it("sends consent with identify, with the page it was given on", async () => {
+    const sdk = load();
+    sdk.init("pk_test", { host: "https://herald.example" });
+    await sdk.identify({
+      phone: "+14155550100",
+      consent: { sms: { status: "subscribed", text: "Text me offers" } },
+    });
+    const { url, body } = sent(0);
+    expect(url.pathname).toBe("/api/identify");
+    expect(body.phone).toBe("+14155550100");
+    expect(body.consent).toEqual({
+      sms: { status: "subscribed", text: "Text me offers", page_url: window.location.href },
+    });
+    expect(body.properties).toBeUndefined();
+  });
+
   it("runs the calls queued before it loaded, in order, with the public key", async () => {
     const queue = stub();
     (queue.init as (k: string, o: object) => void)("pk_test", { host: "https://herald.example/" });

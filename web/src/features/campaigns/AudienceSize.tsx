@@ -35,12 +35,14 @@ export function AudienceSize({
   smartSending,
   smartSendingHours,
   segments,
+  channel = "email",
 }: {
   include: readonly string[];
   exclude: readonly string[];
   smartSending: boolean;
   smartSendingHours: number;
   segments: readonly Segment[];
+  channel?: "email" | "sms";
 }) {
   const request: AudienceRequest | null =
     include.length === 0 || !(smartSendingHours >= 1)
@@ -50,6 +52,7 @@ export function AudienceSize({
           exclude_segment_ids: [...exclude],
           smart_sending: smartSending,
           smart_sending_hours: smartSendingHours,
+          channel,
         };
   const audience = useDebouncedRequest({
     request,

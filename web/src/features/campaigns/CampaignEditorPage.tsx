@@ -38,6 +38,7 @@ import { formatCount } from "../../lib/format";
 import { toTemplateValues } from "../templates/form";
 import { TemplatePreviewPane } from "../templates/TemplatePreviewPane";
 import { ABTestFields } from "./ABTestFields";
+import { SmsBodyInput, SmsPhonePreview } from "./SmsFields";
 import { AudienceSize } from "./AudienceSize";
 import { CampaignStatusBadge } from "./CampaignStatusBadge";
 import { Section } from "../../components/Section";
@@ -52,6 +53,7 @@ import {
   toCampaignValues,
   variantKey,
   type CampaignValues,
+  type Channel,
 } from "./form";
 
 export function CampaignEditorPage() {
@@ -195,7 +197,27 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
             <Fieldset variant="unstyled" disabled={readOnly} p={0} m={0}>
               <Stack gap="md">
                 <Paper withBorder p="md">
-                  <TextInput label="Name" required description="Only you see it." {...form.getInputProps("name")} />
+                  <Stack gap="sm">
+                    <TextInput label="Name" required description="Only you see it." {...form.getInputProps("name")} />
+                    <div>
+                      <Text size="sm" fw={500} mb={4}>
+                        Channel
+                      </Text>
+                      <SegmentedControl
+                        aria-label="Channel"
+                        data={[
+                          { value: "email", label: "Email" },
+                          { value: "sms", label: "SMS" },
+                        ]}
+                        value={values.channel}
+                        onChange={(channel) => {
+                          form.setFieldValue("channel", channel as Channel);
+                          // Each channel's own default window between marketing messages.
+                          form.setFieldValue("smart_sending_hours", channel === "sms" ? 24 : 16);
+                        }}
+                      />
+                    </div>
+                  </Stack>
                 </Paper>
                 <Section title="Audience" description="Members of any of the included segments, except members of the excluded ones.">
                   <SegmentsInput
@@ -220,8 +242,18 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
                     smartSending={values.smart_sending}
                     smartSendingHours={values.smart_sending_hours}
                     segments={segmentList}
+                    channel={values.channel}
                   />
                 </Section>
+                {values.channel === "sms" ? (
+                  <Section title="Content" description="The text every recipient gets, sent through Twilio (Settings → SMS).">
+                    <SmsBodyInput
+                      value={values.sms_body}
+                      onChange={(body) => form.setFieldValue("sms_body", body)}
+                      error={form.errors.sms_body}
+                    />
+                  </Section>
+                ) : (
                 <Section title="Content" description="The template, and what the campaign changes in it.">
                   <Select
                     label="Template"
@@ -254,10 +286,11 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
                     />
                   </SimpleGrid>
                 </Section>
+                )}
                 <Section title="Sending">
                   <Switch
                     label="Smart sending"
-                    description="Skip people who got marketing email from Herald recently"
+                    description={`Skip people who got marketing ${values.channel === "sms" ? "texts" : "email"} from Herald recently`}
                     {...form.getInputProps("smart_sending", { type: "checkbox" })}
                   />
                   {values.smart_sending && (
@@ -308,7 +341,7 @@ function CampaignForm({ campaign }: { campaign?: Campaign }) {
           </form>
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 6 }}>
-          <CampaignPreview values={values} />
+          {values.channel === "sms" ? <SmsPhonePreview body={values.sms_body} /> : <CampaignPreview values={values} />}
         </Grid.Col>
       </Grid>
     </>

@@ -26,6 +26,8 @@ const CAMPAIGN: Campaign = {
   name: "Spring sale",
   channel: "email",
   template_id: TEMPLATE,
+  sms_body: null,
+  media_urls: [],
   subject: "Spring is here",
   from_name: null,
   from_email: "deals@acme.example",
@@ -61,6 +63,16 @@ const CAMPAIGN: Campaign = {
   updated_at: "2026-01-01T00:00:00Z",
 };
 
+describe("an SMS campaign", () => {
+  it("sends its text and no template, and reads back its channel", () => {
+    const values = { ...newCampaignValues(), name: "Tea", channel: "sms" as const, sms_body: "Hi {{ profile.first_name }}", template_id: TEMPLATE };
+    const body = toCampaignBody(values);
+    expect(body).toMatchObject({ channel: "sms", sms_body: "Hi {{ profile.first_name }}", template_id: null });
+    const back = toCampaignValues({ ...CAMPAIGN, channel: "sms", sms_body: "Hi", template_id: null });
+    expect(back).toMatchObject({ channel: "sms", sms_body: "Hi" });
+  });
+});
+
 describe("campaign values", () => {
   it("round-trip a saved campaign, A/B test included", () => {
     const values = toCampaignValues(CAMPAIGN);
@@ -69,6 +81,8 @@ describe("campaign values", () => {
     expect(values.ab.variants[1]).toEqual({ subject: "", template_id: TEMPLATE_B, from_name: "Ada at Acme", send_delay_minutes: 30 });
     expect(toCampaignBody(values)).toEqual({
       name: "Spring sale",
+      channel: "email",
+      sms_body: null,
       template_id: TEMPLATE,
       subject: "Spring is here",
       from_name: null,

@@ -28,8 +28,13 @@ export interface ABValues {
   default_variant: VariantKey | null;
 }
 
+export type Channel = "email" | "sms";
+
 export interface CampaignValues {
   name: string;
+  channel: Channel;
+  /** An SMS campaign's text (personalized as templates are). */
+  sms_body: string;
   include_segment_ids: string[];
   exclude_segment_ids: string[];
   template_id: string | null;
@@ -65,6 +70,8 @@ export function newABValues(): ABValues {
 export function newCampaignValues(): CampaignValues {
   return {
     name: "",
+    channel: "email",
+    sms_body: "",
     include_segment_ids: [],
     exclude_segment_ids: [],
     template_id: null,
@@ -92,6 +99,8 @@ export function toCampaignValues(campaign: Campaign): CampaignValues {
   const test = campaign.ab_test;
   return {
     name: campaign.name,
+    channel: campaign.channel,
+    sms_body: campaign.sms_body ?? "",
     include_segment_ids: [...campaign.include_segment_ids],
     exclude_segment_ids: [...campaign.exclude_segment_ids],
     template_id: campaign.template_id,
@@ -156,9 +165,12 @@ function toABTest(ab: ABValues): ABTest {
 
 /** What a create sends, and (every field, so blanks clear overrides) what an update sends. */
 export function toCampaignBody(values: CampaignValues): CampaignCreate {
+  const sms = values.channel === "sms";
   return {
     name: values.name.trim(),
-    template_id: values.template_id,
+    channel: values.channel,
+    sms_body: sms && values.sms_body.trim() ? values.sms_body : null,
+    template_id: sms ? null : values.template_id,
     subject: subjectOrNull(values.subject),
     from_name: orNull(values.from_name),
     from_email: orNull(values.from_email),
@@ -228,6 +240,7 @@ export function checkCampaign(values: CampaignValues): Record<string, string> {
 /** Every form path that shows its own errors. */
 const FIELD_NAMES = [
   "name",
+  "sms_body",
   "include_segment_ids",
   "exclude_segment_ids",
   "template_id",

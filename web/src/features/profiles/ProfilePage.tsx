@@ -13,6 +13,7 @@ import { ErrorState, NotFoundState } from "../../components/States";
 import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
+import { ProfileConsent } from "./ProfileConsent";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -90,11 +91,7 @@ function ProfileDetails({ profile }: { profile: Profile }) {
               <Location profile={profile} />
             </Section>
             <Section title="Consent">
-              <Text size="sm" c="dimmed">
-                No consent records yet. Herald does not record email or SMS consent in this version;
-                when it does, each subscription and unsubscribe will be listed here with its source and
-                time.
-              </Text>
+              <ProfileConsent profileId={profile.id} />
             </Section>
             <Section title="Properties">
               <PropertiesTable

@@ -1,5 +1,14 @@
 import { Tabs } from "@mantine/core";
-import { IconBuilding, IconGauge, IconKey, IconLock, IconMail, IconUsers, IconWebhook } from "@tabler/icons-react";
+import {
+  IconBuilding,
+  IconGauge,
+  IconKey,
+  IconLock,
+  IconMail,
+  IconMessage,
+  IconUsers,
+  IconWebhook,
+} from "@tabler/icons-react";
 import { Outlet, useLocation, useNavigate } from "react-router";
 import { PageHeader } from "../../components/PageHeader";
 
@@ -10,6 +19,7 @@ const TABS = [
   { value: "team", label: "Team", icon: IconUsers },
   { value: "email", label: "Email", icon: IconMail },
   { value: "flow-webhooks", label: "Flow webhooks", icon: IconWebhook },
+  { value: "sms", label: "SMS", icon: IconMessage },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 

@@ -1,0 +1,1 @@
+"""SMS: Twilio, keywords, delivery reports, quiet hours and limits (docs/sms.md)."""

@@ -1,0 +1,3 @@
+from tests.fakes.twilio import main
+
+main()

@@ -38,13 +38,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from herald.db import Database, utcnow
-from herald.email import mime
+from herald.email import failover, mime
 from herald.email.providers import (
     EmailProvider,
     OutgoingEmail,
     PermanentSendError,
+    SendError,
     SendResult,
-    TransientSendError,
     get_provider,
 )
 from herald.messaging import ledger, suppression, tracking
@@ -103,8 +103,12 @@ class Prepared:
 
 
 # What handing a message over came to: sent (with the provider's answer), or an error to retry
-# later or to fail with.
-Handed = tuple[Literal["sent"], SendResult] | tuple[Literal["retry", "failed"], str]
+# later or to fail with (and the provider's refusal, when it gave one).
+Handed = (
+    tuple[Literal["sent"], SendResult]
+    | tuple[Literal["retry", "failed"], str]
+    | tuple[Literal["retry", "failed"], str, SendError]
+)
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -129,18 +133,32 @@ def send_messages(database: Database, message_ids: Sequence[uuid.UUID]) -> dict[
     return outcomes
 
 
-def _hand_over(prepared: Prepared) -> Handed:
-    try:
-        return ("sent", prepared.provider.send(prepared.email))
-    except TransientSendError as exc:
-        return ("retry", str(exc))
-    except PermanentSendError as exc:
-        return ("failed", str(exc))
-    except Exception as exc:
-        logger.exception(
-            "provider %s raised on message %s", prepared.provider.name, prepared.email.message_id
-        )
-        return ("retry", repr(exc))
+def _hand_over(database: Database, chunk: list[Prepared]) -> list[Handed]:
+    """The one place the send path calls providers: a chunk of messages with the same provider
+    (the organization's failover list, or its single provider)."""
+    outcomes = failover.hand_over(database, chunk[0].provider, [p.email for p in chunk])
+    handed: list[Handed] = []
+    for outcome in outcomes:
+        if isinstance(outcome, SendResult):
+            handed.append(("sent", outcome))
+        elif isinstance(outcome, PermanentSendError):
+            handed.append(("failed", str(outcome), outcome))
+        else:  # transient, or a provider that cannot send now: later, maybe through another
+            handed.append(("retry", str(outcome), outcome))
+    return handed
+
+
+def _chunks(ready: list[Prepared]) -> Iterator[list[Prepared]]:
+    """Runs of messages with the same provider, as many as it takes in one call."""
+    start = 0
+    while start < len(ready):
+        provider = ready[start].provider
+        size = max(1, getattr(provider, "batch_size", 1))
+        stop = start + 1
+        while stop < len(ready) and stop - start < size and ready[stop].provider is provider:
+            stop += 1
+        yield ready[start:stop]
+        start = stop
 
 
 def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uuid.UUID, str]:
@@ -150,9 +168,11 @@ def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uui
     done: list[tuple[Prepared, Handed]] = []
     with _heartbeats.beating(database, [p.email.message_id for p in ready]) as beating:
         last_record = time.monotonic()
-        for index, prepared in enumerate(ready):
-            done.append((prepared, _hand_over(prepared)))
-            more = index + 1 < len(ready)
+        sent_so_far = 0
+        for chunk in _chunks(ready):
+            done.extend(zip(chunk, _hand_over(database, chunk), strict=True))
+            sent_so_far += len(chunk)
+            more = sent_so_far < len(ready)
             if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
                 continue
             with database.transaction() as session:
@@ -396,7 +416,7 @@ class _Preparer:
             sender = _Sender(
                 organization=organization,
                 settings=settings_row,
-                provider=get_provider(settings_row),
+                provider=failover.router_for(self.session, org_id) or get_provider(settings_row),
                 dkim_key=dkim_key(settings_row),
             )
             self.senders[org_id] = sender
@@ -484,6 +504,7 @@ class _Preparer:
             envelope_from=mime.ascii_address(from_email),
             envelope_to=[mime.ascii_address(message.to_address)],
             mime=raw,
+            unsure_provider_id=message.unsure_provider_id,
         )
         return Prepared(
             email=email,
@@ -535,29 +556,35 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
             outcomes[email.message_id] = "superseded"
             continue
         if handed[0] == "sent":
-            provider_message_id = handed[1].provider_message_id
+            result = handed[1]
+            provider_message_id = result.provider_message_id
             sent.append(
                 {
                     "id": email.message_id,
                     "status": ledger.SENT,
                     "sent_at": now,
                     "provider_message_id": provider_message_id,
+                    "unsure_provider_id": None,
                     "error": None,
-                    **_rendered(prepared),
+                    **_rendered(prepared, result.provider),
                     "updated_at": now,
                 }
             )
             data: dict[str, object] = {
-                "provider": prepared.provider.name,
+                "provider": result.provider or prepared.provider.name,
                 "provider_message_id": provider_message_id,
             }
+            if result.provider_id is not None:
+                data["provider_id"] = str(result.provider_id)
             sent_events.append((email.org_id, email.message_id, data))
             outcomes[email.message_id] = ledger.SENT
             continue
         message = session.get(Message, email.message_id)
         assert message is not None
+        refusal = handed[2] if len(handed) == 3 else None
         for name, value in _rendered(prepared).items():
             setattr(message, name, value)
+        failover.note_refusal(session, message, refusal)
         if handed[0] == "retry":
             _retry(session, message, prepared.attempt, handed[1])
             outcomes[message.id] = ledger.FAILED if message.status == ledger.FAILED else "retry"
@@ -570,12 +597,12 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     return outcomes
 
 
-def _rendered(prepared: Prepared) -> dict[str, object]:
-    """What the message was sent as, recorded with its outcome."""
+def _rendered(prepared: Prepared, provider: str | None = None) -> dict[str, object]:
+    """What the message was sent as (and through which provider), recorded with its outcome."""
     return {
         "subject": prepared.subject,
         "from_address": prepared.from_address,
-        "provider": prepared.provider.name,
+        "provider": provider or prepared.provider.name,
     }
 
 

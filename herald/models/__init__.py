@@ -3,6 +3,7 @@
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
+from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
@@ -17,6 +18,7 @@ __all__ = [
     "Campaign",
     "CampaignRecipient",
     "Consent",
+    "EmailProviderEntry",
     "EmailSettings",
     "EmailTemplate",
     "Event",
@@ -35,6 +37,7 @@ __all__ = [
     "Segment",
     "SegmentHistory",
     "SegmentMember",
+    "SendingPause",
     "Suppression",
     "User",
     "UserSession",

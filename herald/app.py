@@ -21,6 +21,7 @@ from herald.bodylimit import BodySizeLimitMiddleware
 from herald.campaigns.routes import router as campaigns_router
 from herald.cors import IngestionCorsMiddleware
 from herald.db import configure_database
+from herald.email.provider_routes import router as email_providers_router
 from herald.email.routes import router as email_router
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
@@ -135,6 +136,7 @@ def create_app(
         imports_router,
         templates_router,
         email_router,
+        email_providers_router,
         sdk_router,
         tracking_router,
         suppressions_router,

@@ -126,7 +126,10 @@ class Router:
     """Stands where a provider stands on the send path, for an organization with a list."""
 
     name = "failover"
-    batch_size = BATCH
+
+    @property
+    def batch_size(self) -> int:
+        return BATCH
 
     def __init__(self, org_id: uuid.UUID, routes: list[Route]) -> None:
         self.org_id = org_id
@@ -163,7 +166,7 @@ class Router:
                 allowed = _admit(database, route)
                 if allowed == 0:
                     break
-                take = candidates[: min(allowed, self.batch_size)]
+                take = candidates[: min(allowed, BATCH)]
                 if allowed == PROBE_SIZE and len(candidates) > PROBE_SIZE:
                     take = candidates[:PROBE_SIZE]
                 take = take[: _room(route, len(take))]
@@ -225,6 +228,7 @@ def _admit(database: Database, route: Route) -> int:
             return 0
         if row.state == CLOSED:
             return BATCH
+        # The sizes differ (PROBE_SIZE < BATCH), so the caller tells a probe apart.
         due = (row.opened_at or now) + COOL_DOWN if row.state == OPEN else None
         if row.state == HALF_OPEN:
             due = (row.probe_at or now) + COOL_DOWN  # a prober that died frees the probe

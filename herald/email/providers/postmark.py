@@ -142,7 +142,7 @@ class PostmarkProvider:
             outcomes.extend(self._send_chunk(emails[start : start + BATCH_LIMIT]))
         return outcomes
 
-    def check(self) -> str:
+    def check(self, domain: str | None = None) -> str:
         """Whether the server token works: reads the server's settings."""
         try:
             response = self.client.get(self.config.base_url + "/server", headers=self.headers)

@@ -136,7 +136,7 @@ class SendGridProvider:
     def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         return each_in_parallel(emails, self._send_one)
 
-    def check(self) -> str:
+    def check(self, domain: str | None = None) -> str:
         """Whether the API key works and may send: reads the key's scopes."""
         try:
             response = self.client.get(self.config.base_url + "/v3/scopes", headers=self.headers)

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -157,13 +158,24 @@ class SesProvider:
     def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         return each_in_parallel(emails, self._send_one)
 
-    def check(self) -> str:
-        """Whether the credentials work: lists the account's identities (one signed call)."""
-        answer = self._call("GET", "/v2/email/identities?PageSize=100", None)
-        identities = answer.get("EmailIdentities") or []
-        names = [i.get("IdentityName") for i in identities if isinstance(i, dict)]
-        return f"signed in to SES in {self.config.region}; identities: " + (
-            ", ".join(str(n) for n in names) or "none yet"
+    def check(self, domain: str | None = None) -> str:
+        """Whether the credentials work and the sending domain is an identity of the account
+        (one signed call; without a domain, the account's configuration sets are listed)."""
+        if not domain:
+            self._call("POST", "/v2/email/list-configuration-sets", {})
+            return f"signed in to SES in {self.config.region}"
+        try:
+            answer = self._call("GET", f"/v2/email/identities/{quote(domain, safe='')}", None)
+        except PermanentSendError as exc:
+            if exc.code == 404:
+                raise ProviderUnavailable(
+                    f"{domain} is not an identity of this SES account ({self.config.region}): "
+                    "add and verify it in the SES console"
+                ) from exc
+            raise
+        verified = answer.get("VerifiedForSendingStatus")
+        return f"signed in to SES in {self.config.region}; {domain} " + (
+            "is verified for sending" if verified else "is not verified for sending yet"
         )
 
 

@@ -49,6 +49,15 @@ def create_email_provider(
     return provider_list.to_schema(provider_list.create(session, auth.org_id, body))
 
 
+@router.get("/api/email/providers/{provider_id}", operation_id="get_email_provider")
+def get_email_provider(
+    provider_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> schemas.Provider:
+    """One provider of the list, with its health."""
+    auth.require_role("admin")
+    return provider_list.to_schema(provider_list.get_entry(session, auth.org_id, provider_id))
+
+
 @router.put(
     "/api/email/providers/{provider_id}",
     operation_id="update_email_provider",

@@ -63,6 +63,8 @@ class SesConfig(BaseModel):
     # Left out: SES's public endpoint for the region.
     endpoint_url: str | None = Field(default=None, max_length=500)
     timeout: float = Field(default=20.0, gt=0, le=120)
+    # The SNS topics whose notifications (bounces, complaints, deliveries) are accepted.
+    sns_topic_arns: list[str] = Field(default_factory=list, max_length=10)
 
     @property
     def base_url(self) -> str:

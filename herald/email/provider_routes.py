@@ -7,11 +7,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from herald.email import configuration, provider_list
+from herald.email import configuration, guard, provider_list
 from herald.email import provider_schemas as schemas
 from herald.email.schemas import Message, MessageDetail
 from herald.errors import ErrorResponse
 from herald.messaging import service as messages
+from herald.models import SendingPause
 from herald.routing import JsonBodyRoute
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
@@ -126,3 +127,43 @@ def send_test_email(
         raw=messages.RawContent(subject=TEST_SUBJECT, html=TEST_HTML, text=None),
     )
     return MessageDetail(**Message.model_validate(message).model_dump(), events=[])
+
+
+def _deliverability(session: DbSession, org_id: uuid.UUID) -> schemas.Deliverability:
+    verdict = guard.judge(session, org_id)
+    pause = session.get(SendingPause, org_id)
+    paused = pause is not None and pause.paused
+    return schemas.Deliverability(
+        since=verdict.since,
+        rates=[
+            schemas.ProviderRates(
+                provider=r.provider,
+                sent=r.sent,
+                bounced=r.bounced,
+                complained=r.complained,
+                bounce_rate=r.bounce_rate,
+                complaint_rate=r.complaint_rate,
+            )
+            for r in verdict.rates
+        ],
+        warnings=verdict.warnings,
+        paused=paused,
+        pause_reason=pause.reason if pause is not None and paused else None,
+        paused_at=pause.paused_at if pause is not None and paused else None,
+    )
+
+
+@router.get("/api/email/deliverability", operation_id="get_deliverability")
+def get_deliverability(auth: ManagementAuth, session: DbSession) -> schemas.Deliverability:
+    """Bounce and complaint rates per provider over the last 7 days (or since the last resume),
+    warnings, and whether marketing email is paused."""
+    return _deliverability(session, auth.org_id)
+
+
+@router.post("/api/email/deliverability/resume", operation_id="resume_marketing_email")
+def resume_marketing_email(auth: ManagementAuth, session: DbSession) -> schemas.Deliverability:
+    """Resume marketing email the guard paused (admins); rates count again from now. Held
+    messages go out within a few minutes."""
+    auth.require_role("admin")
+    guard.resume(session, auth.org_id)
+    return _deliverability(session, auth.org_id)

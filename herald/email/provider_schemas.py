@@ -101,3 +101,23 @@ class DomainGuidance(BaseModel):
     spf: DnsRecord
     dkim: DnsRecord | None
     dmarc: DnsRecord
+
+
+class ProviderRates(BaseModel):
+    provider: str
+    sent: int
+    bounced: int
+    complained: int
+    bounce_rate: float
+    complaint_rate: float
+
+
+class Deliverability(BaseModel):
+    since: datetime = Field(
+        description="Rates count from here: the window's start or the last resume."
+    )
+    rates: list[ProviderRates]
+    warnings: list[str] = Field(description="Complaint rates above 0.1%.")
+    paused: bool = Field(description="Marketing email is held until an admin resumes it.")
+    pause_reason: str | None
+    paused_at: datetime | None

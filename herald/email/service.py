@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from herald.db import Database, utcnow
-from herald.email import failover, mime
+from herald.email import failover, guard, mime
 from herald.email.providers import (
     EmailProvider,
     OutgoingEmail,
@@ -221,7 +221,12 @@ def claim_and_prepare_many(
     messages = [loaded[i] for i in ids if i in loaded]
     sendable = []
     verdicts: dict[tuple[str, uuid.UUID | None], SendVerdict] = {}
+    # The deliverability guard holds an organization's marketing email while it is paused.
+    paused = guard.paused_among(session, {m.org_id for m in messages if m.marketing})
     for message in messages:
+        if message.marketing and message.org_id in paused:
+            outcomes[message.id] = _apply_gate(session, message, "hold") or "held"
+            continue
         gate = _send_gates.get(message.source)
         if gate is not None:
             key = (message.source, message.source_id)

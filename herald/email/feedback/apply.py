@@ -18,6 +18,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.email import guard
 from herald.messaging import ledger, suppression
 from herald.models import Message, MessageEvent
 from herald.settings import get_settings
@@ -81,12 +82,16 @@ def find_message(session: Session, org_id: uuid.UUID, item: Feedback) -> Message
 def apply(session: Session, org_id: uuid.UUID, items: list[Feedback]) -> int:
     """Apply what is new among these events; returns how many were."""
     applied = 0
+    alarming = False
     for item in items:
         message = find_message(session, org_id, item)
         if message is None:
             continue  # not Herald's, or another organization's: nothing to say to the sender
         if _apply_one(session, message, item):
             applied += 1
+            alarming = alarming or item.kind in ("hard_bounce", "complaint")
+    if alarming:
+        guard.check(session, org_id)
     return applied
 
 

@@ -35,6 +35,7 @@ class Answer:
 
 
 Handler = Callable[[Request], Answer]
+STATS_PATH = "/_fake/stats"
 
 
 class FakeServer:
@@ -55,6 +56,14 @@ class FakeServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.path == STATS_PATH:  # what a benchmark in another process reads
+                    answer = Answer.json(200, fake.stats())
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                    return
                 with fake._lock:
                     fake.calls += 1
                 answer = fake.handle(
@@ -77,6 +86,16 @@ class FakeServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Calls taken, and what a fake with a `state` accepted."""
+        state = getattr(self, "state", None)
+        recipients = state.recipients() if state is not None else []
+        return {
+            "calls": self.calls,
+            "accepted": len(recipients),
+            "distinct_recipients": len(set(recipients)),
+        }
 
     @property
     def url(self) -> str:

@@ -5,6 +5,7 @@ going to a second provider."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -282,3 +283,24 @@ def test_a_send_with_an_unknown_outcome_is_never_handed_to_another_provider(
     with database.transaction() as session:
         sent = session.get(Message, message_id)
         assert sent is not None and sent.unsure_provider_id is None
+
+
+def test_an_smtp_host_that_cannot_be_reached_is_reported_at_check(client: TestClient) -> None:
+    org = make_org()
+    assert client.post("/api/email/settings/check", headers=org.secret_headers).json() == {
+        "ok": True,
+        "detail": "nothing to check: messages stay on this machine",
+    }
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 2}
+    settings_body = {"provider": "smtp", "smtp": smtp, "default_from_email": "a@acme.example"}
+    assert client.put(
+        "/api/email/settings", json=settings_body, headers=org.secret_headers
+    ).is_success
+    checked = client.post("/api/email/settings/check", headers=org.secret_headers).json()
+    assert checked["ok"] is False and f"cannot connect to 127.0.0.1:{port}" in checked["detail"]
+    entry = add_provider(client, org, kind="smtp", label="Relay", config=smtp)
+    checked = client.post(f"/api/email/providers/{entry['id']}/check", headers=org.secret_headers)
+    assert checked.json()["ok"] is False

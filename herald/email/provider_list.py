@@ -15,7 +15,7 @@ from herald.db import utcnow
 from herald.email import failover
 from herald.email import provider_schemas as schemas
 from herald.email.providers import KINDS, build_provider, decrypt_entry, encrypt_config
-from herald.email.providers.base import SendError
+from herald.email.providers.base import EmailProvider, SendError
 from herald.errors import FieldError, InvalidInput
 from herald.models import EmailProviderEntry
 from herald.outbound import DestinationRefused, check_url
@@ -137,15 +137,21 @@ def check(row: EmailProviderEntry, from_domain: str | None) -> schemas.CheckResu
     """Ask the provider whether these settings can send (a signed call, a login), now."""
     try:
         provider = build_provider(row.kind, decrypt_entry(row))
-        checker = getattr(provider, "check", None)
-        detail = (
-            checker(from_domain) if checker is not None else "nothing to check: messages stay here"
-        )
     except SendError as exc:
         return schemas.CheckResult(ok=False, detail=str(exc))
-    except DestinationRefused as exc:
+    return check_provider(provider, from_domain)
+
+
+def check_provider(provider: EmailProvider, from_domain: str | None = None) -> schemas.CheckResult:
+    checker = getattr(provider, "check", None)
+    if checker is None:
+        return schemas.CheckResult(
+            ok=True, detail="nothing to check: messages stay on this machine"
+        )
+    try:
+        return schemas.CheckResult(ok=True, detail=str(checker(from_domain)))
+    except (SendError, DestinationRefused) as exc:
         return schemas.CheckResult(ok=False, detail=str(exc))
-    return schemas.CheckResult(ok=True, detail=str(detail))
 
 
 def reset(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> EmailProviderEntry:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 
 from herald.email import configuration, guard, provider_list
 from herald.email import provider_schemas as schemas
+from herald.email.providers import SendError, get_provider
 from herald.email.schemas import Message, MessageDetail
 from herald.errors import ErrorResponse
 from herald.messaging import service as messages
@@ -104,6 +105,18 @@ def reset_email_provider(
     recent errors."""
     auth.require_role("admin")
     return provider_list.to_schema(provider_list.reset(session, auth.org_id, provider_id))
+
+
+@router.post("/api/email/settings/check", operation_id="check_email_settings")
+def check_email_settings(auth: ManagementAuth, session: DbSession) -> schemas.CheckResult:
+    """Check the single provider of the sending settings now (SMTP: connect, TLS, login)."""
+    auth.require_role("admin")
+    settings = configuration.get_row(session, auth.org_id)
+    try:
+        provider = get_provider(settings)
+    except SendError as exc:
+        return schemas.CheckResult(ok=False, detail=str(exc))
+    return provider_list.check_provider(provider)
 
 
 @router.post(

@@ -221,3 +221,32 @@ def test_ses_sends_raw_mime_signed_by_botocore_to_moto(moto_url: str) -> None:
     for email, outcome in zip(emails, outcomes, strict=True):
         assert isinstance(outcome, SendResult)
         assert taken[outcome.provider_message_id].encode() == email.mime
+
+
+def test_the_fields_sent_are_those_of_the_mime_whether_parsed_or_given() -> None:
+    from dataclasses import replace
+
+    from herald.email import mime
+    from herald.email.providers.api import json_email
+
+    parts = mime.MimeParts(
+        message_id=uuid.uuid4(),
+        from_email="news@acme.example",
+        from_name="Acme News",
+        to_email="ada@example.com",
+        subject="Winter sale — 20% off",
+        html="<p>Hello Ada</p>",
+        text="Hello Ada",
+        reply_to="help@acme.example",
+        headers={"List-Unsubscribe": "<https://herald.example/u/x>"},
+    )
+    email = replace(outgoing("ada@example.com"), mime=mime.render_mime(parts))
+    parsed, given = json_email(email), json_email(replace(email, parts=parts))
+    assert (given.from_, given.to, given.subject, given.reply_to) == (
+        parsed.from_,
+        parsed.to,
+        parsed.subject,
+        parsed.reply_to,
+    )
+    assert (given.html, given.text) == (parsed.html.strip(), parsed.text.strip())  # type: ignore[union-attr]
+    assert sorted(given.headers) == sorted(parsed.headers)

@@ -510,6 +510,7 @@ class _Preparer:
             envelope_to=[mime.ascii_address(message.to_address)],
             mime=raw,
             unsure_provider_id=message.unsure_provider_id,
+            parts=parts_for_mime,
         )
         return Prepared(
             email=email,

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from herald.email.mime import ParsedEmail, parse
+from herald.email.mime import (
+    HERALD_MESSAGE_ID,
+    ParsedEmail,
+    ascii_address,
+    display_address,
+    parse,
+)
 from herald.email.providers.base import (
     Outcome,
     OutgoingEmail,
@@ -131,6 +137,18 @@ class JsonEmail:
 
 
 def json_email(email: OutgoingEmail) -> JsonEmail:
+    """The message's fields: as it was built when the send path says, else read from its MIME."""
+    if email.parts is not None:
+        parts = email.parts
+        return JsonEmail(
+            from_=display_address(parts.from_name, ascii_address(parts.from_email)),
+            to=email.envelope_to[0] if email.envelope_to else ascii_address(parts.to_email),
+            subject=parts.subject,
+            reply_to=parts.reply_to,
+            html=parts.html,
+            text=parts.text or None,
+            headers=[(HERALD_MESSAGE_ID, str(parts.message_id)), *parts.headers.items()],
+        )
     parsed: ParsedEmail = parse(email.mime)
     reply_to = next((v for n, v in parsed.headers if n.lower() == "reply-to"), None)
     return JsonEmail(

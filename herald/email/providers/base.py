@@ -6,7 +6,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from herald.email.mime import MimeParts
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,9 @@ class OutgoingEmail:
     # Set when an earlier attempt's outcome was unknown: only this provider (an email_providers
     # id) may be asked again.
     unsure_provider_id: uuid.UUID | None = None
+    # What the MIME was built from, for providers whose API takes fields, not MIME (parsing
+    # the MIME again cost tens of milliseconds a message).
+    parts: MimeParts | None = None
 
 
 @dataclass(frozen=True)

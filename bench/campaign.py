@@ -97,6 +97,7 @@ class Options:
     py_spy: Path | None
     skip_reference: bool
     provider: str | None = None
+    failover: bool = False
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -139,6 +140,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="after the SMTP run, a second campaign through this API provider's fake "
         "(bench/campaign_providers.py)",
     )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="with --provider: a third campaign with a second provider, the first failing mid-way",
+    )
     args = parser.parse_args(argv)
     recipients = 1_000_000 if args.million else args.recipients
     reference = args.reference if args.reference is not None else min(recipients, 100_000)
@@ -159,6 +165,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         py_spy=args.py_spy,
         skip_reference=args.skip_reference,
         provider=args.provider,
+        failover=args.failover and args.provider is not None,
     )
 
 
@@ -925,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = ScratchDatabase(options.postgres_url)
     sink: smtpsink.SinkProcess | None = None
     fake: campaign_providers.FakeProcess | None = None
+    second_fake: campaign_providers.FakeProcess | None = None
     workers: list[Worker] = []
     status = 1
     console.print(
@@ -938,6 +946,10 @@ def main(argv: list[str] | None = None) -> int:
         sink = smtpsink.start_sink(options.sink)
         if options.provider:
             fake = campaign_providers.start_fake(options.provider)
+            if options.failover:
+                second_fake = campaign_providers.start_fake(
+                    campaign_providers.SECONDARY[options.provider]
+                )
         scratch.create()
         console.print(f"[bold]Database[/bold]  {scratch.describe()}")
         console.print(f"[bold]Queue[/bold]     {options.redis_url}")
@@ -987,6 +999,16 @@ def main(argv: list[str] | None = None) -> int:
             provider_run = campaign_providers.send_through(
                 setup.org_id, second, setup.audience, fake, options.time_limit
             )
+        failover_run = None
+        if fake is not None and second_fake is not None:
+            failover_run = campaign_providers.failover_run(
+                setup.org_id,
+                setup.template_id,
+                fake,
+                second_fake,
+                setup.audience,
+                options.time_limit,
+            )
         for worker in workers:
             worker.stop()
         report(options, setup, reference, end_to_end, marks, checks, len(message))
@@ -998,6 +1020,9 @@ def main(argv: list[str] | None = None) -> int:
                     "",
                 )
             )
+        if failover_run is not None:
+            ok = campaign_providers.report_failover(console, failover_run)
+            checks.append(("failover: exactly once", ok, ""))
         report_profile(options)
         status = 0 if all(ok for _name, ok, _detail in checks) else 1
     except KeyboardInterrupt:
@@ -1014,8 +1039,9 @@ def main(argv: list[str] | None = None) -> int:
             worker.stop()
         if sink is not None:
             sink.stop()
-        if fake is not None:
-            fake.stop()
+        for running in (fake, second_fake):
+            if running is not None:
+                running.stop()
         with contextlib.suppress(Exception):
             from herald.worker import huey
 

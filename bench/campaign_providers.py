@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 
 KINDS = ("ses", "sendgrid", "postmark")
+# The second provider of the failover run, by the first's kind.
+SECONDARY = {"ses": "postmark", "sendgrid": "postmark", "postmark": "sendgrid"}
 
 
 @dataclass
@@ -80,8 +82,10 @@ def provider_config(fake: FakeProcess) -> dict[str, Any]:
     }
 
 
-def switch_to_provider(org_id: uuid.UUID, template_id: uuid.UUID, fake: FakeProcess) -> uuid.UUID:
-    """The provider list with the fake alone, and a second campaign to the same segment."""
+def switch_to_provider(
+    org_id: uuid.UUID, template_id: uuid.UUID, fake: FakeProcess, *, create_entry: bool = True
+) -> uuid.UUID:
+    """The fake added to the provider list, and another campaign to the same segment."""
     from herald.campaigns import service as campaigns
     from herald.db import get_database
     from herald.email import provider_list
@@ -89,14 +93,21 @@ def switch_to_provider(org_id: uuid.UUID, template_id: uuid.UUID, fake: FakeProc
     from herald.models import Campaign
 
     with get_database().transaction() as session:
-        provider_list.create(
-            session,
-            org_id,
-            ProviderCreate(
-                kind=fake.kind, label=f"{fake.kind} (fake)", config=provider_config(fake)
-            ),  # type: ignore[arg-type]
+        if create_entry:
+            provider_list.create(
+                session,
+                org_id,
+                ProviderCreate(
+                    kind=fake.kind, label=f"{fake.kind} (fake)", config=provider_config(fake)
+                ),  # type: ignore[arg-type]
+            )
+        first = (
+            session.query(Campaign)
+            .filter(Campaign.org_id == org_id)
+            .order_by(Campaign.created_at)
+            .first()
         )
-        first = session.query(Campaign).filter(Campaign.org_id == org_id).one()
+        assert first is not None
         campaign = campaigns.create_campaign(
             session,
             org_id,
@@ -184,5 +195,140 @@ def report(console: Any, run: ProviderRun, smtp_rate: float, target: float) -> b
     console.print(
         f"{mark} {run.kind}: every recipient exactly once: {run.accepted:,} taken, "
         f"{run.distinct:,} distinct, ledger {run.statuses}"
+    )
+    return ok
+
+
+# --- Failover ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FailoverRun:
+    messages: int
+    seconds: float
+    before_rate: float
+    dip_rate: float
+    recovery_seconds: float | None
+    primary: int
+    secondary: int
+    statuses: dict[str, int]
+
+
+def set_fault(fake: FakeProcess, fault: str | None) -> None:
+    from tests.fakes.http import FAULT_PATH
+
+    httpx.post(fake.url + FAULT_PATH, json=fault, timeout=10)
+
+
+def failover_run(
+    org_id: uuid.UUID,
+    template_id: uuid.UUID,
+    primary: FakeProcess,
+    secondary: FakeProcess,
+    count: int,
+    limit: float,
+) -> FailoverRun:
+    """A third campaign with the list [primary, secondary]; once a third of it went through
+    the primary, the primary answers 5xx to everything. Samples both fakes every 0.25 s: the
+    rate before, the lowest one-second rate after (the dip), and how long until the rate is back
+    to 80% of before (recovery)."""
+    import sqlalchemy as sa
+
+    from herald.campaigns import service as campaigns
+    from herald.db import get_database
+    from herald.email import provider_list
+    from herald.email.provider_schemas import ProviderCreate
+    from herald.models import Campaign, Message
+
+    database = get_database()
+    campaign_id = switch_to_provider(org_id, template_id, secondary, create_entry=False)
+    with database.transaction() as session:
+        provider_list.create(
+            session,
+            org_id,
+            ProviderCreate(
+                kind=secondary.kind,  # type: ignore[arg-type]
+                label=f"{secondary.kind} (fake, second)",
+                config=provider_config(secondary),
+            ),
+        )
+    start_primary, start_secondary = primary.stats()["accepted"], secondary.stats()["accepted"]
+    samples: list[tuple[float, int]] = []
+    failed_at: float | None = None
+    started = time.perf_counter()
+    with database.transaction() as session:
+        campaigns.send_now(session, org_id, campaign_id)
+    while True:
+        now = time.perf_counter() - started
+        taken_primary = primary.stats()["accepted"] - start_primary
+        taken = taken_primary + secondary.stats()["accepted"] - start_secondary
+        samples.append((now, taken))
+        if failed_at is None and taken_primary >= count // 3:
+            set_fault(primary, "5xx")
+            failed_at = now
+        with database.transaction() as session:
+            status = session.scalar(sa.select(Campaign.status).where(Campaign.id == campaign_id))
+        if status == "sent" and taken >= count:
+            break
+        if now > limit:
+            raise RuntimeError(f"failover run: time limit ({taken} of {count})")
+        time.sleep(0.25)
+    seconds = time.perf_counter() - started
+    set_fault(primary, None)
+    with database.transaction() as session:
+        statuses = dict(
+            session.execute(
+                sa.select(Message.status, sa.func.count())
+                .where(Message.source_id == campaign_id)
+                .group_by(Message.status)
+            ).all()
+        )
+
+    def rate_between(begin: float, end: float) -> float:
+        inside = [(t, n) for t, n in samples if begin <= t <= end]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return 0.0
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+    fault_at = failed_at if failed_at is not None else seconds
+    first_taken = next((t for t, n in samples if n > 0), 0.0)
+    before = rate_between(first_taken, fault_at)
+    windows = [rate_between(t, t + 1.0) for t, _n in samples if fault_at <= t <= seconds - 1.0]
+    recovery = next(
+        (
+            t - fault_at
+            for t, _n in samples
+            if t >= fault_at and t <= seconds - 1.0 and rate_between(t, t + 1.0) >= 0.8 * before
+        ),
+        None,
+    )
+    return FailoverRun(
+        messages=count,
+        seconds=seconds,
+        before_rate=before,
+        dip_rate=min(windows) if windows else 0.0,
+        recovery_seconds=recovery,
+        primary=primary.stats()["accepted"] - start_primary,
+        secondary=secondary.stats()["accepted"] - start_secondary,
+        statuses=statuses,
+    )
+
+
+def report_failover(console: Any, run: FailoverRun) -> bool:
+    recovery = (
+        f"{run.recovery_seconds:.1f} s"
+        if run.recovery_seconds is not None
+        else "not within the run"
+    )
+    console.print(
+        f"[bold]failover[/bold]: {run.messages:,} messages in {run.seconds:.1f} s; "
+        f"{run.before_rate:,.0f}/s before the primary failed, lowest one-second rate after "
+        f"{run.dip_rate:,.0f}/s, back to 80% of before after {recovery}; "
+        f"primary took {run.primary:,}, secondary {run.secondary:,}"
+    )
+    ok = run.primary + run.secondary == run.messages and run.statuses == {"sent": run.messages}
+    mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
+    console.print(
+        f"{mark} failover: every recipient exactly once across both, ledger {run.statuses}"
     )
     return ok

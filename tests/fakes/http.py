@@ -36,6 +36,7 @@ class Answer:
 
 Handler = Callable[[Request], Answer]
 STATS_PATH = "/_fake/stats"
+FAULT_PATH = "/_fake/fault"
 
 
 class FakeServer:
@@ -55,8 +56,9 @@ class FakeServer:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if self.path == STATS_PATH:  # what a benchmark in another process reads
+                if self.path in (STATS_PATH, FAULT_PATH):  # a benchmark in another process
+                    if self.path == FAULT_PATH:
+                        fake.set_fault(json.loads(self.rfile.read(length) or b"null"))
                     answer = Answer.json(200, fake.stats())
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
@@ -64,6 +66,7 @@ class FakeServer:
                     self.end_headers()
                     self.wfile.write(answer.body)
                     return
+                body = self.rfile.read(length) if length else b""
                 with fake._lock:
                     fake.calls += 1
                 answer = fake.handle(
@@ -86,6 +89,11 @@ class FakeServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def set_fault(self, fault: str | None) -> None:
+        state = getattr(self, "state", None)
+        if state is not None:
+            state.fault = fault
 
     def stats(self) -> dict[str, Any]:
         """Calls taken, and what a fake with a `state` accepted."""

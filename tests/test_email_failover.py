@@ -27,6 +27,7 @@ from tests.fakes.postmark import SERVER_TOKEN, FakePostmark
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.tenancy import Endpoint, assert_isolated, assert_management_only
 from tests.test_campaigns import act, city_segment, create, get, identify, make_template
+from tests.test_campaigns import email_settings as settings
 
 
 @pytest.fixture(autouse=True)
@@ -45,16 +46,6 @@ def sendgrid() -> Iterator[FakeSendGrid]:
 def postmark() -> Iterator[FakePostmark]:
     with FakePostmark() as fake:
         yield fake
-
-
-def settings(client: TestClient, org: OrgFixture) -> None:
-    body = {
-        "default_from_email": "shop@acme.example",
-        "default_from_name": "Acme",
-        "postal_address": "1 Harbour Street, Portsmouth",
-    }
-    response = client.put("/api/email/settings", json=body, headers=org.secret_headers)
-    assert response.status_code == 200, response.text
 
 
 def add_provider(client: TestClient, org: OrgFixture, **body: Any) -> dict[str, Any]:
@@ -184,6 +175,7 @@ def test_an_address_the_provider_calls_invalid_fails_and_is_suppressed(
     postmark.state.invalid = {"gone@example.com"}
     message = send_one(client, org, "gone@example.com")
     assert message["status"] == "failed" and "406" in message["error"]
+    assert message["provider"] == "postmark"
     with database.transaction() as session:
         suppression = session.scalar(sa.select(Suppression))
         assert suppression is not None
@@ -266,6 +258,7 @@ def test_a_send_with_an_unknown_outcome_is_never_handed_to_another_provider(
     sendgrid.state.fault, sendgrid.state.hang_seconds = "hang", 1.0
     message = send_one(client, org, "ada@example.com")
     assert message["status"] == "queued" and "no answer" in message["error"]
+    assert message["provider"] == "sendgrid"  # the provider that may have it
     assert postmark.state.accepted == []
     # Even while SendGrid answers 503 (which would hand any other message over), this one
     # waits for SendGrid: it may already have it.

@@ -118,7 +118,7 @@ def note_refusal(session: Session, message: Message, refusal: SendError | None) 
             reason="hard_bounce",
             source=f"provider:{message.provider or 'unknown'}",
         )
-    if isinstance(refusal, TransientSendError) and refusal.maybe_sent:
+    if isinstance(refusal, TransientSendError) and refusal.maybe_sent and refusal.provider_id:
         message.unsure_provider_id = refusal.provider_id
 
 
@@ -182,13 +182,13 @@ class Router:
                 _record_call(database, route, results, time.monotonic() - started)
                 for i, result in zip(take, results, strict=True):
                     tried[i] = route
+                    if isinstance(result, SendError):
+                        result.provider_id, result.provider = route.id, route.kind
                     if isinstance(result, SendResult):
                         outcomes[i] = replace(result, provider=route.kind, provider_id=route.id)
                     elif _may_go_elsewhere(result):
                         last_error[i] = result
                     else:
-                        if isinstance(result, TransientSendError) and result.maybe_sent:
-                            result.provider_id = route.id
                         outcomes[i] = result
                 pending = [i for i in pending if outcomes[i] is None]
                 candidates = [i for i in candidates if i in pending and i not in take]
@@ -201,7 +201,9 @@ class Router:
             if error is None:
                 outcomes[i] = TransientSendError("no email provider is available now")
             elif isinstance(error, ProviderUnavailable):
-                outcomes[i] = TransientSendError(str(error), code=error.code)
+                retry = TransientSendError(str(error), code=error.code)
+                retry.provider_id, retry.provider = error.provider_id, error.provider
+                outcomes[i] = retry
             else:
                 outcomes[i] = error
         return [o for o in outcomes if o is not None]

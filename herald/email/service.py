@@ -588,7 +588,8 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
         message = session.get(Message, email.message_id)
         assert message is not None
         refusal = handed[2] if len(handed) == 3 else None
-        for name, value in _rendered(prepared).items():
+        by = refusal.provider if isinstance(refusal, SendError) else None
+        for name, value in _rendered(prepared, by).items():
             setattr(message, name, value)
         failover.note_refusal(session, message, refusal)
         if handed[0] == "retry":

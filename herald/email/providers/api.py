@@ -29,6 +29,7 @@ from herald.email.providers.base import (
     PermanentSendError,
     ProviderUnavailable,
     SendError,
+    SendResult,
     TransientSendError,
 )
 from herald.outbound import DestinationRefused, outbound_client
@@ -108,7 +109,6 @@ def each_in_parallel(
 ) -> list[Outcome]:
     """Send each email with `send_one` (which returns the provider's message id), a few at a
     time; each email gets its own outcome."""
-    from herald.email.providers.base import SendResult
 
     def attempt(email: OutgoingEmail) -> Outcome:
         try:
@@ -121,6 +121,19 @@ def each_in_parallel(
     if len(emails) <= 1:
         return [attempt(email) for email in emails]
     return list(_pool.map(attempt, emails))
+
+
+class BatchSending:
+    """For providers whose real call is `send_batch`: one message is a batch of one."""
+
+    def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        outcome = self.send_batch([email])[0]
+        if isinstance(outcome, SendError):
+            raise outcome
+        return outcome
 
 
 @dataclass(frozen=True)

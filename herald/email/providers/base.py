@@ -51,6 +51,7 @@ class SendError(Exception):
         self.code = code
         # The provider of the organization's list that gave this answer (failover sets it).
         self.provider_id: uuid.UUID | None = None
+        self.provider: str | None = None
 
 
 class TransientSendError(SendError):

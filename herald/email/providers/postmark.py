@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from herald.email.providers.api import client_for, json_email, post, status_error
+from herald.email.providers.api import BatchSending, client_for, json_email, post, status_error
 from herald.email.providers.base import (
     Outcome,
     OutgoingEmail,
@@ -57,7 +57,7 @@ def _classify(code: int, text: str, http_status: int | None = None) -> SendError
     return PermanentSendError(f"Postmark {code}: {text}", code=http_status)
 
 
-class PostmarkProvider:
+class PostmarkProvider(BatchSending):
     name = "postmark"
 
     def __init__(self, config: PostmarkConfig) -> None:
@@ -129,12 +129,6 @@ class PostmarkProvider:
                 text = str(answer.get("Message", "")) if isinstance(answer, dict) else ""
                 outcomes.append(_classify(code, text))
         return outcomes
-
-    def send(self, email: OutgoingEmail) -> SendResult:
-        outcome = self.send_batch([email])[0]
-        if isinstance(outcome, SendError):
-            raise outcome
-        return outcome
 
     def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         outcomes: list[Outcome] = []

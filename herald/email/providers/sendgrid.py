@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from herald.email.providers.api import (
+    BatchSending,
     client_for,
     each_in_parallel,
     json_email,
@@ -30,7 +31,6 @@ from herald.email.providers.base import (
     PermanentSendError,
     ProviderUnavailable,
     SendError,
-    SendResult,
     TransientSendError,
 )
 
@@ -65,7 +65,7 @@ def _errors(response: httpx.Response) -> list[dict[str, object]]:
     return [e for e in errors if isinstance(e, dict)]
 
 
-class SendGridProvider:
+class SendGridProvider(BatchSending):
     name = "sendgrid"
 
     def __init__(self, config: SendGridConfig) -> None:
@@ -126,12 +126,6 @@ class SendGridProvider:
         if not message_id:
             raise TransientSendError("SendGrid gave no X-Message-Id", maybe_sent=True)
         return message_id
-
-    def send(self, email: OutgoingEmail) -> SendResult:
-        outcome = self.send_batch([email])[0]
-        if isinstance(outcome, SendError):
-            raise outcome
-        return outcome
 
     def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         return each_in_parallel(emails, self._send_one)

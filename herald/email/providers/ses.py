@@ -21,14 +21,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from pydantic import BaseModel, ConfigDict, Field
 
-from herald.email.providers.api import client_for, each_in_parallel, post
+from herald.email.providers.api import BatchSending, client_for, each_in_parallel, post
 from herald.email.providers.base import (
     Outcome,
     OutgoingEmail,
     PermanentSendError,
     ProviderUnavailable,
     SendError,
-    SendResult,
     TransientSendError,
 )
 
@@ -76,7 +75,7 @@ def _error_type(raw: str | None) -> str:
     return (raw or "").split(":", 1)[0].strip()
 
 
-class SesProvider:
+class SesProvider(BatchSending):
     name = "ses"
 
     def __init__(self, config: SesConfig) -> None:
@@ -150,12 +149,6 @@ class SesProvider:
         if not isinstance(message_id, str) or not message_id:
             raise TransientSendError(f"SES gave no MessageId: {answer!r}"[:300], maybe_sent=True)
         return message_id
-
-    def send(self, email: OutgoingEmail) -> SendResult:
-        outcome = self.send_batch([email])[0]
-        if isinstance(outcome, SendError):
-            raise outcome
-        return outcome
 
     def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         return each_in_parallel(emails, self._send_one)

@@ -9,7 +9,6 @@ import {
   Button,
   Group,
   NumberInput,
-  Paper,
   PasswordInput,
   Select,
   SimpleGrid,
@@ -17,15 +16,14 @@ import {
   Table,
   Text,
   TextInput,
-  Title,
 } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle, IconPlayerPause } from "@tabler/icons-react";
 import { queryOptions, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { ReactNode } from "react";
 import { api, call, type Schemas } from "../../api/client";
 import { CodeBlock } from "../../components/CodeBlock";
+import { Section } from "../../components/Section";
 import { DateTime } from "../../components/DateTime";
 import { FormErrors } from "../../components/FormErrors";
 import { ErrorState, LoadingState } from "../../components/States";
@@ -47,26 +45,6 @@ const deliverabilityQuery = queryOptions({
   queryKey: deliverabilityKey,
   queryFn: () => call(api.GET("/api/email/deliverability")),
 });
-
-function Panel({ title, id, description, children }: { title: string; id: string; description?: ReactNode; children: ReactNode }) {
-  return (
-    <Paper withBorder p="lg" component="section" aria-labelledby={id}>
-      <Stack gap="sm">
-        <div>
-          <Title order={2} fz="h4" id={id}>
-            {title}
-          </Title>
-          {description && (
-            <Text size="sm" c="dimmed">
-              {description}
-            </Text>
-          )}
-        </div>
-        {children}
-      </Stack>
-    </Paper>
-  );
-}
 
 export function EmailDelivery({ senderDomain, dkim }: { senderDomain: string | null; dkim: Schemas["DkimRecord"] | null }) {
   return (
@@ -95,9 +73,8 @@ function DeliverabilityPanel() {
   if (state.isError) return <ErrorState error={state.error} onRetry={() => void state.refetch()} />;
   const data: Deliverability = state.data;
   return (
-    <Panel
+    <Section
       title="Deliverability"
-      id="deliverability-title"
       description={
         <>
           Bounces and complaints per provider since <DateTime value={data.since} relative />. Above 0.1% complaints Herald
@@ -149,7 +126,7 @@ function DeliverabilityPanel() {
           </Table.Tbody>
         </Table>
       )}
-    </Panel>
+    </Section>
   );
 }
 
@@ -159,9 +136,8 @@ const STATE_LABELS = { closed: "healthy", open: "open (skipped)", half_open: "pr
 function ProvidersPanel() {
   const providers = useQuery(providersQuery);
   return (
-    <Panel
+    <Section
       title="Providers and failover"
-      id="providers-title"
       description="With providers listed here, email goes to the first healthy one, and on to the next when it fails. Without any, Herald uses the provider chosen below."
     >
       {providers.isPending && <LoadingState label="Loading the providers…" />}
@@ -191,7 +167,7 @@ function ProvidersPanel() {
         </Table>
       )}
       <AddProviderForm />
-    </Panel>
+    </Section>
   );
 }
 
@@ -354,7 +330,7 @@ function TestEmailPanel() {
     onError: (error) => errors.show(form, error),
   });
   return (
-    <Panel title="Send a test email" id="test-email-title" description="A short transactional email through the setup above.">
+    <Section title="Send a test email" description="A short transactional email through the setup above.">
       <form
         noValidate
         aria-label="Send a test email"
@@ -371,15 +347,14 @@ function TestEmailPanel() {
         </Group>
         <FormErrors messages={errors.other} />
       </form>
-    </Panel>
+    </Section>
   );
 }
 
 function DnsGuidance({ domain, dkim }: { domain: string | null; dkim: Schemas["DkimRecord"] | null }) {
   return (
-    <Panel
+    <Section
       title="SPF, DKIM and DMARC"
-      id="dns-title"
       description="Mailbox providers trust mail whose domain publishes these records. Gmail and Yahoo require all three for bulk senders."
     >
       {!domain ? (
@@ -401,6 +376,6 @@ function DnsGuidance({ domain, dkim }: { domain: string | null; dkim: Schemas["D
           <CodeBlock code={`v=DMARC1; p=none; rua=mailto:dmarc@${domain}`} label="DMARC record" caption="Value (TXT)" />
         </Stack>
       )}
-    </Panel>
+    </Section>
   );
 }

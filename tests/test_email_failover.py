@@ -6,6 +6,7 @@ going to a second provider."""
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -272,7 +273,12 @@ def test_a_send_with_an_unknown_outcome_is_never_handed_to_another_provider(
     with database.transaction() as session:
         session.execute(sa.update(Message).values(send_after=None))
     assert sending.send_message(database, message_id) == "sent"
-    assert postmark.state.accepted == [] and len(sendgrid.state.accepted) == 1
+    time.sleep(sendgrid.state.hang_seconds)  # the request that hung is over by now
+    # Never through Postmark. The hung request was taken by SendGrid after all (late), so the
+    # retry through SendGrid made a second copy with the same Herald id: the residual risk of a
+    # provider without idempotency keys (docs/email.md, Failover).
+    assert postmark.state.accepted == []
+    assert {a.herald_message_id for a in sendgrid.state.accepted} == {message["id"]}
     with database.transaction() as session:
         sent = session.get(Message, message_id)
         assert sent is not None and sent.unsure_provider_id is None

@@ -1,5 +1,8 @@
 # The two commands a new machine needs: `make run` and `make test` (Python 3.11+ and Node 20.19+).
 PYTHON ?= python3
+# bash with pipefail: a command piped into a filter still fails the recipe when it fails.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,16 +19,19 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
 
 .PHONY: run test install lint format typecheck clean dashboard web-test api-client
 
+# pip's own lines are the progress of the first install (about a minute and a half).
 $(STAMP): pyproject.toml
+	@echo "Installing Herald and its Python packages into $(VENV)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev]' | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	touch $(STAMP)
 
 install: $(STAMP)
 
 $(NODE_STAMP): web/package.json $(WEB_LOCK)
 	@command -v $(NPM) >/dev/null || { echo "Building the dashboard needs Node.js 20.19+ with npm (https://nodejs.org)." >&2; exit 1; }
+	@echo "Installing the dashboard's build tools into web/node_modules..."
 	cd web && if [ -f package-lock.json ]; then $(NPM) ci --no-audit --no-fund; else $(NPM) install --no-audit --no-fund; fi
 	touch $(NODE_STAMP)
 
@@ -36,8 +42,9 @@ $(DASHBOARD): $(NODE_STAMP) $(WEB_SOURCES)
 
 dashboard: $(DASHBOARD)
 
+# exec: the recipe's shell is replaced, so Ctrl-C or SIGTERM reaches Herald alone, which stops cleanly.
 run: install $(DASHBOARD)
-	$(BIN)/herald run
+	exec $(BIN)/herald run
 
 web-test: $(NODE_STAMP)
 	cd web && $(NPM) test

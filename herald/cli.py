@@ -91,17 +91,34 @@ def _serve(
     port: int | None,
     on_shutdown: tuple[Callable[[], None], ...] = (),
 ) -> None:
-    import uvicorn
 
     from herald.app import create_app
 
-    uvicorn.run(
+    _run_uvicorn(
         create_app(settings, on_shutdown=on_shutdown),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def _run_uvicorn(app: Any, **options: Any) -> None:
+    """uvicorn.run, ending with status 0 after a shutdown asked for by SIGINT or SIGTERM.
+
+    Once it has shut down, uvicorn raises the signal that stopped it again under the handlers that
+    were in place before it started; with Python's defaults the process then dies by SIGTERM (or a
+    KeyboardInterrupt), which `make run` and process managers report as a failure."""
+    import signal
+
+    import uvicorn
+
+    def stopped_on_request(signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stopped_on_request)
+    uvicorn.run(app, **options)
 
 
 @app.command()
@@ -128,7 +145,7 @@ def serve(
         "proxy_headers": True,
     }
     if workers == 1:
-        uvicorn.run(server_app(), **options)
+        _run_uvicorn(server_app(), **options)
         return
     # Each worker process builds its own application (database, queue, rate limits) from the
     # same environment; this process only supervises them.
@@ -230,17 +247,19 @@ def _first_run_setup(settings: Settings, host: str, port: int) -> None:
         email = "admin@example.com"
         password = secrets.token_urlsafe(12)
         organization, _owner = service.create_organization(
-            session, "My organization", email, password
+            session, "My organization", email, password, name_confirmed=False
         )
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    path = settings.data_dir / "first-run.txt"
     console.print(
         f"\n[bold green]Herald is set up.[/bold green] Sign in at [bold]{url}[/bold]\n"
         f"  email:    [bold]{email}[/bold]\n  password: [bold]{password}[/bold]\n"
-        "Change the password in Settings after signing in. It is not shown again.\n"
-        "Then open Send your first event in the dashboard to connect your shop.\n"
+        f"It is kept in [bold]{path}[/bold] (readable by you only) until you delete that file;\n"
+        "change the password in Settings after signing in.\n"
+        "Then open Send your first event in the dashboard to connect your shop.\n",
+        soft_wrap=True,  # a long data directory's path stays whole, to be copied
     )
     # It holds a password: readable by the owner of the data directory only.
-    path = settings.data_dir / "first-run.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(

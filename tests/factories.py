@@ -31,10 +31,14 @@ class OrgFixture:
         return {"Authorization": f"Bearer {self.public_key}"}
 
 
-def make_org(name: str = "Acme", email: str | None = None) -> OrgFixture:
+def make_org(
+    name: str = "Acme", email: str | None = None, *, name_confirmed: bool = True
+) -> OrgFixture:
     email = email or f"owner-{uuid.uuid4().hex[:8]}@example.com"
     with get_database().transaction() as session:
-        organization, owner = service.create_organization(session, name, email, DEFAULT_PASSWORD)
+        organization, owner = service.create_organization(
+            session, name, email, DEFAULT_PASSWORD, name_confirmed=name_confirmed
+        )
         _p, public_key = service.create_api_key(session, organization.id, "public", "public")
         _s, secret_key = service.create_api_key(session, organization.id, "secret", "secret")
     return OrgFixture(organization.id, owner.id, email, DEFAULT_PASSWORD, public_key, secret_key)

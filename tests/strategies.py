@@ -36,6 +36,8 @@ class Seeds:
     key_ids: list[str] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     provider_ids: list[str] = field(default_factory=list)
+    flow_ids: list[str] = field(default_factory=list)
+    enrolment_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 
     def for_parameter(self, name: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from herald.settings import get_settings
 from tests.factories import make_org
 from tests.tenancy import Endpoint, assert_isolated, assert_management_only
 
@@ -64,3 +65,29 @@ def test_organization_endpoints_only_see_the_callers_organization(client: TestCl
         "",
         [Endpoint("GET", "/api/organization"), Endpoint("PATCH", "/api/organization", {})],
     )
+
+
+def test_a_placeholder_name_stays_unconfirmed_until_it_is_changed(client: TestClient) -> None:
+    """`herald run`'s first organization has a placeholder name, which the dashboard asks its
+    owner to replace; saving any other setting does not count as choosing a name."""
+    org = make_org("My organization", name_confirmed=False)
+    me = client.get("/api/me", headers=org.secret_headers).json()
+    assert me["organization"]["name_confirmed"] is False
+    assert me["links_base_url"] == get_settings().base_url.rstrip("/")
+    client.patch("/api/organization", json={"timezone": "Europe/Paris"}, headers=org.secret_headers)
+    assert (
+        client.get("/api/organization", headers=org.secret_headers).json()["name_confirmed"]
+        is False
+    )
+    renamed = client.patch(
+        "/api/organization", json={"name": "Corner Bakery"}, headers=org.secret_headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name_confirmed"] is True
+    assert (
+        client.get("/api/me", headers=org.secret_headers).json()["organization"] == renamed.json()
+    )
+    # Organizations made any other way have a chosen name.
+    assert client.get("/api/organization", headers=make_org("Chosen").secret_headers).json()[
+        "name_confirmed"
+    ]

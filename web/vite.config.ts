@@ -29,5 +29,8 @@ export default defineConfig({
     environment: "jsdom",
     setupFiles: ["./src/test/setup.ts"],
     css: false,
+    // Several tests wait on purpose (a polling screen, a debounce) for a few seconds; 5 s in all,
+    // vitest's default, was too little for them on a loaded 2-core machine.
+    testTimeout: 20_000,
   },
 });

@@ -5,6 +5,7 @@ from herald.models.consent import Consent, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
+from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
@@ -23,6 +24,11 @@ __all__ = [
     "EmailTemplate",
     "Event",
     "EventKey",
+    "Flow",
+    "FlowEnrolment",
+    "FlowSettings",
+    "FlowStepRun",
+    "FlowVersion",
     "IdempotencyRecord",
     "Job",
     "JobError",

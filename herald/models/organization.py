@@ -23,6 +23,9 @@ class Organization(Base):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     # Region for parsing phone numbers written without a country code.
     default_region: Mapped[str] = mapped_column(sa.String(2), default="US")
+    # False for the organization `herald run` makes on a first start with a placeholder name: the
+    # dashboard asks its owner for the real one, which email footers show.
+    name_confirmed: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

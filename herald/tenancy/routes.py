@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from herald.errors import FieldError, NotAuthenticated
+from herald.messaging import tracking
 from herald.ratelimit import hit
 from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
@@ -104,12 +105,14 @@ def get_me(auth: ManagementAuth, session: DbSession) -> schemas.Me:
             organization=organization,
             user=schemas.User.model_validate(auth.user),
             csrf_token=service.csrf_token_for(auth.session_token),
+            links_base_url=tracking.base_url(),
         )
     return schemas.Me(
         kind="secret_key",
         role="admin",
         organization=organization,
         api_key=schemas.ApiKey.model_validate(auth.api_key),
+        links_base_url=tracking.base_url(),
     )
 
 

@@ -22,6 +22,10 @@ class Organization(BaseModel):
     name: str
     timezone: str
     default_region: str
+    name_confirmed: bool = Field(
+        description="False while the organization still has the placeholder name of a first "
+        "start; the dashboard asks an owner for the real one (set by PATCH /api/organization)."
+    )
     created_at: datetime
 
 
@@ -112,6 +116,10 @@ class Me(BaseModel):
     user: User | None = None
     api_key: ApiKey | None = None
     csrf_token: str | None = None
+    links_base_url: str = Field(
+        description="HERALD_BASE_URL: the address tracking, click and unsubscribe links point at. "
+        "The dashboard warns when it is served from another address."
+    )
 
 
 class Session(BaseModel):

@@ -39,9 +39,14 @@ def has_role(role: str, minimum: str) -> bool:
 
 
 def create_organization(
-    session: Session, name: str, admin_email: str, admin_password: str
+    session: Session,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    *,
+    name_confirmed: bool = True,
 ) -> tuple[Organization, User]:
-    organization = Organization(name=name)
+    organization = Organization(name=name, name_confirmed=name_confirmed)
     session.add(organization)
     session.flush()
     owner = create_user(session, organization.id, admin_email, admin_password, role="owner")
@@ -71,6 +76,7 @@ def update_organization(
     organization = get_organization(session, org_id)
     if name is not None:
         organization.name = name
+        organization.name_confirmed = True
     if timezone is not None:
         organization.timezone = timezone
     if default_region is not None:

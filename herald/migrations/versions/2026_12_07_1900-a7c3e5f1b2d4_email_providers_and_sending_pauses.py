@@ -1,7 +1,7 @@
 """email providers and sending pauses
 
 Revision ID: a7c3e5f1b2d4
-Revises: 55ef50ce68e1
+Revises: 6a0c2d4e8f13
 Created: 2026-12-07 19:00:00
 
 An organization's ordered email providers with their circuit breakers' state, the deliverability
@@ -16,7 +16,7 @@ from alembic import op
 import herald.db
 
 revision: str = "a7c3e5f1b2d4"
-down_revision: str | None = "55ef50ce68e1"
+down_revision: str | None = "6a0c2d4e8f13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,6 +19,7 @@ import { Link, Outlet, useLocation } from "react-router";
 import { useCurrentUser, useSignOut } from "../auth/session";
 import { AREAS, GROUPS, isInArea } from "./navigation";
 import { Logo } from "./Logo";
+import { SetupNotices } from "./SetupNotices";
 
 export function AppLayout() {
   const [opened, { toggle, close }] = useDisclosure();
@@ -50,6 +51,7 @@ export function AppLayout() {
         </AppShell.Section>
       </AppShell.Navbar>
       <AppShell.Main id="content" tabIndex={-1}>
+        <SetupNotices />
         <Outlet />
       </AppShell.Main>
     </AppShell>

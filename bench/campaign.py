@@ -28,6 +28,7 @@ end to end.
     .venv/bin/python bench/campaign.py --million            # 1,000,000
     .venv/bin/python bench/campaign.py --recipients 20000   # quick
     .venv/bin/python bench/campaign.py --py-spy /tmp/prof   # with the workers' hot spots
+    .venv/bin/python bench/campaign.py --recipients 5000 --provider postmark  # then an API provider
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from rich.table import Table
 if __package__ in (None, ""):  # run as `python bench/campaign.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import ingest, procstat, pyspy, smtpsink
+from bench import campaign_providers, ingest, procstat, pyspy, smtpsink
 
 console = ingest.console
 ADMIN_URL = ingest.ADMIN_URL
@@ -95,6 +96,8 @@ class Options:
     log_level: str
     py_spy: Path | None
     skip_reference: bool
+    provider: str | None = None
+    failover: bool = False
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -130,6 +133,18 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--time-limit", type=float, default=3600, help="seconds for the send")
     parser.add_argument("--log-level", default="warning", help="the workers' log level")
     parser.add_argument("--py-spy", type=Path, default=None, help="profile the workers into DIR")
+    parser.add_argument(
+        "--provider",
+        choices=campaign_providers.KINDS,
+        default=None,
+        help="after the SMTP run, a second campaign through this API provider's fake "
+        "(bench/campaign_providers.py)",
+    )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="with --provider: a third campaign with a second provider, the first failing mid-way",
+    )
     args = parser.parse_args(argv)
     recipients = 1_000_000 if args.million else args.recipients
     reference = args.reference if args.reference is not None else min(recipients, 100_000)
@@ -149,6 +164,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         log_level=args.log_level,
         py_spy=args.py_spy,
         skip_reference=args.skip_reference,
+        provider=args.provider,
+        failover=args.failover and args.provider is not None,
     )
 
 
@@ -174,7 +191,9 @@ class ScratchDatabase(ingest.Postgres):
 def herald_env(options: Options, database_url: str, data_dir: Path, secret: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HERALD_")}
     env.update(
-        HERALD_ENV="production",
+        # The API providers' fakes listen on loopback, which only a test install may call.
+        HERALD_ENV="test" if options.provider else "production",
+        HERALD_OUTBOUND_ALLOW="127.0.0.0/8" if options.provider else "",
         HERALD_DATABASE_URL=database_url,
         HERALD_REDIS_URL=options.redis_url,
         HERALD_DATA_DIR=str(data_dir),
@@ -912,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="herald-bench-campaign-"))
     scratch = ScratchDatabase(options.postgres_url)
     sink: smtpsink.SinkProcess | None = None
+    fake: campaign_providers.FakeProcess | None = None
+    second_fake: campaign_providers.FakeProcess | None = None
     workers: list[Worker] = []
     status = 1
     console.print(
@@ -923,6 +944,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The sink forks before anything else runs threads.
         sink = smtpsink.start_sink(options.sink)
+        if options.provider:
+            fake = campaign_providers.start_fake(options.provider)
+            if options.failover:
+                second_fake = campaign_providers.start_fake(
+                    campaign_providers.SECONDARY[options.provider]
+                )
         scratch.create()
         console.print(f"[bold]Database[/bold]  {scratch.describe()}")
         console.print(f"[bold]Queue[/bold]     {options.redis_url}")
@@ -965,10 +992,37 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
             time.sleep(1.0)
             end_to_end, marks = send_campaign(options, setup, sink, workers, scratch, progress)
+        checks = verify(setup, end_to_end)
+        provider_run = None
+        if fake is not None:
+            second = campaign_providers.switch_to_provider(setup.org_id, setup.template_id, fake)
+            provider_run = campaign_providers.send_through(
+                setup.org_id, second, setup.audience, fake, options.time_limit
+            )
+        failover_run = None
+        if fake is not None and second_fake is not None:
+            failover_run = campaign_providers.failover_run(
+                setup.org_id,
+                setup.template_id,
+                fake,
+                second_fake,
+                setup.audience,
+                options.time_limit,
+            )
         for worker in workers:
             worker.stop()
-        checks = verify(setup, end_to_end)
         report(options, setup, reference, end_to_end, marks, checks, len(message))
+        if provider_run is not None:
+            checks.append(
+                (
+                    f"{provider_run.kind}: exactly once",
+                    campaign_providers.report(console, provider_run, end_to_end.rate, TARGET_RATE),
+                    "",
+                )
+            )
+        if failover_run is not None:
+            ok = campaign_providers.report_failover(console, failover_run)
+            checks.append(("failover: exactly once", ok, ""))
         report_profile(options)
         status = 0 if all(ok for _name, ok, _detail in checks) else 1
     except KeyboardInterrupt:
@@ -985,6 +1039,9 @@ def main(argv: list[str] | None = None) -> int:
             worker.stop()
         if sink is not None:
             sink.stop()
+        for running in (fake, second_fake):
+            if running is not None:
+                running.stop()
         with contextlib.suppress(Exception):
             from herald.worker import huey
 

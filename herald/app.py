@@ -21,6 +21,8 @@ from herald.bodylimit import BodySizeLimitMiddleware
 from herald.campaigns.routes import router as campaigns_router
 from herald.cors import IngestionCorsMiddleware
 from herald.db import configure_database
+from herald.email.feedback.routes import router as email_webhooks_router
+from herald.email.provider_routes import router as email_providers_router
 from herald.email.routes import router as email_router
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
@@ -146,6 +148,8 @@ def create_app(
         imports_router,
         templates_router,
         email_router,
+        email_providers_router,
+        email_webhooks_router,
         sdk_router,
         tracking_router,
         suppressions_router,

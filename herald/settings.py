@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # address: image proxies and providers send many from one address, hence generous.
     rate_limit_public_per_second: int = Field(default=500, ge=1)
     rate_limit_public_per_minute: int = Field(default=15_000, ge=1)
+    # Soft bounces (a full mailbox, a deferral the provider gave up on) an address may have
+    # before it is suppressed; hard bounces and complaints suppress at once (docs/email.md).
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+    # The deliverability guard pauses marketing email when bounces through a provider exceed
+    # this share of the messages it sent in the window (complaints: above 0.3%).
+    bounce_pause_rate: float = Field(default=0.05, gt=0, le=1)
     # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
     # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
     outbound_allow: str = ""

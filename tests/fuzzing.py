@@ -132,6 +132,11 @@ def seed(client: TestClient, org: OrgFixture) -> Seeds:
         "/api/api-keys", json={"name": "spare", "kind": "secret"}, headers=headers
     ).json()
     seeds.key_ids.append(spare["id"])
+    # An outbox entry of the provider list: checking or resetting it calls nothing outside.
+    provider = client.post(
+        "/api/email/providers", json={"kind": "outbox", "label": "Outbox"}, headers=headers
+    ).json()
+    seeds.provider_ids.append(provider["id"])
     sent = client.post(
         "/api/messages/email",
         json={"to": {"email": "ana@example.com"}, "subject": "S", "html": "<p>x</p>"},

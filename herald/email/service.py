@@ -32,20 +32,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from herald.db import Database, utcnow
-from herald.email import mime
+from herald.email import failover, guard, mime
 from herald.email.providers import (
     EmailProvider,
     NotYet,
     OutgoingEmail,
     PermanentSendError,
+    SendError,
     SendResult,
-    TransientSendError,
     get_provider,
 )
 from herald.messaging import consent, ledger, suppression, tracking
@@ -123,8 +123,12 @@ class Prepared:
 
 
 # What handing a message over came to: sent (with the provider's answer), or an error to retry
-# later or to fail with.
-Handed = tuple[Literal["sent"], SendResult] | tuple[Literal["retry", "failed"], str]
+# later or to fail with (and the provider's refusal, when it gave one).
+Handed = (
+    tuple[Literal["sent"], SendResult]
+    | tuple[Literal["retry", "failed"], str]
+    | tuple[Literal["retry", "failed"], str, SendError]
+)
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -149,18 +153,35 @@ def send_messages(database: Database, message_ids: Sequence[uuid.UUID]) -> dict[
     return outcomes
 
 
-def _hand_over(prepared: Prepared) -> Handed:
-    try:
-        return ("sent", prepared.provider.send(prepared.email))
-    except TransientSendError as exc:
-        return ("retry", str(exc))
-    except PermanentSendError as exc:
-        return ("failed", str(exc))
-    except Exception as exc:
-        logger.exception(
-            "provider %s raised on message %s", prepared.provider.name, prepared.email.message_id
-        )
-        return ("retry", repr(exc))
+def _hand_over(database: Database, chunk: list[Prepared]) -> list[Handed]:
+    """The one place the send path calls providers: a chunk of messages with the same provider
+    (the organization's failover list, or its single provider)."""
+    # An SMS provider takes the same calls as an email provider (`send`, or `send_batch`), so
+    # `send_many` hands its chunk over as well; only email has a failover list (a Router).
+    emails = cast("list[OutgoingEmail]", [p.email for p in chunk])
+    outcomes = failover.hand_over(database, cast("EmailProvider", chunk[0].provider), emails)
+    handed: list[Handed] = []
+    for outcome in outcomes:
+        if isinstance(outcome, SendResult):
+            handed.append(("sent", outcome))
+        elif isinstance(outcome, PermanentSendError):
+            handed.append(("failed", str(outcome), outcome))
+        else:  # transient, or a provider that cannot send now: later, maybe through another
+            handed.append(("retry", str(outcome), outcome))
+    return handed
+
+
+def _chunks(ready: list[Prepared]) -> Iterator[list[Prepared]]:
+    """Runs of messages with the same provider, as many as it takes in one call."""
+    start = 0
+    while start < len(ready):
+        provider = ready[start].provider
+        size = max(1, getattr(provider, "batch_size", 1))
+        stop = start + 1
+        while stop < len(ready) and stop - start < size and ready[stop].provider is provider:
+            stop += 1
+        yield ready[start:stop]
+        start = stop
 
 
 def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uuid.UUID, str]:
@@ -170,9 +191,11 @@ def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uui
     done: list[tuple[Prepared, Handed]] = []
     with _heartbeats.beating(database, [p.email.message_id for p in ready]) as beating:
         last_record = time.monotonic()
-        for index, prepared in enumerate(ready):
-            done.append((prepared, _hand_over(prepared)))
-            more = index + 1 < len(ready)
+        sent_so_far = 0
+        for chunk in _chunks(ready):
+            done.extend(zip(chunk, _hand_over(database, chunk), strict=True))
+            sent_so_far += len(chunk)
+            more = sent_so_far < len(ready)
             if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
                 continue
             with database.transaction() as session:
@@ -221,7 +244,12 @@ def claim_and_prepare_many(
     messages = [loaded[i] for i in ids if i in loaded]
     sendable = []
     verdicts: dict[tuple[str, uuid.UUID | None], SendVerdict] = {}
+    # The deliverability guard holds an organization's marketing email while it is paused.
+    paused = guard.paused_among(session, {m.org_id for m in messages if m.marketing})
     for message in messages:
+        if message.marketing and message.org_id in paused:
+            outcomes[message.id] = _apply_gate(session, message, "hold") or "held"
+            continue
         gate = _send_gates.get(message.source)
         if gate is not None:
             key = (message.source, message.source_id)
@@ -433,7 +461,7 @@ class _Preparer:
             sender = _Sender(
                 organization=organization,
                 settings=settings_row,
-                provider=get_provider(settings_row),
+                provider=failover.router_for(self.session, org_id) or get_provider(settings_row),
                 dkim_key=dkim_key(settings_row),
             )
             self.senders[org_id] = sender
@@ -522,6 +550,8 @@ class _Preparer:
             envelope_from=mime.ascii_address(from_email),
             envelope_to=[mime.ascii_address(message.to_address)],
             mime=raw,
+            unsure_provider_id=message.unsure_provider_id,
+            parts=parts_for_mime,
         )
         return Prepared(
             email=email,
@@ -578,29 +608,36 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
             outcomes[email.message_id] = "superseded"
             continue
         if handed[0] == "sent":
-            provider_message_id = handed[1].provider_message_id
+            result = handed[1]
+            provider_message_id = result.provider_message_id
             sent.append(
                 {
                     "id": email.message_id,
                     "status": ledger.SENT,
                     "sent_at": now,
                     "provider_message_id": provider_message_id,
+                    "unsure_provider_id": None,
                     "error": None,
-                    **_rendered(prepared),
+                    **_rendered(prepared, result.provider),
                     "updated_at": now,
                 }
             )
             data: dict[str, object] = {
-                "provider": prepared.provider.name,
+                "provider": result.provider or prepared.provider.name,
                 "provider_message_id": provider_message_id,
             }
+            if result.provider_id is not None:
+                data["provider_id"] = str(result.provider_id)
             sent_events.append((email.org_id, email.message_id, data))
             outcomes[email.message_id] = ledger.SENT
             continue
         message = session.get(Message, email.message_id)
         assert message is not None
-        for name, value in _rendered(prepared).items():
+        refusal = handed[2] if len(handed) == 3 else None
+        by = refusal.provider if isinstance(refusal, SendError) else None
+        for name, value in _rendered(prepared, by).items():
             setattr(message, name, value)
+        failover.note_refusal(session, message, refusal)
         if handed[0] == "retry":
             _retry(session, message, prepared.attempt, handed[1])
             outcomes[message.id] = ledger.FAILED if message.status == ledger.FAILED else "retry"
@@ -613,12 +650,12 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     return outcomes
 
 
-def _rendered(prepared: Prepared) -> dict[str, object]:
-    """What the message was sent as, recorded with its outcome."""
+def _rendered(prepared: Prepared, provider: str | None = None) -> dict[str, object]:
+    """What the message was sent as (and through which provider), recorded with its outcome."""
     return {
         "subject": prepared.subject,
         "from_address": prepared.from_address,
-        "provider": prepared.provider.name,
+        "provider": provider or prepared.provider.name,
     }
 
 

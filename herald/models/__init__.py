@@ -3,6 +3,7 @@
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, ConsentRecord, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
+from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
@@ -20,6 +21,7 @@ __all__ = [
     "CampaignRecipient",
     "Consent",
     "ConsentRecord",
+    "EmailProviderEntry",
     "EmailSettings",
     "EmailTemplate",
     "Event",
@@ -44,6 +46,7 @@ __all__ = [
     "Segment",
     "SegmentHistory",
     "SegmentMember",
+    "SendingPause",
     "SmsSettings",
     "Suppression",
     "User",

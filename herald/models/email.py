@@ -84,6 +84,9 @@ class Message(Base):
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider: Mapped[str | None] = mapped_column(sa.String(32))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # The provider (an email_providers id) whose call ended without a clear answer: it may have
+    # taken the message, so the message is retried through it only, never handed to another.
+    unsure_provider_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

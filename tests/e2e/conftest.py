@@ -61,7 +61,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REQUIRE_SERVICES = os.environ.get("HERALD_TEST_REQUIRE_SERVICES") == "1"
-# Seconds for `herald run` to migrate and answer; 30 was passed with a load average of 20 on 2 cores.
+# Seconds for `herald run` to migrate and answer (30 ran out at a load average of 20 on 2 cores).
 START_TIMEOUT = 120
 
 

@@ -1,37 +1,56 @@
-"""Email providers behind one interface; `get_provider` picks an organization's."""
+"""Email providers behind one interface; `get_provider` picks an organization's single provider
+(the outbox, or SMTP from its settings), `build_provider` one entry of its failover list."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from herald.email.providers.base import (
     EmailProvider,
     NotYet,
     OutgoingEmail,
     PermanentSendError,
+    ProviderUnavailable,
     SendError,
     SendResult,
     TransientSendError,
 )
 from herald.email.providers.outbox import OutboxProvider
+from herald.email.providers.postmark import PostmarkConfig, PostmarkProvider
+from herald.email.providers.sendgrid import SendGridConfig, SendGridProvider
+from herald.email.providers.ses import SesConfig, SesProvider
 from herald.email.providers.smtp import SmtpConfig, SmtpProvider
-from herald.models import EmailSettings
+from herald.models import EmailProviderEntry, EmailSettings
 from herald.security import decrypt, encrypt
 from herald.settings import get_settings
 
 PROVIDERS = ("outbox", "smtp")
+# What an entry of the failover list may be, and the settings each takes.
+KINDS: dict[str, type[BaseModel] | None] = {
+    "outbox": None,
+    "smtp": SmtpConfig,
+    "ses": SesConfig,
+    "sendgrid": SendGridConfig,
+    "postmark": PostmarkConfig,
+}
 
 __all__ = [
+    "KINDS",
     "PROVIDERS",
     "EmailProvider",
     "NotYet",
     "OutgoingEmail",
     "PermanentSendError",
+    "ProviderUnavailable",
     "SendError",
     "SendResult",
     "TransientSendError",
+    "build_provider",
     "decrypt_config",
+    "decrypt_entry",
     "encrypt_config",
     "get_provider",
 ]
@@ -44,8 +63,35 @@ def decrypt_config(settings_row: EmailSettings | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def decrypt_entry(row: EmailProviderEntry) -> dict[str, Any]:
+    value = json.loads(decrypt(row.config)) if row.config else {}
+    return value if isinstance(value, dict) else {}
+
+
 def encrypt_config(config: dict[str, Any]) -> str:
     return encrypt(json.dumps(config, separators=(",", ":"), sort_keys=True))
+
+
+def build_provider(kind: str, config: dict[str, Any]) -> EmailProvider:
+    """The provider of this kind with these settings. Settings it cannot work with raise
+    ProviderUnavailable (the provider, not a message, is at fault)."""
+    if kind == "outbox":
+        return OutboxProvider(get_settings().data_dir)
+    model = KINDS.get(kind)
+    if model is None:
+        raise ProviderUnavailable(f"unknown email provider {kind!r}")
+    try:
+        settings = model.model_validate(config)
+    except ValidationError as exc:
+        raise ProviderUnavailable(f"the {kind} settings are incomplete: {exc}") from exc
+    if isinstance(settings, SmtpConfig):
+        return SmtpProvider(settings)
+    if isinstance(settings, SesConfig):
+        return SesProvider(settings)
+    if isinstance(settings, SendGridConfig):
+        return SendGridProvider(settings)
+    assert isinstance(settings, PostmarkConfig)
+    return PostmarkProvider(settings)
 
 
 def get_provider(settings_row: EmailSettings | None) -> EmailProvider:

@@ -286,6 +286,14 @@ class SmtpProvider:
         # Worked out once: a provider serves a whole batch of messages.
         self.pool_key = config.pool_key()
 
+    def check(self, domain: str | None = None) -> str:
+        """Connect, upgrade to TLS and log in as configured, then quit: a server that cannot
+        be reached or refuses the login is reported now, not on a message later."""
+        connection = connect(self.config)
+        _close(connection)
+        login = f" and logged in as {self.config.username}" if self.config.username else ""
+        return f"connected to {self.config.host}:{self.config.port}{login}"
+
     def send(self, email: OutgoingEmail) -> SendResult:
         connection, reused = self.pool.acquire(self.config, self.pool_key)
         try:

@@ -28,6 +28,7 @@ import { emailSettingsQuery, keys } from "../../api/queries";
 import { useIsAdmin } from "../../auth/session";
 import { CodeBlock } from "../../components/CodeBlock";
 import { DateTime } from "../../components/DateTime";
+import { EmailDelivery } from "./EmailProviders";
 import { FormErrors } from "../../components/FormErrors";
 import { ErrorState, LoadingState } from "../../components/States";
 import { useApiErrors } from "../../components/useApiErrors";
@@ -53,7 +54,13 @@ export function EmailSettings() {
   }
   if (settings.isPending) return <LoadingState label="Loading the email settings…" />;
   if (settings.isError) return <ErrorState error={settings.error} onRetry={() => void settings.refetch()} />;
-  return <EmailSettingsForm key={settings.dataUpdatedAt} settings={settings.data} />;
+  const sender = settings.data.default_from_email;
+  return (
+    <Stack gap="lg">
+      <EmailDelivery senderDomain={sender ? sender.split("@").pop() ?? null : null} dkim={settings.data.dkim_record} />
+      <EmailSettingsForm key={settings.dataUpdatedAt} settings={settings.data} />
+    </Stack>
+  );
 }
 
 function Section({ title, id, children, description }: { title: string; id: string; children: ReactNode; description?: ReactNode }) {

@@ -1,5 +1,12 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
+from herald.models.analytics import (
+    AnalyticsDirtyHour,
+    AnalyticsSettings,
+    DeliveryHour,
+    EventHour,
+    MessageHour,
+)
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
@@ -12,14 +19,18 @@ from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
 
 __all__ = [
+    "AnalyticsDirtyHour",
+    "AnalyticsSettings",
     "AnonymousId",
     "ApiKey",
     "Campaign",
     "CampaignRecipient",
     "Consent",
+    "DeliveryHour",
     "EmailSettings",
     "EmailTemplate",
     "Event",
+    "EventHour",
     "EventKey",
     "IdempotencyRecord",
     "Job",
@@ -27,6 +38,7 @@ __all__ = [
     "JobFile",
     "Message",
     "MessageEvent",
+    "MessageHour",
     "Metric",
     "Organization",
     "OrganizationRateLimits",

@@ -431,6 +431,7 @@ class _Preparer:
             organization=organization,
             settings=settings_row,
             data=content.get("data") or {},
+            event=content.get("event") or {},
             unsubscribe_url=tracking.unsubscribe_url(message.id),
             preferences_url=tracking.preferences_url(message.id),
         )

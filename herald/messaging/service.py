@@ -61,6 +61,8 @@ class EmailRequest:
     send_after: datetime | None = None
     # Content the worker uses instead of the template's: a campaign's subject and sender.
     overrides: Mapping[str, str] | None = None
+    # What templates see as `event`: the event that triggered a flow.
+    event: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ def queue_emails(
             raw = request.raw
             content.update(subject=raw.subject, html=raw.html, text=raw.text)
         content.update(request.overrides or {})
+        if request.event is not None:
+            content["event"] = dict(request.event)
         rows[request.idempotency_key] = {
             "id": next(ids),
             "org_id": org_id,

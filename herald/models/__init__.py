@@ -11,6 +11,7 @@ from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
 from herald.models.event import Event, EventKey, Metric
+from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
@@ -32,6 +33,11 @@ __all__ = [
     "Event",
     "EventHour",
     "EventKey",
+    "Flow",
+    "FlowEnrolment",
+    "FlowSettings",
+    "FlowStepRun",
+    "FlowVersion",
     "IdempotencyRecord",
     "Job",
     "JobError",

@@ -53,10 +53,12 @@ def members_query(
     now: datetime,
     load_segment: SegmentLoader,
     profile_ids: Sequence[uuid.UUID] | sa.BindParameter[Any] | None = None,
+    flow_start: datetime | None = None,
 ) -> sa.Select[Any]:
     """SELECT the ids of the organization's live profiles the definition matches, optionally
-    only among `profile_ids` (a list, or an expanding bind parameter to fill in later)."""
-    compiler = _Compiler(org_id, now, load_segment, profile_ids)
+    only among `profile_ids` (a list, or an expanding bind parameter to fill in later).
+    `flow_start` anchors the window `since_flow_start` (a flow's enrolments give it)."""
+    compiler = _Compiler(org_id, now, load_segment, profile_ids, flow_start=flow_start)
     predicate = compiler.group(definition.root)
     source: sa.FromClause = Profile.__table__
     for subquery, onclause in compiler.joins:
@@ -92,6 +94,7 @@ class _Compiler:
     load_segment: SegmentLoader
     profile_ids: Sequence[uuid.UUID] | sa.BindParameter[Any] | None
     own_id: uuid.UUID | None = None
+    flow_start: datetime | None = None
     joins: list[tuple[sa.Subquery, Bool]] = field(default_factory=list)
     visiting: list[uuid.UUID] = field(default_factory=list)
 
@@ -132,7 +135,7 @@ class _Compiler:
     def event(self, condition: EventCondition) -> Bool:
         name = f"event_{len(self.joins) + 1}"
         where: list[Bool] = [Event.org_id == self.org_id, Event.name == condition.metric]
-        where.extend(window_bounds(condition.window, self.now))
+        where.extend(window_bounds(condition.window, self.now, self.flow_start))
         for event_filter in condition.filters:
             where.append(
                 compare_json(
@@ -209,7 +212,9 @@ class _Compiler:
         return can_receive if condition.operator == "can_receive" else sa.not_(can_receive)
 
 
-def window_bounds(window: EventWindow, now: datetime) -> list[Bool]:
+def window_bounds(
+    window: EventWindow, now: datetime, flow_start: datetime | None = None
+) -> list[Bool]:
     if window.type == "in_the_last":
         assert window.amount is not None
         return [Event.time >= now - duration(window.amount, window.unit), Event.time <= now]
@@ -218,6 +223,8 @@ def window_bounds(window: EventWindow, now: datetime) -> list[Bool]:
     if window.type == "between":
         return [Event.time >= window.start, Event.time <= window.end]
     if window.type == "since_flow_start":
+        if flow_start is not None:
+            return [Event.time >= flow_start, Event.time <= now]
         # Only flows have such a moment; segments refuse the window when it is saved.
         raise InvalidInput.for_field("window", "since_flow_start needs a flow")
     return []

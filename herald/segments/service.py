@@ -632,6 +632,10 @@ def process_changes(database: Database, limit: int = CHANGES_PER_RUN) -> int:
             by_org[change.org_id].append(change)
         for org_id, org_changes in by_org.items():
             _process_org(session, org_id, org_changes)
+            # Then flows: their triggers and filters see the segments as they are now.
+            from herald.flows.triggers import on_profile_changes
+
+            on_profile_changes(session, org_id, org_changes)
     return len(changes)
 
 

@@ -1188,6 +1188,12 @@ def _render(kind: str, source: str, context: Mapping[str, Any], field: str) -> s
         raise TemplateError([TemplateProblem(field, reason, _error_line(exc))]) from exc
 
 
+def render_text(source: str, context: Mapping[str, Any], field: str) -> str:
+    """A text template (no escaping), such as a webhook step's body, in the same sandbox as
+    email; TemplateError names `field` when it goes wrong."""
+    return _render("text", source, context, field)
+
+
 def _insert_preheader(html: str, preheader: str) -> str:
     span = (
         f'<span style="{_PREHEADER_STYLE}" aria-hidden="true">{escape(preheader)}'

@@ -70,16 +70,15 @@ def overview(
         )
         for source in ("campaign", "flow")
     }
-    delivery = reports.delivery_rates(
-        {
-            "sent": now.sent,
-            "delivered": now.delivered,
-            "bounced": now.bounced,
-            "soft_bounced": now.soft_bounced,
-            "complaints": now.complaints,
-            "unsubscribes": now.unsubscribes,
-        }
-    )
+    counts = {
+        "sent": now.sent,
+        "delivered": now.delivered,
+        "bounced": now.bounced,
+        "soft_bounced": now.soft_bounced,
+        "complaints": now.complaints,
+        "unsubscribes": now.unsubscribes,
+    }
+    delivery = {**counts, **reports.delivery_rates(counts)}
     return {
         "currency": settings.currency,
         "conversion_metric": settings.conversion_metric,

@@ -479,9 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:30} {ms:9.1f} ms  {verdict}")
         total = sum(timings.values())
         print(f"  {'all five':30} {total:9.1f} ms")
-        print(
-            f"reference: DuckDB over the raw rows: {reference_seconds * 1000:.1f} ms"
-        )
+        print(f"reference: DuckDB over the raw rows: {reference_seconds * 1000:.1f} ms")
         print(
             f"ratio: Herald's reports take {total / (reference_seconds * 1000):.2f}x the "
             "reference's time"

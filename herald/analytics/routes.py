@@ -111,7 +111,9 @@ def overview(
     return schemas.Overview.model_validate(service.overview(session, auth.org_id, span, settings))
 
 
-@router.get("/timeseries", operation_id="analytics_timeseries", responses=CSV)
+@router.get(
+    "/timeseries", response_model=schemas.Series, operation_id="analytics_timeseries", responses=CSV
+)
 def timeseries(
     auth: ManagementAuth,
     session: DbSession,
@@ -141,7 +143,9 @@ def raise_invalid(field: str, reason: str) -> None:
     raise InvalidInput.for_field(field, reason)
 
 
-@router.get("/sources", operation_id="analytics_sources", responses=CSV)
+@router.get(
+    "/sources", response_model=schemas.SourceTable, operation_id="analytics_sources", responses=CSV
+)
 def sources(
     auth: ManagementAuth,
     session: DbSession,
@@ -169,7 +173,12 @@ def sources(
     return schemas.SourceTable(data=data, total=len(rows), currency=settings.currency)
 
 
-@router.get("/deliverability", operation_id="analytics_deliverability", responses=CSV)
+@router.get(
+    "/deliverability",
+    response_model=schemas.Deliverability,
+    operation_id="analytics_deliverability",
+    responses=CSV,
+)
 def deliverability(
     auth: ManagementAuth,
     session: DbSession,
@@ -203,7 +212,9 @@ def deliverability(
     )
 
 
-@router.get("/events", operation_id="analytics_events", responses=CSV)
+@router.get(
+    "/events", response_model=schemas.EventReport, operation_id="analytics_events", responses=CSV
+)
 def events(
     auth: ManagementAuth,
     session: DbSession,
@@ -246,6 +257,7 @@ def events(
 
 @router.get(
     "/campaigns/{campaign_id}/links",
+    response_model=schemas.LinkTable,
     operation_id="analytics_campaign_links",
     responses={**CSV, 404: {"model": ErrorResponse}},
 )
@@ -264,6 +276,7 @@ def campaign_links(
 
 @router.get(
     "/segments/{segment_id}",
+    response_model=schemas.SegmentReport,
     operation_id="analytics_segment",
     responses={**INVALID, 404: {"model": ErrorResponse}},
 )

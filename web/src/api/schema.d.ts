@@ -2837,6 +2837,23 @@ export interface components {
             /** Weekdays */
             weekdays: ("monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday")[];
         };
+        /** Deliverability */
+        Deliverability: {
+            /** By */
+            by: string;
+            /** Data */
+            data: components["schemas"]["DeliveryRow"][];
+            /** Series */
+            series: components["schemas"]["DeliveryPoint"][];
+            /** Thresholds */
+            thresholds: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /** Total */
+            total: number;
+        };
         /** DeliveryFigures */
         DeliveryFigures: {
             /** Bounce Rate */
@@ -2851,6 +2868,69 @@ export interface components {
             delivered: number;
             /** Hard Bounce Rate */
             hard_bounce_rate: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounce Rate */
+            soft_bounce_rate: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Warnings */
+            warnings: components["schemas"]["Warning"][];
+        };
+        /** DeliveryPoint */
+        DeliveryPoint: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /** Bounced */
+            bounced: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Delivered */
+            delivered: number;
+            /** Hard Bounce Rate */
+            hard_bounce_rate: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounce Rate */
+            soft_bounce_rate: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Warnings */
+            warnings: components["schemas"]["Warning"][];
+        };
+        /** DeliveryRow */
+        DeliveryRow: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /** Bounced */
+            bounced: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Delivered */
+            delivered: number;
+            /** Domain */
+            domain?: string | null;
+            /** Hard Bounce Rate */
+            hard_bounce_rate: number;
+            /** Provider */
+            provider?: string | null;
             /** Sent */
             sent: number;
             /** Soft Bounce Rate */
@@ -3284,10 +3364,40 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** EventPoint */
+        EventPoint: {
+            /** Events */
+            events: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Value */
+            value: number;
+        };
         /** EventPropertyCatalog */
         EventPropertyCatalog: {
             /** Properties */
             properties: components["schemas"]["CatalogField"][];
+        };
+        /** EventReport */
+        EventReport: {
+            /** Conversion Metric */
+            conversion_metric: string;
+            /** Currency */
+            currency: string;
+            /** Data */
+            data: components["schemas"]["EventSeries"][];
+            /** Interval */
+            interval: string;
+        };
+        /** EventSeries */
+        EventSeries: {
+            /** Name */
+            name: string;
+            /** Points */
+            points: components["schemas"]["EventPoint"][];
         };
         /**
          * EventWindow
@@ -3954,6 +4064,24 @@ export interface components {
             /** Prefix */
             prefix: string;
         };
+        /** LinkRow */
+        LinkRow: {
+            /** Clicks */
+            clicks: number;
+            /** Messages */
+            messages: number;
+            /** People */
+            people: number;
+            /** Url */
+            url: string;
+        };
+        /** LinkTable */
+        LinkTable: {
+            /** Data */
+            data: components["schemas"]["LinkRow"][];
+            /** Total */
+            total: number;
+        };
         /** Location */
         Location: {
             /** Address1 */
@@ -4385,6 +4513,17 @@ export interface components {
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** Point */
+        Point: {
+            /**
+             * Start
+             * Format: date-time
+             * @description The bucket's start, in the organization's time zone.
+             */
+            start: string;
+            /** Value */
+            value: number;
         };
         /**
          * Position
@@ -4965,6 +5104,32 @@ export interface components {
              */
             success: boolean;
         };
+        /** SegmentReport */
+        SegmentReport: {
+            /** Clicks Per Member */
+            clicks_per_member: number;
+            /** Currency */
+            currency: string;
+            /** Members */
+            members: number;
+            /** Messages Per Member */
+            messages_per_member: number;
+            /** Name */
+            name: string;
+            /** Opens Per Member */
+            opens_per_member: number;
+            /** Revenue */
+            revenue: number;
+            /** Revenue Per Member */
+            revenue_per_member: number;
+            /**
+             * Segment Id
+             * Format: uuid
+             */
+            segment_id: string;
+            /** Sizes */
+            sizes: components["schemas"]["SizePoint"][];
+        };
         /**
          * SegmentTrigger
          * @description Someone enters (or leaves) a segment of the same organization.
@@ -5071,12 +5236,46 @@ export interface components {
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
         };
+        /** Series */
+        Series: {
+            /** Currency */
+            currency: string;
+            /** Interval */
+            interval: string;
+            /** Measure */
+            measure: string;
+            /** Points */
+            points: components["schemas"]["Point"][];
+            /**
+             * Previous
+             * @description The previous period of the same length.
+             */
+            previous: components["schemas"]["Point"][];
+            /** Previous Total */
+            previous_total: number;
+            /** Total */
+            total: number;
+        };
         /** Session */
         Session: {
             /** Csrf Token */
             csrf_token: string;
             organization: components["schemas"]["Organization"];
             user: components["schemas"]["User"];
+        };
+        /** SizePoint */
+        SizePoint: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Entered */
+            entered: number;
+            /** Exited */
+            exited: number;
+            /** Members */
+            members: number;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -5218,6 +5417,18 @@ export interface components {
             unsubscribe_rate: number;
             /** Unsubscribes */
             unsubscribes: number;
+        };
+        /** SourceTable */
+        SourceTable: {
+            /** Currency */
+            currency: string;
+            /** Data */
+            data: components["schemas"]["SourceRow"][];
+            /**
+             * Total
+             * @description Rows in the whole table, all pages.
+             */
+            total: number;
         };
         /** StepResults */
         StepResults: {
@@ -6200,7 +6411,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LinkTable"];
                     "text/csv": string;
                 };
             };
@@ -6270,7 +6481,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Deliverability"];
                     "text/csv": string;
                 };
             };
@@ -6336,7 +6547,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EventReport"];
                     "text/csv": string;
                 };
             };
@@ -6463,7 +6674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SegmentReport"];
                 };
             };
             /** @description Unauthorized */
@@ -6650,7 +6861,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SourceTable"];
                     "text/csv": string;
                 };
             };
@@ -6721,7 +6932,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Series"];
                     "text/csv": string;
                 };
             };

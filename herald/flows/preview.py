@@ -23,7 +23,7 @@ from herald.db import json_text, utcnow
 from herald.errors import InvalidInput
 from herald.flows import schemas
 from herald.flows.definition import DelaySettings, FlowDefinition
-from herald.flows.enrolments import matching_profiles
+from herald.flows.enrolments import entry_refusal, matching_profiles
 from herald.flows.library import UNCHOSEN
 from herald.flows.steps import event_view, random_branch
 from herald.models import EmailTemplate, Flow, Profile
@@ -49,6 +49,16 @@ def test_flow(
     payload: dict[str, Any],
 ) -> schemas.FlowTestResult:
     now = utcnow()
+    trigger_filters = definition.trigger.filters if definition.trigger.type == "metric" else []
+    if trigger_filters and not _payload_matches(session, trigger_filters, payload, now):
+        return schemas.FlowTestResult(
+            enters=False,
+            reason="the payload does not match the trigger's filters",
+            path=[],
+        )
+    refusal = entry_refusal(session, flow.id, definition, profile.id, now)
+    if refusal is not None:
+        return schemas.FlowTestResult(enters=False, reason=refusal, path=[])
     if definition.filters is not None and not _matches(
         session, flow, definition.filters, profile, now
     ):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +24,8 @@ from herald.models import Flow, FlowEnrolment, FlowStepRun, Message, MessageEven
 
 RUNNING = ("active", "waiting")
 _COUNTED_KINDS = ("opened", "clicked", "unsubscribed", "bounced")
+# Ids per IN list (SQLite and PostgreSQL both take this many bound parameters easily).
+_CHUNK = 500
 
 
 @dataclass
@@ -59,78 +60,88 @@ class _People:
     exited: dict[str, int] = field(default_factory=dict)
 
 
-def _flow_messages(
-    session: Session, org_id: uuid.UUID, flow_ids: Iterable[uuid.UUID], since: datetime
-) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
-    """The messages the flows' steps made in the period: message id -> (flow, step)."""
-    rows = session.execute(
-        sa.select(FlowStepRun.message_id, FlowStepRun.flow_id, FlowStepRun.step_id).where(
-            FlowStepRun.org_id == org_id,
-            FlowStepRun.flow_id.in_(list(flow_ids)),
-            FlowStepRun.message_id.is_not(None),
-            FlowStepRun.at >= since,
-        )
-    )
-    return {
-        message_id: (flow_id, step_id)
-        for message_id, flow_id, step_id in rows
-        if message_id is not None
-    }
-
-
 def _message_figures(
     session: Session,
     org_id: uuid.UUID,
     flow_ids: list[uuid.UUID],
     since: datetime,
 ) -> dict[tuple[uuid.UUID, str], _Messages]:
-    """Per (flow, step): the ledger's figures for the messages its send step made."""
-    owners = _flow_messages(session, org_id, flow_ids, since)
+    """Per (flow, step): the ledger's figures for the messages its send step made in the
+    period, counted by the database (a flow may have sent millions)."""
     figures: dict[tuple[uuid.UUID, str], _Messages] = defaultdict(_Messages)
-    if not owners:
-        return figures
-    of_flows = (
-        sa.select(FlowStepRun.message_id)
-        .where(
-            FlowStepRun.org_id == org_id,
-            FlowStepRun.flow_id.in_(flow_ids),
-            FlowStepRun.message_id.is_not(None),
-            FlowStepRun.at >= since,
-        )
-        .scalar_subquery()
+    made = (
+        FlowStepRun.org_id == org_id,
+        FlowStepRun.flow_id.in_(flow_ids),
+        FlowStepRun.message_id.is_not(None),
+        FlowStepRun.at >= since,
     )
     sends = session.execute(
         sa.select(
-            Message.id, Message.sent_at.is_not(None), Message.delivered_at.is_not(None)
-        ).where(Message.org_id == org_id, Message.id.in_(of_flows))
+            FlowStepRun.flow_id,
+            FlowStepRun.step_id,
+            sa.func.count(Message.sent_at),
+            sa.func.count(Message.delivered_at),
+        )
+        .select_from(FlowStepRun)
+        .join(Message, Message.id == FlowStepRun.message_id)
+        .where(*made, Message.org_id == org_id)
+        .group_by(FlowStepRun.flow_id, FlowStepRun.step_id)
     )
-    for message_id, sent, delivered in sends:
-        own = figures[owners[message_id]]
-        own.sent += int(bool(sent))
-        own.delivered += int(bool(delivered))
+    for flow_id, step_id, sent, delivered in sends:
+        own = figures[flow_id, step_id]
+        own.sent, own.delivered = int(sent), int(delivered)
     events = session.execute(
-        sa.select(MessageEvent.message_id, MessageEvent.kind)
+        sa.select(
+            FlowStepRun.flow_id,
+            FlowStepRun.step_id,
+            MessageEvent.kind,
+            sa.func.count(sa.distinct(MessageEvent.message_id)),
+        )
+        .select_from(FlowStepRun)
+        .join(MessageEvent, MessageEvent.message_id == FlowStepRun.message_id)
         .where(
+            *made,
             MessageEvent.org_id == org_id,
-            MessageEvent.message_id.in_(of_flows),
             MessageEvent.kind.in_(_COUNTED_KINDS),
             MessageEvent.machine.is_(False),
         )
-        .distinct()
+        .group_by(FlowStepRun.flow_id, FlowStepRun.step_id, MessageEvent.kind)
     )
-    for message_id, kind in events:
-        own = figures[owners[message_id]]
-        setattr(own, kind, getattr(own, kind) + 1)
-    credited = attribution.attributed_conversions(
-        session, org_id, sa.and_(Message.org_id == org_id, Message.id.in_(of_flows))
-    )
+    for flow_id, step_id, kind, unique in events:
+        setattr(figures[flow_id, step_id], kind, int(unique))
+    of_flows = sa.select(FlowStepRun.message_id).where(*made).scalar_subquery()
+    credited = [
+        c
+        for c in attribution.attributed_conversions(
+            session, org_id, sa.and_(Message.org_id == org_id, Message.id.in_(of_flows))
+        )
+        if c.time >= since
+    ]
+    owners = _owners(session, org_id, {c.message_id for c in credited})
     for conversion in credited:
-        if conversion.time < since:
-            continue
         own = figures[owners[conversion.message_id]]
         own.conversions += 1
         own.revenue += conversion.value
     return figures
+
+
+def _owners(
+    session: Session, org_id: uuid.UUID, message_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+    """The (flow, step) that made each of these messages."""
+    owners: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
+    wanted = sorted(message_ids)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = session.execute(
+            sa.select(FlowStepRun.message_id, FlowStepRun.flow_id, FlowStepRun.step_id).where(
+                FlowStepRun.org_id == org_id,
+                FlowStepRun.message_id.in_(wanted[start : start + _CHUNK]),
+            )
+        )
+        for message_id, flow_id, step_id in rows:
+            if message_id is not None:
+                owners[message_id] = (flow_id, step_id)
+    return owners
 
 
 def _people(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from herald.db import utcnow
 from herald.errors import ErrorResponse
 from herald.flows import library, preview, results, schemas, service, webhooks
+from herald.flows.definition import stored
 from herald.models import Flow, FlowEnrolment, FlowStepRun, Profile
 from herald.pagination import PageLimit
 from herald.profiles import service as profiles
@@ -39,7 +40,12 @@ Days = Annotated[int, Query(ge=1, le=365)]
 SUMMARY_DAYS = 30
 
 
-def _out(session: Session, flow: Flow, summary: schemas.FlowResultsSummary) -> schemas.FlowSummary:
+def _out(
+    session: Session,
+    flow: Flow,
+    summary: schemas.FlowResultsSummary,
+    published: dict[str, Any] | None,
+) -> schemas.FlowSummary:
     draft = service.draft_of(flow)
     return schemas.FlowSummary(
         id=flow.id,
@@ -47,9 +53,9 @@ def _out(session: Session, flow: Flow, summary: schemas.FlowResultsSummary) -> s
         description=flow.description,
         status=flow.status,
         trigger_type=draft.trigger.type,
-        trigger_label=service.trigger_label(session, draft),
+        trigger_label=service.trigger_label(session, flow.org_id, draft),
         version=flow.published_version,
-        has_unpublished_changes=service.has_unpublished_changes(session, flow),
+        has_unpublished_changes=service.has_unpublished_changes(flow, published),
         live_at=flow.live_at,
         created_at=flow.created_at,
         updated_at=flow.updated_at,
@@ -62,10 +68,11 @@ def _one(session: Session, flow: Flow) -> schemas.Flow:
     session.refresh(flow)
     since = utcnow() - timedelta(days=SUMMARY_DAYS)
     summary = results.summaries(session, flow.org_id, [flow.id], since)[flow.id]
+    published = service.published_definitions(session, [flow]).get(flow.id)
     return schemas.Flow(
-        **_out(session, flow, summary).model_dump(),
+        **_out(session, flow, summary, published).model_dump(),
         draft=service.draft_of(flow),
-        published=service.published_of(session, flow),
+        published=None if published is None else stored(published),
         layout=flow.layout or {},
         paused_at=flow.paused_at,
         archived_at=flow.archived_at,
@@ -103,7 +110,10 @@ def list_flows(
     flows = service.list_flows(session, auth.org_id, status)
     since = utcnow() - timedelta(days=SUMMARY_DAYS)
     summaries = results.summaries(session, auth.org_id, [f.id for f in flows], since)
-    return schemas.FlowList(data=[_out(session, f, summaries[f.id]) for f in flows])
+    published = service.published_definitions(session, flows)
+    return schemas.FlowList(
+        data=[_out(session, f, summaries[f.id], published.get(f.id)) for f in flows]
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_flow", responses=INVALID)

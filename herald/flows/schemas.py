@@ -107,8 +107,8 @@ class FlowTemplate(BaseModel):
     name: str
     description: str
     definition: FlowDefinition = Field(
-        description="Email steps name the nil UUID: creating a flow from the template makes "
-        "their email templates."
+        description="Email steps (and a segment trigger) name the nil UUID: the draft made "
+        "from the template asks for them, and publishing refuses them until chosen."
     )
 
 

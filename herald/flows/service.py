@@ -54,31 +54,45 @@ def draft_of(flow: Flow) -> FlowDefinition:
     return stored(flow.definition)
 
 
-def published_of(session: Session, flow: Flow) -> FlowDefinition | None:
-    if flow.published_version is None:
-        return None
-    raw = session.scalar(
-        sa.select(FlowVersion.definition).where(
-            FlowVersion.flow_id == flow.id, FlowVersion.version == flow.published_version
+def published_definitions(session: Session, flows: list[Flow]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The running version's definition of each flow that has one, as stored (one query)."""
+    versions = [(f.id, f.published_version) for f in flows if f.published_version is not None]
+    if not versions:
+        return {}
+    rows = session.execute(
+        sa.select(FlowVersion.flow_id, FlowVersion.definition).where(
+            sa.tuple_(FlowVersion.flow_id, FlowVersion.version).in_(versions)
         )
     )
+    return {flow_id: definition for flow_id, definition in rows}
+
+
+def published_of(session: Session, flow: Flow) -> FlowDefinition | None:
+    raw = published_definitions(session, [flow]).get(flow.id)
     return None if raw is None else stored(raw)
 
 
-def has_unpublished_changes(session: Session, flow: Flow) -> bool:
-    published = published_of(session, flow)
-    return published is None or dump(published) != flow.definition
+def has_unpublished_changes(flow: Flow, published: dict[str, Any] | None) -> bool:
+    """Whether the draft differs from the running version (`published`, as stored)."""
+    return published is None or published != flow.definition
 
 
-def trigger_label(session: Session, definition: FlowDefinition) -> str:
+def trigger_label(session: Session, org_id: uuid.UUID, definition: FlowDefinition) -> str:
     """The trigger in a few words, for lists: the metric, the segment's name, the date."""
     trigger = definition.trigger
     if trigger.type == "metric":
         return trigger.metric
     if trigger.type in ("segment_entered", "segment_exited"):
-        name = session.scalar(sa.select(Segment.name).where(Segment.id == trigger.segment_id))
+        name = session.scalar(
+            sa.select(Segment.name).where(
+                Segment.org_id == org_id, Segment.id == trigger.segment_id
+            )
+        )
         verb = "Enters" if trigger.type == "segment_entered" else "Leaves"
-        return f"{verb} {name}" if name else f"{verb} a segment (not chosen)"
+        if name:
+            return f"{verb} {name}"
+        missing = "not chosen" if trigger.segment_id == library.UNCHOSEN else "not found"
+        return f"{verb} a segment ({missing})"
     if trigger.type == "date_property":
         source = trigger.property or trigger.field
         return f"Date: {source}" + (" (yearly)" if trigger.recurrence == "yearly" else "")
@@ -308,7 +322,8 @@ def publish(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     problems = publish_problems(session, org_id, definition)
     if problems:
         raise InvalidInput.for_fields(problems)
-    if flow.published_version is not None and not has_unpublished_changes(session, flow):
+    published = published_definitions(session, [flow]).get(flow.id)
+    if flow.published_version is not None and not has_unpublished_changes(flow, published):
         return flow
     enrolments.publish(session, org_id, flow.id, definition)
     return flow

@@ -82,6 +82,28 @@ def api_flow(template_id: str) -> dict[str, Any]:
     }
 
 
+def delayed_api_flow(template_id: str) -> dict[str, Any]:
+    """Entered through the API, then a day's wait before the email."""
+    return {
+        "trigger": {"type": "api"},
+        "start": "wait",
+        "steps": [
+            {
+                "id": "wait",
+                "type": "delay",
+                "delay": {"amount": 1, "unit": "days"},
+                "outputs": {"next": "email"},
+            },
+            {
+                "id": "email",
+                "type": "send_email",
+                "email": {"template_id": template_id},
+                "outputs": {"next": None},
+            },
+        ],
+    }
+
+
 def create_flow(
     client: TestClient, org: OrgFixture, definition: dict[str, Any], name: str = "Cart"
 ) -> dict[str, Any]:

@@ -157,6 +157,8 @@ def test_publishing_checks_segments_and_webhook_urls(client: TestClient) -> None
         ],
     }
     flow = create_flow(client, org, definition)
+    # Another organization's segment name is not shown either.
+    assert flow["trigger_label"] == "Enters a segment (not found)"
     problems = fields(act(client, org, flow["id"], "publish"))
     assert problems["definition.trigger.segment_id"] == (
         f"no segment {foreign_segment} in this organization"
@@ -343,3 +345,41 @@ def test_flows_are_isolated_between_organizations(client: TestClient) -> None:
             Endpoint("GET", "/api/flows/webhook-settings"),
         ],
     )
+
+
+def test_a_retried_create_with_an_idempotency_key_makes_one_flow(client: TestClient) -> None:
+    org = make_org()
+    body = {"name": "Once", "definition": cart_flow(make_template(org))}
+    headers = {**org.secret_headers, "Idempotency-Key": "create-flow-1"}
+    first = client.post("/api/flows", json=body, headers=headers)
+    again = client.post("/api/flows", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    listed = client.get("/api/flows", headers=org.secret_headers).json()["data"]
+    assert [f["id"] for f in listed] == [first.json()["id"]]
+
+
+def test_the_list_shows_each_flows_own_state(client: TestClient) -> None:
+    org = make_org()
+    template_id = make_template(org)
+    draft = create_flow(client, org, cart_flow(template_id), name="Draft")
+    live = create_flow(client, org, cart_flow(template_id, "Viewed Product"), name="Live")
+    publish(client, org, live["id"])
+    edited = create_flow(client, org, cart_flow(template_id), name="Edited")
+    publish(client, org, edited["id"])
+    client.patch(
+        f"/api/flows/{edited['id']}",
+        json={"definition": cart_flow(template_id, "Added to Cart")},
+        headers=org.secret_headers,
+    )
+    listed = {
+        f["name"]: f for f in client.get("/api/flows", headers=org.secret_headers).json()["data"]
+    }
+    assert [f["name"] for f in listed.values()] == ["Edited", "Live", "Draft"]
+    assert (listed["Draft"]["version"], listed["Draft"]["has_unpublished_changes"]) == (None, True)
+    assert (listed["Live"]["version"], listed["Live"]["has_unpublished_changes"]) == (1, False)
+    assert listed["Live"]["trigger_label"] == "Viewed Product"
+    assert (listed["Edited"]["version"], listed["Edited"]["has_unpublished_changes"]) == (1, True)
+    assert listed["Edited"]["trigger_label"] == "Added to Cart"
+    assert draft["id"] == listed["Draft"]["id"]

@@ -13,31 +13,18 @@ from fastapi.testclient import TestClient
 from herald.db import Database, utcnow
 from herald.models import FlowEnrolment, Profile
 from tests.factories import OrgFixture, make_org
-from tests.flows.api import act, api_flow, cart_flow, create_flow, fields, get_flow, publish
+from tests.flows.api import (
+    act,
+    api_flow,
+    cart_flow,
+    create_flow,
+    delayed_api_flow,
+    fields,
+    get_flow,
+    publish,
+)
 from tests.flows.engine_helpers import run, sending_org
 from tests.tenancy import Endpoint, assert_isolated, assert_management_only
-
-
-def delayed_api_flow(template_id: str) -> dict[str, Any]:
-    """Entered through the API, then a day's wait before the email."""
-    return {
-        "trigger": {"type": "api"},
-        "start": "wait",
-        "steps": [
-            {
-                "id": "wait",
-                "type": "delay",
-                "delay": {"amount": 1, "unit": "days"},
-                "outputs": {"next": "email"},
-            },
-            {
-                "id": "email",
-                "type": "send_email",
-                "email": {"template_id": template_id},
-                "outputs": {"next": None},
-            },
-        ],
-    }
 
 
 def enrol(client: TestClient, org: OrgFixture, flow_id: str, **body: Any) -> Any:

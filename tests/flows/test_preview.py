@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from herald.db import Database
 from herald.models import FlowEnrolment, Message
 from tests.factories import OrgFixture, make_org
-from tests.flows.api import api_flow, cart_flow, create_flow, identify, make_template
+from tests.flows.api import api_flow, cart_flow, create_flow, identify, make_template, publish
 
 
 def try_flow(
@@ -64,6 +64,18 @@ def test_a_profile_outside_the_filters_does_not_enter(client: TestClient) -> Non
     assert (outside["enters"], outside["path"]) == (False, [])
     assert "filters" in outside["reason"]
     assert try_flow(client, org, flow["id"], parisian)["enters"] is True
+    definition["trigger"]["filters"] = [
+        {"property": "total", "operator": "greater_than", "value": 10}
+    ]
+    client.patch(
+        f"/api/flows/{flow['id']}", json={"definition": definition}, headers=org.secret_headers
+    )
+    small = try_flow(client, org, flow["id"], parisian, total=5)
+    assert (small["enters"], small["reason"]) == (
+        False,
+        "the payload does not match the trigger's filters",
+    )
+    assert try_flow(client, org, flow["id"], parisian, total=50)["enters"] is True
 
 
 def test_splits_follow_the_payload_and_the_profile(client: TestClient) -> None:
@@ -156,3 +168,27 @@ def test_another_organizations_profile_is_not_found(client: TestClient) -> None:
         headers=org.secret_headers,
     )
     assert response.status_code == 404, response.text
+
+
+def test_the_re_entry_rule_is_applied_to_past_enrolments(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    definition = api_flow(make_template(org))
+    definition["reentry"] = {"mode": "once"}
+    flow = create_flow(client, org, definition)
+    publish(client, org, flow["id"])
+    profile_id = identify(client, org, email="once@example.com")
+    assert try_flow(client, org, flow["id"], profile_id, total=150)["enters"] is True
+    enrolled = client.post(
+        f"/api/flows/{flow['id']}/enrol",
+        json={"profile": {"id": profile_id}, "payload": {"total": 150}},
+        headers=org.secret_headers,
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    again = try_flow(client, org, flow["id"], profile_id, total=150)
+    assert (again["enters"], again["reason"], again["path"]) == (
+        False,
+        "already entered this flow once",
+        [],
+    )

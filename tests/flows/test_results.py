@@ -16,7 +16,7 @@ from herald.messaging import ledger
 from herald.models import FlowStepRun, Message
 from tests.factories import OrgFixture
 from tests.flows.api import create_flow, publish
-from tests.flows.engine_helpers import run, sending_org, track
+from tests.flows.engine_helpers import hand_off, run, sending_org, track
 
 
 def split_flow(template_id: str) -> dict[str, Any]:
@@ -181,3 +181,39 @@ def test_days_is_bounded(client: TestClient, database: Database) -> None:
     empty = results(client, org, flow["id"])
     assert empty["entered"] == 0
     assert [s["step_id"] for s in empty["steps"]] == ["big", "email", "later", "bye"]
+
+
+def test_people_waiting_on_a_wait_step_and_the_output_they_take(
+    client: TestClient, database: Database
+) -> None:
+    org, _template_id = sending_org(database)
+    definition = {
+        "trigger": {"type": "api"},
+        "start": "ordered",
+        "steps": [
+            {
+                "id": "ordered",
+                "type": "wait",
+                "wait_for": {"type": "event", "metric": "Placed Order"},
+                "timeout": {"amount": 2, "unit": "days"},
+                "outputs": {"yes": None, "no": None},
+            }
+        ],
+    }
+    flow = create_flow(client, org, definition)
+    publish(client, org, flow["id"])
+    enrol(client, org, flow["id"], "eve@example.com", 1)
+    enrol(client, org, flow["id"], "fay@example.com", 1)
+    run(database)
+    figures = results(client, org, flow["id"])
+    assert (figures["active"], figures["waiting"]) == (0, 2)
+    (step,) = figures["steps"]
+    assert (step["step_id"], step["waiting"], step["outcomes"]) == ("ordered", 2, {})
+
+    track(client, org, "eve@example.com", "Placed Order")
+    hand_off(database)
+    run(database)
+    run(database, now=utcnow() + timedelta(days=2, seconds=5))
+    figures = results(client, org, flow["id"])
+    assert (figures["waiting"], figures["completed"]) == (0, 2)
+    assert figures["steps"][0]["outcomes"] == {"yes": 1, "timed out": 1}

@@ -1,7 +1,7 @@
 """analytics rollups
 
 Revision ID: b7e4a1c93d52
-Revises: 6a0c2d4e8f13, 23e9168b0d4f
+Revises: 6a0c2d4e8f13
 Created: 2026-12-07 19:30:00
 
 Analytics (issue 17): each organization's conversion metric, attribution window and currency;
@@ -19,8 +19,7 @@ from alembic import op
 import herald.db
 
 revision: str = "b7e4a1c93d52"
-# Also joins the flows migration (merged from flows-api) into one head.
-down_revision: str | tuple[str, ...] | None = ("6a0c2d4e8f13", "23e9168b0d4f")
+down_revision: str | None = "6a0c2d4e8f13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

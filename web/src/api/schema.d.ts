@@ -3742,7 +3742,7 @@ export interface components {
         };
         /** FlowTemplate */
         FlowTemplate: {
-            /** @description Email steps name the nil UUID: creating a flow from the template makes their email templates. */
+            /** @description Email steps (and a segment trigger) name the nil UUID: the draft made from the template asks for them, and publishing refuses them until chosen. */
             definition: components["schemas"]["FlowDefinition-Output"];
             /** Description */
             description: string;

@@ -1,7 +1,7 @@
 """organization name confirmed
 
 Revision ID: 6a0c2d4e8f13
-Revises: 55ef50ce68e1
+Revises: 23e9168b0d4f
 Created: 2026-12-07 18:40:00
 
 Whether an organization's name is still the placeholder of `herald run`'s first start (issue 19):
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "6a0c2d4e8f13"
-down_revision: str | None = "55ef50ce68e1"
+down_revision: str | None = "23e9168b0d4f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

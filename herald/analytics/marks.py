@@ -21,8 +21,10 @@ from herald.db import utcnow
 from herald.models import AnalyticsDirtyHour, AnalyticsSettings
 
 HOUR = timedelta(hours=1)
-# Concurrent writers of one hour spread their marks over this many rows.
-SHARDS = 8
+# Each writing transaction marks with a random shard out of this many, so that two transactions
+# practically never insert the same key: a writer never waits on another's uncommitted mark (which
+# would add a lock between transactions that touch nothing else in common).
+SHARDS = 2**15
 # Without a settings row: the default attribution window (herald.messaging.attribution).
 DEFAULT_WINDOW_HOURS = 120
 

@@ -37,8 +37,8 @@ class AnalyticsSettings(Base):
 
 class AnalyticsDirtyHour(Base):
     """An hour of an organization whose rollups must be recomputed. Writers add one in the
-    transaction that changes the hour's raw rows; a random shard spreads concurrent writers of
-    one hour over several rows (as Metric does), so none waits on another's uncommitted mark."""
+    transaction that changes the hour's raw rows, with a random shard: concurrent writers of one
+    hour insert different rows, so none waits on another's uncommitted mark."""
 
     __tablename__ = "analytics_dirty_hours"
 

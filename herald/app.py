@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald import __version__
+from herald.analytics.routes import router as analytics_router
 from herald.bodylimit import BodySizeLimitMiddleware
 from herald.campaigns.routes import router as campaigns_router
 from herald.cors import IngestionCorsMiddleware
@@ -141,6 +142,7 @@ def create_app(
         segment_router,
         segments_router,
         campaigns_router,
+        analytics_router,
         profile_segments_router,
         flows_router,
         flow_templates_router,

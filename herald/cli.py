@@ -36,6 +36,8 @@ import_app = typer.Typer(help="Import profiles and events.", no_args_is_help=Tru
 export_app = typer.Typer(help="Export data.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+analytics_app = typer.Typer(help="Analytics rollups.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -688,6 +690,43 @@ def export_profiles(
         err_console.print(f"Exported {count} {noun} to {output}.", highlight=False)
     else:
         sink.flush()
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    start: Annotated[str, typer.Option("--from", help="First UTC day to recompute (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last UTC day to recompute, included.")],
+    org: Annotated[str | None, typer.Option(help="Organization id (default: all).")] = None,
+) -> None:
+    """Recompute the analytics rollups of every hour in a range from the raw rows (after a
+    migration, a restore, or a change made outside Herald). Safe to run at any time."""
+    from datetime import UTC, date, datetime, time, timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from herald.analytics import rollups
+    from herald.db import get_database
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise typer.BadParameter("dates are written YYYY-MM-DD") from exc
+    if first > last:
+        raise typer.BadParameter("--from is after --to")
+    settings = _settings()
+    _prepare(settings)
+    org_id = _org_id(org) if org is not None else None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("Recomputing hours", total=None)
+        done = rollups.rebuild(
+            get_database(),
+            datetime.combine(first, time(), tzinfo=UTC),
+            datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+            org_id=org_id,
+            progress=lambda count, total: progress.update(task, completed=count, total=total),
+        )
+    err_console.print(f"Recomputed {done} hours.", highlight=False)
 
 
 def main() -> None:

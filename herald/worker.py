@@ -36,6 +36,7 @@ TASK_MODULES = (
     "herald.segments.tasks",
     "herald.email.tasks",
     "herald.campaigns.tasks",
+    "herald.analytics.tasks",
     "herald.flows.tasks",
 )
 

@@ -1,7 +1,8 @@
 """A campaign's figures, overall and per A/B variant, and the conversions attributed to it.
 
-Conversions are credited by the one attribution rule (herald.messaging.attribution), with the
-campaign's `conversion_metric` (default "Placed Order").
+The message figures are analytics' measures (herald.analytics.measures), the same code as the
+reports; conversions are credited by the one attribution rule (herald.messaging.attribution),
+with the campaign's `conversion_metric` (default "Placed Order") and the organization's window.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.analytics import measures
+from herald.analytics.settings import attribution_settings
 from herald.campaigns.statuses import RECIPIENT_CANCELLED, SKIPPED
 from herald.messaging import attribution
-from herald.models import Campaign, CampaignRecipient, Message, MessageEvent
+from herald.models import Campaign, CampaignRecipient, Message
 
-# Message events counted per kind (human ones only: machine opens and clicks are left out).
-COUNTED_KINDS = ("opened", "clicked", "unsubscribed", "bounced", "complained")
 ALL_RECIPIENTS = "all"
 
 
@@ -68,11 +69,13 @@ def _campaign_messages(campaign: Campaign) -> sa.ColumnElement[bool]:
 def attributed_conversions(session: Session, campaign: Campaign) -> list[Conversion]:
     """The conversions whose last touch was this campaign (herald.messaging.attribution), with
     the recipient's variant."""
+    settings = attribution_settings(session, campaign.org_id)
     credited = attribution.attributed_conversions(
         session,
         campaign.org_id,
         _campaign_messages(campaign),
         metric=campaign.conversion_metric,
+        window=settings.window,
     )
     if not credited:
         return []
@@ -97,6 +100,20 @@ def _add_conversions(figures: Figures, conversions: Iterable[Conversion]) -> Non
     figures.converters = len(figures.revenue_by_profile)
 
 
+# The campaign's figures taken from analytics' measures, by the same names.
+_MEASURED = (
+    "sent",
+    "delivered",
+    "bounced",
+    "opens_unique",
+    "opens_total",
+    "clicks_unique",
+    "clicks_total",
+    "unsubscribes",
+    "complaints",
+)
+
+
 def campaign_figures(session: Session, campaign: Campaign) -> dict[str | None, Figures]:
     """Figures per variant (None: recipients without one) and for ALL_RECIPIENTS."""
     by_variant: dict[str | None, Figures] = defaultdict(Figures)
@@ -110,51 +127,17 @@ def campaign_figures(session: Session, campaign: Campaign) -> dict[str | None, F
         figures.recipients += int(count)
         if status in (SKIPPED, RECIPIENT_CANCELLED):
             figures.skipped += int(count)
-    joined = sa.and_(
-        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.message_id == Message.id
+    keyed = sa.select(
+        CampaignRecipient.message_id.label("message_id"), CampaignRecipient.variant
+    ).where(
+        CampaignRecipient.campaign_id == campaign.id,
+        CampaignRecipient.message_id.is_not(None),
     )
-    sends = session.execute(
-        sa.select(
-            CampaignRecipient.variant,
-            sa.func.count(Message.sent_at),
-            sa.func.count(Message.delivered_at),
-        )
-        .select_from(CampaignRecipient)
-        .join(Message, joined)
-        .group_by(CampaignRecipient.variant)
-    )
-    for variant, sent, delivered in sends:
-        by_variant[variant].sent = int(sent)
-        by_variant[variant].delivered = int(delivered)
-    events = session.execute(
-        sa.select(
-            CampaignRecipient.variant,
-            MessageEvent.kind,
-            sa.func.count(),
-            sa.func.count(sa.distinct(MessageEvent.message_id)),
-        )
-        .select_from(CampaignRecipient)
-        .join(MessageEvent, MessageEvent.message_id == CampaignRecipient.message_id)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            MessageEvent.org_id == campaign.org_id,
-            MessageEvent.kind.in_(COUNTED_KINDS),
-            MessageEvent.machine.is_(False),
-        )
-        .group_by(CampaignRecipient.variant, MessageEvent.kind)
-    )
-    for variant, kind, count, unique in events:
+    measured_by_variant = measures.message_measures(session, campaign.org_id, keyed)
+    for (variant,), measured in measured_by_variant.items():
         figures = by_variant[variant]
-        if kind == "opened":
-            figures.opens_total, figures.opens_unique = int(count), int(unique)
-        elif kind == "clicked":
-            figures.clicks_total, figures.clicks_unique = int(count), int(unique)
-        elif kind == "bounced":
-            figures.bounced = int(unique)
-        elif kind == "unsubscribed":
-            figures.unsubscribes = int(unique)
-        else:
-            figures.complaints = int(unique)
+        for name in _MEASURED:
+            setattr(figures, name, getattr(measured, name))
     conversions = attributed_conversions(session, campaign)
     grouped: dict[str | None, list[Conversion]] = defaultdict(list)
     for conversion in conversions:

@@ -142,11 +142,11 @@ def send_test_email(
     return MessageDetail(**Message.model_validate(message).model_dump(), events=[])
 
 
-def _deliverability(session: DbSession, org_id: uuid.UUID) -> schemas.Deliverability:
+def _deliverability(session: DbSession, org_id: uuid.UUID) -> schemas.DeliverabilityGuard:
     verdict = guard.judge(session, org_id)
     pause = session.get(SendingPause, org_id)
     paused = pause is not None and pause.paused
-    return schemas.Deliverability(
+    return schemas.DeliverabilityGuard(
         since=verdict.since,
         rates=[
             schemas.ProviderRates(
@@ -167,14 +167,14 @@ def _deliverability(session: DbSession, org_id: uuid.UUID) -> schemas.Deliverabi
 
 
 @router.get("/api/email/deliverability", operation_id="get_deliverability")
-def get_deliverability(auth: ManagementAuth, session: DbSession) -> schemas.Deliverability:
+def get_deliverability(auth: ManagementAuth, session: DbSession) -> schemas.DeliverabilityGuard:
     """Bounce and complaint rates per provider over the last 7 days (or since the last resume),
     warnings, and whether marketing email is paused."""
     return _deliverability(session, auth.org_id)
 
 
 @router.post("/api/email/deliverability/resume", operation_id="resume_marketing_email")
-def resume_marketing_email(auth: ManagementAuth, session: DbSession) -> schemas.Deliverability:
+def resume_marketing_email(auth: ManagementAuth, session: DbSession) -> schemas.DeliverabilityGuard:
     """Resume marketing email the guard paused (admins); rates count again from now. Held
     messages go out within a few minutes."""
     auth.require_role("admin")

@@ -112,7 +112,7 @@ class ProviderRates(BaseModel):
     complaint_rate: float
 
 
-class Deliverability(BaseModel):
+class DeliverabilityGuard(BaseModel):
     since: datetime = Field(
         description="Rates count from here: the window's start or the last resume."
     )

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from herald.analytics import marks
 from herald.db import get_database, new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput
 from herald.events import schemas
@@ -143,6 +144,8 @@ def ingest(
         if postgres:
             call.event_texts[index] = str(event_id)
     first_index = _first_claims(items, live)
+    # Analytics' hand-off: these events' hours need their rollups recomputed.
+    marks.mark_hours(session, org_id, [items[i].time or call.now for i in live])
     if postgres and len(live) <= SMALL_BATCH:
         _settle_claims(call, live, first_index, _store_small(call, live, first_index))
         return outcomes

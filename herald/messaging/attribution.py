@@ -5,7 +5,9 @@ otherwise) is credited to the message whose touch came last before it, when that
 ATTRIBUTION_WINDOW. A touch is a person's human open or any click of any of the organization's
 messages, whatever sent it (a campaign, a flow, the transactional API) and on any channel. So an
 order is credited once, to one message, and the credits of all sources add up to the attributed
-revenue. Campaigns, flows and analytics all call `attributed_conversions`.
+revenue. Campaigns and flows call `attributed_conversions`; analytics' rollups call
+`credit_conversions`, which applies the same rule to every conversion of a period and says which
+revenue no message earned.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ def attributed_conversions(
 ) -> list[Conversion]:
     """The conversions credited to the messages that match `credited` (a condition on Message:
     one campaign's, one flow's, ...), each with the message it is credited to."""
-    own = session.execute(
-        sa.select(Message.profile_id, MessageEvent.at, Message.id)
+    first_touch = session.scalar(
+        sa.select(sa.func.min(MessageEvent.at))
         .select_from(MessageEvent)
         .join(Message, Message.id == MessageEvent.message_id)
         .where(
@@ -65,55 +67,106 @@ def attributed_conversions(
             credited,
             touched(),
         )
-    ).all()
-    if not own:
-        return []
-    first_touch = min(at for _profile, at, _message in own)
-    # Each touched person's touches in time order: (when, the credited message or None).
-    timeline: dict[uuid.UUID, list[tuple[datetime, uuid.UUID | None]]] = defaultdict(list)
-    for person, at, message_id in own:
-        assert person is not None
-        timeline[person].append((at, message_id))
-    people = list(timeline)
-    others = session.execute(
-        sa.select(Message.profile_id, MessageEvent.at)
-        .select_from(MessageEvent)
-        .join(Message, Message.id == MessageEvent.message_id)
-        .where(
-            MessageEvent.org_id == org_id,
-            Message.org_id == org_id,
-            Message.profile_id.in_(people),
-            sa.not_(credited),
-            MessageEvent.at >= first_touch,
-            touched(),
-        )
     )
-    for person, at in others:
-        assert person is not None
-        timeline[person].append((at, None))
-    # Sorted by time; at the same instant another message's touch (None) sorts first, so a tie
-    # is credited to the matching message.
-    for entries in timeline.values():
-        entries.sort(key=lambda entry: (entry[0], entry[1] is not None, str(entry[1])))
-    times = {
-        profile_id: [at for at, _message in entries] for profile_id, entries in timeline.items()
-    }
+    if first_touch is None:
+        return []
+    people = sa.select(Message.profile_id).where(Message.org_id == org_id, credited).distinct()
+    conversions = _credit(
+        session,
+        org_id,
+        sa.and_(Event.time >= first_touch, Event.profile_id.in_(people)),
+        metric=metric,
+        window=window,
+        credited=credited,
+    )
+    return [
+        Conversion(c.event_id, c.profile_id, c.time, c.value, c.message_id)
+        for c in conversions
+        if c.message_id is not None and c.matched
+    ]
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A conversion event and the message it is credited to, or None when no touch earned it."""
+
+    event_id: uuid.UUID
+    profile_id: uuid.UUID
+    time: datetime
+    value: float
+    message_id: uuid.UUID | None
+    # The message matches the `credited` condition given to _credit (always True without one).
+    matched: bool = True
+
+
+def credit_conversions(
+    session: Session,
+    org_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    metric: str = DEFAULT_CONVERSION_METRIC,
+    window: timedelta = ATTRIBUTION_WINDOW,
+) -> list[Credit]:
+    """Every conversion event in [start, end), each with the message credited by the rule above,
+    or None (unattributed revenue). Analytics' rollups call this for one hour at a time."""
+    return _credit(session, org_id, sa.and_(Event.time >= start, Event.time < end), metric, window)
+
+
+def _credit(
+    session: Session,
+    org_id: uuid.UUID,
+    events_where: sa.ColumnElement[bool],
+    metric: str,
+    window: timedelta,
+    credited: sa.ColumnElement[bool] | None = None,
+) -> list[Credit]:
+    """The rule itself: each conversion event (of `metric`, matching `events_where`) goes to the
+    person's last touch at or before it, when that touch is within `window`. At the same instant
+    the message with the greater id wins, whichever source asks, so no order is credited twice."""
     events = session.execute(
         sa.select(Event.id, Event.profile_id, Event.time, Event.value).where(
-            Event.org_id == org_id,
-            Event.name == metric,
-            Event.time >= first_touch,
-            Event.profile_id.in_(people),
+            Event.org_id == org_id, Event.name == metric, events_where
         )
-    )
-    conversions = []
-    for event_id, profile_id, time, value in events:
-        index = bisect.bisect_right(times[profile_id], time) - 1
-        if index < 0:
-            continue
-        touch_at, credited_id = timeline[profile_id][index]
-        if credited_id is not None and time - touch_at <= window:
-            conversions.append(
-                Conversion(event_id, profile_id, time, float(value or 0), credited_id)
+    ).all()
+    if not events:
+        return []
+    people = list({profile_id for _id, profile_id, _time, _value in events})
+    earliest = min(time for _id, _profile, time, _value in events) - window
+    latest = max(time for _id, _profile, time, _value in events)
+    matches: sa.ColumnElement[bool] = sa.true() if credited is None else credited
+    # Each person's touches in time order: (when, message id, whether it matches `credited`).
+    timeline: dict[uuid.UUID, list[tuple[datetime, uuid.UUID, bool]]] = defaultdict(list)
+    for chunk_start in range(0, len(people), _CHUNK):
+        touches = session.execute(
+            sa.select(Message.profile_id, MessageEvent.at, Message.id, matches)
+            .select_from(MessageEvent)
+            .join(Message, Message.id == MessageEvent.message_id)
+            .where(
+                MessageEvent.org_id == org_id,
+                Message.org_id == org_id,
+                Message.profile_id.in_(people[chunk_start : chunk_start + _CHUNK]),
+                MessageEvent.at >= earliest,
+                MessageEvent.at <= latest,
+                touched(),
             )
-    return conversions
+        )
+        for person, at, message_id, matched in touches:
+            assert person is not None
+            timeline[person].append((at, message_id, bool(matched)))
+    for entries in timeline.values():
+        entries.sort(key=lambda entry: (entry[0], str(entry[1])))
+    times = {person: [at for at, _m, _matched in entries] for person, entries in timeline.items()}
+    credits = []
+    for event_id, profile_id, time, value in events:
+        entries = timeline.get(profile_id, [])
+        index = bisect.bisect_right(times.get(profile_id, []), time) - 1
+        credit: tuple[uuid.UUID | None, bool] = (None, False)
+        if index >= 0 and time - entries[index][0] <= window:
+            credit = (entries[index][1], entries[index][2])
+        credits.append(Credit(event_id, profile_id, time, float(value or 0), *credit))
+    return credits
+
+
+# People per query: well under SQLite's limit on bound parameters.
+_CHUNK = 5000

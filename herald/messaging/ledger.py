@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from herald.analytics import marks
 from herald.db import new_ids, utcnow
 from herald.models import Message, MessageEvent
 from herald.tenancy.scope import get_scoped
@@ -47,13 +48,24 @@ def record_event(
     if provider_event_id is None:
         session.add(event)
         session.flush()
-        return event
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return None
+    else:
+        try:
+            with session.begin_nested():
+                session.add(event)
+        except IntegrityError:
+            return None
+    _mark_for_analytics(session, message.org_id, kind, [event.at], touch=not machine)
     return event
+
+
+def _mark_for_analytics(
+    session: Session, org_id: uuid.UUID, kind: str, moments: list[datetime], *, touch: bool
+) -> None:
+    """Analytics' hand-off: the hours these events fall in need their rollups recomputed."""
+    if touch and kind in ("opened", "clicked"):
+        marks.mark_touches(session, org_id, moments)
+    else:
+        marks.mark_hours(session, org_id, moments)
 
 
 def add_events(
@@ -83,6 +95,8 @@ def add_events(
             for org_id, message_id, data in events
         ],
     )
+    for org_id in {org_id for org_id, _message, _data in events}:
+        _mark_for_analytics(session, org_id, kind, [when], touch=True)
 
 
 # --- Batch writes -------------------------------------------------------------------------------

@@ -1,5 +1,12 @@
 """Every ORM model, importable from one place, so Alembic and every domain see the same tables."""
 
+from herald.models.analytics import (
+    AnalyticsDirtyHour,
+    AnalyticsSettings,
+    DeliveryHour,
+    EventHour,
+    MessageHour,
+)
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, ConsentRecord, Suppression
 from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
@@ -15,16 +22,20 @@ from herald.models.segment import Segment, SegmentHistory, SegmentMember
 from herald.models.sms import InboundSms, SmsSettings
 
 __all__ = [
+    "AnalyticsDirtyHour",
+    "AnalyticsSettings",
     "AnonymousId",
     "ApiKey",
     "Campaign",
     "CampaignRecipient",
     "Consent",
     "ConsentRecord",
+    "DeliveryHour",
     "EmailProviderEntry",
     "EmailSettings",
     "EmailTemplate",
     "Event",
+    "EventHour",
     "EventKey",
     "Flow",
     "FlowEnrolment",
@@ -38,6 +49,7 @@ __all__ = [
     "JobFile",
     "Message",
     "MessageEvent",
+    "MessageHour",
     "Metric",
     "Organization",
     "OrganizationRateLimits",

@@ -54,6 +54,9 @@ class Message(Base):
         sa.Index("ix_messages_provider_message_id", "provider_message_id"),
         sa.Index("ix_messages_status_heartbeat_at", "status", "heartbeat_at"),
         sa.Index("ix_messages_source_id", "source_id"),
+        # Analytics counts an hour's sends and deliveries (herald/analytics/rollups.py).
+        sa.Index("ix_messages_org_id_sent_at", "org_id", "sent_at"),
+        sa.Index("ix_messages_org_id_delivered_at", "org_id", "delivered_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

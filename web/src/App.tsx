@@ -34,6 +34,8 @@ import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
+import { AnalyticsPage } from "./features/analytics/AnalyticsPage";
+import { HomePage } from "./features/home/HomePage";
 import { AppLayout } from "./shell/AppLayout";
 import { AREAS } from "./shell/navigation";
 
@@ -43,7 +45,8 @@ export function App() {
       <Route path="/sign-in" element={<SignInPage />} />
       <Route element={<RequireAuth />}>
         <Route element={<AppLayout />}>
-          <Route index element={<Navigate to="/profiles" replace />} />
+          <Route index element={<HomePage />} />
+          <Route path="analytics" element={<AnalyticsPage />} />
           <Route path="profiles" element={<ProfilesPage />} />
           <Route path="profiles/:profileId" element={<ProfilePage />} />
           <Route path="imports" element={<ImportsPage />} />

@@ -4,6 +4,172 @@
  */
 
 export interface paths {
+    "/api/analytics/campaigns/{campaign_id}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaign Links
+         * @description The campaign's clicked links: human clicks, people and messages per link.
+         */
+        get: operations["analytics_campaign_links"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/deliverability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliverability
+         * @description Bounce, complaint and unsubscribe rates by provider or recipient domain (most sent
+         *     first), their series over the period, and the mailbox providers' thresholds.
+         */
+        get: operations["analytics_deliverability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Event counts (and summed values) per metric over time; the conversion metric's value
+         *     per bucket is its revenue.
+         */
+        get: operations["analytics_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Overview
+         * @description The home page's figures: attributed revenue against the previous period, messages,
+         *     rates, best campaigns and flows, deliverability warnings, recent activity, first steps.
+         */
+        get: operations["analytics_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/segments/{segment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Segment
+         * @description The segment's size per day, and its members' engagement and revenue per member.
+         */
+        get: operations["analytics_segment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Settings */
+        get: operations["get_analytics_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Settings
+         * @description Conversion metric, attribution window (hours) and currency (admins and owners). A new
+         *     metric or window re-credits past conversions (their hours are recomputed in the background).
+         */
+        patch: operations["update_analytics_settings"];
+        trace?: never;
+    };
+    "/api/analytics/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sources
+         * @description Campaigns, flows, SMS and transactional messages with their measures, sorted and paged
+         *     (CSV: every row, sorted).
+         */
+        get: operations["analytics_sources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Timeseries
+         * @description One measure per hour, day, week or month (local), with the previous period's.
+         */
+        get: operations["analytics_timeseries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/api-keys": {
         parameters: {
             query?: never;
@@ -2276,6 +2442,43 @@ export interface components {
             /** Variants */
             variants: components["schemas"]["Variant"][];
         };
+        /** Activity */
+        Activity: {
+            /** Email */
+            email: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /** Value */
+            value: number | null;
+        };
+        /** AnalyticsSettings */
+        AnalyticsSettings: {
+            /** Attribution Window Hours */
+            attribution_window_hours: number;
+            /** Conversion Metric */
+            conversion_metric: string;
+            /** Currency */
+            currency: string;
+        };
+        /** AnalyticsSettingsUpdate */
+        AnalyticsSettingsUpdate: {
+            /** Attribution Window Hours */
+            attribution_window_hours?: number | null;
+            /** Conversion Metric */
+            conversion_metric?: string | null;
+            /** Currency */
+            currency?: string | null;
+        };
         /** ApiKey */
         ApiKey: {
             /**
@@ -3178,6 +3381,23 @@ export interface components {
         };
         /** Deliverability */
         Deliverability: {
+            /** By */
+            by: string;
+            /** Data */
+            data: components["schemas"]["DeliveryRow"][];
+            /** Series */
+            series: components["schemas"]["DeliveryPoint"][];
+            /** Thresholds */
+            thresholds: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /** Total */
+            total: number;
+        };
+        /** DeliverabilityGuard */
+        DeliverabilityGuard: {
             /** Pause Reason */
             pause_reason: string | null;
             /**
@@ -3200,6 +3420,96 @@ export interface components {
              * @description Complaint rates above 0.1%.
              */
             warnings: string[];
+        };
+        /** DeliveryFigures */
+        DeliveryFigures: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /** Bounced */
+            bounced: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Delivered */
+            delivered: number;
+            /** Hard Bounce Rate */
+            hard_bounce_rate: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounce Rate */
+            soft_bounce_rate: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Warnings */
+            warnings: components["schemas"]["Warning"][];
+        };
+        /** DeliveryPoint */
+        DeliveryPoint: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /** Bounced */
+            bounced: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Delivered */
+            delivered: number;
+            /** Hard Bounce Rate */
+            hard_bounce_rate: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounce Rate */
+            soft_bounce_rate: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Warnings */
+            warnings: components["schemas"]["Warning"][];
+        };
+        /** DeliveryRow */
+        DeliveryRow: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /** Bounced */
+            bounced: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Delivered */
+            delivered: number;
+            /** Domain */
+            domain?: string | null;
+            /** Hard Bounce Rate */
+            hard_bounce_rate: number;
+            /** Provider */
+            provider?: string | null;
+            /** Sent */
+            sent: number;
+            /** Soft Bounce Rate */
+            soft_bounce_rate: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+            /** Warnings */
+            warnings: components["schemas"]["Warning"][];
         };
         /** DkimRecord */
         DkimRecord: {
@@ -3621,10 +3931,40 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** EventPoint */
+        EventPoint: {
+            /** Events */
+            events: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Value */
+            value: number;
+        };
         /** EventPropertyCatalog */
         EventPropertyCatalog: {
             /** Properties */
             properties: components["schemas"]["CatalogField"][];
+        };
+        /** EventReport */
+        EventReport: {
+            /** Conversion Metric */
+            conversion_metric: string;
+            /** Currency */
+            currency: string;
+            /** Data */
+            data: components["schemas"]["EventSeries"][];
+            /** Interval */
+            interval: string;
+        };
+        /** EventSeries */
+        EventSeries: {
+            /** Name */
+            name: string;
+            /** Points */
+            points: components["schemas"]["EventPoint"][];
         };
         /**
          * EventWindow
@@ -3674,6 +4014,74 @@ export interface components {
              * @enum {string}
              */
             type: "exit";
+        };
+        /**
+         * Figures
+         * @description A set of messages' measures over a period (herald/analytics/measures.py).
+         */
+        Figures: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /**
+             * Bounced
+             * @description Messages with a hard bounce.
+             */
+            bounced: number;
+            /** Click Rate */
+            click_rate: number;
+            /** Click To Open Rate */
+            click_to_open_rate: number;
+            /** Clicks Total */
+            clicks_total: number;
+            /** Clicks Unique */
+            clicks_unique: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Conversion Rate */
+            conversion_rate: number;
+            /**
+             * Conversions
+             * @description Conversions credited by the one attribution rule.
+             */
+            conversions: number;
+            /** Delivered */
+            delivered: number;
+            /** Open Rate */
+            open_rate: number;
+            /**
+             * Opens Machine
+             * @description Opens by mail privacy proxies and prefetchers.
+             */
+            opens_machine: number;
+            /**
+             * Opens Total
+             * @description Human opens.
+             */
+            opens_total: number;
+            /**
+             * Opens Unique
+             * @description Messages whose first human open fell in the period.
+             */
+            opens_unique: number;
+            /** Recipients */
+            recipients: number;
+            /**
+             * Revenue
+             * @description Attributed revenue, in the organization's currency.
+             */
+            revenue: number;
+            /** Revenue Per Recipient */
+            revenue_per_recipient: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
         };
         /** Flow */
         Flow: {
@@ -3977,6 +4385,17 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** GettingStarted */
+        GettingStarted: {
+            /** Has Campaigns */
+            has_campaigns: boolean;
+            /** Has Events */
+            has_events: boolean;
+            /** Has Profiles */
+            has_profiles: boolean;
+            /** Has Sent */
+            has_sent: boolean;
+        };
         /** Group */
         "Group-Input": {
             /** Conditions */
@@ -4213,6 +4632,24 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+        };
+        /** LinkRow */
+        LinkRow: {
+            /** Clicks */
+            clicks: number;
+            /** Messages */
+            messages: number;
+            /** People */
+            people: number;
+            /** Url */
+            url: string;
+        };
+        /** LinkTable */
+        LinkTable: {
+            /** Data */
+            data: components["schemas"]["LinkRow"][];
+            /** Total */
+            total: number;
         };
         /** Location */
         Location: {
@@ -4598,12 +5035,64 @@ export interface components {
             /** To */
             to: string | null;
         };
+        /** Overview */
+        Overview: {
+            /** Attributed Revenue */
+            attributed_revenue: number;
+            /** Best Campaigns */
+            best_campaigns: components["schemas"]["SourceRow"][];
+            /** Best Flows */
+            best_flows: components["schemas"]["SourceRow"][];
+            /** Conversion Metric */
+            conversion_metric: string;
+            /** Currency */
+            currency: string;
+            deliverability: components["schemas"]["DeliveryFigures"];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            getting_started: components["schemas"]["GettingStarted"];
+            /** Previous Attributed Revenue */
+            previous_attributed_revenue: number;
+            previous_totals: components["schemas"]["Figures"];
+            /** Recent Activity */
+            recent_activity: components["schemas"]["Activity"][];
+            /**
+             * Revenue Change
+             * @description Relative to the previous period.
+             */
+            revenue_change: number | null;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            totals: components["schemas"]["Figures"];
+            /**
+             * Unattributed Revenue
+             * @description Revenue of the conversion metric that no message earned.
+             */
+            unattributed_revenue: number;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** Point */
+        Point: {
+            /**
+             * Start
+             * Format: date-time
+             * @description The bucket's start, in the organization's time zone.
+             */
+            start: string;
+            /** Value */
+            value: number;
         };
         /**
          * Position
@@ -5387,6 +5876,32 @@ export interface components {
              */
             success: boolean;
         };
+        /** SegmentReport */
+        SegmentReport: {
+            /** Clicks Per Member */
+            clicks_per_member: number;
+            /** Currency */
+            currency: string;
+            /** Members */
+            members: number;
+            /** Messages Per Member */
+            messages_per_member: number;
+            /** Name */
+            name: string;
+            /** Opens Per Member */
+            opens_per_member: number;
+            /** Revenue */
+            revenue: number;
+            /** Revenue Per Member */
+            revenue_per_member: number;
+            /**
+             * Segment Id
+             * Format: uuid
+             */
+            segment_id: string;
+            /** Sizes */
+            sizes: components["schemas"]["SizePoint"][];
+        };
         /**
          * SegmentTrigger
          * @description Someone enters (or leaves) a segment of the same organization.
@@ -5516,12 +6031,46 @@ export interface components {
             send_at?: string | null;
             to: components["schemas"]["SmsRecipient"];
         };
+        /** Series */
+        Series: {
+            /** Currency */
+            currency: string;
+            /** Interval */
+            interval: string;
+            /** Measure */
+            measure: string;
+            /** Points */
+            points: components["schemas"]["Point"][];
+            /**
+             * Previous
+             * @description The previous period of the same length.
+             */
+            previous: components["schemas"]["Point"][];
+            /** Previous Total */
+            previous_total: number;
+            /** Total */
+            total: number;
+        };
         /** Session */
         Session: {
             /** Csrf Token */
             csrf_token: string;
             organization: components["schemas"]["Organization"];
             user: components["schemas"]["User"];
+        };
+        /** SizePoint */
+        SizePoint: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Entered */
+            entered: number;
+            /** Exited */
+            exited: number;
+            /** Members */
+            members: number;
         };
         /** SmsRecipient */
         SmsRecipient: {
@@ -5703,6 +6252,94 @@ export interface components {
              * @default true
              */
             verify_certificate: boolean;
+        };
+        /** SourceRow */
+        SourceRow: {
+            /** Bounce Rate */
+            bounce_rate: number;
+            /**
+             * Bounced
+             * @description Messages with a hard bounce.
+             */
+            bounced: number;
+            /** Channel */
+            channel: string;
+            /** Click Rate */
+            click_rate: number;
+            /** Click To Open Rate */
+            click_to_open_rate: number;
+            /** Clicks Total */
+            clicks_total: number;
+            /** Clicks Unique */
+            clicks_unique: number;
+            /** Complaint Rate */
+            complaint_rate: number;
+            /** Complaints */
+            complaints: number;
+            /** Conversion Rate */
+            conversion_rate: number;
+            /**
+             * Conversions
+             * @description Conversions credited by the one attribution rule.
+             */
+            conversions: number;
+            /** Delivered */
+            delivered: number;
+            /** Name */
+            name: string;
+            /** Open Rate */
+            open_rate: number;
+            /**
+             * Opens Machine
+             * @description Opens by mail privacy proxies and prefetchers.
+             */
+            opens_machine: number;
+            /**
+             * Opens Total
+             * @description Human opens.
+             */
+            opens_total: number;
+            /**
+             * Opens Unique
+             * @description Messages whose first human open fell in the period.
+             */
+            opens_unique: number;
+            /** Recipients */
+            recipients: number;
+            /**
+             * Revenue
+             * @description Attributed revenue, in the organization's currency.
+             */
+            revenue: number;
+            /** Revenue Per Recipient */
+            revenue_per_recipient: number;
+            /** Sent */
+            sent: number;
+            /** Soft Bounced */
+            soft_bounced: number;
+            /**
+             * Source
+             * @description campaign, flow, transactional, ...
+             */
+            source: string;
+            /** Source Id */
+            source_id: string | null;
+            /** Unsubscribe Rate */
+            unsubscribe_rate: number;
+            /** Unsubscribes */
+            unsubscribes: number;
+        };
+        /** SourceTable */
+        SourceTable: {
+            /** Currency */
+            currency: string;
+            /** Data */
+            data: components["schemas"]["SourceRow"][];
+            /**
+             * Total
+             * @description Rows in the whole table, all pages.
+             */
+            total: number;
         };
         /** StepResults */
         StepResults: {
@@ -6429,6 +7066,20 @@ export interface components {
             /** Wait For */
             wait_for: components["schemas"]["WaitEvent"] | components["schemas"]["WaitSegment"];
         };
+        /** Warning */
+        Warning: {
+            /**
+             * Level
+             * @description `warning` (approaching) or `limit` (past the threshold).
+             */
+            level: string;
+            /** Measure */
+            measure: string;
+            /** Threshold */
+            threshold: number;
+            /** Value */
+            value: number;
+        };
         /** Webhook */
         "Webhook-Input": {
             /** Id */
@@ -6663,6 +7314,589 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    analytics_campaign_links: {
+        parameters: {
+            query?: {
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkTable"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_deliverability: {
+        parameters: {
+            query?: {
+                by?: "provider" | "domain";
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+                /** @description email, sms */
+                channel?: string | null;
+                interval?: "day" | "week" | "month";
+                limit?: number;
+                offset?: number;
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deliverability"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_events: {
+        parameters: {
+            query?: {
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+                interval?: "hour" | "day" | "week" | "month";
+                name?: string[] | null;
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventReport"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_overview: {
+        parameters: {
+            query?: {
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_segment: {
+        parameters: {
+            query?: {
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_analytics_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_analytics_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnalyticsSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_sources: {
+        parameters: {
+            query?: {
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+                /** @description campaign, flow, ... */
+                source?: string | null;
+                /** @description email, sms */
+                channel?: string | null;
+                sort?: "name" | "source" | "channel" | "recipients" | "sent" | "delivered" | "bounced" | "soft_bounced" | "opens_unique" | "opens_total" | "opens_machine" | "clicks_unique" | "clicks_total" | "unsubscribes" | "complaints" | "conversions" | "revenue" | "open_rate" | "click_rate" | "click_to_open_rate" | "bounce_rate" | "unsubscribe_rate" | "complaint_rate" | "conversion_rate" | "revenue_per_recipient";
+                order?: "asc" | "desc";
+                limit?: number;
+                offset?: number;
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceTable"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    analytics_timeseries: {
+        parameters: {
+            query?: {
+                measure?: "recipients" | "sent" | "delivered" | "bounced" | "soft_bounced" | "opens_unique" | "opens_total" | "opens_machine" | "clicks_unique" | "clicks_total" | "unsubscribes" | "complaints" | "conversions" | "revenue" | "open_rate" | "click_rate" | "click_to_open_rate" | "bounce_rate" | "unsubscribe_rate" | "complaint_rate" | "conversion_rate" | "revenue_per_recipient";
+                interval?: "hour" | "day" | "week" | "month";
+                /** @description First local day (default: 29 days before `to`). */
+                from?: string | null;
+                /** @description Last local day, included (default: today). */
+                to?: string | null;
+                /** @description campaign, flow, ... */
+                source?: string | null;
+                /** @description email, sms */
+                channel?: string | null;
+                source_id?: string | null;
+                /** @description `csv` answers the table as CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Series"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_api_keys: {
         parameters: {
             query?: never;
@@ -8102,7 +9336,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Deliverability"];
+                    "application/json": components["schemas"]["DeliverabilityGuard"];
                 };
             };
             /** @description Unauthorized */
@@ -8158,7 +9392,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Deliverability"];
+                    "application/json": components["schemas"]["DeliverabilityGuard"];
                 };
             };
             /** @description Unauthorized */

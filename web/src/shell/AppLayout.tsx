@@ -15,9 +15,11 @@ import {
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { IconChevronDown, IconKey, IconLogout } from "@tabler/icons-react";
+import { useQuery } from "@tanstack/react-query";
 import { Link, Outlet, useLocation } from "react-router";
 import { useCurrentUser, useSignOut } from "../auth/session";
-import { AREAS, GROUPS, isInArea } from "./navigation";
+import { metricsQuery } from "../api/queries";
+import { GROUPS, isInArea, visibleAreas } from "./navigation";
 import { Logo } from "./Logo";
 import { SetupNotices } from "./SetupNotices";
 
@@ -69,6 +71,9 @@ function SkipLink() {
 
 function Navigation({ onNavigate }: { onNavigate: () => void }) {
   const location = useLocation();
+  // "Send your first event" leaves the navigation once the organization has events.
+  const metrics = useQuery(metricsQuery);
+  const areas = visibleAreas(metrics.data ? metrics.data.data.length > 0 : undefined);
   return (
     <Stack gap="md" component="nav" aria-label="Areas">
       {GROUPS.map((group) => (
@@ -76,7 +81,7 @@ function Navigation({ onNavigate }: { onNavigate: () => void }) {
           <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" component="h2" m={0}>
             {group}
           </Text>
-          {AREAS.filter((area) => area.group === group).map((area) => {
+          {areas.filter((area) => area.group === group).map((area) => {
             const active = isInArea(area, location.pathname);
             const Icon = area.icon;
             return (

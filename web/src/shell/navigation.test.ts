@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AREAS, isInArea } from "./navigation";
+import { AREAS, isInArea, visibleAreas } from "./navigation";
 
 function area(label: string) {
   const found = AREAS.find((a) => a.label === label);
@@ -27,5 +27,21 @@ describe("isInArea", () => {
   it("puts imports in the audience group, after profiles", () => {
     const audience = AREAS.filter((a) => a.group === "Audience").map((a) => a.label);
     expect(audience.indexOf("Imports")).toBe(audience.indexOf("Profiles") + 1);
+  });
+});
+
+describe("visibleAreas", () => {
+  it("drops Send your first event once events arrive", () => {
+    const labels = (hasEvents: boolean | undefined) => visibleAreas(hasEvents).map((a) => a.label);
+    expect(labels(false)).toContain("Send your first event");
+    expect(labels(undefined)).toContain("Send your first event");
+    expect(labels(true)).not.toContain("Send your first event");
+    expect(labels(true)).toContain("Analytics");
+  });
+
+  it("marks the overview current only on the home page", () => {
+    expect(isInArea(area("Overview"), "/")).toBe(true);
+    expect(isInArea(area("Overview"), "/profiles")).toBe(false);
+    expect(area("Analytics").planned).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import {
   IconFilter,
   IconFileImport,
   IconHierarchy2,
+  IconHome,
   IconMail,
   IconRocket,
   IconSend,
@@ -25,6 +26,8 @@ export interface Area {
   also?: readonly string[];
   /** Not built yet: the screen says so and what it will do. */
   planned?: string;
+  /** Shown only until the organization's first event arrives. */
+  untilFirstEvent?: boolean;
 }
 
 export const AREAS: readonly Area[] = [
@@ -43,16 +46,17 @@ export const AREAS: readonly Area[] = [
   { label: "Templates", path: "/templates", icon: IconTemplate, group: "Messaging" },
   // A message's page is reached from the outbox (and from profiles).
   { label: "Outbox", path: "/outbox", icon: IconMail, group: "Messaging", also: ["/messages"] },
-  {
-    label: "Analytics",
-    path: "/analytics",
-    icon: IconChartBar,
-    group: "Insights",
-    planned: "Analytics will report deliveries, opens, clicks and the revenue that campaigns and flows brought in.",
-  },
-  { label: "Send your first event", path: "/get-started", icon: IconRocket, group: "Setup" },
+  { label: "Overview", path: "/", icon: IconHome, group: "Insights" },
+  { label: "Analytics", path: "/analytics", icon: IconChartBar, group: "Insights" },
+  { label: "Send your first event", path: "/get-started", icon: IconRocket, group: "Setup", untilFirstEvent: true },
   { label: "Settings", path: "/settings", icon: IconSettings, group: "Setup" },
 ];
+
+/** The areas the navigation lists: "Send your first event" leaves once events arrive (while that
+ * is not known yet, it stays). */
+export function visibleAreas(hasEvents: boolean | undefined): readonly Area[] {
+  return AREAS.filter((area) => !(area.untilFirstEvent && hasEvents === true));
+}
 
 /** Whether `pathname` is inside `area` (its own path, a path below it, or one it also covers). */
 export function isInArea(area: Area, pathname: string): boolean {

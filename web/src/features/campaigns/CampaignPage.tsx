@@ -56,6 +56,7 @@ import { EmptyState, NotFoundState } from "../../components/States";
 import { useConfirmMutation } from "../../components/useConfirmMutation";
 import { useCursorPages } from "../../components/useCursorPages";
 import { formatCount } from "../../lib/format";
+import { CampaignLinks } from "../analytics/CampaignLinks";
 import { ABTestSection } from "./ABTestSection";
 import { CampaignStatusBadge } from "./CampaignStatusBadge";
 import { Section } from "../../components/Section";
@@ -233,6 +234,7 @@ function CampaignDetails({ campaign }: { campaign: Campaign }) {
         {campaign.status !== "draft" && <ProgressSection campaign={campaign} />}
         {campaign.status !== "draft" && campaign.status !== "scheduled" && <StatsSection campaign={campaign} />}
         {campaign.ab_test && <ABTestSection campaign={campaign} />}
+        {campaign.status !== "draft" && campaign.status !== "scheduled" && <CampaignLinks campaignId={campaign.id} />}
         <Grid gap="lg">
           <Grid.Col span={{ base: 12, md: 4 }}>
             <SettingsSection campaign={campaign} />

@@ -14,6 +14,8 @@ import { EmptyState } from "../../components/States";
 import { formatCount } from "../../lib/format";
 import { CampaignStatusBadge } from "./CampaignStatusBadge";
 import { isLive, LIVE_REFRESH_MS, sentCount } from "./status";
+import { sourcesQuery, type SourceRow } from "../analytics/api";
+import { formatMoney, formatRate, lastDays } from "../analytics/format";
 
 export function CampaignsPage() {
   const campaigns = useQuery({
@@ -66,14 +68,29 @@ function CampaignTime({ campaign }: { campaign: Campaign }) {
 }
 
 function CampaignsTable({ campaigns }: { campaigns: Campaign[] }) {
+  // Rates and revenue over the last year, from analytics (the same measures as each campaign's page).
+  const figures = useQuery(sourcesQuery(lastDays(365), { source: "campaign", limit: 500 }));
+  const byId = new Map<string, SourceRow>();
+  for (const row of figures.data?.data ?? []) if (row.source_id) byId.set(row.source_id, row);
+  const currency = figures.data?.currency ?? "USD";
   return (
     <DataTable
       label="Campaigns"
-      minWidth={760}
-      columns={["Name", "Status", { label: "Recipients", ta: "right" }, { label: "Sent", ta: "right" }, "When"]}
+      minWidth={1000}
+      columns={[
+        "Name",
+        "Status",
+        { label: "Recipients", ta: "right" },
+        { label: "Sent", ta: "right" },
+        { label: "Open rate", ta: "right" },
+        { label: "Click rate", ta: "right" },
+        { label: "Revenue", ta: "right" },
+        "When",
+      ]}
     >
       {campaigns.map((campaign) => {
         const recipients = Object.values(campaign.counts).reduce((sum, n) => sum + n, 0);
+        const measured = byId.get(campaign.id);
         return (
           <Table.Tr key={campaign.id}>
             <Table.Td>
@@ -94,6 +111,17 @@ function CampaignsTable({ campaigns }: { campaigns: Campaign[] }) {
             </Table.Td>
             <Table.Td ta="right">
               <Text size="sm">{recipients ? formatCount(sentCount(campaign.counts)) : "—"}</Text>
+            </Table.Td>
+            <Table.Td ta="right">
+              <Text size="sm">{measured ? formatRate(measured.open_rate) : "—"}</Text>
+            </Table.Td>
+            <Table.Td ta="right">
+              <Text size="sm">{measured ? formatRate(measured.click_rate) : "—"}</Text>
+            </Table.Td>
+            <Table.Td ta="right">
+              <Text size="sm" data-column="revenue">
+                {measured ? formatMoney(measured.revenue, currency) : "—"}
+              </Text>
             </Table.Td>
             <Table.Td>
               <CampaignTime campaign={campaign} />

@@ -31,7 +31,7 @@ import { useApiErrors } from "../../components/useApiErrors";
 import { CONFIG_FIELDS, KIND_LABELS, toProviderCreate, type Kind } from "./emailProvidersForm";
 
 type Provider = Schemas["Provider"];
-type Deliverability = Schemas["Deliverability"];
+type Deliverability = Schemas["DeliverabilityGuard"];
 
 const providersKey = ["email-providers"] as const;
 const deliverabilityKey = ["email-deliverability"] as const;

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     # Embedded mode runs this many worker threads beside the API.
     embedded_workers: int = Field(default=2, ge=1, le=32)
+    # On SIGTERM (or Ctrl-C), how long workers finish the tasks they are in and API processes
+    # the requests they are serving before they stop; what a worker still holds then is released.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
     session_days: int = Field(default=14, ge=1, le=365)
     # PostgreSQL memory for each sort or hash of a full segment computation: with the server's
     # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.

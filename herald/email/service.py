@@ -58,7 +58,7 @@ from herald.templates.rendering import (
     parts_of,
     render_email,
 )
-from herald.worker import claim_many, enqueue_after_commit
+from herald.worker import abandoned, claim_many, enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -692,14 +692,14 @@ _heartbeats = _Heartbeats()
 
 def find_messages_to_kick(session: Session, now: datetime, limit: int = 1000) -> list[uuid.UUID]:
     """Queued messages whose time came more than KICK_GRACE ago (their kick was lost, or they
-    wait for a retry), and sending ones whose worker stopped heartbeating."""
+    wait for a retry), and sending ones whose worker is gone."""
     due = sa.func.coalesce(Message.send_after, Message.created_at)
     rows = session.scalars(
         sa.select(Message.id)
         .where(
             sa.or_(
                 sa.and_(Message.status == ledger.QUEUED, due <= now - KICK_GRACE),
-                sa.and_(Message.status == ledger.SENDING, Message.heartbeat_at < now - STALE_AFTER),
+                abandoned(Message, now, stale_after=STALE_AFTER, running=ledger.SENDING),
             )
         )
         .order_by(Message.created_at)

@@ -11,6 +11,7 @@ from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
+from herald.models.system import PeriodicRun, Process
 
 __all__ = [
     "AnonymousId",
@@ -36,6 +37,8 @@ __all__ = [
     "Metric",
     "Organization",
     "OrganizationRateLimits",
+    "PeriodicRun",
+    "Process",
     "Profile",
     "ProfileChange",
     "Segment",

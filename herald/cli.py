@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import os
 import secrets
 import sys
@@ -51,10 +50,35 @@ def _settings() -> Settings:
     except ConfigurationError as exc:
         err_console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _share_metrics(settings)
+    from herald.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Point prometheus-client at the machine's metrics directory, so that /metrics adds up
+    every Herald process's counters; it must happen before prometheus-client is imported."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return
+    directory = settings.resolved_metrics_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err_console.print(f"[yellow]Metrics are per process: {directory}: {exc}[/yellow]")
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    from herald.observability.logs import uvicorn_log_config
+
+    config = uvicorn_log_config(settings.log_format)
+    if config is None:
+        return {}
+    # JSON: Herald's middleware writes the access lines (without query strings).
+    return {"log_config": config, "access_log": False}
 
 
 def _prepare(settings: Settings) -> None:
@@ -101,6 +125,7 @@ def _serve(
         log_level=settings.log_level,
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **_uvicorn_logging(settings),
     )
 
 
@@ -146,6 +171,7 @@ def serve(
         "proxy_headers": True,
         # On SIGTERM: stop accepting, finish the requests in flight, for up to the grace period.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        **_uvicorn_logging(settings),
     }
     if workers == 1:
         _run_uvicorn(server_app(), **options)

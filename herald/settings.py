@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.
     segment_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     log_level: str = "info"
+    # "json": one JSON object a line, with request, organization and message ids (no bodies,
+    # query strings or addresses); "text" for people reading a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics answers only `Authorization: Bearer <this token>`; unset, /metrics is off.
+    metrics_token: str | None = None
+    # Where the processes of this machine keep their metric values for /metrics to add up;
+    # default <data dir>/metrics. Empty it when the machine boots (systemd RuntimeDirectory).
+    metrics_dir: Path | None = None
     # Rate limits (docs/rate-limits.md). Off only to measure what they cost (bench/ingest.py).
     rate_limits: bool = True
     # The most an owner may set for their organization, per window (for an organization and for
@@ -63,6 +71,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'herald.db').resolve()}"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import Database, get_database, on_commit, utcnow
 from herald.models import PeriodicRun
+from herald.observability.metrics import SWEEP_REQUEUES
 from herald.system import processes
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ def run_sweeps(*, after_lost_worker: bool = False) -> dict[str, int]:
         try:
             with get_database().transaction() as session:
                 counts[name] = function(session, now)
+            if counts[name]:
+                SWEEP_REQUEUES.labels(name).inc(counts[name])
         except Exception:
             # One broken sweep must not starve the others.
             logger.exception("sweep %s failed", name)

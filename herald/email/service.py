@@ -49,6 +49,7 @@ from herald.email.providers import (
 )
 from herald.messaging import ledger, suppression, tracking
 from herald.models import Consent, EmailSettings, EmailTemplate, Message, Organization, Profile
+from herald.observability.metrics import MESSAGES
 from herald.security import decrypt
 from herald.settings import get_settings
 from herald.templates.rendering import (
@@ -568,6 +569,8 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     if sent:
         ledger.bulk_update(session, Message, sent)
         ledger.add_events(session, ledger.SENT, sent_events, at=now)
+    for prepared, handed in done:
+        MESSAGES.labels(prepared.provider.name, handed[0]).inc()
     return outcomes
 
 

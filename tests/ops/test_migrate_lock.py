@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,29 +13,15 @@ import sqlalchemy as sa
 
 from herald.db import normalize_database_url
 from herald.migrations import heads
-from tests.conftest import PG_URL, _missing
 
 RACERS = 3
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    if not PG_URL:
-        _missing("PostgreSQL", "HERALD_TEST_DATABASE_URL")
-    name = f"herald_migrate_{uuid.uuid4().hex[:8]}"
-    admin_url = sa.make_url(normalize_database_url(PG_URL)).set(database="postgres")
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    return str(request.getfixturevalue("postgres_database"))
 
 
 def test_concurrent_migrations_take_turns(empty_database: str, tmp_path: Path) -> None:

@@ -25,6 +25,9 @@ from herald.email.routes import router as email_router
 from herald.errors import ErrorResponse, NotFound, install_error_handlers
 from herald.events.routes import router as events_router
 from herald.events.segment_routes import router as segment_router
+from herald.flows.routes import profile_router as profile_flows_router
+from herald.flows.routes import router as flows_router
+from herald.flows.routes import templates_router as flow_templates_router
 from herald.idempotency import IdempotencyMiddleware
 from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
@@ -135,6 +138,9 @@ def create_app(
         segments_router,
         campaigns_router,
         profile_segments_router,
+        flows_router,
+        flow_templates_router,
+        profile_flows_router,
         imports_router,
         templates_router,
         email_router,

@@ -320,8 +320,22 @@ def register_pump(name: str) -> Callable[[PumpFunction], PumpFunction]:
     return decorator
 
 
+# Set to have an idle pump of this process look again at once (work was just committed for it),
+# rather than at its next poll.
+_wakes: dict[str, threading.Event] = {}
+
+
+def wake_pump(name: str) -> None:
+    """Wake this process's pump `name` if it is idle (a no-op where pumps do not run)."""
+    wake = _wakes.get(name)
+    if wake is not None:
+        wake.set()
+
+
 def _pump_loop(name: str, function: PumpFunction, stop: threading.Event) -> None:
+    wake = _wakes.setdefault(name, threading.Event())
     while not stop.is_set():
+        wake.clear()
         try:
             handled = function(get_database())
         except Exception:
@@ -329,7 +343,7 @@ def _pump_loop(name: str, function: PumpFunction, stop: threading.Event) -> None
             stop.wait(PUMP_ERROR_SECONDS)
             continue
         if handled == 0:
-            stop.wait(PUMP_IDLE_SECONDS)
+            wake.wait(PUMP_IDLE_SECONDS)
 
 
 def start_pumps() -> Callable[[], None]:
@@ -346,6 +360,8 @@ def start_pumps() -> Callable[[], None]:
 
     def stop_pumps() -> None:
         stop.set()
+        for wake in _wakes.values():
+            wake.set()
         for thread in threads:
             thread.join(timeout=30)
 

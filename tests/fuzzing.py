@@ -33,6 +33,7 @@ from herald.db import get_database
 from herald.models import OrganizationRateLimits
 from herald.ratelimit import policy
 from tests.factories import OrgFixture, make_org, make_user
+from tests.flows.api import delayed_api_flow
 from tests.strategies import Seeds, bodies
 
 EXAMPLES = int(os.environ.get("HERALD_FUZZ_EXAMPLES", "8"))
@@ -138,7 +139,31 @@ def seed(client: TestClient, org: OrgFixture) -> Seeds:
     )
     if sent.status_code < 300:
         seeds.message_ids.append(sent.json()["id"])
+    _seed_flows(client, org, seeds, template["id"])
     return seeds
+
+
+def _seed_flows(client: TestClient, org: OrgFixture, seeds: Seeds, template_id: str) -> None:
+    """A live flow entered through the API, with one enrolment waiting on its delay, and a
+    draft made from a flow template."""
+    headers = org.secret_headers
+    definition = delayed_api_flow(template_id)
+    flow = client.post(
+        "/api/flows", json={"name": "F", "definition": definition}, headers=headers
+    ).json()
+    client.post(f"/api/flows/{flow['id']}/publish", headers=headers)
+    enrolled = client.post(
+        f"/api/flows/{flow['id']}/enrol",
+        json={"profile": {"email": seeds.emails[0]}, "payload": {"total": 5}},
+        headers=headers,
+    )
+    seeds.flow_ids.append(flow["id"])
+    if enrolled.status_code < 300 and enrolled.json()["enrolment_id"]:
+        seeds.enrolment_ids.append(enrolled.json()["enrolment_id"])
+    draft = client.post(
+        "/api/flows/from-template", json={"template": "abandoned_cart"}, headers=headers
+    ).json()
+    seeds.flow_ids.append(draft["id"])
 
 
 def _herald_case(operation: Any, seeds: Seeds, strategies: dict[str, Any]) -> Any | None:

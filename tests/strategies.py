@@ -35,6 +35,8 @@ class Seeds:
     job_ids: list[str] = field(default_factory=list)
     key_ids: list[str] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
+    flow_ids: list[str] = field(default_factory=list)
+    enrolment_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 
     def for_parameter(self, name: str) -> list[str]:

@@ -43,6 +43,7 @@ from herald.flows.enrolments import ACTIVE, COMPLETED, EXITED, FAILED, LIVE, OPE
 from herald.messaging import ledger
 from herald.messaging.service import live_profiles
 from herald.models import Flow, FlowEnrolment, FlowStepRun
+from herald.segments.definition import Definition, counts_from_flow_start
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Work:
         return self.flow.step(self.step)
 
 
-_COLUMNS = (
+ENROLMENT_COLUMNS = (
     FlowEnrolment.id,
     FlowEnrolment.org_id,
     FlowEnrolment.flow_id,
@@ -256,7 +257,7 @@ class Batch:
             if work.flow.filters is None or work.attempts > 0:
                 passing.append(work)
             else:
-                groups[(work.flow_id, work.version, work.entered_at)].append(work)
+                groups[(work.flow_id, work.version, anchor(work.flow.filters, work))].append(work)
         for group in groups.values():
             first = group[0]
             assert first.flow.filters is not None
@@ -309,6 +310,13 @@ class Batch:
             )
 
 
+def anchor(condition: Definition, work: Work) -> datetime | None:
+    """The enrolment's start when the condition counts events since it, else None: conditions
+    are checked for a group of enrolments at once, and only then does the start tell them
+    apart."""
+    return work.entered_at if counts_from_flow_start(condition) else None
+
+
 def load(session: Session, works: Iterable[Work]) -> list[Work]:
     """Attach each enrolment's published definition; an enrolment whose step is not in it
     fails (it cannot happen through `publish`, which moves or ends them)."""
@@ -319,15 +327,17 @@ def load(session: Session, works: Iterable[Work]) -> list[Work]:
     return loaded
 
 
-def _claim(session: Session, now: datetime, limit: int) -> list[Work]:
+def _claim(
+    session: Session, now: datetime, limit: int, only: uuid.UUID | None = None
+) -> list[Work]:
     """Due enrolments of live flows, oldest due first, locked for this transaction (skipping
     those another worker holds, on PostgreSQL). One query per status, each in the order of the
-    (status, due_at) index."""
+    (status, due_at) index. `only`: that enrolment, if it is due."""
     postgres = session.get_bind().dialect.name == "postgresql"
     works: list[Work] = []
     for status in (ACTIVE, WAITING):
         query = (
-            sa.select(*_COLUMNS)
+            sa.select(*ENROLMENT_COLUMNS)
             .join(Flow, Flow.id == FlowEnrolment.flow_id)
             .where(
                 FlowEnrolment.status == status,
@@ -337,6 +347,8 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Work]:
             .order_by(FlowEnrolment.due_at)
             .limit(limit - len(works))
         )
+        if only is not None:
+            query = query.where(FlowEnrolment.id == only)
         if postgres:
             query = query.with_for_update(of=FlowEnrolment, skip_locked=True)
         works.extend(_work(row) for row in session.execute(query))
@@ -345,13 +357,62 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Work]:
     return works
 
 
-def run_due(database: Database, limit: int = BATCH, now: datetime | None = None) -> int:
-    """Run one batch of due enrolments (see the module's description); how many it claimed."""
+def run_due(
+    database: Database,
+    limit: int = BATCH,
+    now: datetime | None = None,
+    *,
+    webhooks_beside: bool = False,
+) -> int:
+    """Run one batch of due enrolments (see the module's description); how many it claimed.
+    `webhooks_beside`: webhook requests are made in other threads (the pump's way) rather than
+    before this returns.
+
+    When a batch fails, its enrolments are run one at a time, so that one whose step cannot be
+    done (a bug, data the database refuses) fails on its own, with the error as its reason,
+    instead of holding back everyone due after it. A database that cannot be reached is not a
+    step's fault: that error goes up, and the pump tries again."""
+    try:
+        return _run_batch(database, limit, now, webhooks_beside=webhooks_beside)
+    except TRANSIENT:
+        raise
+    except Exception:
+        logger.exception("a batch of flow steps failed; running it one enrolment at a time")
+    handled = 0
+    moment = now or utcnow()
+    with database.transaction() as session:
+        ids = [w.id for w in _claim(session, moment, limit)]
+    for enrolment_id in ids:
+        try:
+            handled += _run_batch(
+                database, 1, now, only=enrolment_id, webhooks_beside=webhooks_beside
+            )
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            logger.exception("flow enrolment %s: its step failed", enrolment_id)
+            _fail_step(database, enrolment_id, exc, moment)
+            handled += 1
+    return handled
+
+
+# Errors of the database connection rather than of a step: the batch is tried again as it is.
+TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def _run_batch(
+    database: Database,
+    limit: int,
+    now: datetime | None,
+    only: uuid.UUID | None = None,
+    *,
+    webhooks_beside: bool = False,
+) -> int:
     from herald.flows import webhooks
 
     with database.transaction() as session:
         moment = now or utcnow()
-        works = load(session, _claim(session, moment, limit))
+        works = load(session, _claim(session, moment, limit, only))
         if not works:
             return 0
         batch = Batch(session, moment, works)
@@ -359,8 +420,26 @@ def run_due(database: Database, limit: int = BATCH, now: datetime | None = None)
         batch.write()
         deliveries = list(batch.deliveries)
     if deliveries:
-        webhooks.deliver(database, deliveries)
+        if webhooks_beside:
+            webhooks.deliver_beside(database, deliveries)
+        else:
+            webhooks.deliver(database, deliveries)
     return len(works)
+
+
+def _fail_step(
+    database: Database, enrolment_id: uuid.UUID, error: Exception, now: datetime
+) -> None:
+    """The enrolment's step raised: it fails there, with the error, if it is still due on it."""
+    reason = f"the step failed: {type(error).__name__}: {error}"
+
+    def act(batch: Batch, works: list[Work]) -> None:
+        for work in works:
+            if work.due_at is not None and work.due_at <= batch.now:
+                batch.fail(work, reason)
+
+    with database.transaction() as session:
+        run_locked(session, [enrolment_id], act, now=now)
 
 
 def run_until_idle(database: Database, now: datetime | None = None) -> int:
@@ -385,7 +464,7 @@ def run_locked(
     the batch's transitions, and write them back, in the caller's transaction: how an event
     that arrives wakes a waiting enrolment, and how a webhook's outcome is recorded."""
     query = (
-        sa.select(*_COLUMNS)
+        sa.select(*ENROLMENT_COLUMNS)
         .where(FlowEnrolment.id.in_(list(enrolment_ids)), FlowEnrolment.status.in_(OPEN))
         .order_by(FlowEnrolment.id)
         .with_for_update()

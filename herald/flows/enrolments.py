@@ -19,16 +19,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from herald.db import new_ids, utcnow
+from herald.db import new_ids, on_commit, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.flows.definition import FlowDefinition, SegmentTrigger, dump, stored
 from herald.messaging import ledger
 from herald.messaging.service import live_profiles
 from herald.models import Flow, FlowEnrolment, FlowStepRun, FlowVersion, SegmentHistory
+from herald.profiles.identity import on_erase
 from herald.segments.compiler import members_query
 from herald.segments.definition import Definition, counts_from_flow_start
 from herald.segments.service import definition_loader
 from herald.tenancy.scope import get_scoped
+from herald.worker import wake_pump
 
 # Enrolment statuses (herald.flows.schemas.EnrolmentStatus).
 ACTIVE = "active"
@@ -48,6 +50,9 @@ REASON_REMOVED = "removed from the flow"
 REASON_STEP_REMOVED = "step removed"
 REASON_EXIT_STEP = "exit step"
 REASON_PROFILE_GONE = "profile erased"
+
+# The engine's pump (herald.flows.tasks).
+DUE_PUMP = "flows.due"
 
 # Triggers after which one person has at most one open enrolment in the flow.
 ONE_AT_A_TIME = ("segment_entered", "segment_exited", "date_property")
@@ -204,6 +209,10 @@ def enrol(
             returning="id",
         )
     )
+    if inserted:
+        # The new enrolments are due now: this process's engine looks at once, not at its next
+        # poll (a second from now at most).
+        on_commit(session, lambda: wake_pump(DUE_PUMP))
     result: list[Enrolled] = []
     for outcome in outcomes:
         assert outcome is not None
@@ -285,6 +294,18 @@ def _refusal(definition: FlowDefinition, history: _History | None, now: datetime
     return None
 
 
+def entry_refusal(
+    session: Session,
+    flow_id: uuid.UUID,
+    definition: FlowDefinition,
+    profile_id: uuid.UUID,
+    now: datetime,
+) -> str | None:
+    """Why the re-entry rule would keep this person out of the flow now, or None (for trying a
+    flow: herald.flows.preview)."""
+    return _refusal(definition, _history(session, flow_id, [profile_id]).get(profile_id), now)
+
+
 def enrol_by_api(
     session: Session,
     org_id: uuid.UUID,
@@ -327,6 +348,20 @@ def end_open(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@on_erase
+def _forget_on_erase(session: Session, org_id: uuid.UUID, profile_ids: list[uuid.UUID]) -> None:
+    """An erased person leaves every flow, and what their triggers carried (event properties,
+    API payloads) is forgotten; the enrolments stay as counts."""
+    theirs = sa.and_(FlowEnrolment.org_id == org_id, FlowEnrolment.profile_id.in_(profile_ids))
+    end_open(session, theirs, EXITED, REASON_PROFILE_GONE)
+    session.execute(
+        sa.update(FlowEnrolment)
+        .where(theirs)
+        .values(trigger={})
+        .execution_options(synchronize_session=False)
+    )
 
 
 def remove_enrolment(
@@ -392,22 +427,13 @@ def publish(
     session.flush()
     if flow.published_version is not None:
         _move_to(session, flow, definition, version, now)
-    if isinstance(definition.trigger, SegmentTrigger):
-        trigger_segment = definition.trigger.segment_id
-        previous = (
-            published(session, flow.id, flow.published_version)
-            if flow.published_version is not None
-            else None
-        )
-        if previous is None or getattr(previous.trigger, "segment_id", None) != trigger_segment:
-            # Who was in or out of the segment before the flow went live does not enter it.
-            flow.trigger_cursor = session.scalar(
-                sa.select(sa.func.coalesce(sa.func.max(SegmentHistory.id), 0)).where(
-                    SegmentHistory.segment_id == trigger_segment
-                )
-            )
-    if definition.trigger.type == "date_property" and flow.date_scanned_until is None:
-        flow.date_scanned_until = now
+    previous = (
+        published(session, flow.id, flow.published_version)
+        if flow.published_version is not None
+        else None
+    )
+    if previous is None or previous.trigger != definition.trigger:
+        _from_now_on(session, flow, definition, now)
     flow.published_version = version
     if flow.status == DRAFT:
         flow.status = LIVE
@@ -463,11 +489,28 @@ def resume(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:
     flow = _locked(session, org_id, flow_id)
     if flow.status != PAUSED:
         raise Conflict(f"a {flow.status} flow cannot be resumed")
+    now = utcnow()
     flow.status = LIVE
     flow.paused_at = None
-    flow.live_at = flow.live_at or utcnow()
+    flow.live_at = flow.live_at or now
+    if flow.published_version is not None:
+        _from_now_on(session, flow, published(session, flow.id, flow.published_version), now)
     session.flush()
     return flow
+
+
+def _from_now_on(session: Session, flow: Flow, definition: FlowDefinition, now: datetime) -> None:
+    """Segment and date triggers start from now: who entered or left the segment, or whose date
+    came, before the flow went live (or while it was paused) does not enter it later, just as
+    events from then do not."""
+    if isinstance(definition.trigger, SegmentTrigger):
+        flow.trigger_cursor = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(SegmentHistory.id), 0)).where(
+                SegmentHistory.segment_id == definition.trigger.segment_id
+            )
+        )
+    if definition.trigger.type == "date_property":
+        flow.date_scanned_until = now
 
 
 def archive(session: Session, org_id: uuid.UUID, flow_id: uuid.UUID) -> Flow:

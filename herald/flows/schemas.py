@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from herald.events.schemas import ProfileReference
-from herald.flows.definition import FlowDefinition, Position
+from herald.flows.definition import FlowDefinition, Position, parse_definition
 from herald.validation import Identifier, Name, Text255
 
 FlowStatus = Literal["draft", "live", "paused", "archived"]
@@ -22,12 +22,23 @@ EnrolmentStatus = Literal["active", "waiting", "completed", "exited", "failed"]
 TriggerType = Literal["metric", "segment_entered", "segment_exited", "date_property", "api"]
 
 
+def _definition(raw: Any) -> Any:
+    """Parsed by `parse_definition`, whose errors name the step and field the way the caller
+    wrote them (`definition.steps[3].delay.amount`, without Pydantic's union tags). It raises
+    InvalidInput, which Pydantic lets through to the API's error handler."""
+    if raw is None or isinstance(raw, FlowDefinition):
+        return raw
+    return parse_definition(raw, "definition")
+
+
 class FlowCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     description: Text255 | None = None
     definition: FlowDefinition
+
+    _parse_definition = field_validator("definition", mode="before")(_definition)
 
 
 class FlowFromTemplate(BaseModel):
@@ -48,6 +59,8 @@ class FlowUpdate(BaseModel):
     layout: dict[str, Position] | None = Field(
         default=None, description="Where the builder draws the trigger (`trigger`) and steps."
     )
+
+    _parse_definition = field_validator("definition", mode="before")(_definition)
 
 
 class FlowResultsSummary(BaseModel):
@@ -94,8 +107,8 @@ class FlowTemplate(BaseModel):
     name: str
     description: str
     definition: FlowDefinition = Field(
-        description="Email steps name the nil UUID: creating a flow from the template makes "
-        "their email templates."
+        description="Email steps (and a segment trigger) name the nil UUID: the draft made "
+        "from the template asks for them, and publishing refuses them until chosen."
     )
 
 

@@ -36,7 +36,7 @@ from herald.flows.definition import (
     WaitStep,
     parse_time_of_day,
 )
-from herald.flows.engine import Batch, Work, step_handler
+from herald.flows.engine import Batch, Work, anchor, step_handler
 from herald.messaging import ledger
 from herald.messaging import service as messages
 from herald.models import FlowEnrolment, Message, Organization, Profile, SegmentMember
@@ -170,7 +170,8 @@ def wait(batch: Batch, works: list[Work]) -> None:
 def conditional_split(batch: Batch, works: list[Work]) -> None:
     groups: dict[tuple[Any, ...], list[Work]] = defaultdict(list)
     for work in works:
-        groups[(work.flow_id, work.version, work.step, work.entered_at)].append(work)
+        condition = work.current().condition
+        groups[(work.flow_id, work.version, work.step, anchor(condition, work))].append(work)
     for group in groups.values():
         step: ConditionalSplit = group[0].current()
         matching = enrolments.matching_profiles(

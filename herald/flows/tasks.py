@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 from herald.db import Database, get_database
 from herald.email.service import SendVerdict, send_gate
 from herald.flows import engine, steps, triggers, webhooks  # noqa: F401 (steps registers handlers)
-from herald.flows.enrolments import LIVE, PAUSED
+from herald.flows.enrolments import DUE_PUMP, LIVE, PAUSED
 from herald.models import Flow, Message
 from herald.worker import huey, register_pump
 
 
-@register_pump("flows.due")
+@register_pump(DUE_PUMP)
 def run_due_steps(database: Database) -> int:
-    return engine.run_due(database)
+    return engine.run_due(database, webhooks_beside=True)
 
 
 @register_pump("flows.segments")

@@ -33,7 +33,7 @@ from herald.flows.definition import (
     WaitStep,
     parse_time_of_day,
 )
-from herald.flows.engine import _COLUMNS, Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
 from herald.flows.enrolments import LIVE, WAITING, Candidate, enrol
 from herald.flows.steps import wait_started
 from herald.models import (
@@ -56,22 +56,25 @@ SCAN_BATCH = 1000
 
 def live_flows(
     session: Session, trigger_types: Iterable[str], org_id: uuid.UUID | None = None
-) -> list[tuple[Flow, FlowDefinition]]:
-    """Live flows (of one organization, or all) whose published trigger is of these types."""
-    query = sa.select(Flow).where(Flow.status == LIVE, Flow.published_version.is_not(None))
+) -> list[tuple[uuid.UUID, FlowDefinition]]:
+    """Live flows (of one organization, or all) whose published trigger is of these types, as
+    (flow id, published definition). Only ids are read: versions are parsed once a process."""
+    query = sa.select(Flow.id, Flow.published_version).where(
+        Flow.status == LIVE, Flow.published_version.is_not(None)
+    )
     if org_id is not None:
         query = query.where(Flow.org_id == org_id)
     wanted = set(trigger_types)
     found = []
-    for flow in session.scalars(query):
-        assert flow.published_version is not None
-        definition = enrolments.published(session, flow.id, flow.published_version)
+    for flow_id, version in session.execute(query):
+        assert version is not None
+        definition = enrolments.published(session, flow_id, version)
         if definition.trigger.type in wanted:
-            found.append((flow, definition))
+            found.append((flow_id, definition))
     return found
 
 
-def every_live_flow(session: Session) -> list[tuple[Flow, FlowDefinition]]:
+def every_live_flow(session: Session) -> list[tuple[uuid.UUID, FlowDefinition]]:
     return live_flows(
         session, ("metric", "segment_entered", "segment_exited", "date_property", "api")
     )
@@ -98,7 +101,7 @@ def on_profile_changes(
     since = min(stamps)
     now = utcnow()
     every_name = set().union(*names.values())
-    for flow, definition in live_flows(session, ("metric",), org_id):
+    for flow_id, definition in live_flows(session, ("metric",), org_id):
         trigger = definition.trigger
         if not isinstance(trigger, MetricTrigger) or trigger.metric not in every_name:
             continue
@@ -120,7 +123,7 @@ def on_profile_changes(
             for row in sorted(rows, key=lambda r: r.time)
         ]
         if candidates:
-            enrol(session, flow.id, candidates, now)
+            enrol(session, flow_id, candidates, now)
     _wake_event_waits(session, org_id, names, since, now)
 
 
@@ -166,7 +169,7 @@ def _wake_event_waits(
     now: datetime,
 ) -> None:
     rows = session.execute(
-        sa.select(*_COLUMNS).where(
+        sa.select(*ENROLMENT_COLUMNS).where(
             FlowEnrolment.org_id == org_id,
             FlowEnrolment.profile_id.in_(list(names)),
             FlowEnrolment.status == WAITING,
@@ -228,13 +231,19 @@ def scan_segments(database: Database) -> int:
     enrolments waiting for a segment that their profile is now in. How many rows it handled."""
     handled = 0
     with database.transaction() as session:
-        flows = every_live_flow(session)
-    for flow, definition in flows:
+        flows = [(f, d) for f, d in every_live_flow(session) if _reads_segments(d)]
+    for flow_id, definition in flows:
         with database.transaction() as session:
             if definition.trigger.type in ("segment_entered", "segment_exited"):
-                handled += _segment_trigger(session, flow.id, definition)
-            handled += _segment_waits(session, flow, definition)
+                handled += _segment_trigger(session, flow_id, definition)
+            handled += _segment_waits(session, flow_id, definition)
     return handled
+
+
+def _reads_segments(definition: FlowDefinition) -> bool:
+    return definition.trigger.type in ("segment_entered", "segment_exited") or any(
+        step.type == "wait" and step.wait_for.type == "segment_entered" for step in definition.steps
+    )
 
 
 def _segment_trigger(session: Session, flow_id: uuid.UUID, definition: FlowDefinition) -> int:
@@ -285,7 +294,7 @@ def _segment_trigger(session: Session, flow_id: uuid.UUID, definition: FlowDefin
     return len(rows)
 
 
-def _segment_waits(session: Session, flow: Flow, definition: FlowDefinition) -> int:
+def _segment_waits(session: Session, flow_id: uuid.UUID, definition: FlowDefinition) -> int:
     handled = 0
     for step in definition.steps:
         if step.type != "wait" or step.wait_for.type != "segment_entered":
@@ -301,7 +310,7 @@ def _segment_waits(session: Session, flow: Flow, definition: FlowDefinition) -> 
                     ),
                 )
                 .where(
-                    FlowEnrolment.flow_id == flow.id,
+                    FlowEnrolment.flow_id == flow_id,
                     FlowEnrolment.status == WAITING,
                     FlowEnrolment.current_step == step.id,
                 )
@@ -326,9 +335,9 @@ def scan_dates(database: Database, now: datetime | None = None) -> int:
     enrolled = 0
     with database.transaction() as session:
         flows = live_flows(session, ("date_property",))
-    for flow, definition in flows:
+    for flow_id, definition in flows:
         with database.transaction() as session:
-            enrolled += _scan_date_flow(session, flow.id, definition, now)
+            enrolled += _scan_date_flow(session, flow_id, definition, now)
     return enrolled
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import Database, utcnow
 from herald.flows.definition import Webhook
-from herald.flows.engine import Batch, Work, load, run_locked
+from herald.flows.engine import ENROLMENT_COLUMNS, Batch, Work, load, run_locked
 from herald.flows.steps import event_view
 from herald.messaging import ledger
 from herald.models import Flow, FlowEnrolment, FlowSettings, Profile
@@ -120,6 +121,32 @@ class Answer:
     retry: bool = False
 
 
+# Batches of deliveries being made beside the engine, at most: past that, the engine makes them
+# itself (and so slows down) rather than queue them until their leases run out.
+BACKLOG = 4
+_beside = ThreadPoolExecutor(max_workers=BACKLOG, thread_name_prefix="flow-webhooks")
+_in_hand = threading.BoundedSemaphore(BACKLOG)
+
+
+def deliver_beside(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> None:
+    """`deliver` in a thread of its own, so that a slow receiver does not hold back the steps
+    of every other flow in this process. If this process dies meanwhile, the leases run out and
+    another worker delivers."""
+    if not _in_hand.acquire(blocking=False):
+        deliver(database, wanted)
+        return
+
+    def job() -> None:
+        try:
+            deliver(database, wanted)
+        except Exception:
+            logger.exception("webhook deliveries failed; they are tried again when due")
+        finally:
+            _in_hand.release()
+
+    _beside.submit(job)
+
+
 def deliver(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> None:
     """Make the deliveries that a batch leased, and record their outcomes."""
     with database.transaction() as session:
@@ -134,19 +161,9 @@ def deliver(database: Database, wanted: list[tuple[uuid.UUID, str, int]]) -> Non
 
 def _prepare(session: Session, wanted: list[tuple[uuid.UUID, str, int]]) -> list[Delivery]:
     rows = session.execute(
-        sa.select(
-            FlowEnrolment.id,
-            FlowEnrolment.org_id,
-            FlowEnrolment.flow_id,
-            FlowEnrolment.version,
-            FlowEnrolment.profile_id,
-            FlowEnrolment.trigger,
-            FlowEnrolment.status,
-            FlowEnrolment.current_step,
-            FlowEnrolment.due_at,
-            FlowEnrolment.attempts,
-            FlowEnrolment.entered_at,
-        ).where(FlowEnrolment.id.in_([enrolment_id for enrolment_id, _, _ in wanted]))
+        sa.select(*ENROLMENT_COLUMNS).where(
+            FlowEnrolment.id.in_([enrolment_id for enrolment_id, _, _ in wanted])
+        )
     ).all()
     works = {w.id: w for w in load(session, [Work(*row) for row in rows])}
     names = dict(

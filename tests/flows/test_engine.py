@@ -210,3 +210,128 @@ def test_nothing_is_due_while_enrolments_wait(client: TestClient, database: Data
     hand_off(database)
     run(database)
     assert engine.run_due(database) == 0
+
+
+def test_a_delay_until_a_weekday_and_time_uses_the_profiles_time_zone() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from herald.flows.steps import next_local_time
+
+    # Wednesday 2027-03-10, 20:00 UTC is Thursday 05:00 in Tokyo.
+    now = datetime(2027, 3, 10, 20, 0, tzinfo=UTC)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert next_local_time(now, tokyo, ["thursday"], "09:00") == datetime(
+        2027, 3, 11, 0, 0, tzinfo=UTC
+    )
+    # The moment itself has passed this week: next week's.
+    assert next_local_time(now, tokyo, ["thursday"], "04:00") == datetime(
+        2027, 3, 17, 19, 0, tzinfo=UTC
+    )
+    # Across the change to summer time in New York (14 March 2027).
+    new_york = ZoneInfo("America/New_York")
+    assert next_local_time(now, new_york, ["monday"], "09:00") == datetime(
+        2027, 3, 15, 13, 0, tzinfo=UTC
+    )
+
+
+def test_engines_running_at_once_run_each_step_once(database: Database) -> None:
+    """Three engines (threads, each with its own connections) take batches of the same due
+    enrolments: an increment that ran twice for someone would show."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from herald.flows.enrolments import Candidate, enrol
+    from herald.models import Profile
+    from tests.flows.engine_helpers import make_profiles
+
+    org, _ = sending_org(database)
+    flow_id = make_flow(
+        database,
+        org.org_id,
+        {
+            "trigger": {"type": "api"},
+            "start": "count",
+            "steps": [
+                {
+                    "id": "count",
+                    "type": "update_profile",
+                    "update": {"increment": {"visits": 1}},
+                    "outputs": {"next": "again"},
+                },
+                {
+                    "id": "again",
+                    "type": "update_profile",
+                    "update": {"increment": {"steps": 1}},
+                    "outputs": {"next": None},
+                },
+            ],
+        },
+    )
+    people = make_profiles(database, org.org_id, 1200)
+    with database.transaction() as session:
+        enrol(session, flow_id, [Candidate(p, f"api:{p}", {"type": "api"}) for p in people])
+    errors: list[BaseException] = []
+
+    def engine_thread() -> None:
+        try:
+            while engine.run_due(database, limit=100):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=engine_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    run(database)
+    with database.transaction() as session:
+        counts = session.execute(
+            sa.select(Profile.properties).where(Profile.id.in_(people))
+        ).scalars()
+        assert {(c.get("visits"), c.get("steps")) for c in counts} == {(1, 1)}
+    assert {e.status for e in enrolments_of(database, flow_id)} == {"completed"}
+
+
+def test_a_step_that_raises_fails_its_enrolment_alone(database: Database, monkeypatch: Any) -> None:
+    from herald.flows.enrolments import Candidate, enrol
+    from tests.flows.engine_helpers import make_profiles
+
+    org, _ = sending_org(database)
+    flow_id = make_flow(
+        database,
+        org.org_id,
+        {
+            "trigger": {"type": "api"},
+            "start": "ab",
+            "steps": [
+                {
+                    "id": "ab",
+                    "type": "random_split",
+                    "branches": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}],
+                    "outputs": {"a": None, "b": None},
+                }
+            ],
+        },
+    )
+    people = make_profiles(database, org.org_id, 6)
+    with database.transaction() as session:
+        outcomes = enrol(session, flow_id, [Candidate(p, f"api:{p}", {}) for p in people])
+    poison = outcomes[3].enrolment_id
+    real = engine._handlers["random_split"]
+
+    def handler(batch: engine.Batch, works: list[engine.Work]) -> None:
+        if any(w.id == poison for w in works):
+            raise RuntimeError("poison")
+        real(batch, works)
+
+    monkeypatch.setitem(engine._handlers, "random_split", handler)
+    run(database)
+    by_id = {e.id: e for e in enrolments_of(database, flow_id)}
+    assert by_id[poison].status == "failed"
+    assert by_id[poison].exit_reason == "the step failed: RuntimeError: poison"
+    assert runs_of(database, by_id[poison].id) == [("ab", "failed")]
+    assert sorted(e.status for i, e in by_id.items() if i != poison) == ["completed"] * 5

@@ -286,3 +286,34 @@ def test_smart_sending_skips_someone_emailed_recently(
     assert flow_messages(database, second) == []
     (enrolment,) = enrolments_of(database, second)
     assert runs_of(database, enrolment.id) == [("split", "no"), ("email", "skipped")]
+
+
+def test_status_changes_of_another_organizations_flow_are_not_found(database: Database) -> None:
+    org, template_id = sending_org(database)
+    other = make_org("Other")
+    flow_id = make_flow(database, org.org_id, delay_then_email(template_id))
+    with database.transaction() as session:
+        for change in (enrolments.pause, enrolments.resume, enrolments.archive):
+            with pytest.raises(NotFound):
+                change(session, other.org_id, flow_id)
+        with pytest.raises(NotFound):
+            enrolments.remove_profile(session, other.org_id, flow_id, uuid.uuid4())
+
+
+def test_an_erased_profile_leaves_the_flow(client: TestClient, database: Database) -> None:
+    from herald.profiles import service as profiles
+
+    org, template_id = sending_org(database)
+    flow_id = make_flow(database, org.org_id, delay_then_email(template_id))
+    track(client, org, "gone@example.com", "Signed Up")
+    hand_off(database)
+    run(database)
+    (enrolment,) = enrolments_of(database, flow_id)
+    assert enrolment.trigger["metric"] == "Signed Up"
+    with database.transaction() as session:
+        profiles.erase_profile(session, org.org_id, enrolment.profile_id)
+    (enrolment,) = enrolments_of(database, flow_id)
+    assert (enrolment.status, enrolment.exit_reason) == ("exited", "profile erased")
+    assert enrolment.trigger == {}  # what the trigger carried is forgotten
+    assert run(database, now=utcnow() + timedelta(days=2)) == 0
+    assert flow_messages(database, flow_id) == []

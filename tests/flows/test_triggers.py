@@ -210,3 +210,24 @@ def test_date_trigger_moments() -> None:
     moment = triggers.occurrence_moment(trigger, date(2027, 1, 30), ZoneInfo("America/New_York"))
     assert moment == datetime(2027, 2, 2, 23, 30, tzinfo=UTC)
     assert moment - timedelta(days=3) == datetime(2027, 1, 30, 23, 30, tzinfo=UTC)
+
+
+def test_who_enters_the_segment_while_the_flow_is_paused_does_not_enter_it_on_resume(
+    client: TestClient, database: Database
+) -> None:
+    from herald.flows import enrolments
+
+    org, _ = sending_org(database)
+    segment_id = vip_segment(client, org)
+    flow_id = make_flow(database, org.org_id, segment_flow("segment_entered", segment_id))
+    with database.transaction() as session:
+        enrolments.pause(session, org.org_id, flow_id)
+    identify(client, org, "during@example.com", vip=True)
+    hand_off(database)
+    triggers.scan_segments(database)
+    with database.transaction() as session:
+        enrolments.resume(session, org.org_id, flow_id)
+    identify(client, org, "after@example.com", vip=True)
+    hand_off(database)
+    triggers.scan_segments(database)
+    assert sorted(enrolments_by_email(database, flow_id)) == ["after@example.com"]

@@ -39,8 +39,8 @@ class Receiver(BaseHTTPRequestHandler):
         Receiver.received.append((self.path, dict(self.headers.items()), body))
         plan = Receiver.plans.get(self.path, [200])
         answer = plan.pop(0) if len(plan) > 1 else plan[0]
-        if answer == "slow":
-            time.sleep(1.5)
+        if answer in ("slow", "slower"):
+            time.sleep(1.5 if answer == "slow" else 5)
             answer = 200
         self.send_response(answer)
         if answer == 302:
@@ -215,3 +215,41 @@ def test_a_body_template_that_does_not_render_fails_the_step(
     (enrolment,) = enrolments_of(database, flow_id)
     assert enrolment.status == "failed"
     assert "did not render" in (enrolment.exit_reason or "")
+
+
+def test_a_slow_receiver_does_not_hold_back_other_steps(database: Database, receiver: str) -> None:
+    from herald.flows import engine
+
+    Receiver.plans["/slower"] = ["slower"]
+    org, slow_flow = _enrol(database, f"{receiver}/slower")
+    other_flow = make_flow(
+        database,
+        org.org_id,
+        {
+            "trigger": {"type": "api"},
+            "start": "tag",
+            "steps": [
+                {
+                    "id": "tag",
+                    "type": "update_profile",
+                    "update": {"set": {"seen": True}},
+                    "outputs": {"next": None},
+                }
+            ],
+        },
+    )
+    with allow_networks(LOOPBACK):
+        assert engine.run_due(database, webhooks_beside=True) == 1  # the webhook's lease
+        (profile_id,) = make_profiles(database, org.org_id, 1)
+        with database.transaction() as session:
+            enrolments.enrol_by_api(session, org.org_id, other_flow, profile_id, {})
+        assert engine.run_due(database, webhooks_beside=True) == 1
+        (other,) = enrolments_of(database, other_flow)
+        assert other.status == "completed"
+        # ... while the slow receiver had not answered yet.
+        assert enrolments_of(database, slow_flow)[0].status == "active"
+        deadline = time.monotonic() + 30
+        while enrolments_of(database, slow_flow)[0].status != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert len(Receiver.received) == 1

@@ -14,6 +14,9 @@ import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
 import { EventsPage } from "./features/events/EventsPage";
+import { EnrolmentsPage } from "./features/flows/EnrolmentsPage";
+import { FlowBuilderPage } from "./features/flows/FlowBuilderPage";
+import { FlowsPage } from "./features/flows/FlowsPage";
 import { ImportsPage } from "./features/imports/ImportsPage";
 import { GetStartedPage } from "./features/onboarding/GetStartedPage";
 import { NotFoundPage } from "./features/placeholder/NotFoundPage";
@@ -52,6 +55,9 @@ export function App() {
           <Route path="campaigns/new" element={<CampaignEditorPage />} />
           <Route path="campaigns/:campaignId" element={<CampaignPage />} />
           <Route path="campaigns/:campaignId/edit" element={<CampaignEditorPage />} />
+          <Route path="flows" element={<FlowsPage />} />
+          <Route path="flows/:flowId" element={<FlowBuilderPage />} />
+          <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditorPage />} />
           <Route path="templates/:templateId" element={<TemplateEditorPage />} />

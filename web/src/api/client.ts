@@ -30,7 +30,10 @@ export type MessageDetail = Schemas["MessageDetail"];
 export type MessageEvent = Schemas["MessageEvent"];
 export type OutboxEntry = Schemas["OutboxEntry"];
 export type OutboxMessage = Schemas["OutboxMessage"];
-export type EmailSettings = Schemas["EmailSettings"];
+// By operation, not by schema name: a flow's email step has a model of the same name, and the
+// generator then names both schemas after their modules.
+export type EmailSettings =
+  paths["/api/email/settings"]["get"]["responses"][200]["content"]["application/json"];
 export type EmailSettingsUpdate = Schemas["EmailSettingsUpdate"];
 export type Suppression = Schemas["Suppression"];
 export type SuppressionReason = Suppression["reason"];

@@ -57,6 +57,14 @@ export const keys = {
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
+  flowsAll: ["flows"] as const,
+  flow: (id: string) => ["flows", "one", id] as const,
+  flowResults: (id: string) => ["flows", "results", id] as const,
+  flowEnrolments: (id: string, status: string, step: string, cursor: string | undefined) =>
+    ["flows", "enrolments", id, status, step, cursor ?? null] as const,
+  flowEnrolment: (flowId: string, id: string) => ["flows", "enrolment", flowId, id] as const,
+  flowTemplates: ["flow-templates"] as const,
+  profileFlows: (id: string) => ["profile", id, "flows"] as const,
   suppressions: (filter: SuppressionFilter, cursor: string | undefined) =>
     ["suppressions", filter.channel, filter.reason, filter.q, cursor ?? null] as const,
 };
@@ -354,5 +362,73 @@ export function importsQuery(type: "" | ImportType, cursor: string | undefined) 
     queryFn: () =>
       call(api.GET("/api/imports", { params: { query: { kind: type || undefined, cursor, limit: PAGE_SIZE } } })),
     placeholderData: (previous) => previous,
+  });
+}
+
+// --- Flows ---
+
+export const flowsQuery = queryOptions({
+  queryKey: keys.flowsAll,
+  queryFn: () => call(api.GET("/api/flows")),
+});
+
+export function flowQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.flow(id),
+    queryFn: () => call(api.GET("/api/flows/{flow_id}", { params: { path: { flow_id: id } } })),
+  });
+}
+
+export function flowResultsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.flowResults(id),
+    queryFn: () => call(api.GET("/api/flows/{flow_id}/results", { params: { path: { flow_id: id } } })),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function flowEnrolmentsQuery(id: string, status: string, step: string, cursor: string | undefined) {
+  return queryOptions({
+    queryKey: keys.flowEnrolments(id, status, step, cursor),
+    queryFn: () =>
+      call(
+        api.GET("/api/flows/{flow_id}/enrolments", {
+          params: {
+            path: { flow_id: id },
+            query: {
+              status: (status || undefined) as "active" | "waiting" | "completed" | "exited" | "failed" | undefined,
+              step_id: step || undefined,
+              cursor,
+              limit: PAGE_SIZE,
+            },
+          },
+        }),
+      ),
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function flowEnrolmentQuery(flowId: string, id: string) {
+  return queryOptions({
+    queryKey: keys.flowEnrolment(flowId, id),
+    queryFn: () =>
+      call(
+        api.GET("/api/flows/{flow_id}/enrolments/{enrolment_id}", {
+          params: { path: { flow_id: flowId, enrolment_id: id } },
+        }),
+      ),
+  });
+}
+
+export const flowTemplatesQuery = queryOptions({
+  queryKey: keys.flowTemplates,
+  queryFn: () => call(api.GET("/api/flow-templates")),
+  staleTime: 5 * 60_000,
+});
+
+export function profileFlowsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileFlows(id),
+    queryFn: () => call(api.GET("/api/profiles/{profile_id}/flows", { params: { path: { profile_id: id } } })),
   });
 }

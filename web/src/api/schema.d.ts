@@ -409,6 +409,351 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/flow-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Flow Templates
+         * @description Ready-made flows to start from (POST /api/flows/from-template).
+         */
+        get: operations["list_flow_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Flows
+         * @description Newest first, with the last 30 days' figures. Archived flows only with `status=archived`.
+         */
+        get: operations["list_flows"];
+        put?: never;
+        /**
+         * Create Flow
+         * @description A draft; it runs once published.
+         */
+        post: operations["create_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/from-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Flow From Template
+         * @description A draft copy of a flow template (GET /api/flow-templates): choose its email templates
+         *     (and segment, if it has a segment trigger), then publish.
+         */
+        post: operations["create_flow_from_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/webhook-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Webhook Settings
+         * @description The secret that signs webhook steps' requests (docs/flows.md shows how to verify).
+         *     Owners only.
+         */
+        get: operations["get_flow_webhook_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/webhook-settings/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Webhook Secret
+         * @description A new signing secret; requests are signed with it from now on. Owners only.
+         */
+        post: operations["rotate_flow_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Flow */
+        get: operations["get_flow"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Flow
+         * @description A flow never published is deleted; any other is archived (its enrolments end, its
+         *     history and results stay).
+         */
+        delete: operations["delete_flow"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Flow
+         * @description Change the draft (and the layout). A live flow runs its published version until the
+         *     draft is published.
+         */
+        patch: operations["update_flow"];
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive Flow
+         * @description Stop for good: every enrolment still in the flow exits.
+         */
+        post: operations["archive_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/duplicate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Duplicate Flow
+         * @description A new draft with the same draft definition and layout.
+         */
+        post: operations["duplicate_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol
+         * @description Enrol a profile in a live flow with an API trigger (the profile is found or created from
+         *     the reference, as /api/track does). `payload` is what trigger splits and templates read as
+         *     the event's properties. With `unique_id`, a retry enrols once.
+         */
+        post: operations["enrol_in_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/enrolments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Enrolments
+         * @description Newest first; `status=`, `step_id=` (the step they stand on) and `profile_id=` filter.
+         */
+        get: operations["list_flow_enrolments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/enrolments/{enrolment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Enrolment
+         * @description One enrolment with the steps it took, their times and outcomes.
+         */
+        get: operations["get_flow_enrolment"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove Enrolment
+         * @description Remove the profile from the flow: the enrolment exits ("removed") and takes no further
+         *     step. One that already ended is left as it was.
+         */
+        delete: operations["remove_flow_enrolment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Flow
+         * @description Nobody enters and no step runs; enrolments wait where they are.
+         */
+        post: operations["pause_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish Flow
+         * @description Check the draft (its graph, that its email templates and segments are this
+         *     organization's, that its webhook URLs may be called) and run it as a new version. A draft
+         *     flow goes live; a paused one stays paused.
+         */
+        post: operations["publish_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Flow Results
+         * @description The flow's and each step's figures over the last `days` days. Opens and clicks leave out
+         *     machine ones; conversions are credited last touch within 5 days of a human open or click,
+         *     across campaigns and flows.
+         */
+        get: operations["flow_results"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Flow
+         * @description Live again; steps that fell due while paused run in due order.
+         */
+        post: operations["resume_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{flow_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Flow
+         * @description The path a profile would take through the draft now, with the emails and webhook bodies
+         *     rendered for them. Nothing is sent, stored or changed.
+         */
+        post: operations["test_flow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/identify": {
         parameters: {
             query?: never;
@@ -832,6 +1177,26 @@ export interface paths {
          * @description Everything stored about this person, as JSON (for access requests).
          */
         get: operations["export_profile_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/{profile_id}/flows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profile Flows
+         * @description The flows this profile is or was in (the running ones first), each with its path.
+         */
+        get: operations["list_profile_flows"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1670,6 +2035,17 @@ export interface components {
             /** Data */
             data: components["schemas"]["ApiKey"][];
         };
+        /**
+         * ApiTrigger
+         * @description Entered by `POST /api/flows/{id}/enrol` with a profile and a payload.
+         */
+        ApiTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "api";
+        };
         /** Audience */
         Audience: {
             /**
@@ -2053,6 +2429,56 @@ export interface components {
             organization?: components["schemas"]["WindowPairUpdate"] | null;
         };
         /**
+         * ConditionalSplit
+         * @description Output `yes` when the profile matches `condition` now, else `no`. Event conditions may
+         *     count from when the profile entered this flow (window `since_flow_start`).
+         */
+        "ConditionalSplit-Input": {
+            condition: components["schemas"]["Definition-Input"];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "conditional_split";
+        };
+        /**
+         * ConditionalSplit
+         * @description Output `yes` when the profile matches `condition` now, else `no`. Event conditions may
+         *     count from when the profile entered this flow (window `since_flow_start`).
+         */
+        "ConditionalSplit-Output": {
+            condition: components["schemas"]["Definition-Output"];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "conditional_split";
+        };
+        /**
          * ConsentCondition
          * @description Whether Herald may send marketing on a channel: an address or number that is set, not
          *     suppressed and, for SMS, with consent given.
@@ -2074,6 +2500,40 @@ export interface components {
              * @enum {string}
              */
             type: "consent";
+        };
+        /**
+         * DateTrigger
+         * @description A date of the profile: a built-in date field or a custom property holding a date
+         *     (`birthday`). Yearly on its anniversary, or once on the date itself; `offset_days` before
+         *     (negative) or after, at `time_of_day` in the profile's time zone (else the organization's).
+         */
+        DateTrigger: {
+            /** Field */
+            field?: "created_at" | null;
+            /**
+             * Offset Days
+             * @default 0
+             */
+            offset_days: number;
+            /** Property */
+            property?: string | null;
+            /**
+             * Recurrence
+             * @default yearly
+             * @enum {string}
+             */
+            recurrence: "yearly" | "once";
+            /**
+             * Time Of Day
+             * @description HH:MM, 24-hour, in the profile's time zone.
+             * @default 09:00
+             */
+            time_of_day: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "date_property";
         };
         /**
          * Definition
@@ -2125,6 +2585,55 @@ export interface components {
              */
             version: 1;
         };
+        /**
+         * DelaySettings
+         * @description Wait `amount` `unit`s, or `until` a weekday and time of day.
+         */
+        DelaySettings: {
+            /** Amount */
+            amount?: number | null;
+            /**
+             * Unit
+             * @default days
+             * @enum {string}
+             */
+            unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
+            until?: components["schemas"]["DelayUntil"] | null;
+        };
+        /** DelayStep */
+        DelayStep: {
+            delay: components["schemas"]["DelaySettings"];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "delay";
+        };
+        /**
+         * DelayUntil
+         * @description The next moment on one of `weekdays` at `time_of_day`, in the profile's time zone.
+         */
+        DelayUntil: {
+            /**
+             * Time Of Day
+             * @description HH:MM, 24-hour, in the profile's time zone.
+             */
+            time_of_day: string;
+            /** Weekdays */
+            weekdays: ("monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday")[];
+        };
         /** DkimRecord */
         DkimRecord: {
             /**
@@ -2141,32 +2650,48 @@ export interface components {
             /** Value */
             value: string;
         };
-        /** EmailSettings */
-        EmailSettings: {
-            /** Default From Email */
-            default_from_email: string | null;
-            /** Default From Name */
-            default_from_name: string | null;
-            /** Default Reply To */
-            default_reply_to: string | null;
-            /** Dkim Domain */
-            dkim_domain: string | null;
-            /** Dkim Key Set */
-            dkim_key_set: boolean;
-            /** @description The DNS record to publish for DKIM. */
-            dkim_record: components["schemas"]["DkimRecord"] | null;
-            /** Dkim Selector */
-            dkim_selector: string | null;
-            /** Postal Address */
-            postal_address: string | null;
+        /** Duration */
+        Duration: {
+            /** Amount */
+            amount: number;
             /**
-             * Provider
+             * Unit
+             * @default days
              * @enum {string}
              */
-            provider: "outbox" | "smtp";
-            smtp: components["schemas"]["SmtpSettings"] | null;
-            /** Updated At */
-            updated_at: string | null;
+            unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
+        };
+        /** EmailSettings */
+        "EmailSettings-Input": {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
         };
         /**
          * EmailSettingsUpdate
@@ -2202,6 +2727,146 @@ export interface components {
             provider: "outbox" | "smtp";
             /** @description Needed for provider smtp; left out, the stored one is kept. */
             smtp?: components["schemas"]["SmtpSettingsUpdate"] | null;
+        };
+        /** EnrolRequest */
+        EnrolRequest: {
+            /** Payload */
+            payload?: {
+                [key: string]: unknown;
+            };
+            profile: components["schemas"]["ProfileReference"];
+            /**
+             * Unique Id
+             * @description Your id for this enrolment: a retry with it enrols once.
+             */
+            unique_id?: string | null;
+        };
+        /** EnrolResult */
+        EnrolResult: {
+            /** Created */
+            created: boolean;
+            /**
+             * Enrolment Id
+             * @description Null when the re-entry rule refused it.
+             */
+            enrolment_id: string | null;
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+            /**
+             * Reason
+             * @description Why no new enrolment was made, when none was.
+             */
+            reason: string | null;
+        };
+        /** Enrolment */
+        Enrolment: {
+            /** Current Step Id */
+            current_step_id: string | null;
+            /** Due At */
+            due_at: string | null;
+            /**
+             * Entered At
+             * Format: date-time
+             */
+            entered_at: string;
+            /** Exit Reason */
+            exit_reason: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Flow Id
+             * Format: uuid
+             */
+            flow_id: string;
+            /** Flow Name */
+            flow_name: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Profile Email */
+            profile_email: string | null;
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "waiting" | "completed" | "exited" | "failed";
+            /**
+             * Trigger
+             * @description What enrolled them: the event (id, name, time, properties), the segment, the date, or the API payload.
+             */
+            trigger: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+        };
+        /** EnrolmentDetail */
+        EnrolmentDetail: {
+            /** Current Step Id */
+            current_step_id: string | null;
+            /** Due At */
+            due_at: string | null;
+            /**
+             * Entered At
+             * Format: date-time
+             */
+            entered_at: string;
+            /** Exit Reason */
+            exit_reason: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Flow Id
+             * Format: uuid
+             */
+            flow_id: string;
+            /** Flow Name */
+            flow_name: string;
+            /** History */
+            history: components["schemas"]["StepRun"][];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Profile Email */
+            profile_email: string | null;
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "waiting" | "completed" | "exited" | "failed";
+            /**
+             * Trigger
+             * @description What enrolled them: the event (id, name, time, properties), the segment, the date, or the API payload.
+             */
+            trigger: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+        };
+        /** EnrolmentList */
+        EnrolmentList: {
+            /** Data */
+            data: components["schemas"]["Enrolment"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -2419,6 +3084,331 @@ export interface components {
              * @enum {string}
              */
             unit: "minutes" | "hours" | "days" | "weeks";
+        };
+        /**
+         * Exit
+         * @description The enrolment ends here.
+         */
+        Exit: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "exit";
+        };
+        /** Flow */
+        Flow: {
+            /** Archived At */
+            archived_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            draft: components["schemas"]["FlowDefinition-Output"];
+            /** Has Unpublished Changes */
+            has_unpublished_changes: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Layout */
+            layout: {
+                [key: string]: components["schemas"]["Position"];
+            };
+            /** Live At */
+            live_at: string | null;
+            /** Name */
+            name: string;
+            /** Paused At */
+            paused_at: string | null;
+            published: components["schemas"]["FlowDefinition-Output"] | null;
+            results_30d: components["schemas"]["FlowResultsSummary"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "live" | "paused" | "archived";
+            /**
+             * Trigger Label
+             * @description For example `Started Checkout` or a segment's name.
+             */
+            trigger_label: string;
+            /**
+             * Trigger Type
+             * @enum {string}
+             */
+            trigger_type: "metric" | "segment_entered" | "segment_exited" | "date_property" | "api";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Version
+             * @description The published version; null before the first.
+             */
+            version: number | null;
+        };
+        /** FlowCreate */
+        FlowCreate: {
+            definition: components["schemas"]["FlowDefinition-Input"];
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name: string;
+        };
+        /** FlowDefinition */
+        "FlowDefinition-Input": {
+            /** @description Profile conditions checked at entry and before every step; a profile that stops matching leaves the flow. */
+            filters?: components["schemas"]["Definition-Input"] | null;
+            reentry?: components["schemas"]["Reentry"];
+            /**
+             * Start
+             * @description The first step (null: a flow with no steps yet).
+             */
+            start: string | null;
+            /** Steps */
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Input"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Input"] | components["schemas"]["Exit"])[];
+            /** Trigger */
+            trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version: 1;
+        };
+        /** FlowDefinition */
+        "FlowDefinition-Output": {
+            /** @description Profile conditions checked at entry and before every step; a profile that stops matching leaves the flow. */
+            filters?: components["schemas"]["Definition-Output"] | null;
+            reentry?: components["schemas"]["Reentry"];
+            /**
+             * Start
+             * @description The first step (null: a flow with no steps yet).
+             */
+            start: string | null;
+            /** Steps */
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Output"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Output"] | components["schemas"]["Exit"])[];
+            /** Trigger */
+            trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version: 1;
+        };
+        /** FlowFromTemplate */
+        FlowFromTemplate: {
+            /**
+             * Name
+             * @description Defaults to the template's name.
+             */
+            name?: string | null;
+            /**
+             * Template
+             * @description A key from GET /api/flow-templates.
+             */
+            template: string;
+        };
+        /** FlowList */
+        FlowList: {
+            /** Data */
+            data: components["schemas"]["FlowSummary"][];
+        };
+        /** FlowResults */
+        FlowResults: {
+            /** Active */
+            active: number;
+            /** Completed */
+            completed: number;
+            /** Conversions */
+            conversions: number;
+            /** Entered */
+            entered: number;
+            /**
+             * Exited
+             * @description Enrolments that left early, by reason.
+             */
+            exited: {
+                [key: string]: number;
+            };
+            /** Failed */
+            failed: number;
+            messages: components["schemas"]["MessageFigures"];
+            /** Revenue */
+            revenue: number;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Steps */
+            steps: components["schemas"]["StepResults"][];
+            /** Waiting */
+            waiting: number;
+        };
+        /**
+         * FlowResultsSummary
+         * @description A flow's figures over a period (the list shows the last 30 days).
+         */
+        FlowResultsSummary: {
+            /** Clicked */
+            clicked: number;
+            /** Completed */
+            completed: number;
+            /** Conversions */
+            conversions: number;
+            /** Entered */
+            entered: number;
+            /** Opened */
+            opened: number;
+            /** Revenue */
+            revenue: number;
+            /** Sent */
+            sent: number;
+        };
+        /** FlowSummary */
+        FlowSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Has Unpublished Changes */
+            has_unpublished_changes: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Live At */
+            live_at: string | null;
+            /** Name */
+            name: string;
+            results_30d: components["schemas"]["FlowResultsSummary"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "live" | "paused" | "archived";
+            /**
+             * Trigger Label
+             * @description For example `Started Checkout` or a segment's name.
+             */
+            trigger_label: string;
+            /**
+             * Trigger Type
+             * @enum {string}
+             */
+            trigger_type: "metric" | "segment_entered" | "segment_exited" | "date_property" | "api";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Version
+             * @description The published version; null before the first.
+             */
+            version: number | null;
+        };
+        /** FlowTemplate */
+        FlowTemplate: {
+            /** @description Email steps (and a segment trigger) name the nil UUID: the draft made from the template asks for them, and publishing refuses them until chosen. */
+            definition: components["schemas"]["FlowDefinition-Output"];
+            /** Description */
+            description: string;
+            /** Key */
+            key: string;
+            /** Name */
+            name: string;
+        };
+        /** FlowTemplateList */
+        FlowTemplateList: {
+            /** Data */
+            data: components["schemas"]["FlowTemplate"][];
+        };
+        /** FlowTestRequest */
+        FlowTestRequest: {
+            /**
+             * Payload
+             * @description The trigger event's properties (or the API payload) to test with.
+             */
+            payload?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Profile Id
+             * Format: uuid
+             */
+            profile_id: string;
+        };
+        /** FlowTestResult */
+        FlowTestResult: {
+            /**
+             * Enters
+             * @description Whether the profile matches the flow's filters now.
+             */
+            enters: boolean;
+            /** Path */
+            path: components["schemas"]["FlowTestStep"][];
+            /** Reason */
+            reason?: string | null;
+        };
+        /** FlowTestStep */
+        FlowTestStep: {
+            /** Detail */
+            detail: string;
+            /**
+             * Outcome
+             * @description The output taken (`next`, `yes`, `no`, a branch), or what the step would do (`would_wait`, `would_send`, `would_skip`, ...).
+             */
+            outcome: string;
+            rendered?: components["schemas"]["RenderedMessage"] | null;
+            /** Step Id */
+            step_id: string;
+            /** Type */
+            type: string;
+            /** Webhook Body */
+            webhook_body?: string | null;
+        };
+        /**
+         * FlowUpdate
+         * @description Edits the draft; a live flow keeps running its published version until `publish`.
+         */
+        FlowUpdate: {
+            definition?: components["schemas"]["FlowDefinition-Input"] | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Layout
+             * @description Where the builder draws the trigger (`trigger`) and steps.
+             */
+            layout?: {
+                [key: string]: components["schemas"]["Position"];
+            } | null;
+            /** Name */
+            name?: string | null;
         };
         /** Group */
         "Group-Input": {
@@ -2860,6 +3850,39 @@ export interface components {
             /** Machine */
             machine: boolean;
         };
+        /** MessageFigures */
+        MessageFigures: {
+            /**
+             * Bounced
+             * @default 0
+             */
+            bounced: number;
+            /**
+             * Clicked
+             * @default 0
+             */
+            clicked: number;
+            /**
+             * Delivered
+             * @default 0
+             */
+            delivered: number;
+            /**
+             * Opened
+             * @default 0
+             */
+            opened: number;
+            /**
+             * Sent
+             * @default 0
+             */
+            sent: number;
+            /**
+             * Unsubscribed
+             * @default 0
+             */
+            unsubscribed: number;
+        };
         /** MessageList */
         MessageList: {
             /** Data */
@@ -2888,6 +3911,21 @@ export interface components {
         MetricList: {
             /** Data */
             data: components["schemas"]["Metric"][];
+        };
+        /**
+         * MetricTrigger
+         * @description Someone does an event (`Started Checkout`), optionally with properties that match.
+         */
+        MetricTrigger: {
+            /** Filters */
+            filters?: components["schemas"]["EventFilter"][];
+            /** Metric */
+            metric: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "metric";
         };
         /** Organization */
         Organization: {
@@ -2997,6 +4035,16 @@ export interface components {
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /**
+         * Position
+         * @description Where the builder draws the step; no effect on what the flow does.
+         */
+        Position: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
         };
         /** PreviewRequest */
         PreviewRequest: {
@@ -3128,6 +4176,11 @@ export interface components {
             /** Timezone */
             timezone?: string | null;
         };
+        /** ProfileFlows */
+        ProfileFlows: {
+            /** Data */
+            data: components["schemas"]["EnrolmentDetail"][];
+        };
         /**
          * ProfileImportCounts
          * @description The `result` of an `import.profiles` job (also its running counts in the checkpoint).
@@ -3211,31 +4264,16 @@ export interface components {
             data: components["schemas"]["ProfileSegment"][];
         };
         /** ProfileUpdate */
-        ProfileUpdate: {
-            /** Email */
-            email?: string | null;
-            /** External Id */
-            external_id?: string | null;
-            /** First Name */
-            first_name?: string | null;
-            /** Last Name */
-            last_name?: string | null;
-            location?: components["schemas"]["Location"] | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Properties
-             * @description Custom properties, merged into the stored ones.
-             */
-            properties?: {
+        "ProfileUpdate-Output": {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
                 [key: string]: unknown;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-            /**
-             * Unset
-             * @description Custom property names to remove.
-             */
+            };
+            /** Unset */
             unset?: string[];
         };
         /**
@@ -3247,6 +4285,39 @@ export interface components {
             per_minute: number;
             /** Per Second */
             per_second: number;
+        };
+        /** RandomBranch */
+        RandomBranch: {
+            /** Name */
+            name: string;
+            /** Weight */
+            weight: number;
+        };
+        /**
+         * RandomSplit
+         * @description One of 2 to 7 branches, chosen by weight, the same every time for an enrolment. Each
+         *     branch's name is an output.
+         */
+        RandomSplit: {
+            /** Branches */
+            branches: components["schemas"]["RandomBranch"][];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "random_split";
         };
         /** RateLimits */
         RateLimits: {
@@ -3318,6 +4389,30 @@ export interface components {
             data: components["schemas"]["Recipient-Output"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * Reentry
+         * @description Whether someone may enter again: every time the trigger fires, once ever, or at most once
+         *     per `period` counted from the start of their last enrolment. Segment and date triggers never
+         *     give one person two active enrolments, whatever the mode.
+         */
+        Reentry: {
+            /**
+             * Mode
+             * @default every_time
+             * @enum {string}
+             */
+            mode: "every_time" | "once" | "once_per_period";
+            period?: components["schemas"]["Duration"] | null;
+        };
+        /** RenderedMessage */
+        RenderedMessage: {
+            /** Html */
+            html: string;
+            /** Subject */
+            subject: string;
+            /** Text */
+            text: string | null;
         };
         /**
          * ScheduleRequest
@@ -3521,6 +4616,22 @@ export interface components {
             success: boolean;
         };
         /**
+         * SegmentTrigger
+         * @description Someone enters (or leaves) a segment of the same organization.
+         */
+        SegmentTrigger: {
+            /**
+             * Segment Id
+             * Format: uuid
+             */
+            segment_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "segment_entered" | "segment_exited";
+        };
+        /**
          * SegmentUpdate
          * @description Fields left out are left alone. A new definition starts a recompute.
          */
@@ -3530,6 +4641,48 @@ export interface components {
             description?: string | null;
             /** Name */
             name?: string | null;
+        };
+        /** SendEmail */
+        "SendEmail-Input": {
+            email: components["schemas"]["EmailSettings-Input"];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_email";
+        };
+        /** SendEmail */
+        "SendEmail-Output": {
+            email: components["schemas"]["herald__flows__definition__EmailSettings"];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_email";
         };
         /**
          * SendEmailRequest
@@ -3639,6 +4792,57 @@ export interface components {
              * @default true
              */
             verify_certificate: boolean;
+        };
+        /** StepResults */
+        StepResults: {
+            /**
+             * Active
+             * @description Enrolments due at this step now (a delay counting down).
+             */
+            active: number;
+            /** Conversions */
+            conversions: number;
+            messages: components["schemas"]["MessageFigures"];
+            /** Name */
+            name: string | null;
+            /**
+             * Outcomes
+             * @description How often each output (or outcome: sent, skipped, draft) was taken.
+             */
+            outcomes: {
+                [key: string]: number;
+            };
+            /** Revenue */
+            revenue: number;
+            /** Step Id */
+            step_id: string;
+            /** Type */
+            type: string;
+            /**
+             * Waiting
+             * @description Enrolments on this wait step now.
+             */
+            waiting: number;
+        };
+        /** StepRun */
+        StepRun: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Message Id */
+            message_id: string | null;
+            /** Outcome */
+            outcome: string;
+            /** Step Id */
+            step_id: string;
+            /** Step Type */
+            step_type: string;
         };
         /** Suppression */
         Suppression: {
@@ -4068,6 +5272,56 @@ export interface components {
              */
             profile_id: string;
         };
+        /**
+         * TriggerSplit
+         * @description Output `yes` when the trigger event's properties (or the API call's payload) match every
+         *     filter, else `no`.
+         */
+        TriggerSplit: {
+            /** Filters */
+            filters: components["schemas"]["EventFilter"][];
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "trigger_split";
+        };
+        /**
+         * UpdateProfile
+         * @description Set, unset or increment custom properties of the profile.
+         */
+        UpdateProfile: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "update_profile";
+            update: components["schemas"]["ProfileUpdate-Output"];
+        };
         /** Usage */
         Usage: {
             /** Per Minute */
@@ -4202,6 +5456,115 @@ export interface components {
             /** Variant */
             variant: string;
         };
+        /** WaitEvent */
+        WaitEvent: {
+            /** Filters */
+            filters?: components["schemas"]["EventFilter"][];
+            /** Metric */
+            metric: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "event";
+        };
+        /** WaitSegment */
+        WaitSegment: {
+            /**
+             * Segment Id
+             * Format: uuid
+             */
+            segment_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "segment_entered";
+        };
+        /**
+         * WaitStep
+         * @description Wait until the profile does an event (or enters a segment), for at most `timeout`:
+         *     output `yes` when it happened, `no` when the time ran out.
+         */
+        WaitStep: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            timeout: components["schemas"]["Duration"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "wait";
+            /** Wait For */
+            wait_for: components["schemas"]["WaitEvent"] | components["schemas"]["WaitSegment"];
+        };
+        /** Webhook */
+        "Webhook-Input": {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "webhook";
+            webhook: components["schemas"]["WebhookSettings-Input"];
+        };
+        /** Webhook */
+        "Webhook-Output": {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "webhook";
+            webhook: components["schemas"]["herald__flows__definition__WebhookSettings"];
+        };
+        /**
+         * WebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        "WebhookSettings-Input": {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
+        };
         /** WindowLimit */
         WindowLimit: {
             /**
@@ -4244,6 +5607,129 @@ export interface components {
             per_minute?: number | null;
             /** Per Second */
             per_second?: number | null;
+        };
+        /** EmailSettings */
+        herald__email__schemas__EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
+            /**
+             * Provider
+             * @enum {string}
+             */
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /** EmailSettings */
+        herald__flows__definition__EmailSettings: {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
+        };
+        /** ProfileUpdate */
+        herald__flows__definition__ProfileUpdate: {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
+                [key: string]: unknown;
+            };
+            /** Unset */
+            unset?: string[];
+        };
+        /**
+         * WebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        herald__flows__definition__WebhookSettings: {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
+        };
+        /** WebhookSettings */
+        herald__flows__schemas__WebhookSettings: {
+            /**
+             * Signing Secret
+             * @description Signs every webhook step's request (the Herald-Signature header).
+             */
+            signing_secret: string;
+        };
+        /** ProfileUpdate */
+        herald__profiles__schemas__ProfileUpdate: {
+            /** Email */
+            email?: string | null;
+            /** External Id */
+            external_id?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            location?: components["schemas"]["Location"] | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Properties
+             * @description Custom properties, merged into the stored ones.
+             */
+            properties?: {
+                [key: string]: unknown;
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Unset
+             * @description Custom property names to remove.
+             */
+            unset?: string[];
         };
     };
     responses: never;
@@ -5693,7 +7179,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EmailSettings"];
+                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -5753,7 +7239,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EmailSettings"];
+                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -5814,6 +7300,1256 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_flow_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowTemplateList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_flows: {
+        parameters: {
+            query?: {
+                status?: ("draft" | "live" | "paused" | "archived") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_flow_from_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowFromTemplate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_flow_webhook_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rotate_flow_webhook_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    archive_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    duplicate_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    enrol_in_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrolRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_flow_enrolments: {
+        parameters: {
+            query?: {
+                status?: ("active" | "waiting" | "completed" | "exited" | "failed") | null;
+                step_id?: string | null;
+                profile_id?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_flow_enrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_flow_enrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pause_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    publish_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    flow_results: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowResults"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resume_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the flow's status. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_flow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowTestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowTestResult"];
                 };
             };
             /** @description Unauthorized */
@@ -7301,7 +10037,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProfileUpdate"];
+                "application/json": components["schemas"]["herald__profiles__schemas__ProfileUpdate"];
             };
         };
         responses: {
@@ -7372,6 +10108,64 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_profile_flows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileFlows"];
                 };
             };
             /** @description Unauthorized */

@@ -39,13 +39,7 @@ export const AREAS: readonly Area[] = [
   },
   { label: "Suppressions", path: "/suppressions", icon: IconBan, group: "Audience" },
   { label: "Campaigns", path: "/campaigns", icon: IconSend, group: "Messaging" },
-  {
-    label: "Flows",
-    path: "/flows",
-    icon: IconHierarchy2,
-    group: "Messaging",
-    planned: "Flows will send messages automatically when something happens, such as a welcome series or an abandoned cart reminder.",
-  },
+  { label: "Flows", path: "/flows", icon: IconHierarchy2, group: "Messaging" },
   { label: "Templates", path: "/templates", icon: IconTemplate, group: "Messaging" },
   // A message's page is reached from the outbox (and from profiles).
   { label: "Outbox", path: "/outbox", icon: IconMail, group: "Messaging", also: ["/messages"] },

@@ -11,6 +11,7 @@ import { PropertiesTable } from "../../components/PropertiesTable";
 import { QueryResult } from "../../components/QueryResult";
 import { ErrorState, NotFoundState } from "../../components/States";
 import { formatDateTime, profileLabel } from "../../lib/format";
+import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
 import { ProfileTimeline } from "./ProfileTimeline";
 
@@ -81,6 +82,9 @@ function ProfileDetails({ profile }: { profile: Profile }) {
             </Section>
             <Section title="Segments">
               <ProfileSegments profileId={profile.id} />
+            </Section>
+            <Section title="Flows">
+              <ProfileFlows profileId={profile.id} />
             </Section>
             <Section title="Location">
               <Location profile={profile} />

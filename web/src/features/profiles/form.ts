@@ -1,12 +1,16 @@
 /** The profile forms (New profile, Edit profile): their values, what they check, and the request
  * bodies they send. `PATCH /api/profiles/{id}` changes only the fields it is sent: null clears a
  * field, custom properties merge into the stored ones, and `unset` names the ones to remove. */
+import type { paths } from "../../api/schema";
 import type { Profile, Schemas } from "../../api/client";
 import { isJsonObject, parseJson } from "../../lib/json";
 import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 
 export type ProfileCreate = Schemas["ProfileCreate"];
-export type ProfileUpdate = Schemas["ProfileUpdate"];
+// By operation, not by schema name: a flow's update-profile step has a model of the same name.
+export type ProfileUpdate = NonNullable<
+  paths["/api/profiles/{profile_id}"]["patch"]["requestBody"]
+>["content"]["application/json"];
 type LocationBody = Schemas["Location"];
 
 export const IDENTITY_FIELDS = [...IDENTIFIER_FIELDS, ...DESCRIPTIVE_FIELDS] as const;

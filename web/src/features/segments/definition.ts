@@ -646,8 +646,9 @@ const PART_LABELS: Record<string, string> = {
   filters: "Property filters",
 };
 
-/** "filters[0].property" -> "Property filter 1, property"; "metric" -> "Event". */
-function partLabel(part: string): string {
+/** "filters[0].property" -> "Property filter 1, property"; "metric" -> "Event". The flow builder
+ * names the parts of its event filters the same way. */
+export function partLabel(part: string): string {
   const filter = /^filters\[(\d+)\](?:\.(.+))?$/.exec(part);
   if (filter) {
     const inner = filter[2] ? `, ${PART_LABELS[filter[2]]?.toLowerCase() ?? filter[2]}` : "";
@@ -657,7 +658,7 @@ function partLabel(part: string): string {
 }
 
 /** Pydantic's wording for an empty text or an unchosen id, as a person would say it. */
-function plainReason(reason: string): string {
+export function plainReason(reason: string): string {
   if (/^String should have at least 1 character/.test(reason)) return "missing";
   if (/^Input should be a valid UUID/.test(reason)) return "choose one";
   return reason;

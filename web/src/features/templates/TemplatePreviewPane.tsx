@@ -162,8 +162,9 @@ function optionLabel(profile: Profile): string {
   return profile.email && label !== profile.email ? `${label} (${profile.email})` : label;
 }
 
-/** Searches profiles as you type (email, phone, external id, name). */
-function ProfilePicker({ value, onChange }: { value: Profile | null; onChange: (profile: Profile | null) => void }) {
+/** Searches profiles as you type (email, phone, external id, name). The flow builder's trial
+ * uses it too. */
+export function ProfilePicker({ value, onChange }: { value: Profile | null; onChange: (profile: Profile | null) => void }) {
   const [search, setSearch] = useState("");
   // Once a profile is chosen the box shows its label; that is not a new search.
   const query = value && search === optionLabel(value) ? "" : search.trim();

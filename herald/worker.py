@@ -231,6 +231,7 @@ def register_sweep(name: str, *, rekicks: bool = False) -> Callable[[SweepFuncti
 
 def run_sweeps(*, after_lost_worker: bool = False) -> dict[str, int]:
     """Run every sweep; or, `after_lost_worker`, the re-kicking ones with the clock ahead."""
+    import_task_modules()  # the sweeps register as their modules are imported
     counts: dict[str, int] = {}
     for name, function in _sweeps.items():
         if after_lost_worker and name not in _rekicking_sweeps:
@@ -249,7 +250,6 @@ def run_sweeps(*, after_lost_worker: bool = False) -> dict[str, int]:
 
 @huey.periodic_task(crontab(minute="*"), name="herald.sweep")  # type: ignore[untyped-decorator]
 def sweep() -> dict[str, int]:
-    import_task_modules()
     return run_sweeps()
 
 

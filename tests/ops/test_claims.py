@@ -80,6 +80,9 @@ def test_a_silent_process_loses_its_claims_within_half_a_minute(
 def test_a_stopped_process_releases_its_claims_at_once(
     backend: Backend, database: Database
 ) -> None:
+    # Kicks wait in the queue here, rather than run inline, to be seen.
+    huey._immediate = False
+    huey.flush()
     registration = processes.register(database, "worker")
     try:
         job_id = _running_job(database, registration.id)
@@ -89,6 +92,9 @@ def test_a_stopped_process_releases_its_claims_at_once(
     with database.transaction() as session:
         stopped = session.get(Process, registration.id)
         assert stopped is not None and stopped.stopped_at is not None
+    # Stopping kicked what it held at once, and anyone may take it.
+    kicked = [huey.dequeue() for _ in range(huey.pending_count())]
+    assert [task.args for task in kicked if task.name == "herald.jobs.run"] == [(str(job_id),)]
     assert _claim(database, job_id)
 
 

@@ -36,6 +36,7 @@ from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
 from herald.messaging.routes import router as tracking_router
 from herald.messaging.routes import suppressions_router
+from herald.observability.requests import RequestObservabilityMiddleware
 from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.ratelimit.middleware import install_rate_limits
@@ -130,6 +131,8 @@ def create_app(
     install_rate_limits(app)
     # Outermost: even a refusal (401, 413) must be readable by the website that sent the event.
     app.add_middleware(IngestionCorsMiddleware)
+    # Outside everything: every answer, refusals included, is counted and has a request id.
+    app.add_middleware(RequestObservabilityMiddleware)
     # Ingestion first: a request is matched against the routes in this order, and the tracking
     # endpoints take the most requests by far (single events at thousands a second).
     routers = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import os
 import secrets
 import sys
@@ -53,10 +52,35 @@ def _settings() -> Settings:
     except ConfigurationError as exc:
         err_console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _share_metrics(settings)
+    from herald.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Point prometheus-client at the machine's metrics directory, so that /metrics adds up
+    every Herald process's counters; it must happen before prometheus-client is imported."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return
+    directory = settings.resolved_metrics_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err_console.print(f"[yellow]Metrics are per process: {directory}: {exc}[/yellow]")
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    from herald.observability.logs import uvicorn_log_config
+
+    config = uvicorn_log_config(settings.log_format)
+    if config is None:
+        return {}
+    # JSON: Herald's middleware writes the access lines (without query strings).
+    return {"log_config": config, "access_log": False}
 
 
 def _prepare(settings: Settings) -> None:
@@ -102,6 +126,8 @@ def _serve(
         port=port or settings.port,
         log_level=settings.log_level,
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **_uvicorn_logging(settings),
     )
 
 
@@ -145,6 +171,9 @@ def serve(
         "port": port or settings.port,
         "log_level": settings.log_level,
         "proxy_headers": True,
+        # On SIGTERM: stop accepting, finish the requests in flight, for up to the grace period.
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        **_uvicorn_logging(settings),
     }
     if workers == 1:
         _run_uvicorn(server_app(), **options)
@@ -174,18 +203,40 @@ def server_app() -> FastAPI:
     return app
 
 
-def _consumer(workers: int, periodic: bool, *, embedded: bool = False) -> object:
+def _consumer(
+    settings: Settings, workers: int, periodic: bool, *, embedded: bool = False
+) -> object:
     from huey.consumer import Consumer
 
-    from herald.worker import huey
+    from herald.worker import OncePerPeriodScheduler, huey
 
-    class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+    class HeraldConsumer(Consumer):  # type: ignore[misc]
+        scheduler_class = OncePerPeriodScheduler
+
+    class EmbeddedConsumer(HeraldConsumer):
         # Beside uvicorn in one process, uvicorn owns the signals.
         def _set_signal_handlers(self) -> None:
             pass
 
-    consumer_class = EmbeddedConsumer if embedded else Consumer
-    return consumer_class(huey, workers=workers, periodic=periodic, worker_type="thread")
+    consumer_class = EmbeddedConsumer if embedded else HeraldConsumer
+    # SIGTERM (what systemd and container runtimes send) drains like Ctrl-C: the tasks in hand
+    # finish within the grace period; a second signal stops at once.
+    return consumer_class(
+        huey,
+        workers=workers,
+        periodic=periodic,
+        worker_type="thread",
+        graceful_signal="TERM",
+        shutdown_timeout=settings.shutdown_grace_seconds,
+    )
+
+
+def _register(role: str) -> Any:
+    """Join the registry of live processes (herald.system.processes)."""
+    from herald.db import get_database
+    from herald.system.processes import register
+
+    return register(get_database(), role)
 
 
 @app.command()
@@ -197,21 +248,29 @@ def worker(
 
     settings = _settings()
     _prepare(settings)
+    registration = _register("worker")
     stop_pumps = start_pumps()
     try:
-        _consumer(workers, periodic=False).run()  # type: ignore[attr-defined]
+        _consumer(settings, workers, periodic=False).run()  # type: ignore[attr-defined]
     finally:
+        # Tasks and pumps have finished (or the grace period ran out): what this process still
+        # holds is released and kicked now, not left for the sweep to find stale.
         stop_pumps()
+        registration.stop()
 
 
 @app.command()
 def scheduler() -> None:
-    """Run the periodic tasks (run exactly one of these)."""
+    """Run the periodic tasks (one per machine is safe: each periodic task runs once a period)."""
     settings = _settings()
     _prepare(settings)
+    registration = _register("scheduler")
     # A consumer with no spare workers would still execute the periodic tasks it enqueues,
     # so it runs one worker thread for them alone.
-    _consumer(1, periodic=True).run()  # type: ignore[attr-defined]
+    try:
+        _consumer(settings, 1, periodic=True).run()  # type: ignore[attr-defined]
+    finally:
+        registration.stop()
 
 
 @app.command()
@@ -223,16 +282,33 @@ def run(host: HostOption = None, port: PortOption = None) -> None:
     _migrate(settings)
     _prepare(settings)
     _first_run_setup(settings, host or settings.host, port or settings.port)
-    consumer = _consumer(settings.embedded_workers, periodic=True, embedded=True)
+    registration = _register("run")
+    _release_previous_run()
+    consumer = _consumer(settings, settings.embedded_workers, periodic=True, embedded=True)
     consumer.start()  # type: ignore[attr-defined]
     stop_pumps = start_pumps()
 
     def stop_worker() -> None:
-        # In the app's shutdown, which runs on SIGINT and SIGTERM alike: in-flight tasks finish.
+        # In the app's shutdown, which runs on SIGINT and SIGTERM alike: in-flight tasks finish
+        # within the grace period, then what is still held is released.
         stop_pumps()
         consumer.stop(graceful=True)  # type: ignore[attr-defined]
+        registration.stop()
 
     _serve(settings, host, port, on_shutdown=(stop_worker,))
+
+
+def _release_previous_run() -> None:
+    """The previous `herald run` on this machine is dead (its port and data are ours now): what
+    it claimed is taken over at once, not after its heartbeats go stale."""
+    from herald.db import get_database
+    from herald.system.processes import mark_previous_instances_stopped
+    from herald.worker import run_sweeps
+
+    with get_database().transaction() as session:
+        released = mark_previous_instances_stopped(session, "run")
+    if released:
+        run_sweeps(after_lost_worker=True)
 
 
 def _first_run_setup(settings: Settings, host: str, port: int) -> None:

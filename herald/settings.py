@@ -34,11 +34,22 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     # Embedded mode runs this many worker threads beside the API.
     embedded_workers: int = Field(default=2, ge=1, le=32)
+    # On SIGTERM (or Ctrl-C), how long workers finish the tasks they are in and API processes
+    # the requests they are serving before they stop; what a worker still holds then is released.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
     session_days: int = Field(default=14, ge=1, le=365)
     # PostgreSQL memory for each sort or hash of a full segment computation: with the server's
     # usual 4MB, grouping a month of events per profile spilled to disk and took 3x as long.
     segment_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     log_level: str = "info"
+    # "json": one JSON object a line, with request, organization and message ids (no bodies,
+    # query strings or addresses); "text" for people reading a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics answers only `Authorization: Bearer <this token>`; unset, /metrics is off.
+    metrics_token: str | None = None
+    # Where the processes of this machine keep their metric values for /metrics to add up;
+    # default <data dir>/metrics. Empty it when the machine boots (systemd RuntimeDirectory).
+    metrics_dir: Path | None = None
     # Rate limits (docs/rate-limits.md). Off only to measure what they cost (bench/ingest.py).
     rate_limits: bool = True
     # The most an owner may set for their organization, per window (for an organization and for
@@ -68,6 +79,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'herald.db').resolve()}"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,16 +13,21 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from huey import Huey, crontab
+from huey.consumer import Scheduler
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import get_database, on_commit, utcnow
+from herald.db import Database, get_database, on_commit, utcnow
+from herald.models import PeriodicRun
+from herald.observability.metrics import SWEEP_REQUEUES
+from herald.system import processes
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ TASK_MODULES = (
     "herald.campaigns.tasks",
     "herald.analytics.tasks",
     "herald.flows.tasks",
+    "herald.system.tasks",
 )
 
 
@@ -158,9 +164,7 @@ def claim_many(
         return set()
     now = utcnow()
     waiting = model.status == pending if ready is None else sa.and_(model.status == pending, ready)
-    takeable = sa.or_(
-        waiting, sa.and_(model.status == running, model.heartbeat_at < now - stale_after)
-    )
+    takeable = sa.or_(waiting, abandoned(model, now, stale_after=stale_after, running=running))
     chosen: sa.ColumnElement[bool] = model.id.in_(list(row_ids))
     if session.get_bind().dialect.name == "postgresql":
         chosen = model.id.in_(
@@ -169,39 +173,76 @@ def claim_many(
     result = session.execute(
         sa.update(model)
         .where(chosen, takeable)
-        .values(status=running, heartbeat_at=now, attempts=model.attempts + 1)
+        .values(
+            status=running,
+            heartbeat_at=now,
+            attempts=model.attempts + 1,
+            claimed_by=processes.current_process_id(),
+        )
         .returning(model.id)
         .execution_options(synchronize_session=False)
     )
     return set(result.scalars())
 
 
+def abandoned(
+    model: type[Any], now: datetime, *, stale_after: timedelta, running: str = "running"
+) -> sa.ColumnElement[bool]:
+    """A claimed row whose worker is gone: its heartbeat is older than `stale_after`, or the
+    process that claimed it stopped or went silent (herald.system.processes), which is known
+    within about half a minute."""
+    return sa.and_(
+        model.status == running,
+        sa.or_(
+            model.heartbeat_at < now - stale_after,
+            processes.abandoned_by_process(model.claimed_by, now),
+        ),
+    )
+
+
 # --- The sweep ----------------------------------------------------------------------------------
 
 SweepFunction = Callable[[Session, datetime], int]
 _sweeps: dict[str, SweepFunction] = {}
+_rekicking_sweeps: set[str] = set()
+# When a worker is found dead, the kicks it had taken from the queue but not yet acted on are
+# lost with it; rows waiting for a kick are re-kicked as if this much time had passed (longer
+# than any sweep's grace for a kick), instead of a minute later by the periodic sweep.
+LOST_KICKS_LOOKAHEAD = timedelta(seconds=61)
 
 
-def register_sweep(name: str) -> Callable[[SweepFunction], SweepFunction]:
+def register_sweep(name: str, *, rekicks: bool = False) -> Callable[[SweepFunction], SweepFunction]:
     """Register a function that re-sends kicks for rows left pending or stale.
 
     It receives a session and the current time, enqueues with `enqueue_after_commit`, and returns
-    how many kicks it re-sent. It must be cheap when there is nothing to do.
+    how many kicks it re-sent. It must be cheap when there is nothing to do. A sweep that
+    `rekicks` work rows (rather than, say, deleting expired ones) also runs when a dead worker
+    is found, with a clock LOST_KICKS_LOOKAHEAD ahead: a kick sent twice is harmless, since
+    workers claim rows.
     """
 
     def decorator(function: SweepFunction) -> SweepFunction:
         _sweeps[name] = function
+        if rekicks:
+            _rekicking_sweeps.add(name)
         return function
 
     return decorator
 
 
-def run_sweeps() -> dict[str, int]:
+def run_sweeps(*, after_lost_worker: bool = False) -> dict[str, int]:
+    """Run every sweep; or, `after_lost_worker`, the re-kicking ones with the clock ahead."""
+    import_task_modules()  # the sweeps register as their modules are imported
     counts: dict[str, int] = {}
     for name, function in _sweeps.items():
+        if after_lost_worker and name not in _rekicking_sweeps:
+            continue
+        now = utcnow() + (LOST_KICKS_LOOKAHEAD if after_lost_worker else timedelta(0))
         try:
             with get_database().transaction() as session:
-                counts[name] = function(session, utcnow())
+                counts[name] = function(session, now)
+            if counts[name]:
+                SWEEP_REQUEUES.labels(name).inc(counts[name])
         except Exception:
             # One broken sweep must not starve the others.
             logger.exception("sweep %s failed", name)
@@ -210,8 +251,53 @@ def run_sweeps() -> dict[str, int]:
 
 @huey.periodic_task(crontab(minute="*"), name="herald.sweep")  # type: ignore[untyped-decorator]
 def sweep() -> dict[str, int]:
-    import_task_modules()
     return run_sweeps()
+
+
+# --- Periodic tasks, once per period ------------------------------------------------------------
+
+
+def claim_period(database: Database, task: str, period: datetime) -> bool:
+    """True for the first caller naming this task and period: its scheduler enqueues the task.
+    An insert into `periodic_runs`' primary key is the lock, on SQLite and PostgreSQL alike, so
+    any number of schedulers (one per machine) run each periodic task once per period."""
+    try:
+        with database.transaction() as session:
+            session.add(
+                PeriodicRun(task=task, period=period, process_id=processes.current_process_id())
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class OncePerPeriodScheduler(Scheduler):  # type: ignore[misc]
+    """Huey's scheduler, enqueueing a periodic task only when this process wins its period."""
+
+    def enqueue_periodic_tasks(self, now: datetime | None) -> None:
+        # Huey looks once a minute (from when it started, not at the top of the minute); the
+        # minute of its UTC clock is the period, so of schedulers looking at different seconds
+        # the first in each minute enqueues.
+        if now is None:
+            now = self.huey._get_timestamp()
+        period = now.replace(second=0, microsecond=0, tzinfo=UTC)
+        for task in self.huey.read_periodic(now):
+            try:
+                if not claim_period(get_database(), task.name, period):
+                    logger.debug("periodic task %s already ran for %s", task.name, period)
+                    continue
+                self.huey.enqueue(task)
+            except Exception:
+                logger.exception("could not enqueue periodic task %s", task.name)
+
+
+PERIODIC_RUNS_KEPT = timedelta(days=1)
+
+
+@register_sweep("periodic-runs")
+def forget_periodic_runs(session: Session, now: datetime) -> int:
+    session.execute(sa.delete(PeriodicRun).where(PeriodicRun.period < now - PERIODIC_RUNS_KEPT))
+    return 0
 
 
 # --- Pumps --------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from herald.email.providers import (
 )
 from herald.messaging import consent, ledger, suppression, tracking
 from herald.models import EmailSettings, EmailTemplate, Message, Organization, Profile
+from herald.observability.metrics import MESSAGES
 from herald.security import decrypt
 from herald.settings import get_settings
 from herald.templates.rendering import (
@@ -59,7 +60,7 @@ from herald.templates.rendering import (
     parts_of,
     render_email,
 )
-from herald.worker import claim_many, enqueue_after_commit
+from herald.worker import abandoned, claim_many, enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -647,6 +648,8 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     if sent:
         ledger.bulk_update(session, Message, sent)
         ledger.add_events(session, ledger.SENT, sent_events, at=now)
+    for prepared, handed in done:
+        MESSAGES.labels(prepared.provider.name, handed[0]).inc()
     return outcomes
 
 
@@ -790,14 +793,14 @@ _heartbeats = _Heartbeats()
 
 def find_messages_to_kick(session: Session, now: datetime, limit: int = 1000) -> list[uuid.UUID]:
     """Queued messages whose time came more than KICK_GRACE ago (their kick was lost, or they
-    wait for a retry), and sending ones whose worker stopped heartbeating."""
+    wait for a retry), and sending ones whose worker is gone."""
     due = sa.func.coalesce(Message.send_after, Message.created_at)
     rows = session.scalars(
         sa.select(Message.id)
         .where(
             sa.or_(
                 sa.and_(Message.status == ledger.QUEUED, due <= now - KICK_GRACE),
-                sa.and_(Message.status == ledger.SENDING, Message.heartbeat_at < now - STALE_AFTER),
+                abandoned(Message, now, stale_after=STALE_AFTER, running=ledger.SENDING),
             )
         )
         .order_by(Message.created_at)

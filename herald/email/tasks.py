@@ -19,7 +19,7 @@ def send_email(*message_ids: str) -> dict[str, str]:
     return {str(message_id): outcome for message_id, outcome in outcomes.items()}
 
 
-@register_sweep("email.messages")
+@register_sweep("email.messages", rekicks=True)
 def kick_waiting_messages(session: Session, now: datetime) -> int:
     message_ids = [str(m) for m in service.find_messages_to_kick(session, now)]
     for start in range(0, len(message_ids), service.BATCH_SIZE):

@@ -48,6 +48,7 @@ from herald.events.pgtext import (
 )
 from herald.models import AnonymousId, Event, EventKey, Metric, Profile, ProfileChange
 from herald.models.event import METRIC_SHARDS
+from herald.observability.metrics import EVENTS_INGESTED
 from herald.pagination import newest_first_page
 from herald.profiles.identity import ProfileRef, resolve
 from herald.tenancy.scope import scoped
@@ -148,7 +149,7 @@ def ingest(
     marks.mark_hours(session, org_id, [items[i].time or call.now for i in live])
     if postgres and len(live) <= SMALL_BATCH:
         _settle_claims(call, live, first_index, _store_small(call, live, first_index))
-        return outcomes
+        return _counted(outcomes, source)
     live = _claim_unique_ids(call, live, first_index)
     if live:
         _store_events(call, live)
@@ -156,6 +157,20 @@ def ingest(
             session, org_id, [(items[i].name, items[i].time or call.now) for i in live], postgres
         )
         _record_event_changes(call, live)
+    return _counted(outcomes, source)
+
+
+def _counted(outcomes: list[Outcome], source: str) -> list[Outcome]:
+    """Count a batch's outcomes for /metrics (herald_events_ingested_total)."""
+    rejected = sum(1 for o in outcomes if o.error is not None)
+    duplicates = sum(1 for o in outcomes if o.error is None and o.duplicate)
+    for outcome, count in (
+        ("stored", len(outcomes) - rejected - duplicates),
+        ("duplicate", duplicates),
+        ("rejected", rejected),
+    ):
+        if count:
+            EVENTS_INGESTED.labels(outcome, source).inc(count)
     return outcomes
 
 

@@ -235,7 +235,10 @@ def _finish(
 
 
 def find_jobs_to_kick(session: Session, now: datetime) -> list[uuid.UUID]:
-    """Pending jobs whose time has come and whose kick is overdue, and running ones gone stale."""
+    """Pending jobs whose time has come and whose kick is overdue, and running ones whose worker
+    is gone."""
+    from herald.worker import abandoned
+
     rows = session.scalars(
         sa.select(Job.id)
         .where(
@@ -243,7 +246,7 @@ def find_jobs_to_kick(session: Session, now: datetime) -> list[uuid.UUID]:
                 sa.and_(Job.status == "pending", Job.run_after <= now - KICK_GRACE),
                 # A retry waits for its delay, then only the sweep can wake it.
                 sa.and_(Job.status == "pending", Job.run_after <= now, Job.attempts > 0),
-                sa.and_(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER),
+                abandoned(Job, now, stale_after=STALE_AFTER),
             )
         )
         .limit(1000)

@@ -17,7 +17,7 @@ def run_job(job_id: str) -> str:
     return service.execute_job(get_database(), uuid.UUID(job_id))
 
 
-@register_sweep("jobs")
+@register_sweep("jobs", rekicks=True)
 def kick_waiting_jobs(session: Session, now: datetime) -> int:
     job_ids = service.find_jobs_to_kick(session, now)
     for job_id in job_ids:

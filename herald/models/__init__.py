@@ -20,6 +20,7 @@ from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
 from herald.models.sms import InboundSms, SmsSettings
+from herald.models.system import PeriodicRun, Process
 
 __all__ = [
     "AnalyticsDirtyHour",
@@ -53,6 +54,8 @@ __all__ = [
     "Metric",
     "Organization",
     "OrganizationRateLimits",
+    "PeriodicRun",
+    "Process",
     "Profile",
     "ProfileChange",
     "Segment",

@@ -83,6 +83,8 @@ class Message(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process (herald.models.Process) holding the claim: when it is gone, so is the claim.
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     # Not before this time (scheduled sends); NULL means at once.
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider: Mapped[str | None] = mapped_column(sa.String(32))

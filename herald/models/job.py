@@ -53,6 +53,8 @@ class Job(Base):
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Refreshed while a worker holds the job; a stale heartbeat means the worker died.
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process (herald.models.Process) holding the claim: when it is gone, so is the claim.
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

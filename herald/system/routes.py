@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel
 
 from herald.db import get_database
-from herald.errors import FieldError, ServiceUnavailable
+from herald.errors import FieldError, NotAuthenticated, NotFound, ServiceUnavailable
 from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
 from herald.worker import queue_is_reachable
@@ -79,3 +80,22 @@ def readyz() -> Readiness:
         names = ", ".join(f.field for f in failures)
         raise ServiceUnavailable(f"not ready: {names} unreachable", failures, code="not_ready")
     return Readiness(status="ok", checks=results)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(authorization: str | None = Header(default=None)) -> Response:
+    """Prometheus metrics of every Herald process on this machine (docs/operations.md); only
+    for `Authorization: Bearer $HERALD_METRICS_TOKEN`, and off while no token is set."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from herald.observability.metrics import exposition
+
+    token = get_settings().metrics_token
+    if not token:
+        raise NotFound("metrics are off: set HERALD_METRICS_TOKEN to turn them on")
+    if not hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
+        raise NotAuthenticated(
+            "send the metrics token as 'Authorization: Bearer …'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from herald.db import Database, get_database, on_commit
 from herald.errors import NotAuthenticated, PermissionDenied
 from herald.models import ApiKey, User, UserSession
+from herald.observability.logs import note_organization
 from herald.ratelimit.policy import Kind, admit, admit_async
 from herald.security import hash_token
 from herald.settings import get_settings
@@ -210,6 +211,7 @@ def _session_principal(request: Request, session: DbSession) -> Principal | None
 
 def admitted(request: Request, session: Session, principal: Principal, kind: Kind) -> Principal:
     """The principal, once its request is counted against its rate limits (or refused)."""
+    note_organization(principal.org_id)
     admit(request.scope, kind, principal.org_id, principal.actor_id, session)
     return principal
 
@@ -254,6 +256,7 @@ async def ingestion_principal(request: Request) -> Principal:
         principal = _principal(hit.kind, hit.org_id, hit.key_id)
     else:
         principal = await run_in_threadpool(_lookup_key, token)
+    note_organization(principal.org_id)
     await admit_async(request.scope, "ingestion", principal.org_id, principal.actor_id)
     return principal
 

@@ -122,10 +122,11 @@ def _queue(
     template_id: uuid.UUID,
     profiles: list[Profile],
     *,
-    source: str = "flow",
+    source: str = "test",
     source_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
-    """Marketing messages to these profiles (from a flow step: no send gate asks about it)."""
+    """Marketing messages to these profiles, from a source no send gate asks about (flows and
+    campaigns have gates, which would skip messages of a flow or campaign that does not exist)."""
     with database.transaction() as session:
         outcomes = messages.queue_emails(
             session,

@@ -122,7 +122,7 @@ def _queue(
     template_id: uuid.UUID,
     profiles: list[Profile],
     *,
-    source: str = "test",
+    source: str = "transactional",
     source_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     """Marketing messages to these profiles, from a source no send gate asks about (flows and

@@ -9,7 +9,6 @@ from tests.e2e.helpers import field, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dashboard_build")]
 
-PLANNED_AREAS = ["Flows", "Analytics"]
 BUILT_AREAS = [
     "Profiles",
     "Imports",
@@ -17,8 +16,10 @@ BUILT_AREAS = [
     "Segments",
     "Suppressions",
     "Campaigns",
+    "Flows",
     "Templates",
     "Outbox",
+    "Analytics",
 ]
 
 
@@ -59,23 +60,16 @@ def test_sign_in_returns_to_the_page_asked_for_then_sign_out(page, herald_server
 def test_navigation_reaches_every_area(page, herald_server, screenshot) -> None:
     sign_in(page, herald_server.email, herald_server.password)
     nav = page.get_by_role("navigation", name="Areas")
-    for name in [*BUILT_AREAS, *PLANNED_AREAS, "Send your first event", "Settings"]:
+    # ("Send your first event" leaves the navigation once the organization has events, which
+    # other tests of this server may have sent.)
+    for name in [*BUILT_AREAS, "Overview", "Settings"]:
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     for area in BUILT_AREAS:
         nav.get_by_role("link", name=area).click()
         page.get_by_role("heading", name=area, level=1).wait_for()
         expect(page.get_by_text("Not built yet")).to_have_count(0)
         assert nav.get_by_role("link", name=area).get_attribute("aria-current") == "page"
-    for area in PLANNED_AREAS:
-        nav.get_by_role("link", name=area).click()
-        page.get_by_role("heading", name=area, level=1).wait_for()
-        expect(page.get_by_text("Not built yet")).to_be_visible()
-        expect(
-            page.get_by_text(f"{area} is not part of this version of Herald yet.")
-        ).to_be_visible()
-        assert page.get_by_role("table").count() == 0  # no made-up data
-        assert nav.get_by_role("link", name=area).get_attribute("aria-current") == "page"
-    screenshot(page, "planned-area")
+    # Every area is built: no screen says "Not built yet" any more.
     page.goto("/no/such/page")
     page.get_by_role("heading", name="Page not found").wait_for()
     screenshot(page, "not-found")

@@ -93,7 +93,9 @@ def create_app(
     settings = settings or get_settings()
     settings.resolved_secret_key()  # refuse a weak or missing key before serving anything
     configure_database(settings.resolved_database_url)
-    configure_queue(redis_url=settings.redis_url, data_dir=settings.data_dir)
+    configure_queue(
+        redis_url=settings.redis_url, data_dir=settings.data_dir, name=settings.queue_name
+    )
     # Job handlers register on import; a request may run a job inline (immediate queues).
     import_task_modules()
     configure_rate_limits(settings.redis_url)

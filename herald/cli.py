@@ -90,7 +90,9 @@ def _prepare(settings: Settings) -> None:
     from herald.worker import configure_queue, import_task_modules
 
     configure_database(settings.resolved_database_url)
-    configure_queue(redis_url=settings.redis_url, data_dir=settings.data_dir)
+    configure_queue(
+        redis_url=settings.redis_url, data_dir=settings.data_dir, name=settings.queue_name
+    )
     configure_rate_limits(settings.redis_url)
     import_task_modules()
 

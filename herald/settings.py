@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".herald")
     database_url: str | None = None
     redis_url: str | None = None
+    # The task queue's name in Redis: installs (or test runs) that share one Redis need their own,
+    # or one install's workers take the other's kicks and drop them as unknown rows.
+    queue_name: str = Field(default="herald", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"

@@ -45,7 +45,7 @@ from herald.models import (
     SegmentMember,
 )
 from herald.worker import configure_queue
-from tests.conftest import Backend
+from tests.conftest import WORKER, Backend
 from tests.factories import make_org
 from tests.processes import default_sigint
 
@@ -55,11 +55,18 @@ AUDIENCE = 2000
 DEADLINE = 90
 
 
+# The `herald worker` processes' queue: its own per pytest-xdist worker, since parallel tests share
+# one Redis, and a worker taking another test's kicks drops them (their rows are not in its
+# database), which left messages waiting minutes for the sweep.
+WORKER_QUEUE = f"herald-workers-{WORKER}"
+
+
 def _worker_env(backend: Backend) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         HERALD_DATABASE_URL=backend.database_url,
         HERALD_REDIS_URL=backend.redis_url or "",
+        HERALD_QUEUE_NAME=WORKER_QUEUE,
         HERALD_DATA_DIR=str(backend.data_dir),
         HERALD_LOG_LEVEL="warning",
     )
@@ -176,7 +183,7 @@ def test_a_killed_worker_sends_nothing_twice_and_nothing_is_lost(
 ) -> None:
     # The worker process uses the default queue name (in this test's own data directory on
     # SQLite); kicks from here must reach it.
-    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
     org_id, campaign_id = _setup(database)
     log = tmp_path / "worker.log"
 

@@ -27,7 +27,7 @@ from herald.models import FlowEnrolment, FlowStepRun, Message, MessageEvent
 from herald.worker import configure_queue
 from tests.conftest import Backend
 from tests.flows.engine_helpers import make_flow, make_profiles, sending_org
-from tests.test_campaign_kill import _reader, worker_process
+from tests.test_campaign_kill import WORKER_QUEUE, _reader, worker_process
 
 AUDIENCE = 2000
 DEADLINE = 120
@@ -90,7 +90,7 @@ def _progress(database: Database, flow_id: uuid.UUID) -> tuple[int, int]:
 def test_a_killed_worker_sends_no_flow_email_twice_and_loses_none(
     backend: Backend, database: Database, tmp_path: Path
 ) -> None:
-    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
     org_id, flow_id = _setup(database)
     log = tmp_path / "worker.log"
 

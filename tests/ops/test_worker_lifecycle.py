@@ -18,7 +18,14 @@ from herald.messaging import ledger
 from herald.models import Message, MessageEvent, Process
 from herald.worker import configure_queue
 from tests.conftest import Backend
-from tests.test_campaign_kill import AUDIENCE, _progress, _setup, _states, worker_process
+from tests.test_campaign_kill import (
+    AUDIENCE,
+    WORKER_QUEUE,
+    _progress,
+    _setup,
+    _states,
+    worker_process,
+)
 
 TAKEOVER_LIMIT = 60.0
 GRACE_SECONDS = 20
@@ -77,7 +84,7 @@ def _short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_killed_workers_claims_are_taken_over_within_a_minute(
     backend: Backend, database: Database, tmp_path: Path
 ) -> None:
-    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
     _org_id, campaign_id = _setup(database)
     log = tmp_path / "worker.log"
     with worker_process(backend, log) as first:
@@ -101,7 +108,7 @@ def test_a_killed_workers_claims_are_taken_over_within_a_minute(
 def test_sigterm_drains_a_worker_and_leaves_nothing_claimed(
     backend: Backend, database: Database, tmp_path: Path
 ) -> None:
-    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
     _org_id, campaign_id = _setup(database)
     log = tmp_path / "worker.log"
     with worker_process(backend, log) as first:

@@ -46,7 +46,7 @@ from herald.worker import configure_queue
 from tests.conftest import Backend
 from tests.factories import make_org
 from tests.fakes.twilio import FakeTwilio, running_fake_twilio
-from tests.test_campaign_kill import DEADLINE, _progress, worker_process
+from tests.test_campaign_kill import DEADLINE, WORKER_QUEUE, _progress, worker_process
 
 AUDIENCE = 1000
 
@@ -97,7 +97,7 @@ def _setup(database: Database, fake: FakeTwilio) -> uuid.UUID:
 def test_a_killed_worker_sends_no_sms_twice_and_loses_none(
     backend: Backend, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+    configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
     log = tmp_path / "worker.log"
     with running_fake_twilio() as fake:
         monkeypatch.setenv("HERALD_TWILIO_API_URL", fake.url)
@@ -105,7 +105,7 @@ def test_a_killed_worker_sends_no_sms_twice_and_loses_none(
         get_settings.cache_clear()
         campaign_id = _setup(database, fake)
         app = TestClient(create_app(get_settings()))
-        configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name="herald")
+        configure_queue(redis_url=backend.redis_url, data_dir=backend.data_dir, name=WORKER_QUEUE)
 
         def deliver_sent_reports() -> None:
             # Twilio's "sent" reports for what it accepted (the "delivered" ones add nothing).

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from herald.db import Database, utcnow
 from herald.flows import engine
 from herald.messaging import ledger
+from tests.flows.api import cart_flow
 from tests.flows.engine_helpers import (
     enrolments_by_email,
     enrolments_of,
@@ -25,43 +26,11 @@ from tests.flows.engine_helpers import (
 )
 
 
-def abandoned_cart(template_id: Any) -> dict[str, Any]:
-    return {
-        "trigger": {"type": "metric", "metric": "Started Checkout"},
-        "filters": {
-            "conditions": [
-                {
-                    "type": "event",
-                    "metric": "Placed Order",
-                    "operator": "exactly",
-                    "value": 0,
-                    "window": {"type": "since_flow_start"},
-                }
-            ]
-        },
-        "start": "wait",
-        "steps": [
-            {
-                "id": "wait",
-                "type": "delay",
-                "delay": {"amount": 4, "unit": "hours"},
-                "outputs": {"next": "email"},
-            },
-            {
-                "id": "email",
-                "type": "send_email",
-                "email": {"template_id": str(template_id), "subject": "Still thinking?"},
-                "outputs": {"next": None},
-            },
-        ],
-    }
-
-
 def test_abandoned_cart_sends_after_the_delay_and_an_order_leaves_at_the_filter(
     client: TestClient, database: Database
 ) -> None:
     org, template_id = sending_org(database)
-    flow_id = make_flow(database, org.org_id, abandoned_cart(template_id))
+    flow_id = make_flow(database, org.org_id, cart_flow(str(template_id)))
 
     track(client, org, "ann@example.com", "Started Checkout", {"item": "boots"}, unique_id="c-1")
     track(client, org, "bob@example.com", "Started Checkout", unique_id="c-2")
@@ -97,7 +66,7 @@ def test_abandoned_cart_sends_after_the_delay_and_an_order_leaves_at_the_filter(
     (message,) = flow_messages(database, flow_id)
     assert message.idempotency_key == f"flow:{flow_id}:{ann.id}:email"
     assert message.status == ledger.SENT
-    assert message.subject == "Still thinking?"
+    assert message.subject == "Still there?"
     assert message.source == "flow"
 
 
@@ -205,7 +174,7 @@ def test_a_random_split_is_stable_per_enrolment() -> None:
 
 def test_nothing_is_due_while_enrolments_wait(client: TestClient, database: Database) -> None:
     org, template_id = sending_org(database)
-    make_flow(database, org.org_id, abandoned_cart(template_id))
+    make_flow(database, org.org_id, cart_flow(str(template_id)))
     track(client, org, "ann@example.com", "Started Checkout")
     hand_off(database)
     run(database)

@@ -70,6 +70,8 @@ class Options:
     log_level: str
     keep: bool
     time_limit: float
+    # Flows send over SMTP to the sink; campaign.herald_env reads this to keep production mode.
+    provider: str | None = None
 
 
 def parse_options(argv: list[str] | None = None) -> Options:

@@ -131,3 +131,21 @@ def preview_saved_template(
         session, auth.org_id, template_id, profile_id=body.profile_id, sample=_sample(body)
     )
     return _preview(rendered)
+
+
+@router.post(
+    "/{template_id}/test-send",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="test_send_template",
+    responses=INVALID,
+)
+def test_send_template(
+    template_id: uuid.UUID,
+    body: schemas.TemplateTestSendRequest,
+    auth: ManagementAuth,
+    session: DbSession,
+) -> schemas.TemplateTestSendResult:
+    """The saved template to one address now, as a transactional message (no profile: profile
+    fields render as their defaults); follow it at `GET /api/messages/{id}`."""
+    message = service.test_send(session, auth.org_id, template_id, body.email, body.data)
+    return schemas.TemplateTestSendResult(message_id=message.id)

@@ -125,3 +125,16 @@ class TemplatePreview(BaseModel):
     preheader: str | None
     html: str
     text: str
+
+
+class TemplateTestSendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email = Field(description="Any address: it gets the saved template once, now.")
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="The `data` the test message carries, as a send would."
+    )
+
+
+class TemplateTestSendResult(BaseModel):
+    message_id: uuid.UUID = Field(description="A transactional message, at /api/messages/{id}.")

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.errors import FieldError, InvalidInput
-from herald.models import EmailSettings, EmailTemplate, Organization
+from herald.messaging import service as messages
+from herald.models import EmailSettings, EmailTemplate, Message, Organization
 from herald.profiles.service import get_profile
 from herald.templates.rendering import (
     PROFILE_FIELDS,
@@ -283,3 +284,19 @@ def preview_saved(
 ) -> RenderedEmail:
     template = get_template(session, org_id, template_id)
     return preview(session, org_id, parts_of(template), profile_id=profile_id, sample=sample)
+
+
+def test_send(
+    session: Session, org_id: uuid.UUID, template_id: uuid.UUID, address: str, data: dict[str, Any]
+) -> Message:
+    """A saved template to one address, queued now as a transactional-source message."""
+    template = get_template(session, org_id, template_id)
+    return messages.queue_email(
+        session,
+        org_id,
+        source="transactional",
+        idempotency_key=f"template-test:{template.id}:{uuid.uuid4()}",
+        to_address=address,
+        template_id=template.id,
+        data=data,
+    )

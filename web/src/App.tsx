@@ -1,4 +1,6 @@
 /** Routes: the sign-in page, and every other screen inside the signed-in shell. */
+import { Loader } from "@mantine/core";
+import { Suspense, lazy } from "react";
 import { Navigate, Route, Routes } from "react-router";
 import { RequireAuth } from "./auth/session";
 import { SignInPage } from "./auth/SignInPage";
@@ -10,7 +12,6 @@ import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
 import { OutboxPage } from "./features/outbox/OutboxPage";
 import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
-import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
 import { FlowWebhookSettings } from "./features/settings/FlowWebhookSettings";
@@ -39,6 +40,20 @@ import { HomePage } from "./features/home/HomePage";
 import { AppLayout } from "./shell/AppLayout";
 import { AREAS } from "./shell/navigation";
 
+// The template editor brings CodeMirror and, on its Visual tab, GrapesJS with an MJML compiler:
+// loaded when a template is opened, not with the dashboard.
+const TemplateEditorPage = lazy(() =>
+  import("./features/templates/TemplateEditorPage").then((module) => ({ default: module.TemplateEditorPage })),
+);
+
+function TemplateEditor() {
+  return (
+    <Suspense fallback={<Loader aria-label="Loading the template editor" />}>
+      <TemplateEditorPage />
+    </Suspense>
+  );
+}
+
 export function App() {
   return (
     <Routes>
@@ -64,8 +79,8 @@ export function App() {
           <Route path="flows/:flowId" element={<FlowBuilderPage />} />
           <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
-          <Route path="templates/new" element={<TemplateEditorPage />} />
-          <Route path="templates/:templateId" element={<TemplateEditorPage />} />
+          <Route path="templates/new" element={<TemplateEditor />} />
+          <Route path="templates/:templateId" element={<TemplateEditor />} />
           <Route path="outbox" element={<OutboxPage />} />
           <Route path="outbox/:messageId" element={<OutboxMessagePage />} />
           <Route path="messages" element={<MessagesPage />} />

@@ -2105,6 +2105,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/templates/{template_id}/test-send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Send Template
+         * @description The saved template to one address now, as a transactional message (no profile: profile
+         *     fields render as their defaults); follow it at `GET /api/messages/{id}`.
+         */
+        post: operations["test_send_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/track": {
         parameters: {
             query?: never;
@@ -6667,6 +6688,30 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** TemplateTestSendRequest */
+        TemplateTestSendRequest: {
+            /**
+             * Data
+             * @description The `data` the test message carries, as a send would.
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Email
+             * @description Any address: it gets the saved template once, now.
+             */
+            email: string;
+        };
+        /** TemplateTestSendResult */
+        TemplateTestSendResult: {
+            /**
+             * Message Id
+             * Format: uuid
+             * @description A transactional message, at /api/messages/{id}.
+             */
+            message_id: string;
         };
         /**
          * TemplateUpdate
@@ -15213,6 +15258,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplatePreview"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems, each with line and column. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_send_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateTestSendRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateTestSendResult"];
                 };
             };
             /** @description Unauthorized */

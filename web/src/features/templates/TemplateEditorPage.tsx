@@ -1,9 +1,8 @@
 /** Create (/templates/new) and edit (/templates/:templateId) an email template, with a live preview. */
 import {
-  Anchor,
+  Box,
   Button,
   Checkbox,
-  Grid,
   Group,
   Paper,
   Radio,
@@ -19,7 +18,7 @@ import { IconCopy, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useRef, useState, type ChangeEvent, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api, call, type Template } from "../../api/client";
+import { api, call, type Template, type TemplateCreate } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { keys, templateQuery } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -38,7 +37,9 @@ import {
   type Kind,
   type TemplateValues,
 } from "./form";
-import { describeProblem, groupProblems, offsetAt, positionAt, type Problem } from "./problems";
+import { ProblemLines } from "./ProblemLines";
+import { describeProblem, groupProblems, type Problem } from "./problems";
+import { TemplateBodyEditor, initialMode, type TemplateBodyEditorHandle } from "./TemplateBodyEditor";
 import { TemplatePreviewPane } from "./TemplatePreviewPane";
 
 /** The fields that show their own problems; anything else is listed above the buttons. */
@@ -68,7 +69,9 @@ function TemplateForm({ template }: { template?: Template }) {
   const [formErrors, setFormErrors] = useState<string[]>([]);
   const [deleting, setDeleting] = useState(false);
   const [cursor, setCursor] = useState<{ line: number; column: number } | null>(null);
-  const bodyRef = useRef<HTMLTextAreaElement>(null);
+  const bodyEditor = useRef<TemplateBodyEditorHandle>(null);
+  // The visual editor is wide: the preview goes below it, beside the code.
+  const [wide] = useState(() => initialMode(values.body_format, values.body) === "visual");
   const body = useMemo(() => toTemplateBody(values), [values]);
   const dirty = JSON.stringify(body) !== saved;
 
@@ -85,7 +88,7 @@ function TemplateForm({ template }: { template?: Template }) {
   }
 
   const save = useMutation({
-    mutationFn: () =>
+    mutationFn: (body: TemplateCreate) =>
       template
         ? call(api.PATCH("/api/templates/{template_id}", { params: { path: { template_id: template.id } }, body }))
         : call(api.POST("/api/templates", { body })),
@@ -137,32 +140,25 @@ function TemplateForm({ template }: { template?: Template }) {
     },
   });
 
-  const submit = () => {
+  const submit = async () => {
     setFormErrors([]);
+    // Text still being typed in the visual editor is part of what is saved.
+    const latest = (await bodyEditor.current?.flush()) ?? values.body;
     const missing: Record<string, Problem[]> = {};
     if (!values.name.trim()) missing.name = [{ line: null, column: null, message: "Give the template a name." }];
     if (!values.subject.trim()) missing.subject = [{ line: null, column: null, message: "Write a subject." }];
-    if (!values.body.trim()) missing.body = [{ line: null, column: null, message: "Write the body." }];
+    if (!latest.trim()) missing.body = [{ line: null, column: null, message: "Write the body." }];
     if (Object.keys(missing).length) {
       setProblems(missing);
       return;
     }
-    save.mutate();
-  };
-
-  const goTo = (problem: Problem) => {
-    const element = bodyRef.current;
-    if (!element || problem.line === null) return;
-    const offset = offsetAt(values.body, problem.line, problem.column);
-    element.focus();
-    element.setSelectionRange(offset, Math.min(offset + 1, values.body.length));
-    setCursor(positionAt(values.body, offset));
+    save.mutate(toTemplateBody({ ...values, body: latest }));
   };
 
   const fieldError = (field: string): ReactNode => {
     const list = problems[field];
     if (!list?.length) return null;
-    return <ProblemLines problems={list} onGoTo={field === "body" ? goTo : undefined} />;
+    return <ProblemLines problems={list} />;
   };
 
   /** The value, the problems and the change handler of a plain text input. */
@@ -171,8 +167,6 @@ function TemplateForm({ template }: { template?: Template }) {
     error: fieldError(key),
     onChange: (event: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => set(key, event.currentTarget.value),
   });
-
-  const trackCursor = (element: HTMLTextAreaElement) => setCursor(positionAt(element.value, element.selectionStart));
 
   const changeFormat = (format: BodyFormat) => {
     // The starter body follows the format; a body someone wrote stays as it is.
@@ -221,14 +215,14 @@ function TemplateForm({ template }: { template?: Template }) {
           )
         }
       />
-      <Grid gap="lg">
-        <Grid.Col span={{ base: 12, lg: 6 }}>
+      <Group align="flex-start" gap="lg" wrap="wrap">
+        <Box style={{ flex: wide ? "1 1 100%" : "1 1 480px", minWidth: 0 }}>
           <form
             noValidate
             aria-label="Template"
             onSubmit={(event) => {
               event.preventDefault();
-              submit();
+              void submit();
             }}
           >
             <Stack gap="md">
@@ -289,38 +283,15 @@ function TemplateForm({ template }: { template?: Template }) {
                       </Group>
                     </Radio.Group>
                   </Group>
-                  <Textarea
-                    ref={bodyRef}
-                    label={values.body_format === "mjml" ? "Body (MJML)" : "Body (HTML)"}
-                    required
-                    autosize
-                    minRows={16}
-                    maxRows={32}
-                    spellCheck={false}
-                    autoCapitalize="off"
-                    autoCorrect="off"
-                    value={values.body}
-                    error={fieldError("body")}
-                    onChange={(event) => {
-                      set("body", event.currentTarget.value);
-                      trackCursor(event.currentTarget);
-                    }}
-                    onSelect={(event) => trackCursor(event.currentTarget)}
-                    onKeyUp={(event) => trackCursor(event.currentTarget)}
-                    onClick={(event) => trackCursor(event.currentTarget)}
-                    styles={{
-                      input: {
-                        fontFamily: "var(--mantine-font-family-monospace)",
-                        fontSize: 13,
-                        lineHeight: 1.5,
-                        whiteSpace: "pre",
-                        overflowX: "auto",
-                      },
-                    }}
+                  <TemplateBodyEditor
+                    ref={bodyEditor}
+                    format={values.body_format}
+                    body={values.body}
+                    onChange={(next) => set("body", next)}
+                    problems={problems.body ?? []}
+                    onCursor={setCursor}
+                    cursor={cursor}
                   />
-                  <Text size="xs" c="dimmed" aria-live="off" data-testid="cursor-position">
-                    {cursor ? `Line ${cursor.line}, column ${cursor.column}` : "\u00a0"}
-                  </Text>
                   <Checkbox
                     label="Write the plain-text part myself"
                     description="Otherwise Herald makes it from the HTML."
@@ -356,11 +327,12 @@ function TemplateForm({ template }: { template?: Template }) {
               </Group>
             </Stack>
           </form>
-        </Grid.Col>
-        <Grid.Col span={{ base: 12, lg: 6 }}>
-          <TemplatePreviewPane values={values} />
-        </Grid.Col>
-      </Grid>
+        </Box>
+        {/* As wide as the 600 px email and its frame, so the desktop preview is never clipped. */}
+        <Box style={{ flex: "1 0 664px", maxWidth: "100%", minWidth: 0 }}>
+          <TemplatePreviewPane values={values} templateId={template?.id} saved={Boolean(template) && !dirty} />
+        </Box>
+      </Group>
       {template && (
         <ConfirmDialog
           opened={deleting}
@@ -381,24 +353,3 @@ function TemplateForm({ template }: { template?: Template }) {
   );
 }
 
-/** A field's problems, one a line; in the body each position is a button that goes there. */
-function ProblemLines({ problems, onGoTo }: { problems: Problem[]; onGoTo?: (problem: Problem) => void }) {
-  return (
-    <>
-      {problems.map((problem, index) => (
-        <span key={index} style={{ display: "block" }} data-testid="template-problem">
-          {problem.line !== null && onGoTo ? (
-            <>
-              <Anchor component="button" type="button" size="xs" c="red" td="underline" onClick={() => onGoTo(problem)}>
-                {problem.column === null ? `Line ${problem.line}` : `Line ${problem.line}, column ${problem.column}`}
-              </Anchor>
-              : {problem.message}
-            </>
-          ) : (
-            describeProblem(problem)
-          )}
-        </span>
-      ))}
-    </>
-  );
-}

@@ -1,6 +1,8 @@
 /** The template as a recipient would get it, rendered by Herald a moment after each change. */
 import {
   Alert,
+  Anchor,
+  Button,
   Group,
   List,
   Loader,
@@ -10,11 +12,14 @@ import {
   Stack,
   Tabs,
   Text,
+  TextInput,
   Title,
 } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconAlertTriangle } from "@tabler/icons-react";
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
 import { useMemo, useState } from "react";
 import { api, call, type Profile } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
@@ -23,7 +28,7 @@ import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../compon
 import { JsonTextarea } from "../../components/JsonTextarea";
 import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { profileLabel } from "../../lib/format";
-import { DEFAULT_SAMPLE, previewRequest, type PreviewRequest, type PreviewSource, type TemplateValues } from "./form";
+import { DEFAULT_SAMPLE, parseSample, previewRequest, type PreviewRequest, type PreviewSource, type TemplateValues } from "./form";
 import { describeProblem, parseProblem } from "./problems";
 
 export const PREVIEW_DELAY_MS = 600;
@@ -36,7 +41,16 @@ const FIELD_NAMES: Record<string, string> = {
   profile_id: "Profile",
 };
 
-export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
+export function TemplatePreviewPane({
+  values,
+  templateId,
+  saved = false,
+}: {
+  values: TemplateValues;
+  /** A saved template can be sent as a test; `saved` says whether the form holds what is saved. */
+  templateId?: string;
+  saved?: boolean;
+}) {
   const [sourceKind, setSourceKind] = useState<PreviewSource["kind"]>("sample");
   const [sample, setSample] = useState(DEFAULT_SAMPLE);
   const [profile, setProfile] = useState<Profile | null>(null);
@@ -131,6 +145,7 @@ export function TemplatePreviewPane({ values }: { values: TemplateValues }) {
             </Text>
           </Stack>
         )}
+        {templateId && <TestSend templateId={templateId} saved={saved} sample={sourceKind === "sample" ? sample : null} />}
       </Stack>
     </Paper>
   );
@@ -191,5 +206,65 @@ export function ProfilePicker({ value, onChange }: { value: Profile | null; onCh
       nothingFoundMessage={profiles.isFetching ? "Searching…" : "No profile matches"}
       error={profiles.isError ? errorMessage(profiles.error) : undefined}
     />
+  );
+}
+
+/** Sends the saved template to any address now (a transactional message, shown in the Outbox
+ * when the provider is the outbox). */
+function TestSend({ templateId, saved, sample }: { templateId: string; saved: boolean; sample: string | null }) {
+  const [email, setEmail] = useState("");
+  const send = useMutation({
+    mutationFn: () => {
+      const parsed = sample === null ? null : parseSample(sample);
+      const data = parsed && "sample" in parsed ? (parsed.sample.data ?? {}) : {};
+      return call(
+        api.POST("/api/templates/{template_id}/test-send", {
+          params: { path: { template_id: templateId } },
+          body: { email: email.trim(), data },
+        }),
+      );
+    },
+    onSuccess: (result) =>
+      notifications.show({
+        color: "teal",
+        title: "Test email queued",
+        message: (
+          <>
+            Sent to {email.trim()}.{" "}
+            <Anchor component={Link} to={`/messages/${result.message_id}`} size="sm">
+              Follow it
+            </Anchor>
+          </>
+        ),
+      }),
+  });
+  return (
+    <form
+      aria-label="Test send"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (email.trim()) send.mutate();
+      }}
+    >
+      <Group align="flex-end" gap="xs" wrap="wrap">
+        <TextInput
+          label="Send a test to"
+          type="email"
+          placeholder="you@example.com"
+          size="xs"
+          w={260}
+          value={email}
+          onChange={(event) => {
+            setEmail(event.currentTarget.value);
+            send.reset();
+          }}
+          error={send.isError ? errorMessage(send.error) : undefined}
+          description={saved ? "The saved template, with the sample data's data." : "Save your changes first: the test sends the saved template."}
+        />
+        <Button type="submit" size="xs" variant="default" loading={send.isPending} disabled={!saved || !email.trim()}>
+          Send test
+        </Button>
+      </Group>
+    </form>
   );
 }

@@ -25,8 +25,9 @@ export interface EditorBlock {
 }
 
 export interface VisualEditorHandle {
-  /** The editor's MJML now, laid out and with its Jinja intact. */
-  mjml: () => string;
+  /** The editor's MJML now, laid out and with its Jinja intact; text being typed is taken in
+   * first (it reaches the component when its editing stops). */
+  mjml: () => Promise<string>;
   /** Put a personalization tag where the text cursor is, else at the end of the selected text
    * or button. Returns false when nothing that takes text is selected. */
   insert: (text: string) => boolean;
@@ -150,21 +151,20 @@ const VisualEditor = forwardRef<VisualEditorHandle, VisualEditorProps>(function 
       },
     });
 
-    let timer: number | undefined;
+    let last = "";
     editor.on("load", () => {
       editor.Panels.getButton("views", "open-blocks")?.set("active", true);
-      const start = exported(editor);
-      if (!callbacks.current.onLoad(lostConstructs(initialMjml, start))) return;
+      last = exported(editor);
+      if (!callbacks.current.onLoad(lostConstructs(initialMjml, last))) return;
       container.current?.setAttribute("data-loaded", "true");
       editor.on("update", () => {
-        window.clearTimeout(timer);
-        timer = window.setTimeout(() => callbacks.current.onChange(exported(editor)), 300);
+        const now = exported(editor);
+        if (now === last) return;
+        last = now;
+        callbacks.current.onChange(now);
       });
     });
     return () => {
-      window.clearTimeout(timer);
-      // Whatever changed in the last moment is not lost when the tab closes.
-      if (container.current?.getAttribute("data-loaded")) callbacks.current.onChange(exported(editor));
       editor.destroy();
       editorRef.current = null;
     };
@@ -177,7 +177,13 @@ const VisualEditor = forwardRef<VisualEditorHandle, VisualEditorProps>(function 
   }, [savedBlocks]);
 
   useImperativeHandle(ref, () => ({
-    mjml: () => (editorRef.current ? exported(editorRef.current) : initialMjml),
+    mjml: async () => {
+      const editor = editorRef.current;
+      if (!editor) return initialMjml;
+      const editing = editor.getEditing()?.getView() as { disableEditing?: () => Promise<void> } | undefined;
+      await editing?.disableEditing?.();
+      return exported(editor);
+    },
     insert: (text) => {
       const editor = editorRef.current;
       if (!editor) return false;

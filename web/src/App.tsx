@@ -12,6 +12,7 @@ import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
 import { OutboxPage } from "./features/outbox/OutboxPage";
 import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
+import { ImagesPage } from "./features/images/ImagesPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
 import { FlowWebhookSettings } from "./features/settings/FlowWebhookSettings";
@@ -80,6 +81,7 @@ export function App() {
           <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditor />} />
+          <Route path="templates/images" element={<ImagesPage />} />
           <Route path="templates/:templateId" element={<TemplateEditor />} />
           <Route path="outbox" element={<OutboxPage />} />
           <Route path="outbox/:messageId" element={<OutboxMessagePage />} />

@@ -1,5 +1,5 @@
-import { Anchor, Badge, Table, Text } from "@mantine/core";
-import { IconTemplate } from "@tabler/icons-react";
+import { Anchor, Badge, Button, Table, Text } from "@mantine/core";
+import { IconPhoto, IconTemplate } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import type { TemplateSummary } from "../../api/client";
@@ -14,12 +14,22 @@ import { KindBadge } from "./KindBadge";
 export function TemplatesPage() {
   const templates = useQuery(templatesQuery);
   const newButton = <NewButton to="/templates/new">New template</NewButton>;
+  const imagesButton = (
+    <Button component={Link} to="/templates/images" variant="default" leftSection={<IconPhoto size={16} aria-hidden />}>
+      Images
+    </Button>
+  );
   return (
     <>
       <PageHeader
         title="Templates"
         description="The emails that campaigns, flows and the transactional API send, personalized for each recipient."
-        actions={templates.data && templates.data.data.length > 0 ? newButton : undefined}
+        actions={
+          <>
+            {imagesButton}
+            {templates.data && templates.data.data.length > 0 && newButton}
+          </>
+        }
       />
       <QueryList
         query={templates}

@@ -11,10 +11,7 @@ export function ImageChooser({ request, onClose }: { request: ImageRequest | nul
     <ImagePicker
       opened={request !== null}
       onClose={onClose}
-      onPick={(image) => {
-        request?.choose(image.url);
-        onClose();
-      }}
+      onPick={(image) => request?.choose(image.url)}
     />
   );
 }

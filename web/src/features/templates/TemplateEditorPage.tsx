@@ -40,6 +40,7 @@ import {
 import { ProblemLines } from "./ProblemLines";
 import { describeProblem, groupProblems, type Problem } from "./problems";
 import { TemplateBodyEditor, initialMode, type TemplateBodyEditorHandle } from "./TemplateBodyEditor";
+import { StarterPicker, type Starter } from "./StarterPicker";
 import { TemplatePreviewPane } from "./TemplatePreviewPane";
 
 /** The fields that show their own problems; anything else is listed above the buttons. */
@@ -70,6 +71,8 @@ function TemplateForm({ template }: { template?: Template }) {
   const [deleting, setDeleting] = useState(false);
   const [cursor, setCursor] = useState<{ line: number; column: number } | null>(null);
   const bodyEditor = useRef<TemplateBodyEditorHandle>(null);
+  // Which starter a new template began from; a new choice loads a new body into the editors.
+  const [starter, setStarter] = useState("blank");
   // The visual editor is wide: the preview goes below it, beside the code.
   const [wide] = useState(() => initialMode(values.body_format, values.body) === "visual");
   const body = useMemo(() => toTemplateBody(values), [values]);
@@ -168,6 +171,22 @@ function TemplateForm({ template }: { template?: Template }) {
     onChange: (event: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => set(key, event.currentTarget.value),
   });
 
+  const chooseStarter = (chosen: Starter | null) => {
+    const blank = newTemplateValues();
+    setValues((current) => ({
+      ...current,
+      name: current.name.trim() ? current.name : (chosen?.name ?? ""),
+      kind: chosen?.kind ?? blank.kind,
+      subject: chosen?.subject ?? blank.subject,
+      preheader: chosen?.preheader ?? blank.preheader,
+      body_format: "mjml",
+      body: chosen?.mjml ?? blank.body,
+    }));
+    setProblems({});
+    setFormErrors([]);
+    setStarter(chosen?.key ?? "blank");
+  };
+
   const changeFormat = (format: BodyFormat) => {
     // The starter body follows the format; a body someone wrote stays as it is.
     if (isStarterBody(values.body)) set("body", starterBody(format));
@@ -215,6 +234,11 @@ function TemplateForm({ template }: { template?: Template }) {
           )
         }
       />
+      {!template && (
+        <Box mb="lg">
+          <StarterPicker chosen={starter} onChoose={chooseStarter} />
+        </Box>
+      )}
       <Group align="flex-start" gap="lg" wrap="wrap">
         <Box style={{ flex: wide ? "1 1 100%" : "1 1 480px", minWidth: 0 }}>
           <form
@@ -284,6 +308,7 @@ function TemplateForm({ template }: { template?: Template }) {
                     </Radio.Group>
                   </Group>
                   <TemplateBodyEditor
+                    key={`${starter}:${values.body_format}`}
                     ref={bodyEditor}
                     format={values.body_format}
                     body={values.body}

@@ -193,7 +193,7 @@ const VisualEditor = forwardRef<VisualEditorHandle, VisualEditorProps>(function 
       }
       const selected = editor.getSelected();
       if (!selected || !TEXT_TYPES.has(selected.get("type") ?? "")) return false;
-      selected.append(text);
+      selected.append(` ${text}`);
       return true;
     },
     selectedSection: () => {

@@ -5,7 +5,7 @@
  */
 import grapesjs, { type Block, type Component, type Editor } from "grapesjs";
 import "grapesjs/dist/css/grapes.min.css";
-import grapesjsMjml from "grapesjs-mjml";
+import grapesjsMjmlModule from "grapesjs-mjml";
 import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
 import {
   FOOTER_BLOCK,
@@ -65,6 +65,11 @@ const BLOCKS = [
 
 const TEXT_TYPES = new Set(["mj-text", "mj-button", "mj-navbar-link", "text"]);
 const SECTION_TYPES = new Set(["mj-section", "mj-wrapper"]);
+
+// grapesjs-mjml ships a UMD bundle: depending on the bundler's interop its default export is the
+// plugin or a module object that holds it.
+const grapesjsMjml: typeof grapesjsMjmlModule =
+  (grapesjsMjmlModule as unknown as { default?: typeof grapesjsMjmlModule }).default ?? grapesjsMjmlModule;
 
 function exported(editor: Editor): string {
   const code = editor.runCommand("mjml-code") as string;

@@ -44,9 +44,24 @@ def wait_for_editor(page: Any) -> Any:
     return page.frame_locator("iframe.gjs-frame")
 
 
-def drag_block(page: Any, label: str, target: Any) -> None:
+def drag_block(page: Any, label: str, frame: Any, at: Any = None) -> None:
+    """Drag the block labelled `label` onto the canvas: onto the element `at` of the canvas (the
+    middle of its start, so GrapesJS puts the block next to it), else in the empty space at the
+    end of the email."""
+    page.get_by_test_id("visual-editor").scroll_into_view_if_needed()
+    page.get_by_test_id("visual-editor").evaluate("element => element.scrollIntoView()")
     block = page.locator(".gjs-block", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).first
-    block.drag_to(target)
+    canvas = frame.bounding_box()
+    if at is None:
+        position = {"x": canvas["width"] / 2, "y": canvas["height"] - 120}
+    else:
+        box = at.bounding_box()  # in the page, like the frame's
+        position = {
+            "x": box["x"] - canvas["x"] + min(50, box["width"] / 2),
+            "y": box["y"] - canvas["y"] + box["height"] / 2,
+        }
+    # Steps: GrapesJS places the block from the drag-over events on the way.
+    block.drag_to(frame, target_position=position, steps=40)
 
 
 def test_build_a_template_by_dragging_blocks_and_send_it_in_a_campaign(
@@ -78,9 +93,11 @@ def test_build_a_template_by_dragging_blocks_and_send_it_in_a_campaign(
     expect(canvas.get_by_text(re.compile(r"Content 1\s*\{\{ profile\.first_name"))).to_be_visible()
 
     # An image: dropping the block asks the image library, where a new one is uploaded and chosen.
-    drag_block(page, "Image", frame)
+    drag_block(page, "Image", frame, at=canvas.get_by_text("Content 1"))
     picker = page.get_by_role("dialog", name="Choose an image")
-    picker.locator('input[type="file"]').set_input_files(str(png(tmp_path / "logo.png")))
+    with page.expect_file_chooser() as chooser:
+        picker.get_by_role("button", name="Choose files").click()
+    chooser.value.set_files(str(png(tmp_path / "logo.png")))
     expect(picker).to_have_count(0, timeout=20_000)
     expect(canvas.locator('img[src*="/images/"]')).to_have_count(1)
     screenshot(page, "email-editor-visual")

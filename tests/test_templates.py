@@ -341,6 +341,7 @@ def test_tenancy(client: TestClient) -> None:
         Endpoint("PATCH", "/api/templates/{id}", json={"name": "Stolen"}),
         Endpoint("POST", "/api/templates/{id}/duplicate"),
         Endpoint("POST", "/api/templates/{id}/preview", json={}),
+        Endpoint("POST", "/api/templates/{id}/test-send", json={"email": "t@example.com"}),
         Endpoint("DELETE", "/api/templates/{id}"),
     ]
     assert_isolated(
@@ -371,3 +372,36 @@ def test_dashboard_members_can_edit_templates(client: TestClient) -> None:
     )
     assert preview.status_code == 200, preview.text
     assert "Hi there" in preview.json()["html"]
+
+
+def test_test_send_to_any_address(client: TestClient, database: Database) -> None:
+    org = make_org()
+    set_postal_address(database, org, "1 Main Street")
+    template = create(
+        client,
+        org,
+        body=mjml("<mj-text>Order {{ data.order }} for {{ profile.first_name }}</mj-text>"),
+    )
+    url = f"/api/templates/{template['id']}/test-send"
+    sent = client.post(
+        url,
+        json={"email": "Tester@Example.com", "data": {"order": "A-1"}},
+        headers=org.secret_headers,
+    )
+    assert sent.status_code == 202, sent.text
+    message = client.get(f"/api/messages/{sent.json()['message_id']}", headers=org.secret_headers)
+    assert message.status_code == 200, message.text
+    assert message.json()["to_address"] == "tester@example.com"
+    assert message.json()["source"] == "transactional"
+    # Each test is a message of its own.
+    again = client.post(url, json={"email": "tester@example.com"}, headers=org.secret_headers)
+    assert again.status_code == 202 and again.json()["message_id"] != sent.json()["message_id"]
+    assert "email" in errors(
+        client.post(url, json={"email": "not an address"}, headers=org.secret_headers)
+    )
+    missing = client.post(
+        "/api/templates/00000000-0000-0000-0000-000000000000/test-send",
+        json={"email": "t@example.com"},
+        headers=org.secret_headers,
+    )
+    assert missing.status_code == 404

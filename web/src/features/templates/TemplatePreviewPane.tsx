@@ -19,7 +19,6 @@ import { notifications } from "@mantine/notifications";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { Link } from "react-router";
 import { useMemo, useState } from "react";
 import { api, call, type Profile } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
@@ -231,7 +230,8 @@ function TestSend({ templateId, saved, sample }: { templateId: string; saved: bo
         message: (
           <>
             Sent to {email.trim()}.{" "}
-            <Anchor component={Link} to={`/messages/${result.message_id}`} size="sm">
+            {/* Notifications render outside the router: a plain link. */}
+            <Anchor href={`/messages/${result.message_id}`} size="sm">
               Follow it
             </Anchor>
           </>

@@ -53,12 +53,12 @@ export const IMAGE_PLACEHOLDER =
 /** A product from the event that triggered a flow (an abandoned cart's first item). */
 export const PRODUCT_BLOCK = `<mj-section background-color="#ffffff">
   <mj-column width="40%">
-    <mj-image src="{{ event.properties.items[0].image_url | default('${IMAGE_PLACEHOLDER}') }}" alt="{{ event.properties.items[0].name }}"></mj-image>
+    <mj-image src="{{ event.items[0].image_url | default('${IMAGE_PLACEHOLDER}') }}" alt="{{ event.items[0].name }}"></mj-image>
   </mj-column>
   <mj-column width="60%">
-    <mj-text font-size="18px" font-weight="bold">{{ event.properties.items[0].name | default('Your item') }}</mj-text>
-    <mj-text>{{ event.properties.items[0].price | currency('USD') }}</mj-text>
-    <mj-button href="{{ event.properties.items[0].url | default('#') }}">View it</mj-button>
+    <mj-text font-size="18px" font-weight="bold">{{ event.items[0].name | default('Your item') }}</mj-text>
+    <mj-text>{{ event.items[0].price | currency(event.currency | default('USD')) }}</mj-text>
+    <mj-button href="{{ event.items[0].url | default('#') }}">View it</mj-button>
   </mj-column>
 </mj-section>`;
 

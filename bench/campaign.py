@@ -593,7 +593,7 @@ def send_campaign(
 ) -> tuple[Measured, dict[str, float]]:
     import sqlalchemy as sa
 
-    from herald.campaigns import service as campaigns
+    from herald.campaigns import lifecycle
     from herald.db import get_database
     from herald.models import Campaign
 
@@ -623,7 +623,7 @@ def send_campaign(
     watch.start()
     started = time.perf_counter()
     with database.transaction() as session:
-        campaigns.send_now(session, setup.org_id, setup.campaign_id)
+        lifecycle.send_now(session, setup.org_id, setup.campaign_id)
     marks["send now committed"] = time.perf_counter() - started
     status = "sending"
     next_look = 0.0

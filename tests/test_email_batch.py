@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from herald.campaigns import fanout, lifecycle
 from herald.campaigns import service as campaigns
 from herald.db import Database, new_id, utcnow
 from herald.email import configuration, mime
@@ -624,14 +625,14 @@ def test_fan_out_queues_a_batch_and_skips_recipients_who_cannot_get_one(
         )
     use_real_queue(backend)
     with database.transaction() as session:
-        campaigns.send_now(session, org_id, campaign.id)
+        lifecycle.send_now(session, org_id, campaign.id)
     drain()  # the audience snapshot
     with database.transaction() as session:
         # Since the snapshot: one person lost their address, another was deleted.
         session.execute(sa.update(Profile).where(Profile.id == profiles[1].id).values(email=None))
         session.execute(sa.delete(Profile).where(Profile.id == profiles[2].id))
 
-    assert campaigns.fan_out(database, campaign.id) == 5
+    assert fanout.fan_out(database, campaign.id) == 5
     with database.transaction() as session:
         recipients = {
             r.profile_id: r

@@ -194,7 +194,7 @@ def produce(setup: Setup, first: int, count: int, rate: float | None) -> float:
     """Store `count` Started Checkout events (profiles first.. in turn), at `rate` a second or as
     fast as possible; returns when the first was stored (monotonic)."""
     from herald.db import get_database, utcnow
-    from herald.events import schemas, service
+    from herald.events import batch, schemas, service
 
     database = get_database()
     per_tick = max(1, int(rate * PRODUCER_TICK)) if rate else 500
@@ -204,7 +204,7 @@ def produce(setup: Setup, first: int, count: int, rate: float | None) -> float:
         size = min(per_tick, count - done)
         now = utcnow()
         items = [
-            service.event_input(
+            batch.event_input(
                 schemas.TrackEvent(
                     event="Started Checkout",
                     profile={"email": setup.emails[(first + done + i) % len(setup.emails)]},  # type: ignore[arg-type]

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from herald.db import Database
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound, validation_fields
 from herald.events import schemas as event_schemas
-from herald.events.service import EventInput, event_input, ingest
+from herald.events.batch import EventInput, event_input
+from herald.events.service import ingest
 from herald.imports.schemas import (
     EventImportCounts,
     Import,

@@ -211,7 +211,7 @@ def produce(setup: Setup, first: int, count: int, rate: float | None) -> float:
             service.event_input(
                 schemas.TrackEvent(
                     event="Started Checkout",
-                    profile={"email": setup.emails[(first + done + i) % len(setup.emails)]},  # type: ignore[arg-type]
+                    profile={"email": setup.emails[(first + done + i) % len(setup.emails)]},
                     properties={"cart": (first + done + i) % 100},
                     time=now,
                 )

@@ -408,7 +408,7 @@ def prerendered_message(setup: Setup) -> bytes:
     import sqlalchemy as sa
 
     from herald.db import get_database, new_id
-    from herald.email import service as email
+    from herald.email import claiming
     from herald.models import Message, Profile
 
     database = get_database()
@@ -431,7 +431,7 @@ def prerendered_message(setup: Setup) -> bytes:
         )
         session.add(message)
         session.flush()
-        prepared = email._Preparer(session, [message]).prepare(message, 1)
+        prepared = claiming._Preparer(session, [message]).prepare(message, 1)
         session.rollback()
     return prepared.email.mime
 

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from herald.campaigns import lifecycle, service
 from herald.campaigns.statuses import OPEN_RECIPIENT_STATUSES
 from herald.db import Database, utcnow
-from herald.email.service import STALE_AFTER
+from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.messaging import ledger
 from herald.models import (

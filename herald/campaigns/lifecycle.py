@@ -26,7 +26,7 @@ from herald.campaigns.statuses import (
     WAITING,
 )
 from herald.db import utcnow
-from herald.email.service import SendVerdict, send_gate
+from herald.email.gates import SendVerdict, send_gate
 from herald.errors import Conflict, FieldError, InvalidInput
 from herald.jobs.service import create_job
 from herald.messaging import ledger

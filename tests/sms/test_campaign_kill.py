@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from herald.app import create_app
 from herald.campaigns import lifecycle, service
 from herald.db import Database, utcnow
-from herald.email.service import STALE_AFTER
+from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.messaging import ledger
 from herald.models import (

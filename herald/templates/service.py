@@ -15,8 +15,8 @@ from herald.errors import FieldError, InvalidInput
 from herald.messaging import service as messages
 from herald.models import EmailSettings, EmailTemplate, Message, Organization
 from herald.profiles.service import get_profile
+from herald.templates.contract import PROFILE_FIELDS
 from herald.templates.rendering import (
-    PROFILE_FIELDS,
     RenderedEmail,
     TemplateError,
     TemplateParts,

@@ -40,7 +40,7 @@ import {
 import { ProblemLines } from "./ProblemLines";
 import { describeProblem, groupProblems, type Problem } from "./problems";
 import { TemplateBodyEditor, initialMode, type TemplateBodyEditorHandle } from "./TemplateBodyEditor";
-import { StarterPicker, type Starter } from "./StarterPicker";
+import { StarterCards, type Starter } from "./StarterCards";
 import { TemplatePreviewPane } from "./TemplatePreviewPane";
 
 /** The fields that show their own problems; anything else is listed above the buttons. */
@@ -236,7 +236,7 @@ function TemplateForm({ template }: { template?: Template }) {
       />
       {!template && (
         <Box mb="lg">
-          <StarterPicker chosen={starter} onChoose={chooseStarter} />
+          <StarterCards chosen={starter} onChoose={chooseStarter} />
         </Box>
       )}
       <Group align="flex-start" gap="lg" wrap="wrap">

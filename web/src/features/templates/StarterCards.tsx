@@ -1,4 +1,4 @@
-/** "New template" starts blank or from one of Herald's starter templates (newsletter, product
+/** The New template page starts blank or from one of Herald's starter templates (newsletter, product
  * announcement, abandoned cart, welcome, order confirmation), shown as cards. */
 import { Card, Paper, SimpleGrid, Stack, Text, Title, UnstyledButton } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
@@ -6,9 +6,10 @@ import { api, call, type Schemas } from "../../api/client";
 
 export type Starter = Schemas["TemplateStarter"];
 
+// The same query (key and answer) as the Templates page's "Start from a starter".
 const startersQuery = {
-  queryKey: ["templates", "starters"] as const,
-  queryFn: async () => (await call(api.GET("/api/templates/starters"))).data,
+  queryKey: ["template-starters"] as const,
+  queryFn: () => call(api.GET("/api/templates/starters")),
   staleTime: Infinity,
 };
 
@@ -42,7 +43,7 @@ function StarterCard({
   );
 }
 
-export function StarterPicker({ chosen, onChoose }: { chosen: string; onChoose: (starter: Starter | null) => void }) {
+export function StarterCards({ chosen, onChoose }: { chosen: string; onChoose: (starter: Starter | null) => void }) {
   const starters = useQuery(startersQuery);
   return (
     <Paper withBorder p="md" component="section" aria-labelledby="starter-title">
@@ -57,7 +58,7 @@ export function StarterPicker({ chosen, onChoose }: { chosen: string; onChoose: 
             chosen={chosen === "blank"}
             onClick={() => onChoose(null)}
           />
-          {(starters.data ?? []).map((starter) => (
+          {(starters.data?.data ?? []).map((starter) => (
             <StarterCard
               key={starter.key}
               title={starter.name}

@@ -1,6 +1,6 @@
 """The image library in the dashboard: upload by picking and by dropping, a refused SVG with
 the server's reason, the grid with dimensions and size, Copy URL (the public URL serves the
-bytes), delete; and the starter templates rendered in Chromium at 600 px and 375 px."""
+bytes), delete."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image as PillowImage
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import api, sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dashboard_build")]
 
@@ -93,50 +93,3 @@ def test_upload_see_copy_and_delete_images(page, herald_server, new_org, screens
 
     page.get_by_label("Search images").fill("nothing like it")
     expect(page.get_by_text("No image matches")).to_be_visible()
-
-
-SAMPLE = {
-    "profile": {"first_name": "Ada"},
-    "event": {
-        "items": [
-            {"name": "Blue shoes with a rather long product name", "quantity": 2, "price": 59}
-        ],
-        "value": 118,
-        "checkout_url": "https://shop.example/cart",
-    },
-    "data": {
-        "order_id": "A-1",
-        "items": [{"name": "Socks", "quantity": 1, "price": 5}],
-        "total": 5,
-    },
-}
-
-
-@pytest.mark.parametrize("width", [600, 375])
-def test_starters_fit_desktop_and_phone_widths(page, herald_server, new_org, width) -> None:
-    org = new_org("Starters shop")
-    with api(herald_server.base_url, org.secret_key) as client:
-        starters = client.get("/api/templates/starters").json()["data"]
-        rendered = {}
-        for starter in starters:
-            preview = client.post(
-                "/api/templates/preview",
-                json={"subject": "x", "body": starter["mjml"], "sample": SAMPLE},
-            )
-            assert preview.status_code == 200, preview.text
-            rendered[starter["key"]] = preview.json()["html"]
-    page.set_viewport_size({"width": width, "height": 900})
-    for key, html in rendered.items():
-        page.set_content(html)
-        overflow = page.evaluate("document.scrollingElement.scrollWidth")
-        assert overflow <= width, f"{key} is {overflow} px wide at {width} px"
-        # Side-by-side columns at 600 px; one above the other on a phone.
-        columns = page.locator("div[class*='mj-column-per-']").evaluate_all(
-            "(nodes) => nodes.map((n) => n.getBoundingClientRect().toJSON())"
-        )
-        tops = {round(c["top"]) for c in columns}
-        if width == 375:
-            assert len(tops) == len(columns), f"{key}: columns share a row at 375 px"
-            assert all(c["width"] >= width - 40 for c in columns), key
-        elif key in ("newsletter", "product_announcement", "welcome", "order_confirmation"):
-            assert len(tops) < len(columns), f"{key}: no columns side by side at 600 px"

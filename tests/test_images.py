@@ -108,6 +108,8 @@ def test_refused_files(client: TestClient) -> None:
     assert refusal(upload(client, org, b"")) == "is empty"
     damaged = picture("PNG", (300, 300))[:200]
     assert "not a readable image" in refusal(upload(client, org, damaged))
+    huge = picture("PNG", (10_001, 1))
+    assert refusal(upload(client, org, huge)).startswith("is 10001x1 pixels: at most 10,000")
     bmp = picture("BMP")
     refusal(upload(client, org, bmp, "photo.bmp", "image/bmp"))
     # Over the 5 MB default: the bytes of a PNG header followed by noise.

@@ -35,7 +35,7 @@ FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP":
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 # Bigger than any email needs; a guard against decompression bombs before the pixels are read.
 MAX_SIDE = 10_000
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 25_000_000
 UNSUPPORTED = (
     "is not a PNG, JPEG, GIF or WebP image (the type is read from the file's bytes, not its "
     "name; SVG is refused because it can carry scripts)"
@@ -96,7 +96,9 @@ def check_image(data: bytes) -> CheckedImage:
                 width, height = image.size
                 if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
                     raise InvalidInput.for_field(
-                        "file", f"is {width}x{height} pixels: at most {MAX_SIDE} a side"
+                        "file",
+                        f"is {width}x{height} pixels: at most {MAX_SIDE:,} a side and "
+                        f"{MAX_PIXELS // 1_000_000} megapixels",
                     )
                 image.load()  # every pixel decodes: a truncated or damaged file fails here
     except InvalidInput:

@@ -25,7 +25,9 @@ def png(path: Path, width: int = 40, height: int = 20) -> Path:
     """A small solid PNG, written byte by byte (no imaging library needed)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     rows = b"".join(b"\x00" + b"\x33\x66\x99" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -73,7 +75,9 @@ def test_build_a_template_by_dragging_blocks_and_send_it_in_a_campaign(
 
     page.goto("/templates/new")
     page.get_by_role("heading", name="New template", level=1).wait_for()
-    expect(page.get_by_role("button", name="Start from Blank")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Start from Blank")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     field(page, "Name").fill("Dragged letter")
     field(page, "Subject").fill("News for {{ profile.first_name | default('you') }}")
     canvas = wait_for_editor(page)
@@ -136,7 +140,11 @@ def test_build_a_template_by_dragging_blocks_and_send_it_in_a_campaign(
     box = iframe.bounding_box()
     assert box is not None and round(box["width"]) == 600
     panel = page.get_by_role("region", name="Preview").bounding_box()
-    assert panel is not None and box["x"] >= panel["x"] and box["x"] + 600 <= panel["x"] + panel["width"]
+    assert (
+        panel is not None
+        and box["x"] >= panel["x"]
+        and box["x"] + 600 <= panel["x"] + panel["width"]
+    )
     page.get_by_text("Mobile (375 px)").click()
     expect(iframe).to_have_attribute("data-width", "mobile")
     screenshot(page, "email-editor-preview")

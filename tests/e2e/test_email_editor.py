@@ -1,7 +1,6 @@
 """The drag-and-drop email editor: a template built by dragging blocks onto the GrapesJS canvas,
-with a personalization tag, a section saved as a block and an image uploaded to the library,
-saved as MJML, previewed for a profile at desktop and mobile widths, sent as a test, and sent in a
-campaign to the Outbox."""
+with a personalization tag and an image uploaded to the library, saved as MJML, previewed for a
+profile at desktop and mobile widths, sent as a test, and sent in a campaign to the Outbox."""
 
 from __future__ import annotations
 
@@ -96,14 +95,6 @@ def test_build_a_template_by_dragging_blocks_and_send_it_in_a_campaign(
     page.get_by_role("button", name="Personalize").click()
     page.get_by_role("menuitem", name="First name").click()
     expect(canvas.get_by_text(re.compile(r"Content 1\s*\{\{ profile\.first_name"))).to_be_visible()
-
-    # The section, saved as a block: offered under Saved blocks from then on.
-    page.get_by_role("button", name="Save section as block").click()
-    saving = page.get_by_role("dialog", name="Save section as block")
-    field(saving, "Block name").fill("Intro")
-    saving.get_by_role("button", name="Save block").click()
-    expect(saving).to_have_count(0)
-    expect(page.locator(".gjs-block", has_text="Intro")).to_have_count(1)
 
     # An image: dropping the block asks the image library, where a new one is uploaded and chosen.
     drag_block(page, "Image", frame, at=canvas.get_by_text("Content 1"))

@@ -34,8 +34,9 @@ from herald.validation import normalize_email
 
 # What sent a message: the API, a campaign, a flow, or a campaign's test send (to one address,
 # not a recipient and not in the campaign's stats). `source_id` names the campaign or flow.
-SOURCES = ("transactional", "campaign", "flow", "campaign_test")
-CAMPAIGN_SOURCES = ("campaign", "campaign_test")
+CAMPAIGN_TEST = "campaign_test"
+SOURCES = ("transactional", "campaign", "flow", CAMPAIGN_TEST)
+CAMPAIGN_SOURCES = ("campaign", CAMPAIGN_TEST)
 # A message that can still be changed before it is sent, and a message that is on its way.
 QUEUED, SENDING = ledger.QUEUED, ledger.SENDING
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -31,11 +31,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.analytics import measures
 from herald.campaigns import sendtime, variants
 from herald.campaigns import stats as campaign_stats
 from herald.campaigns.statuses import (
     CANCELLED,
     DRAFT,
+    EXCLUDED_SEGMENT,
     MERGED,
     NO_CONSENT,
     NO_EMAIL,
@@ -59,6 +61,7 @@ from herald.errors import Conflict, FieldError, HeraldError, InvalidInput, NotFo
 from herald.jobs.service import JobRun, create_job, job_handler
 from herald.messaging import consent, ledger
 from herald.messaging import service as messages
+from herald.messaging.service import CAMPAIGN_TEST
 from herald.models import (
     Campaign,
     CampaignRecipient,
@@ -584,25 +587,34 @@ def may_send(session: Session, message: Message) -> SendVerdict:
 # --- The audience snapshot ------------------------------------------------------------------------
 
 
-def _audience(campaign: Campaign) -> sa.ColumnElement[bool]:
-    """Live profiles of the organization in any included segment and in no excluded one."""
-    condition = sa.and_(
+def _in_segments(segment_ids: Sequence[str]) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        SegmentMember.segment_id.in_([uuid.UUID(s) for s in segment_ids]),
+        SegmentMember.profile_id == Profile.id,
+    )
+
+
+def _candidates(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """Live profiles of the organization in any included segment."""
+    return sa.and_(
         Profile.org_id == campaign.org_id,
         Profile.merged_into_id.is_(None),
-        sa.exists().where(
-            SegmentMember.segment_id.in_([uuid.UUID(s) for s in campaign.include_segment_ids]),
-            SegmentMember.profile_id == Profile.id,
-        ),
+        _in_segments(campaign.include_segment_ids),
     )
-    if campaign.exclude_segment_ids:
-        condition = sa.and_(
-            condition,
-            ~sa.exists().where(
-                SegmentMember.segment_id.in_([uuid.UUID(s) for s in campaign.exclude_segment_ids]),
-                SegmentMember.profile_id == Profile.id,
-            ),
-        )
-    return condition
+
+
+def _excluded(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """The profile is in one of the campaign's excluded segments."""
+    if not campaign.exclude_segment_ids:
+        return sa.false()
+    return _in_segments(campaign.exclude_segment_ids)
+
+
+def _audience(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """Live profiles of the organization in any included segment and in no excluded one."""
+    if not campaign.exclude_segment_ids:
+        return _candidates(campaign)
+    return sa.and_(_candidates(campaign), ~_excluded(campaign))
 
 
 def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
@@ -622,6 +634,8 @@ def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
             Message.profile_id == Profile.id,
             Message.channel == channel,
             Message.marketing.is_(True),
+            # A test send goes to the marketer, not to the person as marketing.
+            Message.source != CAMPAIGN_TEST,
             sa.or_(Message.source_id.is_(None), Message.source_id != campaign.id),
             Message.status.notin_((ledger.FAILED, ledger.SUPPRESSED, ledger.SKIPPED)),
             sa.func.coalesce(Message.sent_at, Message.created_at) >= since,
@@ -655,7 +669,9 @@ def _local_send_times(
 
 def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
     """Who a campaign with these segments and smart-sending settings would reach if it started
-    now: the snapshot's own conditions on the current segment memberships, counted."""
+    now: the snapshot's own conditions on the current segment memberships, counted. The
+    candidates in an excluded segment are counted apart (`excluded`); the rest are the audience
+    (`total`): `eligible`, and `skipped` by the reason the snapshot would record."""
     probe = Campaign(
         id=uuid.uuid4(),
         org_id=org_id,
@@ -672,13 +688,21 @@ def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -
     )
     if not probe.include_segment_ids:
         raise InvalidInput.for_field("include_segment_ids", "choose at least one segment")
-    reason = _skip_reason(probe, utcnow()).label("reason")
+    reason = sa.case(
+        (_excluded(probe), EXCLUDED_SEGMENT), else_=_skip_reason(probe, utcnow())
+    ).label("reason")
     rows = session.execute(
-        sa.select(reason, sa.func.count()).where(_audience(probe)).group_by(reason)
+        sa.select(reason, sa.func.count()).where(_candidates(probe)).group_by(reason)
     ).all()
     skipped = {str(why): int(count) for why, count in rows if why is not None}
+    excluded = skipped.pop(EXCLUDED_SEGMENT, 0)
     eligible = sum(int(count) for why, count in rows if why is None)
-    return {"total": eligible + sum(skipped.values()), "eligible": eligible, "skipped": skipped}
+    return {
+        "total": eligible + sum(skipped.values()),
+        "excluded": excluded,
+        "eligible": eligible,
+        "skipped": skipped,
+    }
 
 
 def snapshot_chunk(
@@ -1242,12 +1266,14 @@ def preview(
     campaign_id: uuid.UUID,
     profile_id: uuid.UUID | None,
     variant: str | None = None,
+    sample: Mapping[str, Any] | None = None,
 ) -> RenderedEmail:
-    """The email as `profile_id` would get it (of an A/B variant, if given)."""
+    """The email as `profile_id` would get it, or for `sample` data as a template's preview
+    takes it (of an A/B variant, if given)."""
     campaign = get_campaign(session, org_id, campaign_id)
     _check_variant(campaign, variant)
     parts = _parts(session, campaign, variant)
-    return templates.preview(session, org_id, parts, profile_id=profile_id)
+    return templates.preview(session, org_id, parts, profile_id=profile_id, sample=sample)
 
 
 def test_send(
@@ -1257,15 +1283,16 @@ def test_send(
     address: str,
     variant: str | None = None,
 ) -> Message:
-    """The campaign's email (of an A/B variant, if given) to one address now, as a
-    transactional-source message: it is not a recipient and not counted in the stats."""
+    """The campaign's email (of an A/B variant, if given) to one address now, as a message of
+    the source `campaign_test`: it is not a recipient, not counted in the stats, and not counted
+    by smart sending."""
     campaign = get_campaign(session, org_id, campaign_id)
     _check_variant(campaign, variant)
     _parts(session, campaign, variant)
     message = _queue_for(
         session,
         campaign,
-        source="transactional",
+        source=messages.CAMPAIGN_TEST,
         idempotency_key=f"campaign-test:{campaign.id}:{uuid.uuid4()}",
         to_address=address,
         variant=variant,
@@ -1300,6 +1327,27 @@ def list_recipients(
     return rows[:limit], next_cursor
 
 
+def engagement(
+    session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, bool]]:
+    """Whether the person opened (machine opens aside), clicked or unsubscribed, per message:
+    the stats' own measures (herald.analytics.measures), keyed by message."""
+    if not message_ids:
+        return {}
+    keyed = sa.select(Message.id.label("message_id"), Message.id).where(
+        Message.org_id == org_id, Message.id.in_(list(message_ids))
+    )
+    measured = measures.message_measures(session, org_id, keyed)
+    return {
+        message_id: {
+            "opened": figures.opens_unique > 0,
+            "clicked": figures.clicks_unique > 0,
+            "unsubscribed": figures.unsubscribes > 0,
+        }
+        for (message_id,), figures in measured.items()
+    }
+
+
 def recipient_counts(session: Session, campaign_id: uuid.UUID) -> dict[str, int]:
     rows = session.execute(
         sa.select(CampaignRecipient.status, sa.func.count())
@@ -1332,7 +1380,8 @@ def stats(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[s
     keys = [v["key"] for v in (campaign.ab_test or {}).get("variants", [])]
     return {
         **figures[campaign_stats.ALL_RECIPIENTS].public(),
-        "counts": recipient_counts(session, campaign.id),
+        # From the same rows as `recipients` and `skipped`, so that the two always agree.
+        "counts": figures[campaign_stats.ALL_RECIPIENTS].statuses,
         "conversion_metric": campaign.conversion_metric,
         "variants": [
             {"variant": key, **figures.get(key, campaign_stats.Figures()).public()} for key in keys

@@ -241,16 +241,15 @@ function CampaignDetails({ campaign }: { campaign: Campaign }) {
         {campaign.status === "draft" || campaign.status === "scheduled" ? (
           <>
             <Grid gap="lg">
-              <Grid.Col span={{ base: 12, lg: 5 }}>
-                <Stack gap="lg">
-                  <AudienceSection campaign={campaign} />
-                  <SettingsSection campaign={campaign} />
-                </Stack>
+              <Grid.Col span={{ base: 12, md: 6 }}>
+                <AudienceSection campaign={campaign} />
               </Grid.Col>
-              <Grid.Col span={{ base: 12, lg: 7 }}>
-                <CampaignPreviewSection campaign={campaign} />
+              <Grid.Col span={{ base: 12, md: 6 }}>
+                <SettingsSection campaign={campaign} />
               </Grid.Col>
             </Grid>
+            {/* Full width, so that the 600 px desktop email is not clipped. */}
+            <CampaignPreviewSection campaign={campaign} />
             <RecipientsSection campaign={campaign} />
           </>
         ) : (

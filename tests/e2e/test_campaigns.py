@@ -428,9 +428,7 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
     expect(dialog.get_by_test_id("forecast-eligible")).to_have_text(
         "3 people would get it if it went now (of 4 in the chosen segments)."
     )
-    expect(dialog.get_by_test_id("audience-forecast")).to_contain_text(
-        "1 without an email address"
-    )
+    expect(dialog.get_by_test_id("audience-forecast")).to_contain_text("1 without an email address")
     field(dialog, "Send at").fill("2031-05-04T09:30")
     dialog.get_by_text("In each recipient's local time").click()
     field(dialog, "Grace").fill("30")

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;

@@ -1,6 +1,6 @@
 import { fireEvent, screen } from "@testing-library/react";
 import { Link } from "react-router";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { renderAt } from "../../test/render";
 import { UNSAVED_MESSAGE, useUnsavedChangesWarning } from "./useUnsavedChangesWarning";
 
@@ -59,6 +59,8 @@ describe("the unsaved-changes warning", () => {
 });
 
 describe("the Back button with unsaved changes", () => {
+  // Earlier tests leave the guard's entry in jsdom's history: start each on a plain one.
+  beforeEach(() => window.history.replaceState(null, "", window.location.href));
   afterEach(() => vi.restoreAllMocks());
 
   it("stands on a guard entry, asks on Back, and puts the guard back to stay", () => {

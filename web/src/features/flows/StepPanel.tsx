@@ -533,6 +533,7 @@ function SmsSettings({
             placeholder="Choose a template"
             description="Settings → SMS templates. The template is sent as it is when the step runs."
             searchable
+            allowDeselect={false}
             data={templates.map((t) => ({ value: t.id, label: t.name }))}
             value={saved ? saved.id : null}
             onChange={(value) => set({ template_id: value ?? NO_TEMPLATE })}

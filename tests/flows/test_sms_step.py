@@ -293,3 +293,28 @@ def test_sms_steps_are_validated_naming_the_field(client: TestClient) -> None:
         client.post(f"/api/flows/{foreign['id']}/publish", headers=org.secret_headers)
     )
     assert list(problems) == ["definition.steps[0].sms.template_id"]
+
+
+def test_trying_a_flow_renders_its_sms_for_the_profile(client: TestClient) -> None:
+    org = make_org()
+    ada = person(client, org, "ada@example.com", first_name="Ada", **subscribed("+14155550351"))
+    bob = person(client, org, "bob@example.com", first_name="Bob", phone="+14155550352")
+    flow = create_flow(
+        client, org, sms_flow({"body": "Hi {{ profile.first_name }}: {{ event.item }}"})
+    )
+
+    def trial(profile_id: str) -> dict[str, Any]:
+        response = client.post(
+            f"/api/flows/{flow['id']}/test",
+            json={"profile_id": profile_id, "payload": {"item": "teapot"}},
+            headers=org.secret_headers,
+        )
+        assert response.status_code == 200, response.text
+        (step,) = response.json()["path"]
+        return dict(step)
+
+    sent = trial(ada)
+    assert (sent["outcome"], sent["sms_body"]) == ("would_send", "Hi Ada: teapot")
+    refused = trial(bob)
+    assert (refused["outcome"], refused["detail"]) == ("would_skip", "no current SMS consent")
+    assert refused["sms_body"] == "Hi Bob: teapot"

@@ -95,6 +95,13 @@ def _prepare(settings: Settings) -> None:
     )
     configure_rate_limits(settings.redis_url)
     import_task_modules()
+    _listen_for_metrics(settings)
+
+
+def _listen_for_metrics(settings: Settings) -> None:
+    from herald.observability.listener import start_metrics_listener
+
+    start_metrics_listener(settings.metrics_bind, settings.metrics_token)
 
 
 def _migrate(settings: Settings) -> None:
@@ -197,7 +204,9 @@ def server_app() -> FastAPI:
     ingesting a batch spent about a third of its CPU time in collections without this."""
     from herald.app import create_app
 
-    app = create_app(get_settings())
+    settings = get_settings()
+    app = create_app(settings)
+    _listen_for_metrics(settings)
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()

@@ -18,6 +18,7 @@ from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
+from herald.models.retention import RetainedConversion, RetentionSettings
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
 from herald.models.sms import InboundSms, SmsSettings
 from herald.models.system import PeriodicRun, Process
@@ -58,6 +59,8 @@ __all__ = [
     "Process",
     "Profile",
     "ProfileChange",
+    "RetainedConversion",
+    "RetentionSettings",
     "Segment",
     "SegmentHistory",
     "SegmentMember",

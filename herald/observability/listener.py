@@ -34,7 +34,7 @@ def parse_bind(bind: str) -> tuple[str, int]:
 class _MetricsHandler(BaseHTTPRequestHandler):
     token: str | None = None
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         from herald.observability.metrics import exposition

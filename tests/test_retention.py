@@ -161,6 +161,14 @@ def _rollups(database: Database, org: OrgFixture) -> tuple[list, list]:
     return [tuple(r) for r in events], [tuple(r) for r in by_source]
 
 
+def _rebuild(database: Database, org: OrgFixture, *moments: datetime) -> None:
+    """`herald analytics rebuild` of the hours around each moment (months of hours take long)."""
+    for moment in moments:
+        rollups.rebuild(
+            database, moment - timedelta(hours=1), moment + timedelta(hours=3), org.org_id
+        )
+
+
 def _event_count(database: Database, org: OrgFixture) -> int:
     with database.transaction() as session:
         return int(
@@ -188,6 +196,11 @@ def test_pruning_old_events_keeps_rollups_conversions_and_segments(
     _order(client, org, "p2@example.com", 15, recent + timedelta(hours=1))
     track(client, org, "p2@example.com", "Viewed Product", time=recent.isoformat())
     track(client, neighbour, "n@example.com", "Viewed Product", time=old.isoformat())
+    # On PostgreSQL, a month where only this organization has events: its partition is emptied
+    # whole (TRUNCATE) rather than deleted from row by row.
+    ancient = months_before(now, 20)
+    if backend.name == "postgresql":
+        track(client, org, "p0@example.com", "Viewed Product", time=ancient.isoformat())
     recent_viewers = create_segment(
         client,
         org,
@@ -204,17 +217,20 @@ def test_pruning_old_events_keeps_rollups_conversions_and_segments(
     everyone = create_segment(
         client, org, {"conditions": [{"type": "event", "metric": "Viewed Product"}]}, name="All"
     )
-    rollups.rebuild(database, old - timedelta(hours=2), now + timedelta(hours=1), org.org_id)
+    _rebuild(database, org, old, recent)
     before = (_figures(database, campaign_id), _rollups(database, org))
     assert before[0] == (2, 55.0)
-    assert _event_count(database, org) == 8
+    assert _event_count(database, org) == 7 + (backend.name == "postgresql")
 
     with database.transaction() as session:
         retention.update_settings(session, org.org_id, {"events_months": 6})
     (report,) = retention.run(database, backend.data_dir, now=now)
+    if backend.name == "postgresql":
+        assert f"events_p{ancient:%Y_%m}" in report.partitions_emptied
+        report.events_deleted -= 1
     assert report.events_deleted == 5  # three views and two orders, nine months old
     assert report.conversions_kept == 2
-    assert _event_count(database, org) == 3
+    assert _event_count(database, org) == 2
     assert _event_count(database, neighbour) == 1  # another organization keeps its events
     with database.transaction() as session:
         kept = session.scalars(
@@ -224,7 +240,7 @@ def test_pruning_old_events_keeps_rollups_conversions_and_segments(
 
     # The figures are those of before, however they are read or recomputed.
     assert (_figures(database, campaign_id), _rollups(database, org)) == before
-    rollups.rebuild(database, old - timedelta(hours=2), now + timedelta(hours=1), org.org_id)
+    _rebuild(database, org, old, recent)
     assert (_figures(database, campaign_id), _rollups(database, org)) == before
     # Segments: memberships are rows; one about the last 30 days computes the same again, one
     # about all time sees what is kept (documented).

@@ -192,12 +192,12 @@ def _keep_conversions(
     picked = sa.select(
         columns.id, columns.org_id, columns.profile_id, columns.name, columns.time, columns.value
     ).where(columns.org_id == org_id, columns.name.in_(names), where)
-    result = session.execute(
-        sa.insert(RetainedConversion).from_select(
-            ["id", "org_id", "profile_id", "name", "time", "value"], picked
-        )
+    kept = session.scalars(
+        sa.insert(RetainedConversion)
+        .from_select(["id", "org_id", "profile_id", "name", "time", "value"], picked)
+        .returning(RetainedConversion.id)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(kept.all())
 
 
 def _prune_events(

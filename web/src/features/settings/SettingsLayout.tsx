@@ -1,5 +1,6 @@
 import { Tabs } from "@mantine/core";
 import {
+  IconArchive,
   IconBuilding,
   IconGauge,
   IconKey,
@@ -20,6 +21,7 @@ const TABS = [
   { value: "email", label: "Email", icon: IconMail },
   { value: "flow-webhooks", label: "Flow webhooks", icon: IconWebhook },
   { value: "sms", label: "SMS", icon: IconMessage },
+  { value: "retention", label: "Retention", icon: IconArchive },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 

@@ -12,9 +12,12 @@ The order is what makes a crash harmless (DESIGN invariant 3):
    MIME, and commits.
 2. The provider is called for each message outside any transaction (one pooled SMTP connection
    serves the whole batch).
-3. A new transaction records the results, in bulk: sent, back to queued with a delay
-   (transient error), or failed (permanent error, or too many attempts). A long batch records
-   what it has done every RECORD_EVERY, so a crash re-sends little.
+3. Each message the provider accepted is recorded as sent at once, in a transaction of its own,
+   before the next message goes out on that connection; refusals are recorded in bulk when the
+   batch ends or every RECORD_EVERY: back to queued with a delay (transient error), or failed
+   (permanent error, or too many attempts). So a sender killed mid-batch re-sends at most the
+   one message in flight per open SMTP connection, or the one call in flight per API provider
+   connection: SMTP and the providers' APIs have no idempotency, and that is the floor.
 
 A worker that dies in step 2 leaves its rows `sending`; once their heartbeat is older than
 `STALE_AFTER` the sweep kicks them again and another worker claims them. The provider gets the
@@ -26,6 +29,7 @@ The steps live by concern in `herald.email`: `claiming` (step 1), `gates` (send 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -38,9 +42,13 @@ from herald.email.batch import Handed, Prepared
 from herald.email.claiming import claim_and_prepare_many
 from herald.email.heartbeats import _heartbeats
 from herald.email.providers import EmailProvider, OutgoingEmail, PermanentSendError, SendResult
+from herald.email.providers.base import OnAccepted
 from herald.email.recording import _record
 
-# A batch still sending records the outcomes it has after this long, so a crash re-sends little.
+logger = logging.getLogger(__name__)
+
+# A batch still sending records the refusals it has after this long (what a provider accepted
+# is recorded at once).
 RECORD_EVERY = timedelta(seconds=1)
 
 
@@ -62,13 +70,18 @@ def send_messages(database: Database, message_ids: Sequence[uuid.UUID]) -> dict[
     return outcomes
 
 
-def _hand_over(database: Database, chunk: list[Prepared]) -> list[Handed]:
+def _hand_over(
+    database: Database, chunk: list[Prepared], on_accepted: OnAccepted | None = None
+) -> list[Handed]:
     """The one place the send path calls providers: a chunk of messages with the same provider
-    (the organization's failover list, or its single provider)."""
+    (the organization's failover list, or its single provider). `on_accepted` hears of each
+    message the provider took as soon as it did, before the next goes out."""
     # An SMS provider takes the same calls as an email provider (`send`, or `send_batch`), so
     # `send_many` hands its chunk over as well; only email has a failover list (a Router).
     emails = cast("list[OutgoingEmail]", [p.email for p in chunk])
-    outcomes = failover.hand_over(database, cast("EmailProvider", chunk[0].provider), emails)
+    outcomes = failover.hand_over(
+        database, cast("EmailProvider", chunk[0].provider), emails, on_accepted
+    )
     handed: list[Handed] = []
     for outcome in outcomes:
         if isinstance(outcome, SendResult):
@@ -94,7 +107,8 @@ def _chunks(ready: list[Prepared]) -> Iterator[list[Prepared]]:
 
 
 def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uuid.UUID, str]:
-    """Step 2 and 3: send each message, recording the outcomes when the batch is done or has
+    """Step 2 and 3: send each message, recording each one the provider took at once, before
+    the next goes out on that connection; refusals are recorded when the batch is done or has
     taken RECORD_EVERY since the last record."""
     outcomes: dict[uuid.UUID, str] = {}
     done: list[tuple[Prepared, Handed]] = []
@@ -102,13 +116,43 @@ def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uui
         last_record = time.monotonic()
         sent_so_far = 0
         for chunk in _chunks(ready):
-            done.extend(zip(chunk, _hand_over(database, chunk), strict=True))
+            recorded: set[int] = set()
+            handed = _hand_over(database, chunk, _recorder(database, chunk, recorded, outcomes))
+            done.extend(
+                pair
+                for index, pair in enumerate(zip(chunk, handed, strict=True))
+                if index not in recorded
+            )
             sent_so_far += len(chunk)
             more = sent_so_far < len(ready)
             if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
                 continue
-            with database.transaction() as session:
-                outcomes.update(_record(session, done))
-            beating.stop([p.email.message_id for p, _handed in done])
+            if done:
+                with database.transaction() as session:
+                    outcomes.update(_record(session, done))
+                beating.stop([p.email.message_id for p, _handed in done])
             done, last_record = [], time.monotonic()
     return outcomes
+
+
+def _recorder(
+    database: Database, chunk: list[Prepared], recorded: set[int], outcomes: dict[uuid.UUID, str]
+) -> OnAccepted:
+    """Records a message of `chunk` as sent the moment its provider took it, in a transaction of
+    its own, so that a sender killed mid-batch leaves unrecorded at most the one message in
+    flight on each connection (or the one batch call in flight): SMTP and the providers' APIs
+    have no idempotency, so that one is sent again. If the record fails, the batch's record
+    has another go."""
+
+    def accepted(index: int, result: SendResult) -> None:
+        prepared = chunk[index]
+        try:
+            with database.transaction() as session:
+                outcomes.update(_record(session, [(prepared, ("sent", result))]))
+        except Exception:
+            logger.exception("could not record message %s as sent yet", prepared.email.message_id)
+            return
+        recorded.add(index)
+        _heartbeats.stop([prepared.email.message_id])
+
+    return accepted

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.smtpsink import start_sink
 from herald.campaigns import lifecycle, service
 from herald.campaigns.statuses import OPEN_RECIPIENT_STATUSES
 from herald.db import Database, utcnow
+from herald.email import configuration, schemas
 from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.messaging import ledger
@@ -53,7 +55,8 @@ from tests.processes import default_sigint
 # Ten of the worker's send batches (email BATCH_SIZE, 200): with four threads, the few batches of
 # a smaller audience could all commit between the first sighting of a sent message and the kill.
 AUDIENCE = 2000
-DEADLINE = 90
+# Seconds each worker gets; generous for a loaded machine (the test ends as soon as it is done).
+DEADLINE = 240
 
 
 # The `herald worker` processes' queue: its own per pytest-xdist worker, since parallel tests share

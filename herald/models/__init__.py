@@ -9,7 +9,13 @@ from herald.models.analytics import (
 )
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, ConsentRecord, Suppression
-from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
+from herald.models.email import (
+    EmailSettings,
+    EmailTemplate,
+    Message,
+    MessageEvent,
+    MessageHandoff,
+)
 from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
@@ -51,6 +57,7 @@ __all__ = [
     "JobFile",
     "Message",
     "MessageEvent",
+    "MessageHandoff",
     "MessageHour",
     "Metric",
     "Organization",

@@ -1,11 +1,12 @@
-"""retention
+"""retention and message handoffs
 
 Revision ID: 3e9b7d41c6a2
 Revises: 7c1e5a9d3b24
 Created: 2026-12-07 22:30:00
 
-Each organization's retention settings, and the conversion events kept when raw events are
-pruned (issue 19). Online on PostgreSQL: two new tables, nothing rewritten.
+Each organization's retention settings, the conversion events kept when raw events are pruned,
+and the journal of messages a provider accepted whose outcome is not recorded yet (issue 19).
+Online on PostgreSQL: three new tables, nothing rewritten.
 """
 
 from collections.abc import Sequence
@@ -60,7 +61,20 @@ def upgrade() -> None:
         )
 
 
+    op.create_table(
+        "message_handoffs",
+        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=255), nullable=False),
+        sa.Column("provider_id", sa.Uuid(), nullable=True),
+        sa.Column("accepted_at", herald.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("message_id", "attempt", name=op.f("pk_message_handoffs")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("message_handoffs")
     with op.batch_alter_table("retained_conversions") as batch_op:
         batch_op.drop_index("ix_retained_conversions_org_id_name_time")
     op.drop_table("retained_conversions")

@@ -60,7 +60,6 @@ def upgrade() -> None:
             "ix_retained_conversions_org_id_name_time", ["org_id", "name", "time"], unique=False
         )
 
-
     op.create_table(
         "message_handoffs",
         sa.Column("message_id", sa.Uuid(), nullable=False),

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;
@@ -2591,6 +2592,11 @@ export interface components {
              * @description Those the campaign would be sent to right now.
              */
             eligible: number;
+            /**
+             * Excluded
+             * @description Profiles in an included segment left out for being in an excluded one.
+             */
+            excluded: number;
             /**
              * Skipped
              * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
@@ -4838,6 +4844,11 @@ export interface components {
             /** Source Id */
             source_id: string | null;
             /**
+             * Source Name
+             * @description The name of the campaign or flow that sent it (`source_id`); null for the transactional API or when that campaign or flow was deleted.
+             */
+            source_name?: string | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -5126,13 +5137,18 @@ export interface components {
             /** Y */
             y: number;
         };
-        /** PreviewRequest */
+        /**
+         * PreviewRequest
+         * @description For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+         *     it), or for nobody (neither).
+         */
         PreviewRequest: {
             /**
              * Profile Id
-             * @description Render for this profile; without one, for nobody.
+             * @description Render for this profile (its fields and properties).
              */
             profile_id?: string | null;
+            sample?: components["schemas"]["TemplatePreviewSample"] | null;
             /**
              * Variant
              * @description An A/B variant's version.
@@ -5613,10 +5629,22 @@ export interface components {
         };
         /** Recipient */
         "Recipient-Output": {
+            /**
+             * Clicked
+             * @description The person clicked a link in it.
+             * @default false
+             */
+            clicked: boolean;
             /** Email */
             email: string | null;
             /** Message Id */
             message_id: string | null;
+            /**
+             * Opened
+             * @description The person opened the message (machine opens aside).
+             * @default false
+             */
+            opened: boolean;
             /**
              * Profile Id
              * Format: uuid
@@ -5628,6 +5656,12 @@ export interface components {
             skip_reason: string | null;
             /** Status */
             status: string;
+            /**
+             * Unsubscribed
+             * @description The person unsubscribed from it.
+             * @default false
+             */
+            unsubscribed: boolean;
             /** Variant */
             variant: string | null;
         };
@@ -6772,7 +6806,7 @@ export interface components {
             /**
              * Message Id
              * Format: uuid
-             * @description A transactional message, at /api/messages/{id}.
+             * @description The test message (source `campaign_test`), at /api/messages/{id}.
              */
             message_id: string;
         };

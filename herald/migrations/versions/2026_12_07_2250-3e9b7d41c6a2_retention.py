@@ -1,7 +1,7 @@
 """retention and message handoffs
 
 Revision ID: 3e9b7d41c6a2
-Revises: 7c1e5a9d3b24
+Revises: 5d2b8e6f0a17
 Created: 2026-12-07 22:30:00
 
 Each organization's retention settings, the conversion events kept when raw events are pruned,
@@ -17,7 +17,7 @@ from alembic import op
 import herald.db
 
 revision: str = "3e9b7d41c6a2"
-down_revision: str | None = "7c1e5a9d3b24"
+down_revision: str | None = "5d2b8e6f0a17"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # GET /metrics answers only `Authorization: Bearer <this token>`; unset, /metrics is off.
     metrics_token: str | None = None
+    # HOST:PORT where every process of the machine offers to serve /metrics apart from the API's
+    # port (the first to bind serves; docs/operations.md). Unset: /metrics is on the API's port.
+    metrics_bind: str | None = Field(
+        default=None, pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):[0-9]{1,5}$"
+    )
     # Where the processes of this machine keep their metric values for /metrics to add up;
     # default <data dir>/metrics. Empty it when the machine boots (systemd RuntimeDirectory).
     metrics_dir: Path | None = None

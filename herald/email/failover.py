@@ -36,6 +36,7 @@ from herald.db import Database, utcnow
 from herald.email.providers import build_provider, decrypt_entry
 from herald.email.providers.base import (
     EmailProvider,
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -97,12 +98,16 @@ def router_for(session: Session, org_id: uuid.UUID) -> Router | None:
 
 
 def hand_over(
-    database: Database, provider: EmailProvider, emails: Sequence[OutgoingEmail]
+    database: Database,
+    provider: EmailProvider,
+    emails: Sequence[OutgoingEmail],
+    on_accepted: OnAccepted | None = None,
 ) -> list[Outcome]:
-    """Send a batch through a router (the list) or a single provider: an outcome per email."""
+    """Send a batch through a router (the list) or a single provider: an outcome per email.
+    `on_accepted(index, result)` hears of each accepted email at once (see send_many)."""
     if isinstance(provider, Router):
-        return provider.hand_over(database, emails)
-    return send_many(provider, emails)
+        return provider.hand_over(database, emails, on_accepted)
+    return send_many(provider, emails, on_accepted)
 
 
 def note_refusal(session: Session, message: Message, refusal: SendError | None) -> None:
@@ -141,13 +146,15 @@ class Router:
             self._providers[route.id] = build_provider(route.kind, route.config)
         return self._providers[route.id]
 
-    def _call(self, route: Route, emails: list[OutgoingEmail]) -> list[Outcome]:
+    def _call(
+        self, route: Route, emails: list[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
         try:
             provider = self.provider(route)
         except ProviderUnavailable as exc:
             return [exc] * len(emails)
         try:
-            return send_many(provider, emails)
+            return send_many(provider, emails, on_accepted)
         except Exception as exc:
             logger.exception("provider %s raised on a batch", route.label)
             return [TransientSendError(repr(exc), maybe_sent=True) for _ in emails]
@@ -155,7 +162,12 @@ class Router:
     def send(self, email: OutgoingEmail) -> SendResult:  # the protocol; the path uses hand_over
         raise NotImplementedError("the failover router sends through hand_over()")
 
-    def hand_over(self, database: Database, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+    def hand_over(
+        self,
+        database: Database,
+        emails: Sequence[OutgoingEmail],
+        on_accepted: OnAccepted | None = None,
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(emails)
         pending = list(range(len(emails)))
         tried: dict[int, Route] = {}
@@ -178,7 +190,8 @@ class Router:
                         database, route, [(emails[i], tried[i], last_error[i]) for i in handed]
                     )
                 started = time.monotonic()
-                results = self._call(route, [emails[i] for i in take])
+                accepted = None if on_accepted is None else _routed(on_accepted, take, route)
+                results = self._call(route, [emails[i] for i in take], accepted)
                 _record_call(database, route, results, time.monotonic() - started)
                 for i, result in zip(take, results, strict=True):
                     tried[i] = route
@@ -207,6 +220,16 @@ class Router:
             else:
                 outcomes[i] = error
         return [o for o in outcomes if o is not None]
+
+
+def _routed(on_accepted: OnAccepted, take: list[int], route: Route) -> OnAccepted:
+    """`on_accepted` for one call to a route: its indexes are those of the call's messages in
+    the router's batch, and the answer names the route, as the router's own outcome does."""
+
+    def accepted(index: int, result: SendResult) -> None:
+        on_accepted(take[index], replace(result, provider=route.kind, provider_id=route.id))
+
+    return accepted
 
 
 def _may_go_elsewhere(result: SendError) -> bool:

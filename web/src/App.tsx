@@ -32,6 +32,7 @@ import { AccountSettings } from "./features/settings/AccountSettings";
 import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
+import { RetentionSettings } from "./features/settings/RetentionSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
 import { SmsTemplatesSettings } from "./features/settings/SmsTemplatesSettings";
@@ -84,6 +85,7 @@ export function App() {
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="sms" element={<SmsSettings />} />
             <Route path="sms-templates" element={<SmsTemplatesSettings />} />
+            <Route path="retention" element={<RetentionSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -22,6 +22,7 @@ export const keys = {
   users: ["users"] as const,
   apiKeys: ["api-keys"] as const,
   rateLimits: ["rate-limits"] as const,
+  retention: ["retention"] as const,
   metrics: ["metrics"] as const,
   events: (name: string | null) => ["events", name] as const,
   eventsAll: ["events"] as const,
@@ -120,6 +121,11 @@ export const apiKeysQuery = queryOptions({
 export const rateLimitsQuery = queryOptions({
   queryKey: keys.rateLimits,
   queryFn: () => call(api.GET("/api/rate-limits")),
+});
+
+export const retentionQuery = queryOptions({
+  queryKey: keys.retention,
+  queryFn: () => call(api.GET("/api/retention")),
 });
 
 export const metricsQuery = queryOptions({

@@ -1730,6 +1730,28 @@ export interface paths {
         patch: operations["update_rate_limits"];
         trace?: never;
     };
+    "/api/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Retention */
+        get: operations["get_retention_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Retention
+         * @description Set how long raw events (months) and message bodies (days) are kept (admins and owners).
+         *     The daily retention run deletes what is older; `herald retention run` does it now.
+         */
+        patch: operations["update_retention_settings"];
+        trace?: never;
+    };
     "/api/segments": {
         parameters: {
             query?: never;
@@ -5998,6 +6020,39 @@ export interface components {
             subject: string;
             /** Text */
             text: string | null;
+        };
+        /**
+         * RetentionSettings
+         * @description How long the organization keeps raw events and message bodies; null keeps them for ever.
+         */
+        RetentionSettings: {
+            /**
+             * Events Months
+             * @description Raw events older than this many months are deleted (their conversions, rollups and segment memberships stay).
+             */
+            events_months: number | null;
+            /**
+             * Events Pruned Before
+             * @description Events before this time have been pruned; analytics keeps its figures for the hours before it.
+             */
+            events_pruned_before: string | null;
+            /** Last Run At */
+            last_run_at: string | null;
+            /**
+             * Message Bodies Days
+             * @description Message content and the outbox's stored copies older than this many days are deleted (messages and their figures stay).
+             */
+            message_bodies_days: number | null;
+        };
+        /**
+         * RetentionSettingsUpdate
+         * @description Fields left out stay as they are; null keeps that data for ever.
+         */
+        RetentionSettingsUpdate: {
+            /** Events Months */
+            events_months?: number | null;
+            /** Message Bodies Days */
+            message_bodies_days?: number | null;
         };
         /**
          * ScheduleRequest
@@ -14078,6 +14133,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RateLimits"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
                 };
             };
             /** @description Unauthorized */

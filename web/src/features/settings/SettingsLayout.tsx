@@ -1,5 +1,6 @@
 import { Tabs } from "@mantine/core";
 import {
+  IconArchive,
   IconBuilding,
   IconGauge,
   IconKey,
@@ -22,6 +23,7 @@ const TABS = [
   { value: "flow-webhooks", label: "Flow webhooks", icon: IconWebhook },
   { value: "sms", label: "SMS", icon: IconMessage },
   { value: "sms-templates", label: "SMS templates", icon: IconMessages },
+  { value: "retention", label: "Retention", icon: IconArchive },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 

@@ -165,7 +165,7 @@ def to_schema(row: EmailProviderEntry) -> schemas.Provider:
     secrets = SECRETS.get(row.kind, ())
     recent = (
         row.window_started_at is not None
-        and utcnow() - row.window_started_at <= failover.WINDOW + timedelta(seconds=5)
+        and utcnow() - row.window_started_at <= failover.breaker().window + timedelta(seconds=5)
     )
     attempts = row.window_attempts if recent else 0
     return schemas.Provider(

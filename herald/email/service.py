@@ -49,6 +49,7 @@ from herald.email.providers import (
     get_provider,
 )
 from herald.messaging import consent, ledger, suppression, tracking
+from herald.messaging.service import kick_sends
 from herald.models import EmailSettings, EmailTemplate, Message, Organization, Profile
 from herald.observability.metrics import MESSAGES
 from herald.security import decrypt
@@ -250,6 +251,7 @@ def claim_and_prepare_many(
     for message in messages:
         if message.marketing and message.org_id in paused:
             outcomes[message.id] = _apply_gate(session, message, "hold") or "held"
+            message.error = guard.HELD  # what a resume releases at once
             continue
         gate = _send_gates.get(message.source)
         if gate is not None:
@@ -603,6 +605,7 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     outcomes: dict[uuid.UUID, str] = {}
     sent: list[dict[str, object]] = []
     sent_events: list[tuple[uuid.UUID, uuid.UUID, dict[str, object]]] = []
+    held: list[tuple[uuid.UUID, datetime | None]] = []
     for prepared, handed in done:
         email = prepared.email
         if email.message_id not in ours:
@@ -639,12 +642,20 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
         for name, value in _rendered(prepared, by).items():
             setattr(message, name, value)
         failover.note_refusal(session, message, refusal)
-        if handed[0] == "retry":
+        if isinstance(refusal, failover.NoProviderNow):
+            # Not an attempt: it waits for a provider, and goes when a breaker closes.
+            _wait(session, message, NotYet(refusal.until, str(refusal)), kick=False)
+            message.error = str(refusal)
+            held.append((message.id, refusal.until))
+            outcomes[message.id] = "held"
+        elif handed[0] == "retry":
             _retry(session, message, prepared.attempt, handed[1])
             outcomes[message.id] = ledger.FAILED if message.status == ledger.FAILED else "retry"
         else:
             _fail(session, message, handed[1])
             outcomes[message.id] = ledger.FAILED
+    if held:
+        kick_sends(session, held)
     if sent:
         ledger.bulk_update(session, Message, sent)
         ledger.add_events(session, ledger.SENT, sent_events, at=now)
@@ -715,8 +726,9 @@ def _retry(session: Session, message: Message, attempt: int, error: str) -> None
     enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=retry_at)
 
 
-def _wait(session: Session, message: Message, wait: NotYet) -> None:
-    """Back to queued until `wait.until`, without using up an attempt (it was not one)."""
+def _wait(session: Session, message: Message, wait: NotYet, *, kick: bool = True) -> None:
+    """Back to queued until `wait.until`, without using up an attempt (it was not one); kicked
+    then unless the caller kicks it with others."""
     from herald.email.tasks import send_email
 
     message.attempts -= 1
@@ -728,7 +740,8 @@ def _wait(session: Session, message: Message, wait: NotYet) -> None:
         ledger.QUEUED,
         data={"waiting": wait.reason, "until": wait.until.isoformat()},
     )
-    enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=wait.until)
+    if kick:
+        enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=wait.until)
 
 
 # --- Heartbeats ---------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
     # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
     outbound_allow: str = ""
+    # DNS servers ("host" or "host:port", comma-separated) for Settings → Email's check of the
+    # sending domain's SPF, DKIM and DMARC records; empty: the system's resolver.
+    dns_servers: str = ""
     # Where Twilio's REST API is; tests and benchmarks point it at the fake Twilio.
     twilio_api_url: str = "https://api.twilio.com"
 

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
@@ -64,6 +64,11 @@ class SesConfig(BaseModel):
     timeout: float = Field(default=20.0, gt=0, le=120)
     # The SNS topics whose notifications (bounces, complaints, deliveries) are accepted.
     sns_topic_arns: list[str] = Field(default_factory=list, max_length=10)
+    # The Easy DKIM tokens SES shows for the sending domain (three CNAME records), for the DNS
+    # check of Settings → Email.
+    dkim_tokens: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,63}$")]] = Field(
+        default_factory=list, max_length=10
+    )
 
     @property
     def base_url(self) -> str:

@@ -19,6 +19,7 @@ from herald.campaigns import service as campaigns
 from herald.db import Database
 from herald.email import failover
 from herald.email import service as sending
+from herald.messaging import service as messages
 from herald.models import EmailProviderEntry, Message, MessageEvent, Suppression
 from herald.outbound import allow_networks
 from herald.settings import get_settings
@@ -405,3 +406,42 @@ def test_held_messages_go_as_soon_as_the_breaker_closes(
         assert got["status"] == "sent", got
     assert time.monotonic() - started < 10
     assert len(sendgrid.state.recipients()) == len(set(sendgrid.state.recipients()))
+
+
+def test_a_shared_request_with_a_refused_address_records_each_message_outcome(
+    client: TestClient, database: Database, sendgrid: FakeSendGrid
+) -> None:
+    """The same notice to six people goes to SendGrid as personalizations of one request; the
+    address SendGrid refuses fails (and is suppressed) on its own, the five others are sent once
+    each, and sending the batch again sends nothing twice."""
+    org = make_org()
+    settings(client, org)
+    add_sendgrid(client, org, sendgrid)
+    sendgrid.state.invalid = {"gone@example.com"}
+    addresses = [f"n{i}@example.com" for i in range(5)] + ["gone@example.com"]
+    notice = messages.RawContent(subject="Notice", html="<p>Our terms change.</p>", text=None)
+    with database.transaction() as session:
+        ids = [
+            messages.queue_email(
+                session,
+                org.org_id,
+                source="transactional",
+                idempotency_key=f"notice:{address}",
+                to_address=address,
+                raw=notice,
+                kick=False,
+            ).id
+            for address in addresses
+        ]
+    outcomes = sending.send_messages(database, ids)
+    assert [outcomes[i] for i in ids] == ["sent"] * 5 + ["failed"]
+    assert sendgrid.requests == [5]  # the refused request took nothing; one more took five
+    with database.transaction() as session:
+        rows = {m.to_address: m for m in session.scalars(sa.select(Message))}
+        suppressed = session.scalars(sa.select(Suppression.address)).all()
+    assert len({rows[a].provider_message_id for a in addresses[:5]}) == 1
+    assert rows["gone@example.com"].status == "failed"
+    assert "valid address" in (rows["gone@example.com"].error or "")
+    assert suppressed == ["gone@example.com"]
+    assert set(sending.send_messages(database, ids).values()) == {"done"}
+    assert sorted(sendgrid.state.recipients()) == addresses[:5]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from herald.email import configuration, dns, failover, guard, provider_list
 from herald.email import provider_schemas as schemas
-from herald.email import service as sending
+from herald.email.claiming import dkim_key
 from herald.email.providers import SendError, get_provider
 from herald.email.schemas import Message, MessageDetail
 from herald.errors import ErrorResponse, InvalidInput
@@ -134,7 +134,7 @@ def check_email_dns(
     ]
     if not senders and settings is not None and settings.provider == "smtp":
         senders = [dns.Sender("SMTP", "smtp", {})]
-    records = dns.check(domain, senders, sending.dkim_key(settings))
+    records = dns.check(domain, senders, dkim_key(settings))
     return schemas.DnsCheck(
         domain=domain.strip().lower().rstrip("."),
         records=[schemas.DnsRecord(**vars(record)) for record in records],

@@ -4,6 +4,7 @@ the list and Herald's own DKIM key need."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from herald.email import dns as dns_check
+from herald.outbound import allow_networks
 from herald.settings import get_settings
 from tests.factories import OrgFixture, make_org, make_user, sign_in
 from tests.fakes.dns import FakeDns
+from tests.fakes.ses import DKIM_TOKENS, FakeSes
 from tests.test_email_failover import add_provider
 from tests.test_email_sending import _rsa_pem
 
@@ -191,20 +194,25 @@ def test_providers_without_their_dkim_selectors_are_unknown(
         json={"default_from_email": f"shop@{DOMAIN}"},
         headers=org.secret_headers,
     )
-    add_provider(
-        client,
-        org,
-        kind="ses",
-        label="SES",
-        config={
-            "region": "eu-west-1",
-            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-            "secret_access_key": "s",
-        },
-    )
-    add_provider(client, org, kind="postmark", label="PM", config={"server_token": "t"})
-    fake_dns.txt(DOMAIN, "v=spf1 include:amazonses.com include:spf.mtasv.net ~all")
-    records = check(client, org)["records"]
+    with socket.socket() as unused:  # SES cannot be asked for its tokens: nothing listens
+        unused.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    with allow_networks("127.0.0.0/8"):
+        add_provider(
+            client,
+            org,
+            kind="ses",
+            label="SES",
+            config={
+                "region": "eu-west-1",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "s",
+                "endpoint_url": endpoint,
+            },
+        )
+        add_provider(client, org, kind="postmark", label="PM", config={"server_token": "t"})
+        fake_dns.txt(DOMAIN, "v=spf1 include:amazonses.com include:spf.mtasv.net ~all")
+        records = check(client, org)["records"]
     assert [(r["provider"], r["status"]) for r in records if r["purpose"] == "dkim"] == [
         ("SES", "unknown"),
         ("PM", "unknown"),
@@ -234,3 +242,36 @@ def test_bad_input_and_who_may_check(client: TestClient, fake_dns: FakeDns) -> N
     response = client.post("/api/email/dns-check", json={"domain": DOMAIN}, headers=member)
     assert response.status_code == 403
     assert fake_dns.questions == []
+
+
+def test_ses_is_asked_for_its_dkim_tokens_when_its_settings_lack_them(
+    client: TestClient, fake_dns: FakeDns
+) -> None:
+    org = make_org()
+    client.put(
+        "/api/email/settings",
+        json={"default_from_email": f"shop@{DOMAIN}"},
+        headers=org.secret_headers,
+    )
+    with FakeSes() as ses, allow_networks("127.0.0.0/8"):
+        add_provider(
+            client,
+            org,
+            kind="ses",
+            label="SES",
+            config={
+                "region": "eu-west-1",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "s",
+                "endpoint_url": ses.url,
+            },
+        )
+        fake_dns.cname(
+            f"{DKIM_TOKENS[0]}._domainkey.{DOMAIN}", f"{DKIM_TOKENS[0]}.dkim.amazonses.com"
+        )
+        records = check(client, org)["records"]
+    dkim = [(r["name"], r["status"]) for r in records if r["purpose"] == "dkim"]
+    assert dkim == [
+        (f"{DKIM_TOKENS[0]}._domainkey.{DOMAIN}", "ok"),
+        (f"{DKIM_TOKENS[1]}._domainkey.{DOMAIN}", "missing"),
+    ]

@@ -7,7 +7,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from herald.email import configuration, dns, failover, guard, provider_list
+from herald.email import configuration, dns, guard, provider_list
 from herald.email import provider_schemas as schemas
 from herald.email.claiming import dkim_key
 from herald.email.providers import SendError, get_provider
@@ -128,10 +128,7 @@ def check_email_dns(
         raise InvalidInput.for_field("domain", "needed without a default sender")
     if not dns.valid_domain(domain):
         raise InvalidInput.for_field("domain", "not a domain name")
-    senders = [
-        dns.Sender(route.label, route.kind, route.config)
-        for route in failover.routes_for(session, auth.org_id)
-    ]
+    senders = provider_list.dns_senders(session, auth.org_id, domain)
     if not senders and settings is not None and settings.provider == "smtp":
         senders = [dns.Sender("SMTP", "smtp", {})]
     records = dns.check(domain, senders, dkim_key(settings))

@@ -179,6 +179,14 @@ class SesProvider(BatchSending):
         )
 
 
+def dkim_tokens_of(provider: SesProvider, domain: str) -> list[str]:
+    """The Easy DKIM tokens SES keeps for the domain (one signed call), for the DNS check."""
+    answer = provider._call("GET", f"/v2/email/identities/{quote(domain, safe='')}", None)
+    attributes = answer.get("DkimAttributes")
+    tokens = attributes.get("Tokens") if isinstance(attributes, dict) else None
+    return [str(t) for t in tokens or [] if isinstance(t, str)]
+
+
 def _invalid_address(message: str) -> bool:
     return bool(
         re.search(r"(invalid|illegal|bad).{0,20}address|address.{0,20}invalid", message, re.I)

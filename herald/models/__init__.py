@@ -14,6 +14,7 @@ from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
+from herald.models.image import Image, TemplateBlock
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
@@ -44,6 +45,7 @@ __all__ = [
     "FlowStepRun",
     "FlowVersion",
     "IdempotencyRecord",
+    "Image",
     "InboundSms",
     "Job",
     "JobError",
@@ -64,6 +66,7 @@ __all__ = [
     "SendingPause",
     "SmsSettings",
     "Suppression",
+    "TemplateBlock",
     "User",
     "UserSession",
 ]

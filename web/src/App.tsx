@@ -10,6 +10,7 @@ import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
 import { OutboxPage } from "./features/outbox/OutboxPage";
 import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
+import { ImagesPage } from "./features/images/ImagesPage";
 import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
@@ -65,6 +66,7 @@ export function App() {
           <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditorPage />} />
+          <Route path="templates/images" element={<ImagesPage />} />
           <Route path="templates/:templateId" element={<TemplateEditorPage />} />
           <Route path="outbox" element={<OutboxPage />} />
           <Route path="outbox/:messageId" element={<OutboxMessagePage />} />

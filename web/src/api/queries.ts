@@ -7,6 +7,7 @@ import {
   type ImportType,
   type Me,
   type MessageStatus,
+  type Schemas,
   type SuppressionChannel,
   type SuppressionReason,
 } from "./client";
@@ -58,6 +59,7 @@ export const keys = {
   campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
+  campaignPreview: (id: string, request: string, version: string) => ["campaigns", "preview", id, request, version] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
   flowLists: ["flows", "list"] as const,
@@ -343,6 +345,21 @@ export const campaignsQuery = queryOptions({
   queryKey: keys.campaignsAll,
   queryFn: () => call(api.GET("/api/campaigns")),
 });
+
+type AudienceRequest = Schemas["AudienceRequest"];
+
+export function fetchAudience(body: AudienceRequest) {
+  return call(api.POST("/api/campaigns/audience", { body }));
+}
+
+/** Who a campaign with these settings would reach now (the same cache as the editor's count). */
+export function campaignAudienceQuery(request: AudienceRequest) {
+  return queryOptions({
+    queryKey: keys.campaignAudience(JSON.stringify(request)),
+    queryFn: () => fetchAudience(request),
+    retry: false,
+  });
+}
 
 export function campaignQuery(id: string) {
   return queryOptions({

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;
@@ -1136,6 +1137,51 @@ export interface paths {
          */
         post: operations["identify"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Images
+         * @description The organization's images, newest first.
+         */
+        get: operations["list_images"];
+        put?: never;
+        /**
+         * Upload Image
+         * @description Add an image to the library. Its type is read from its bytes; SVG is refused.
+         */
+        post: operations["upload_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Image */
+        get: operations["get_image"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Image
+         * @description Remove an image; emails already sent that show it show a broken image from then on.
+         */
+        delete: operations["delete_image"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2023,6 +2069,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/template-blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Blocks
+         * @description Saved blocks, newest first.
+         */
+        get: operations["list_template_blocks"];
+        put?: never;
+        /**
+         * Create Template Block
+         * @description Save an MJML section to reuse in templates.
+         */
+        post: operations["create_template_block"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/template-blocks/{block_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Template Block */
+        get: operations["get_template_block"];
+        put?: never;
+        post?: never;
+        /** Delete Template Block */
+        delete: operations["delete_template_block"];
+        options?: never;
+        head?: never;
+        /** Update Template Block */
+        patch: operations["update_template_block"];
+        trace?: never;
+    };
     "/api/templates": {
         parameters: {
             query?: never;
@@ -2062,6 +2151,27 @@ export interface paths {
          * @description Render an unsaved template for a profile or sample data.
          */
         post: operations["preview_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/templates/starters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Starters
+         * @description Starter templates to begin from: each passes the save-time checks and stacks its columns
+         *     on phones. Create one with `POST /api/templates` and `{"starter": key, "name": ...}`.
+         */
+        get: operations["list_template_starters"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2592,6 +2702,11 @@ export interface components {
              */
             eligible: number;
             /**
+             * Excluded
+             * @description Profiles in an included segment left out for being in an excluded one.
+             */
+            excluded: number;
+            /**
              * Skipped
              * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
              */
@@ -2673,6 +2788,19 @@ export interface components {
              * @description A JSON object of CSV column to Herald field, for example {"E-mail": "email", "Plan": "properties.plan", "Notes": "ignore"}. Columns left out map to the field of the same name, else to a custom property of that name.
              */
             mapping?: string | null;
+        };
+        /** Body_upload_image */
+        Body_upload_image: {
+            /**
+             * File
+             * @description A PNG, JPEG, GIF or WebP image (HERALD_IMAGE_MAX_BYTES, 5 MB default).
+             */
+            file: string;
+            /**
+             * Name
+             * @description Shown in the library; default the file's name.
+             */
+            name?: string | null;
         };
         /** BulkItemError */
         BulkItemError: {
@@ -4588,6 +4716,51 @@ export interface components {
              */
             profile_id: string;
         };
+        /** Image */
+        Image: {
+            /**
+             * Content Type
+             * @description Detected from the file's bytes, not its name.
+             * @enum {string}
+             */
+            content_type: "image/png" | "image/jpeg" | "image/gif" | "image/webp";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Height
+             * @description Pixels.
+             */
+            height: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Url
+             * @description Where email clients load it: public, cached for a year, never changes.
+             */
+            url: string;
+            /**
+             * Width
+             * @description Pixels.
+             */
+            width: number;
+        };
+        /** ImageList */
+        ImageList: {
+            /** Data */
+            data: components["schemas"]["Image"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /**
          * Import
          * @description An import job, with what kind of file it reads and the file's name.
@@ -4891,6 +5064,11 @@ export interface components {
             /** Source Id */
             source_id: string | null;
             /**
+             * Source Name
+             * @description The name of the campaign or flow that sent it (`source_id`); null for the transactional API or when that campaign or flow was deleted.
+             */
+            source_name?: string | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -5179,13 +5357,18 @@ export interface components {
             /** Y */
             y: number;
         };
-        /** PreviewRequest */
+        /**
+         * PreviewRequest
+         * @description For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+         *     it), or for nobody (neither).
+         */
         PreviewRequest: {
             /**
              * Profile Id
-             * @description Render for this profile; without one, for nobody.
+             * @description Render for this profile (its fields and properties).
              */
             profile_id?: string | null;
+            sample?: components["schemas"]["TemplatePreviewSample"] | null;
             /**
              * Variant
              * @description An A/B variant's version.
@@ -5666,10 +5849,22 @@ export interface components {
         };
         /** Recipient */
         "Recipient-Output": {
+            /**
+             * Clicked
+             * @description The person clicked a link in it.
+             * @default false
+             */
+            clicked: boolean;
             /** Email */
             email: string | null;
             /** Message Id */
             message_id: string | null;
+            /**
+             * Opened
+             * @description The person opened the message (machine opens aside).
+             * @default false
+             */
+            opened: boolean;
             /**
              * Profile Id
              * Format: uuid
@@ -5681,6 +5876,12 @@ export interface components {
             skip_reason: string | null;
             /** Status */
             status: string;
+            /**
+             * Unsubscribed
+             * @description The person unsubscribed from it.
+             * @default false
+             */
+            unsubscribed: boolean;
             /** Variant */
             variant: string | null;
         };
@@ -6598,27 +6799,73 @@ export interface components {
              */
             updated_at: string;
         };
+        /** TemplateBlock */
+        TemplateBlock: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** TemplateBlockCreate */
+        TemplateBlockCreate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml: string;
+            /** Name */
+            name: string;
+        };
+        /** TemplateBlockList */
+        TemplateBlockList: {
+            /** Data */
+            data: components["schemas"]["TemplateBlock"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** TemplateBlockUpdate */
+        TemplateBlockUpdate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml?: string | null;
+            /** Name */
+            name?: string | null;
+        };
         /** TemplateCreate */
         TemplateCreate: {
             /** Body */
-            body: string;
+            body?: string | null;
             /**
              * Body Format
-             * @default mjml
-             * @enum {string}
+             * @description Default mjml.
              */
-            body_format: "mjml" | "html";
+            body_format?: ("mjml" | "html") | null;
             /** From Email */
             from_email?: string | null;
             /** From Name */
             from_name?: string | null;
             /**
              * Kind
-             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not.
-             * @default marketing
-             * @enum {string}
+             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not. Default marketing.
              */
-            kind: "marketing" | "transactional";
+            kind?: ("marketing" | "transactional") | null;
             /** Name */
             name: string;
             /**
@@ -6628,8 +6875,13 @@ export interface components {
             preheader?: string | null;
             /** Reply To */
             reply_to?: string | null;
+            /**
+             * Starter
+             * @description Start from a starter template (GET /api/templates/starters): its subject, preheader, kind and MJML body fill the fields left out. Without a starter, subject and body are required.
+             */
+            starter?: ("newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation") | null;
             /** Subject */
-            subject: string;
+            subject?: string | null;
             /**
              * Text Body
              * @description The plain-text part; null generates it from the HTML.
@@ -6710,6 +6962,34 @@ export interface components {
             profile?: {
                 [key: string]: unknown;
             };
+        };
+        /** TemplateStarter */
+        TemplateStarter: {
+            /** Description */
+            description: string;
+            /**
+             * Key
+             * @enum {string}
+             */
+            key: "newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation";
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "marketing" | "transactional";
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /** Preheader */
+            preheader: string;
+            /** Subject */
+            subject: string;
+        };
+        /** TemplateStarterList */
+        TemplateStarterList: {
+            /** Data */
+            data: components["schemas"]["TemplateStarter"][];
         };
         /** TemplateSummary */
         TemplateSummary: {
@@ -6792,7 +7072,7 @@ export interface components {
             /**
              * Message Id
              * Format: uuid
-             * @description A transactional message, at /api/messages/{id}.
+             * @description The test message (source `campaign_test`), at /api/messages/{id}.
              */
             message_id: string;
         };
@@ -11578,6 +11858,250 @@ export interface operations {
             };
         };
     };
+    list_images: {
+        parameters: {
+            query?: {
+                /** @description Images whose name contains this text. */
+                search?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_image"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a PNG, JPEG, GIF or WebP image, or empty. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_imports: {
         parameters: {
             query?: {
@@ -14916,6 +15440,301 @@ export interface operations {
             };
         };
     };
+    list_template_blocks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlockList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_templates: {
         parameters: {
             query?: never;
@@ -15082,6 +15901,62 @@ export interface operations {
                 };
             };
             /** @description Problems, each with line and column. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_template_starters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateStarterList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;

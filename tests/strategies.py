@@ -40,6 +40,7 @@ class Seeds:
     enrolment_ids: list[str] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
     block_ids: list[str] = field(default_factory=list)
+    sms_template_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 
     def for_parameter(self, name: str) -> list[str]:

@@ -20,7 +20,7 @@ from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
-from herald.models.sms import InboundSms, SmsSettings
+from herald.models.sms import InboundSms, SmsSettings, SmsTemplate
 from herald.models.system import PeriodicRun, Process
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "SegmentMember",
     "SendingPause",
     "SmsSettings",
+    "SmsTemplate",
     "Suppression",
     "TemplateBlock",
     "User",

@@ -34,6 +34,7 @@ import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
+import { SmsTemplatesSettings } from "./features/settings/SmsTemplatesSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AnalyticsPage } from "./features/analytics/AnalyticsPage";
 import { HomePage } from "./features/home/HomePage";
@@ -82,6 +83,7 @@ export function App() {
             <Route path="email" element={<EmailSettings />} />
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="sms" element={<SmsSettings />} />
+            <Route path="sms-templates" element={<SmsTemplatesSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

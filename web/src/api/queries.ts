@@ -52,6 +52,8 @@ export const keys = {
   emailSettings: ["email-settings"] as const,
   smsSettings: ["sms-settings"] as const,
   smsSegments: (body: string) => ["sms-segments", body] as const,
+  smsTemplates: ["sms-templates"] as const,
+  profileSms: (id: string) => ["profile-sms", id] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
   importsAll: ["imports"] as const,
@@ -307,6 +309,19 @@ export function messageQuery(id: string) {
   return queryOptions({
     queryKey: keys.message(id),
     queryFn: () => call(api.GET("/api/messages/{message_id}", { params: { path: { message_id: id } } })),
+  });
+}
+
+export const smsTemplatesQuery = queryOptions({
+  queryKey: keys.smsTemplates,
+  queryFn: () => call(api.GET("/api/sms/templates")),
+});
+
+/** A profile's SMS both ways, newest first. */
+export function profileSmsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileSms(id),
+    queryFn: () => call(api.GET("/api/profiles/{profile_id}/sms", { params: { path: { profile_id: id } } })),
   });
 }
 

@@ -1980,6 +1980,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sms Templates
+         * @description The organization's saved SMS texts, by name.
+         */
+        get: operations["list_sms_templates"];
+        put?: never;
+        /**
+         * Create Sms Template
+         * @description Save an SMS text; its personalization is checked as SMS campaigns' is (422 naming
+         *     `body`, with line and column).
+         */
+        post: operations["create_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/templates/{sms_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Sms Template */
+        get: operations["get_sms_template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Sms Template
+         * @description Delete it; flow SMS steps that name it are skipped, with the reason, until changed.
+         */
+        delete: operations["delete_sms_template"];
+        options?: never;
+        head?: never;
+        /** Update Sms Template */
+        patch: operations["update_sms_template"];
+        trace?: never;
+    };
     "/api/suppressions": {
         parameters: {
             query?: never;
@@ -3742,36 +3789,31 @@ export interface components {
             unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
         };
         /** EmailSettings */
-        "EmailSettings-Input": {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
+        EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
             /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
+             * Provider
              * @enum {string}
              */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
         };
         /**
          * EmailSettingsUpdate
@@ -4362,7 +4404,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Input"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Input"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4383,7 +4425,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Output"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Output"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4392,6 +4434,38 @@ export interface components {
              * @constant
              */
             version: 1;
+        };
+        /** FlowEmailSettings */
+        FlowEmailSettings: {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
         };
         /** FlowFromTemplate */
         FlowFromTemplate: {
@@ -4410,6 +4484,19 @@ export interface components {
         FlowList: {
             /** Data */
             data: components["schemas"]["FlowSummary"][];
+        };
+        /** FlowProfileUpdate */
+        FlowProfileUpdate: {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
+                [key: string]: unknown;
+            };
+            /** Unset */
+            unset?: string[];
         };
         /** FlowResults */
         FlowResults: {
@@ -4462,6 +4549,40 @@ export interface components {
             revenue: number;
             /** Sent */
             sent: number;
+        };
+        /**
+         * FlowSmsSettings
+         * @description The text: `body` written here (personalization in the same sandbox as SMS campaigns,
+         *     with `profile`, `event` and `organization`), or a saved SMS template (`template_id`).
+         */
+        FlowSmsSettings: {
+            /**
+             * Body
+             * @description Empty while being written: publishing asks for the text.
+             */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[];
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing SMS in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 24
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Template Id */
+            template_id?: string | null;
         };
         /** FlowSummary */
         FlowSummary: {
@@ -4563,6 +4684,11 @@ export interface components {
              */
             outcome: string;
             rendered?: components["schemas"]["RenderedMessage"] | null;
+            /**
+             * Sms Body
+             * @description An SMS step's text as this profile would get it.
+             */
+            sms_body?: string | null;
             /** Step Id */
             step_id: string;
             /** Type */
@@ -4587,6 +4713,21 @@ export interface components {
             } | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * FlowWebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        FlowWebhookSettings: {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
         };
         /** GettingStarted */
         GettingStarted: {
@@ -5592,16 +5733,33 @@ export interface components {
             data: components["schemas"]["ProfileSegment"][];
         };
         /** ProfileUpdate */
-        "ProfileUpdate-Output": {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
+        ProfileUpdate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
+            /** Email */
+            email?: string | null;
+            /** External Id */
+            external_id?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            location?: components["schemas"]["Location"] | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Properties
+             * @description Custom properties, merged into the stored ones.
+             */
+            properties?: {
                 [key: string]: unknown;
-            };
-            /** Unset */
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Unset
+             * @description Custom property names to remove.
+             */
             unset?: string[];
         };
         /** Provider */
@@ -6206,29 +6364,8 @@ export interface components {
             name?: string | null;
         };
         /** SendEmail */
-        "SendEmail-Input": {
-            email: components["schemas"]["EmailSettings-Input"];
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
-            /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
-             */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "send_email";
-        };
-        /** SendEmail */
-        "SendEmail-Output": {
-            email: components["schemas"]["herald__flows__definition__EmailSettings"];
+        SendEmail: {
+            email: components["schemas"]["FlowEmailSettings"];
             /** Id */
             id: string;
             /** Name */
@@ -6283,6 +6420,31 @@ export interface components {
              */
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
+        };
+        /**
+         * SendSms
+         * @description Send an SMS through the same path as SMS campaigns: the message ledger, the SMS consent
+         *     rule, quiet hours, rate limits and STOP.
+         */
+        SendSms: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            sms: components["schemas"]["FlowSmsSettings"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_sms";
         };
         /** SendSmsRequest */
         SendSmsRequest: {
@@ -6463,6 +6625,56 @@ export interface components {
             start_reply?: string | null;
             /** Stop Reply */
             stop_reply?: string | null;
+        };
+        /** SmsTemplate */
+        SmsTemplate: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Media Urls */
+            media_urls: string[];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SmsTemplateCreate */
+        SmsTemplateCreate: {
+            /**
+             * Body
+             * @description The text, with personalization in the template sandbox (`{{ profile.first_name | default('there') }}`).
+             */
+            body: string;
+            /** Media Urls */
+            media_urls?: string[];
+            /** Name */
+            name: string;
+        };
+        /** SmsTemplateList */
+        SmsTemplateList: {
+            /** Data */
+            data: components["schemas"]["SmsTemplate"][];
+        };
+        /** SmsTemplateUpdate */
+        SmsTemplateUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
+            /** Name */
+            name?: string | null;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -7228,7 +7440,7 @@ export interface components {
              * @enum {string}
              */
             type: "update_profile";
-            update: components["schemas"]["ProfileUpdate-Output"];
+            update: components["schemas"]["FlowProfileUpdate"];
         };
         /** Usage */
         Usage: {
@@ -7436,7 +7648,7 @@ export interface components {
             value: number;
         };
         /** Webhook */
-        "Webhook-Input": {
+        Webhook: {
             /** Id */
             id: string;
             /** Name */
@@ -7454,43 +7666,15 @@ export interface components {
              * @enum {string}
              */
             type: "webhook";
-            webhook: components["schemas"]["WebhookSettings-Input"];
+            webhook: components["schemas"]["FlowWebhookSettings"];
         };
-        /** Webhook */
-        "Webhook-Output": {
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
+        /** WebhookSettings */
+        WebhookSettings: {
             /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
+             * Signing Secret
+             * @description Signs every webhook step's request (the Herald-Signature header).
              */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "webhook";
-            webhook: components["schemas"]["herald__flows__definition__WebhookSettings"];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        "WebhookSettings-Input": {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
+            signing_secret: string;
         };
         /** WindowLimit */
         WindowLimit: {
@@ -7534,131 +7718,6 @@ export interface components {
             per_minute?: number | null;
             /** Per Second */
             per_second?: number | null;
-        };
-        /** EmailSettings */
-        herald__email__schemas__EmailSettings: {
-            /** Default From Email */
-            default_from_email: string | null;
-            /** Default From Name */
-            default_from_name: string | null;
-            /** Default Reply To */
-            default_reply_to: string | null;
-            /** Dkim Domain */
-            dkim_domain: string | null;
-            /** Dkim Key Set */
-            dkim_key_set: boolean;
-            /** @description The DNS record to publish for DKIM. */
-            dkim_record: components["schemas"]["DkimRecord"] | null;
-            /** Dkim Selector */
-            dkim_selector: string | null;
-            /** Postal Address */
-            postal_address: string | null;
-            /**
-             * Provider
-             * @enum {string}
-             */
-            provider: "outbox" | "smtp";
-            smtp: components["schemas"]["SmtpSettings"] | null;
-            /** Updated At */
-            updated_at: string | null;
-        };
-        /** EmailSettings */
-        herald__flows__definition__EmailSettings: {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
-            /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
-             * @enum {string}
-             */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
-        };
-        /** ProfileUpdate */
-        herald__flows__definition__ProfileUpdate: {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
-                [key: string]: unknown;
-            };
-            /** Unset */
-            unset?: string[];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        herald__flows__definition__WebhookSettings: {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
-        };
-        /** WebhookSettings */
-        herald__flows__schemas__WebhookSettings: {
-            /**
-             * Signing Secret
-             * @description Signs every webhook step's request (the Herald-Signature header).
-             */
-            signing_secret: string;
-        };
-        /** ProfileUpdate */
-        herald__profiles__schemas__ProfileUpdate: {
-            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
-            consent?: components["schemas"]["ConsentChanges"] | null;
-            /** Email */
-            email?: string | null;
-            /** External Id */
-            external_id?: string | null;
-            /** First Name */
-            first_name?: string | null;
-            /** Last Name */
-            last_name?: string | null;
-            location?: components["schemas"]["Location"] | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Properties
-             * @description Custom properties, merged into the stored ones.
-             */
-            properties?: {
-                [key: string]: unknown;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-            /**
-             * Unset
-             * @description Custom property names to remove.
-             */
-            unset?: string[];
         };
     };
     responses: never;
@@ -10271,7 +10330,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10331,7 +10390,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10797,7 +10856,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10862,7 +10921,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -13552,7 +13611,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["herald__profiles__schemas__ProfileUpdate"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -15031,6 +15090,298 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionCheck"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_sms_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
                 };
             };
             /** @description Unauthorized */

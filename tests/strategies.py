@@ -338,6 +338,10 @@ def bodies(seeds: Seeds) -> dict[str, Strategy]:
             {"suppressions": st.lists(suppression(seeds), min_size=1, max_size=4)}
         ),
         "SendEmailRequest": send_email(seeds),
+        # The tests' DNS server (tests/conftest.py) answers every lookup at once.
+        "DnsCheckRequest": st.fixed_dictionaries(
+            {"domain": st.sampled_from(["acme.example", "news.acme.example", "Shop.Example."])}
+        ),
         "/v1/batch": st.fixed_dictionaries(
             {"batch": st.lists(segment_message(seeds), min_size=1, max_size=4)}
         ),

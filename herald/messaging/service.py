@@ -388,6 +388,31 @@ def kick_sends(session: Session, messages: Sequence[tuple[uuid.UUID, datetime | 
                 enqueue_after_commit(session, send_email.schedule, args=chunk, eta=due)
 
 
+def release_held(session: Session, org_id: uuid.UUID, reason: str) -> int:
+    """The organization's queued messages held back for `reason` (their error says so: a pause
+    of marketing email, no email provider able to take them) are due now, and kicked once the
+    caller commits. Returns how many."""
+    ids = list(
+        session.scalars(
+            sa.select(Message.id).where(
+                Message.org_id == org_id,
+                Message.status == ledger.QUEUED,
+                Message.error == reason,
+            )
+        )
+    )
+    now = utcnow()
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            sa.update(Message)
+            .where(Message.id.in_(ids[start : start + 1000]), Message.status == ledger.QUEUED)
+            .values(send_after=now)
+            .execution_options(synchronize_session=False)
+        )
+    kick_sends(session, [(message_id, None) for message_id in ids])
+    return len(ids)
+
+
 # --- Reading ------------------------------------------------------------------------------------
 
 

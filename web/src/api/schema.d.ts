@@ -572,6 +572,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/email/dns-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Email Dns
+         * @description Look up the sending domain's SPF, DKIM and DMARC records now and compare each with what
+         *     the enabled providers of the list (and Herald's own DKIM key) need: ok, missing, wrong (with
+         *     the value to publish) or unknown.
+         */
+        post: operations["check_email_dns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/email/providers": {
         parameters: {
             query?: never;
@@ -3723,6 +3745,59 @@ export interface components {
             type: "TXT";
             /** Value */
             value: string;
+        };
+        /** DnsCheck */
+        DnsCheck: {
+            /** Domain */
+            domain: string;
+            /** Records */
+            records: components["schemas"]["DnsRecord"][];
+        };
+        /** DnsCheckRequest */
+        DnsCheckRequest: {
+            /**
+             * Domain
+             * @description The sending domain; left out, the default sender's domain.
+             */
+            domain?: string | null;
+        };
+        /** DnsRecord */
+        DnsRecord: {
+            /** Detail */
+            detail: string;
+            /**
+             * Expected
+             * @description What to publish (with placeholders where only the provider knows the value).
+             */
+            expected: string;
+            /**
+             * Found
+             * @description What DNS answers now.
+             */
+            found: string[];
+            /** Name */
+            name: string;
+            /**
+             * Provider
+             * @description The provider (its label, or Herald for its own DKIM key) the record is for; null for the domain's SPF and DMARC records.
+             */
+            provider: string | null;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "spf" | "dkim" | "dmarc";
+            /**
+             * Status
+             * @description unknown: DNS did not answer, or the provider's settings lack the selector.
+             * @enum {string}
+             */
+            status: "ok" | "missing" | "wrong" | "unknown";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "TXT" | "CNAME";
         };
         /** Duration */
         Duration: {
@@ -9787,6 +9862,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliverabilityGuard"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_email_dns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DnsCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsCheck"];
                 };
             };
             /** @description Unauthorized */

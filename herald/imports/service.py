@@ -34,6 +34,7 @@ from herald.db import Database
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound, validation_fields
 from herald.events import schemas as event_schemas
 from herald.events.service import EventInput, event_input, ingest
+from herald.imports.headers import field_for_header
 from herald.imports.schemas import (
     EventImportCounts,
     Import,
@@ -178,6 +179,14 @@ def resolve_mapping(header: Sequence[str], mapping: Mapping | None) -> list[str]
         else:
             explicit[key] = field
     fields = [explicit.get(column, _automatic_field(column)) for column in columns]
+    # A common spelling ("E-mail", "Zip") feeds its field unless another column already does:
+    # then it stays a custom property, as before spellings were known.
+    taken = set(fields)
+    for index, column in enumerate(columns):
+        spelled = None if column in explicit else field_for_header(column)
+        if spelled is not None and spelled not in taken:
+            fields[index] = spelled
+            taken.add(spelled)
 
     sources: dict[str, list[str]] = {}
     for column, field in zip(columns, fields, strict=True):
@@ -870,3 +879,16 @@ def error_csv_lines(session: Session, job: Job) -> Iterator[bytes]:
     header = ["line" if job.kind == EVENT_KIND else "row", "field", "reason"]
     body = ([item, neutralize(field), neutralize(reason)] for item, field, reason in rows)
     return csv_stream(itertools.chain([header], body))
+
+
+def error_rows(session: Session, job: Job, limit: int) -> tuple[list[JobError], int]:
+    """The first `limit` stored row problems, in file order, and how many are stored."""
+    rows = list(
+        session.scalars(
+            sa.select(JobError).where(JobError.job_id == job.id).order_by(JobError.id).limit(limit)
+        )
+    )
+    stored = session.scalar(
+        sa.select(sa.func.count()).select_from(JobError).where(JobError.job_id == job.id)
+    )
+    return rows, stored or 0

@@ -33,6 +33,7 @@ export const keys = {
   segmentMembers: (id: string, cursor: string | undefined) => ["segments", "members", id, cursor ?? null] as const,
   segmentGrowth: (id: string, days: number) => ["segments", "growth", id, days] as const,
   segmentCatalog: ["segment-catalog"] as const,
+  propertyValues: (subject: string, prefix: string) => ["segment-catalog", "values", subject, prefix] as const,
   eventPropertyCatalog: (metric: string) => ["segment-catalog", "event-properties", metric] as const,
   segmentEstimate: (definition: string) => ["segment-estimate", definition] as const,
   job: (id: string) => ["job", id] as const,
@@ -224,6 +225,20 @@ export function eventPropertyCatalogQuery(metric: string) {
       call(api.GET("/api/segments/catalog/event-properties", { params: { query: { metric } } })),
     staleTime: 60_000,
     enabled: metric.length > 0,
+  });
+}
+
+/** A built-in profile field or a custom property. */
+export type ValueSubject = { field: string } | { property: string };
+
+/** Values a field or property has among the newest profiles, most common first. */
+export function propertyValuesQuery(subject: ValueSubject, prefix: string) {
+  const name = "field" in subject ? `field:${subject.field}` : `property:${subject.property}`;
+  return queryOptions({
+    queryKey: keys.propertyValues(name, prefix),
+    queryFn: () =>
+      call(api.GET("/api/profiles/property-values", { params: { query: { ...subject, prefix, limit: 20 } } })),
+    staleTime: 60_000,
   });
 }
 

@@ -26,6 +26,7 @@ export const keys = {
   eventsAll: ["events"] as const,
   profiles: (q: string, cursor: string | undefined) => ["profiles", q, cursor ?? null] as const,
   profilesAll: ["profiles"] as const,
+  profileCount: (filter: string) => ["profiles", "count", filter] as const,
   profile: (id: string) => ["profile", id] as const,
   timeline: (id: string) => ["timeline", id] as const,
   segmentsAll: ["segments"] as const,
@@ -138,15 +139,21 @@ export function eventsQuery(name: string | null) {
   });
 }
 
-export function profilesQuery(q: string, cursor: string | undefined) {
+/** A page of the profile list; `filter` holds the API's query parameters (q, segment_id, field...). */
+export function profilesQuery(filter: Record<string, string>, cursor: string | undefined) {
   return queryOptions({
-    queryKey: keys.profiles(q, cursor),
+    queryKey: keys.profiles(JSON.stringify(filter), cursor),
     queryFn: () =>
-      call(
-        api.GET("/api/profiles", {
-          params: { query: { q: q || undefined, cursor, limit: PAGE_SIZE } },
-        }),
-      ),
+      call(api.GET("/api/profiles", { params: { query: { ...filter, cursor, limit: PAGE_SIZE } } })),
+    placeholderData: (previous) => previous,
+  });
+}
+
+/** How many profiles the list's filters match (exact up to a bound). */
+export function profileCountQuery(filter: Record<string, string>) {
+  return queryOptions({
+    queryKey: keys.profileCount(JSON.stringify(filter)),
+    queryFn: () => call(api.GET("/api/profiles/count", { params: { query: filter } })),
     placeholderData: (previous) => previous,
   });
 }

@@ -48,6 +48,7 @@ import {
   predicateType,
   removeAt,
   startOfDay,
+  subjectOptions,
   TIME_UNITS,
   updateAt,
   VALUE_TYPES,
@@ -398,28 +399,6 @@ function Problems({ messages }: { messages: readonly string[] }) {
 }
 
 // --- Profile conditions ------------------------------------------------------------------------
-
-/** The built-in fields and the organization's custom properties in one list. */
-function subjectOptions(catalog: SegmentCatalog | undefined) {
-  const builtins = catalog?.fields.map((f) => f.name) ?? [];
-  const properties = catalog?.properties ?? [];
-  const labels = new Set(builtins.map(fieldLabel));
-  return {
-    builtins,
-    properties,
-    data: [
-      { group: "Profile fields", items: builtins.map((name) => ({ value: `field:${name}`, label: fieldLabel(name) })) },
-      {
-        group: "Custom properties",
-        // A property named like a field's label ("City") is told apart by its suffix.
-        items: properties.map((p) => ({
-          value: `property:${p.name}`,
-          label: labels.has(p.name) ? `${p.name} (custom)` : p.name,
-        })),
-      },
-    ],
-  };
-}
 
 function ProfileConditionEditor({
   condition,

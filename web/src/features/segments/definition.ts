@@ -360,6 +360,30 @@ export function withSubject(
   return converted;
 }
 
+// --- Picking a field or property --------------------------------------------------------------
+
+/** The built-in fields and the organization's custom properties in one list. */
+export function subjectOptions(catalog: Schemas["Catalog"] | undefined) {
+  const builtins = catalog?.fields.map((f) => f.name) ?? [];
+  const properties = catalog?.properties ?? [];
+  const labels = new Set(builtins.map(fieldLabel));
+  return {
+    builtins,
+    properties,
+    data: [
+      { group: "Profile fields", items: builtins.map((name) => ({ value: `field:${name}`, label: fieldLabel(name) })) },
+      {
+        group: "Custom properties",
+        // A property named like a field's label ("City") is told apart by its suffix.
+        items: properties.map((p) => ({
+          value: `property:${p.name}`,
+          label: labels.has(p.name) ? `${p.name} (custom)` : p.name,
+        })),
+      },
+    ],
+  };
+}
+
 // --- Events ------------------------------------------------------------------------------------
 
 export type EventMode = "done" | "not_done" | "count" | "sum" | "average";

@@ -18,6 +18,7 @@ export type ProfileConsent = Schemas["ProfileConsent"];
 export type SmsSettings = Schemas["SmsSettings"];
 export type SmsSettingsUpdate = Schemas["SmsSettingsUpdate"];
 export type ChannelConsent = Schemas["ChannelConsent"];
+export type MessageEngagement = Schemas["MessageEngagement"];
 export type Metric = Schemas["Metric"];
 export type HeraldEvent = Schemas["Event"];
 export type Segment = Schemas["Segment"];

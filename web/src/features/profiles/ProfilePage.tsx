@@ -14,6 +14,7 @@ import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
 import { ProfileConsent } from "./ProfileConsent";
+import { ProfileStatusBadges } from "./ProfileStatusBadges";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -65,6 +66,7 @@ function ProfileDetails({ profile }: { profile: Profile }) {
           </>
         }
       />
+      <ProfileStatusBadges profile={profile} />
       <Grid gap="lg">
         <Grid.Col span={{ base: 12, md: 5 }}>
           <Stack gap="lg">

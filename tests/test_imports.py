@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from herald.db import Database, utcnow
 from herald.events import service as events_service
 from herald.imports import service
 from herald.imports import tasks as import_tasks
+from herald.imports.headers import HEADER_SPELLINGS
 from herald.jobs.service import create_job, execute_job
 from herald.models import Event, EventKey, Job, JobError, JobFile, Profile
 from herald.profiles import service as profiles_service
@@ -328,6 +330,17 @@ def test_common_header_spellings_map_to_their_fields(
     assert person.properties == {"Town": "Mitte"}
     # An explicit mapping still wins over a spelling.
     assert service.resolve_mapping(["E-mail", "Zip"], {"Zip": "ignore"}) == ["email", "ignore"]
+
+
+def test_the_import_form_knows_the_same_spellings() -> None:
+    """web/src/features/imports/csvHeader.ts mirrors herald/imports/headers.py."""
+    source = (Path(__file__).parents[1] / "web/src/features/imports/csvHeader.ts").read_text()
+    table = source[source.index("HEADER_SPELLINGS") : source.index("export function headerKey")]
+    for field, spellings in HEADER_SPELLINGS.items():
+        line = next(line for line in table.splitlines() if line.strip().startswith(f"{field}:"))
+        assert [
+            s.strip().strip('"') for s in line.split("[", 1)[1].rstrip("],").split(",")
+        ] == list(spellings), field
 
 
 def test_row_errors_are_listed_as_json_for_the_screen(client: TestClient) -> None:

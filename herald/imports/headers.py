@@ -34,8 +34,6 @@ HEADER_SPELLINGS: dict[str, tuple[str, ...]] = {
     "region": ("region", "state", "province", "county", "state/province"),
     "country": ("country", "country code", "country name"),
     "zip": ("zip", "zip code", "zipcode", "postal code", "postcode", "post code"),
-    "email_consent": ("email consent", "email opt in", "accepts email marketing"),
-    "sms_consent": ("sms consent", "sms opt in", "accepts sms marketing"),
 }
 
 

@@ -56,6 +56,7 @@ export const keys = {
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
   importsAll: ["imports"] as const,
+  importErrorRows: (id: string, limit: number) => ["imports", "error-rows", id, limit] as const,
   imports: (type: "" | ImportType, cursor: string | undefined) => ["imports", "list", type, cursor ?? null] as const,
   campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
@@ -246,6 +247,15 @@ export function propertyValuesQuery(subject: ValueSubject, prefix: string) {
     queryFn: () =>
       call(api.GET("/api/profiles/property-values", { params: { query: { ...subject, prefix, limit: 20 } } })),
     staleTime: 60_000,
+  });
+}
+
+/** The first rows an import could not take, and why. */
+export function importErrorRowsQuery(id: string, limit: number) {
+  return queryOptions({
+    queryKey: keys.importErrorRows(id, limit),
+    queryFn: () =>
+      call(api.GET("/api/imports/{job_id}/error-rows", { params: { path: { job_id: id }, query: { limit } } })),
   });
 }
 

@@ -92,6 +92,8 @@ def test_filter_by_field_or_property_compares_as_segments_do(client: TestClient)
         ({"property": "plan", "op": "equals"}, "value"),
         ({"field": "city", "property": "plan", "value": "x"}, "property"),
         ({"field": "city", "op": "bigger", "value": "x"}, "op"),
+        ({"q": "a\x00b"}, "q"),
+        ({"property": "a\x00", "op": "is_set"}, "property"),
     ):
         response = client.get("/api/profiles", params=params, headers=org.secret_headers)
         assert response.status_code == 422, (params, response.text)
@@ -146,6 +148,7 @@ def test_suggested_values_of_a_field_or_property(client: TestClient, database: D
         ({"field": "shoe_size"}, "field"),
         ({"property": " "}, "property"),
         ({"field": "city", "limit": 0}, "limit"),
+        ({"field": "city", "prefix": "a\x00"}, "prefix"),
     ):
         response = client.get(
             "/api/profiles/property-values", params=params, headers=org.secret_headers

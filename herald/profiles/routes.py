@@ -28,7 +28,7 @@ from herald.segments.definition import (
 from herald.tenancy.auth import ManagementAuth, Principal, PublicAuth
 from herald.tenancy.deps import DbSession
 from herald.tenancy.scope import get_scoped
-from herald.validation import normalize_email
+from herald.validation import normalize_email, unstorable_reason
 
 router = APIRouter(tags=["profiles"], route_class=JsonBodyRoute)
 
@@ -69,6 +69,15 @@ def profile_filter(
         ValueType | None, Query(description="How a custom property compares")
     ] = None,
 ) -> service.ProfileFilter:
+    storable_text(
+        q=q,
+        property_name=property_name,
+        property_value=property_value,
+        external_id=external_id,
+        property=property,
+        value=value,
+        value_to=value_to,
+    )
     if segment_id is not None:
         get_scoped(session, Segment, auth.org_id, segment_id)
     if (property_name is None) != (property_value is None):
@@ -100,6 +109,14 @@ def profile_filter(
         search=q,
         segment_id=segment_id,
     )
+
+
+def storable_text(**texts: str | None) -> None:
+    """Refuse query text a database cannot compare with (NUL, a lone surrogate) as a 422 naming
+    the parameter, rather than the database's error."""
+    for name, text in texts.items():
+        if text is not None and (reason := unstorable_reason(text)) is not None:
+            raise InvalidInput.for_field(name, reason)
 
 
 def _operand(text: str, kind: ValueType, name: str) -> Any:
@@ -216,6 +233,7 @@ def list_profile_property_values(
 ) -> schemas.PropertyValues:
     """Values of a field or property to suggest while writing a condition: the most common
     ones among the organization's 5,000 newest profiles, starting with `prefix` (any case)."""
+    storable_text(property=property, prefix=prefix)
     if (field is None) == (property is None):
         raise InvalidInput.for_field("field", "give `field` or `property`")
     if field is not None and field not in BUILTIN_FIELDS:

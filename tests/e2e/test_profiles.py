@@ -233,15 +233,15 @@ def test_list_counts_filters_and_searches_values_and_the_page_shows_status(
     expect(count).to_have_text("3 profiles")
 
     # A filter by a built-in field, then by a custom property.
-    page.get_by_label("Where", exact=True).click()
+    page.get_by_role("combobox", name="Where").click()
     page.get_by_role("option", name="Country", exact=True).click()
     page.get_by_label("Value", exact=True).fill("FR")
     expect(count).to_have_text("1 profile matches")
     expect(table.get_by_role("link", name="Pia")).to_be_visible()
     assert "field=country" in page.url and "value=FR" in page.url
-    page.get_by_label("Where", exact=True).click()
+    page.get_by_role("combobox", name="Where").click()
     page.get_by_role("option", name="tier", exact=True).click()
-    page.get_by_label("Operator", exact=True).click()
+    page.get_by_role("combobox", name="Operator").click()
     page.get_by_role("option", name="is set", exact=True).click()
     expect(count).to_have_text("1 profile matches")
     expect(table.get_by_role("link", name="Vic")).to_be_visible()

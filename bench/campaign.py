@@ -408,7 +408,7 @@ def prerendered_message(setup: Setup) -> bytes:
     import sqlalchemy as sa
 
     from herald.db import get_database, new_id
-    from herald.email import service as email
+    from herald.email import claiming
     from herald.models import Message, Profile
 
     database = get_database()
@@ -431,7 +431,7 @@ def prerendered_message(setup: Setup) -> bytes:
         )
         session.add(message)
         session.flush()
-        prepared = email._Preparer(session, [message]).prepare(message, 1)
+        prepared = claiming._Preparer(session, [message]).prepare(message, 1)
         session.rollback()
     return prepared.email.mime
 
@@ -593,7 +593,7 @@ def send_campaign(
 ) -> tuple[Measured, dict[str, float]]:
     import sqlalchemy as sa
 
-    from herald.campaigns import service as campaigns
+    from herald.campaigns import lifecycle
     from herald.db import get_database
     from herald.models import Campaign
 
@@ -623,7 +623,7 @@ def send_campaign(
     watch.start()
     started = time.perf_counter()
     with database.transaction() as session:
-        campaigns.send_now(session, setup.org_id, setup.campaign_id)
+        lifecycle.send_now(session, setup.org_id, setup.campaign_id)
     marks["send now committed"] = time.perf_counter() - started
     status = "sending"
     next_look = 0.0

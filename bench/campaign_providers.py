@@ -141,7 +141,7 @@ def send_through(
 ) -> ProviderRun:
     import sqlalchemy as sa
 
-    from herald.campaigns import service as campaigns
+    from herald.campaigns import lifecycle
     from herald.db import get_database
     from herald.models import Campaign, Message
 
@@ -149,7 +149,7 @@ def send_through(
     before = fake.stats()
     started = time.perf_counter()
     with database.transaction() as session:
-        campaigns.send_now(session, org_id, campaign_id)
+        lifecycle.send_now(session, org_id, campaign_id)
     while True:
         with database.transaction() as session:
             status = session.scalar(sa.select(Campaign.status).where(Campaign.id == campaign_id))
@@ -236,7 +236,7 @@ def failover_run(
     (recovery)."""
     import sqlalchemy as sa
 
-    from herald.campaigns import service as campaigns
+    from herald.campaigns import lifecycle
     from herald.db import get_database
     from herald.email import provider_list
     from herald.email.provider_schemas import ProviderCreate
@@ -259,7 +259,7 @@ def failover_run(
     failed_at: float | None = None
     started = time.perf_counter()
     with database.transaction() as session:
-        campaigns.send_now(session, org_id, campaign_id)
+        lifecycle.send_now(session, org_id, campaign_id)
     while True:
         now = time.perf_counter() - started
         taken_primary = primary.stats()["accepted"] - start_primary

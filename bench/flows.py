@@ -72,6 +72,7 @@ class Options:
     time_limit: float
     # Flows send over SMTP to the sink; campaign.herald_env reads this to keep production mode.
     provider: str | None = None
+    py_spy: Path | None = None
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -91,11 +92,14 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--keep-database", dest="keep", action="store_true")
     parser.add_argument("--time-limit", type=float, default=1800)
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="record the workers during the burst into DIR"
+    )
     a = parser.parse_args(argv)
     return Options(
         a.profiles, a.rate, a.steady, a.burst, a.waiting, a.wait, a.workers, a.threads,
         a.reference, a.reference_connections, a.postgres_url, a.redis_url, a.log_level,
-        a.keep, a.time_limit,
+        a.keep, a.time_limit, py_spy=a.py_spy,
     )  # fmt: skip
 
 
@@ -194,7 +198,7 @@ def produce(setup: Setup, first: int, count: int, rate: float | None) -> float:
     """Store `count` Started Checkout events (profiles first.. in turn), at `rate` a second or as
     fast as possible; returns when the first was stored (monotonic)."""
     from herald.db import get_database, utcnow
-    from herald.events import schemas, service
+    from herald.events import batch, schemas, service
 
     database = get_database()
     per_tick = max(1, int(rate * PRODUCER_TICK)) if rate else 500
@@ -204,10 +208,10 @@ def produce(setup: Setup, first: int, count: int, rate: float | None) -> float:
         size = min(per_tick, count - done)
         now = utcnow()
         items = [
-            service.event_input(
+            batch.event_input(
                 schemas.TrackEvent(
                     event="Started Checkout",
-                    profile={"email": setup.emails[(first + done + i) % len(setup.emails)]},  # type: ignore[arg-type]
+                    profile={"email": setup.emails[(first + done + i) % len(setup.emails)]},
                     properties={"cart": (first + done + i) % 100},
                     time=now,
                 )
@@ -356,6 +360,37 @@ def rss_mb(pids: list[int]) -> float:
     return sum(kb for pid in pids if (kb := procstat.rss_kb(pid)) is not None) / 1024
 
 
+class BurstCpu:
+    """CPU seconds spent by each part of the pipeline from now until `spent()`: the workers, this
+    process (it stores the events, as the API would) and the database's server processes. CPU
+    time, unlike emails/s, hardly changes with other load on the machine, so a run on a busy
+    machine still tells what a change saves; 2 cores ÷ the total is the rate a quiet 2-core
+    machine can reach."""
+
+    def __init__(self, workers: list[campaign.Worker], scratch: ScratchDatabase) -> None:
+        self.worker_pids = [p for w in workers for p in procstat.process_tree(w.process.pid)]
+        self.scratch = scratch
+        self.before = self._now()
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        backends = self.scratch.backend_pids()
+        return {
+            "workers": procstat.cpu_of(self.worker_pids),
+            "producer": procstat.cpu_of([os.getpid()]),
+            "postgresql": procstat.cpu_of(backends),
+        }
+
+    def spent(self) -> dict[str, float]:
+        after = self._now()
+        spent = {
+            # A server process that started during the burst counts from zero.
+            part: sum(seconds - self.before[part].get(pid, 0.0) for pid, seconds in now.items())
+            for part, now in after.items()
+        }
+        spent["total"] = sum(spent.values())
+        return spent
+
+
 # --- Main -----------------------------------------------------------------------------------------
 
 
@@ -410,10 +445,15 @@ def main(argv: list[str] | None = None) -> int:
         steady = sink.take()
 
         console.print(f"burst: {options.burst:,} events as fast as possible …")
+        recorders = campaign.start_profilers(options, workers)  # type: ignore[arg-type]
+        cpu = BurstCpu(workers, scratch)
         burst_started = produce(setup, options.steady, options.burst, None)
         burst_done = wait_for_sink(sink, options.burst, options.time_limit)
+        campaign.stop_profilers(recorders)
         burst = sink.take()
         results["burst emails/s"] = options.burst / (burst_done - burst_started)
+        for part, seconds in cpu.spent().items():
+            results[f"burst CPU ms per email: {part}"] = 1000 * seconds / options.burst
         summary = {
             "distinct_herald_ids": steady["distinct_herald_ids"] + burst["distinct_herald_ids"],
             "duplicate_herald_ids": steady["duplicate_herald_ids"] + burst["duplicate_herald_ids"],
@@ -449,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             scratch.drop()
     for name, value in results.items():
         console.print(f"{name}: {value}")
+    campaign.report_profile(options)  # type: ignore[arg-type]
     if "reference emails/s" in results and "burst emails/s" in results:
         ratio = results["burst emails/s"] / results["reference emails/s"]
         console.print(f"flow emails/s ÷ the sink's own rate: {ratio:.2f}")

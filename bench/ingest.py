@@ -75,7 +75,7 @@ if __package__ in (None, ""):  # run as `python bench/ingest.py`
 from bench import loadclient, procstat, pyspy
 from bench.events_data import CHUNK, EventStream
 from herald.db import new_id
-from herald.events.service import EVENT_COLUMNS
+from herald.events.storing import EVENT_COLUMNS
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 REFERENCE_CHUNK = 50_000

@@ -78,6 +78,7 @@ if __package__ in (None, ""):  # run as `python bench/segments.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from herald.db import Database, configure_database
+from herald.events import batch as events_batch
 from herald.events import schemas as event_schemas
 from herald.events import service as event_service
 from herald.events.partitions import ensure_partitions
@@ -1436,7 +1437,7 @@ class Bench:
                 batch = adapter.validate_python(raw[start : start + size])
                 with self.database.transaction() as session:
                     outcomes = event_service.ingest(
-                        session, self.spec.org_id, [event_service.event_input(e) for e in batch]
+                        session, self.spec.org_id, [events_batch.event_input(e) for e in batch]
                     )
                 bad = [o for o in outcomes if o.error is not None or o.duplicate]
                 if bad:

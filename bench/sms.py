@@ -215,14 +215,14 @@ def set_up_campaign(
 def run_campaign(
     options: Options, org_id: uuid.UUID, campaign_id: uuid.UUID, fake: Fake, expected: int
 ) -> float:
-    from herald.campaigns import service as campaigns
+    from herald.campaigns import lifecycle
     from herald.db import get_database
     from herald.models import Campaign
 
     before = fake.stats()["accepted"]
     started = time.perf_counter()
     with get_database().transaction() as session:
-        campaigns.send_now(session, org_id, campaign_id)
+        lifecycle.send_now(session, org_id, campaign_id)
     while True:
         with get_database().transaction() as session:
             campaign = session.get(Campaign, campaign_id, populate_existing=True)

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from herald.campaigns import service
+from herald.campaigns import lifecycle, service
+from herald.campaigns.statuses import OPEN_RECIPIENT_STATUSES
 from herald.db import Database, utcnow
-from herald.email.service import STALE_AFTER
+from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.messaging import ledger
 from herald.models import (
@@ -138,7 +139,7 @@ def _setup(database: Database) -> tuple[uuid.UUID, uuid.UUID]:
             },
         )
         # The snapshot job's kick goes to the worker's queue.
-        service.send_now(session, org.org_id, campaign.id)
+        lifecycle.send_now(session, org.org_id, campaign.id)
     return org.org_id, campaign.id
 
 
@@ -149,7 +150,7 @@ def _progress(database: Database, campaign_id: uuid.UUID) -> tuple[str, int, int
         .select_from(CampaignRecipient)
         .where(
             CampaignRecipient.campaign_id == campaign_id,
-            CampaignRecipient.status.in_(service.OPEN_RECIPIENT_STATUSES),
+            CampaignRecipient.status.in_(OPEN_RECIPIENT_STATUSES),
         )
         .scalar_subquery()
     )

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from herald.campaigns import sendtime, service
+from herald.campaigns import fanout, lifecycle, sendtime
 from herald.db import Database, utcnow
 from herald.messaging import ledger
 from herald.messaging import service as messages
@@ -139,7 +139,7 @@ def test_test_pool_then_fallback_winner_to_the_rest(
     pool = [r for r in recipients(client, org, cid).values() if r["status"] == "pending"]
     assert sorted(r["variant"] for r in pool) == ["A"] * 4 + ["B"] * 4
 
-    service.pump(database)
+    fanout.pump(database)
     sent = campaign_messages(database, cid)
     assert len(sent) == 8
     variants = variant_of(database, cid)
@@ -149,8 +149,8 @@ def test_test_pool_then_fallback_winner_to_the_rest(
 
     # B's group opens more, but 4 a side is far too few to declare anything.
     record(database, [m.id for m in sent if variants[m.id] == "B"][:3], "opened")
-    assert service.decide_test(database, uuid.UUID(cid), utcnow()) is False  # not due yet
-    assert service.decide_due_tests(database, decide_at + timedelta(seconds=1)) == 1
+    assert fanout.decide_test(database, uuid.UUID(cid), utcnow()) is False  # not due yet
+    assert fanout.decide_due_tests(database, decide_at + timedelta(seconds=1)) == 1
     decided = get(client, org, cid)
     result = decided["ab_result"]
     assert result["winner"] == "B" and result["leader"] == "B"
@@ -159,9 +159,9 @@ def test_test_pool_then_fallback_winner_to_the_rest(
     assert result["values"] == {"A": 0.0, "B": 0.75}
     assert decided["counts"] == {"sent": 8, "pending": 12}
     # Deciding again changes nothing.
-    assert service.decide_test(database, uuid.UUID(cid), decide_at + timedelta(hours=1)) is False
+    assert fanout.decide_test(database, uuid.UUID(cid), decide_at + timedelta(hours=1)) is False
 
-    service.pump(database)
+    fanout.pump(database)
     final = get(client, org, cid)
     assert final["status"] == "sent" and final["counts"] == {"sent": 20}
     everything = campaign_messages(database, cid)
@@ -182,7 +182,7 @@ def test_a_significant_winner_is_declared(client: TestClient, database: Database
     campaign = ready_campaign(client, database, org, 240, ab_test=test)
     cid = campaign["id"]
     act(client, org, cid, "send")
-    service.pump(database)
+    fanout.pump(database)
     sent = campaign_messages(database, cid)
     variants = variant_of(database, cid)
     a = [m.id for m in sent if variants[m.id] == "A"]
@@ -192,13 +192,13 @@ def test_a_significant_winner_is_declared(client: TestClient, database: Database
     record(database, b[:45], "clicked")
     record(database, b[:45], "clicked")  # a second click by the same person counts once
     decide_at = datetime.fromisoformat(get(client, org, cid)["ab_decide_at"])
-    assert service.decide_test(database, uuid.UUID(cid), decide_at) is True
+    assert fanout.decide_test(database, uuid.UUID(cid), decide_at) is True
     result = get(client, org, cid)["ab_result"]
     assert result["winner"] == "B" and result["significant"] is True
     assert result["values"] == {"A": 10 / 120, "B": 45 / 120}
     assert result["p_values"]["A"] < 0.001
     assert "variant B won" in result["reason"]
-    service.pump(database)
+    fanout.pump(database)
     assert get(client, org, cid)["status"] == "sent"
 
 
@@ -214,7 +214,7 @@ def test_send_time_variants_go_at_their_delay(client: TestClient, database: Data
     rows = list(recipients(client, org, cid).values())
     moments = {(r["variant"], datetime.fromisoformat(r["scheduled_for"])) for r in rows}
     assert moments == {("A", begin), ("B", begin + timedelta(minutes=180))}
-    service.pump(database)
+    fanout.pump(database)
     # Only A's three went; B's wait for their time.
     assert len(campaign_messages(database, cid)) == 3
     decided_at = datetime.fromisoformat(get(client, org, cid)["ab_decide_at"])
@@ -262,7 +262,7 @@ def test_local_time_sending_with_grace(client: TestClient, database: Database) -
     assert scheduled["status"] == "scheduled"
     assert scheduled["local_send_at"].startswith(local_at.isoformat()[:16])
     with database.transaction() as session:
-        assert service.start_due_campaigns(session) == 1
+        assert lifecycle.start_due_campaigns(session) == 1
 
     def at(zone: str, days: int = 0) -> datetime:
         return (local_at + timedelta(days=days)).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
@@ -277,7 +277,7 @@ def test_local_time_sending_with_grace(client: TestClient, database: Database) -
     assert moments["kiritimati@example.com"] == at("Pacific/Kiritimati", days=1)
     assert moments["la@example.com"] == at("America/Los_Angeles")
     assert moments["nowhere@example.com"] == at("UTC")
-    service.pump(database)
+    fanout.pump(database)
     [only] = campaign_messages(database, campaign["id"])
     assert only.to_address == "berlin@example.com"
 
@@ -317,7 +317,7 @@ def test_send_time_optimization_picks_each_recipients_hour(
         assert begin <= moment < begin + sendtime.WINDOW
     # With no history of their own, the others follow the organization's pattern: p0's hour.
     assert moments["p1@example.com"] == target
-    service.pump(database)
+    fanout.pump(database)
     assert campaign_messages(database, campaign["id"]) == []  # nobody's hour has come
 
 
@@ -334,7 +334,7 @@ def test_conversions_are_attributed_last_touch_within_five_days(
     campaign = ready_campaign(client, database, org, 3)
     cid = campaign["id"]
     act(client, org, cid, "send")
-    service.pump(database)
+    fanout.pump(database)
     by_address = {m.to_address: m for m in campaign_messages(database, cid)}
     touch = utcnow() - timedelta(days=20)
     for address in by_address:
@@ -452,7 +452,7 @@ def test_recipients_merged_after_the_snapshot_get_one_email(
     )
     assert aliased.status_code == 200, aliased.text
     assert aliased.json()["merged_profile_ids"] == [old]
-    service.pump(database)
+    fanout.pump(database)
     sent = campaign_messages(database, campaign["id"])
     assert sorted(m.to_address for m in sent) == ["new@example.com", "third@example.com"]
     assert {str(m.profile_id) for m in sent} >= {new}

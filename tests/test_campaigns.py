@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from herald.campaigns import service
+from herald.campaigns import fanout, lifecycle
 from herald.db import Database, utcnow
 from herald.email.providers.outbox import outbox_path
 from herald.messaging import ledger
@@ -221,7 +221,7 @@ def test_snapshot_skips_with_reasons_and_sends_to_the_rest(
     }
     assert get(client, org, campaign["id"])["audience_at"] is not None
 
-    service.pump(database)
+    fanout.pump(database)
     done = get(client, org, campaign["id"])
     assert done["status"] == "sent" and done["finished_at"] is not None
     assert done["counts"] == {"sent": 1, "skipped": 3}
@@ -255,21 +255,21 @@ def test_pause_holds_messages_and_resume_sends_each_once(
     use_real_queue(backend)
     assert act(client, org, campaign["id"], "send").status_code == 202
     drain()  # the snapshot
-    assert service.fan_out(database, uuid.UUID(campaign["id"]), limit=2) == 2
+    assert fanout.fan_out(database, uuid.UUID(campaign["id"]), limit=2) == 2
     assert act(client, org, campaign["id"], "pause").json()["status"] == "paused"
     drain()  # the two send kicks arrive while paused: held back
     held = campaign_messages(database, campaign["id"])
     assert len(held) == 2
     assert {(m.status, m.attempts) for m in held} == {(ledger.QUEUED, 0)}
     assert not any(outbox_path(backend.data_dir, org.org_id, m.id).exists() for m in held)
-    assert service.pump(database) == 0  # no new messages while paused
+    assert fanout.pump(database) == 0  # no new messages while paused
     assert get(client, org, campaign["id"])["counts"] == {"queued": 2, "pending": 3}
 
     assert act(client, org, campaign["id"], "resume").json()["status"] == "sending"
     drain()
-    service.pump(database)
+    fanout.pump(database)
     drain()
-    service.pump(database)
+    fanout.pump(database)
     final = get(client, org, campaign["id"])
     assert final["status"] == "sent" and final["counts"] == {"sent": 5}
     sent = campaign_messages(database, campaign["id"])
@@ -285,12 +285,12 @@ def test_cancel_ends_unsent_recipients(
     use_real_queue(backend)
     act(client, org, campaign["id"], "send")
     drain()
-    service.fan_out(database, uuid.UUID(campaign["id"]), limit=2)
+    fanout.fan_out(database, uuid.UUID(campaign["id"]), limit=2)
     cancelled = act(client, org, campaign["id"], "cancel").json()
     assert cancelled["status"] == "cancelled"
     assert cancelled["counts"] == {"cancelled": 5}
     drain()
-    service.pump(database)
+    fanout.pump(database)
     assert {m.status for m in campaign_messages(database, campaign["id"])} == {ledger.SKIPPED}
     assert get(client, org, campaign["id"])["status"] == "cancelled"
     again = act(client, org, campaign["id"], "resume")
@@ -307,9 +307,9 @@ def test_sent_only_when_every_recipient_is_final_and_the_pump_is_idempotent(
     use_real_queue(backend)
     act(client, org, campaign["id"], "send")
     drain()
-    assert service.fan_out(database, campaign_id) == 3
+    assert fanout.fan_out(database, campaign_id) == 3
     # Messages exist but none is final: not complete.
-    assert service.finish_if_done(database, campaign_id) is False
+    assert fanout.finish_if_done(database, campaign_id) is False
     assert get(client, org, campaign["id"])["status"] == "sending"
 
     # A recipient set back to pending (as if its batch had been lost) gets the same message.
@@ -320,13 +320,13 @@ def test_sent_only_when_every_recipient_is_final_and_the_pump_is_idempotent(
             .where(CampaignRecipient.campaign_id == campaign_id)
             .values(status="pending")
         )
-    assert service.fan_out(database, campaign_id) == 3
+    assert fanout.fan_out(database, campaign_id) == 3
     assert {m.profile_id: m.id for m in campaign_messages(database, campaign["id"])} == first
 
     drain()  # duplicate kicks: each message is claimed and sent once
     sent = campaign_messages(database, campaign["id"])
     assert set(sent_events(database, [m.id for m in sent]).values()) == {1}
-    assert service.finish_if_done(database, campaign_id) is True
+    assert fanout.finish_if_done(database, campaign_id) is True
     assert get(client, org, campaign["id"])["counts"] == {"sent": 3}
 
 
@@ -351,7 +351,7 @@ def test_illegal_transitions_and_edits_are_refused(client: TestClient, database:
     assert duplicate_name.status_code == 422
 
     assert act(client, org, cid, "send").status_code == 202
-    service.pump(database)
+    fanout.pump(database)
     assert get(client, org, cid)["status"] == "sent"
     edit = client.patch(f"/api/campaigns/{cid}", json={"name": "x"}, headers=org.secret_headers)
     assert edit.status_code == 409
@@ -378,11 +378,11 @@ def test_a_scheduled_campaign_starts_when_its_time_comes(
     naive = act(client, org, campaign["id"], "schedule", at="2030-01-01T00:00:00")
     assert naive.status_code in (409, 422)
     with database.transaction() as session:
-        assert service.start_due_campaigns(session, utcnow()) == 0
+        assert lifecycle.start_due_campaigns(session, utcnow()) == 0
     with database.transaction() as session:
-        assert service.start_due_campaigns(session, at + timedelta(seconds=1)) == 1
+        assert lifecycle.start_due_campaigns(session, at + timedelta(seconds=1)) == 1
     assert get(client, org, campaign["id"])["status"] == "sending"
-    service.pump(database)
+    fanout.pump(database)
     assert get(client, org, campaign["id"])["status"] == "sent"
 
 
@@ -407,7 +407,7 @@ def test_preview_test_send_recipients_pages_and_stats(
         assert message.status == ledger.SENT
 
     act(client, org, cid, "send")
-    service.pump(database)
+    fanout.pump(database)
     first = client.get(
         f"/api/campaigns/{cid}/recipients", params={"limit": 2}, headers=org.secret_headers
     ).json()
@@ -509,7 +509,7 @@ def test_a_message_in_flight_when_cancelled_still_counts(
     use_real_queue(backend)
     act(client, org, campaign["id"], "send")
     drain()
-    service.fan_out(database, campaign_id)
+    fanout.fan_out(database, campaign_id)
     # A worker has claimed one message and is handing it to the provider.
     with database.transaction() as session:
         in_flight = session.scalars(
@@ -522,6 +522,6 @@ def test_a_message_in_flight_when_cancelled_still_counts(
         message = session.get(Message, in_flight.id)
         assert message is not None
         ledger.set_status(session, message, ledger.SENT)
-    service.pump(database)
+    fanout.pump(database)
     final = get(client, org, campaign["id"])
     assert final["status"] == "cancelled" and final["counts"] == {"cancelled": 1, "sent": 1}

@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from herald.campaigns import fanout, lifecycle
 from herald.campaigns import service as campaigns
 from herald.db import Database, new_id, utcnow
-from herald.email import configuration, mime
+from herald.email import batch as email_batch
+from herald.email import claiming, configuration, gates, heartbeats, mime
 from herald.email import service as sending
 from herald.email.providers import OutgoingEmail, SendResult, TransientSendError
 from herald.email.providers.smtp import ConnectionPool, SmtpProvider, _quote
@@ -79,7 +81,7 @@ class Recording:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Recording:
     recording = Recording()
-    monkeypatch.setattr(sending, "get_provider", lambda _settings: recording)
+    monkeypatch.setattr(claiming, "get_provider", lambda _settings: recording)
     return recording
 
 
@@ -318,10 +320,10 @@ def test_the_heartbeats_cover_a_whole_batch_while_it_is_handed_over(
     org_id, template_id, profiles = _org_with_audience(database, 3)
     ids = _queue(database, org_id, template_id, profiles)
     beating: list[set[uuid.UUID]] = []
-    provider.during = lambda _email: beating.append(set(sending._heartbeats._beating))
+    provider.during = lambda _email: beating.append(set(heartbeats._heartbeats._beating))
     sending.send_messages(database, ids)
     assert beating[0] >= set(ids)
-    assert not set(sending._heartbeats._beating) & set(ids)
+    assert not set(heartbeats._heartbeats._beating) & set(ids)
 
 
 def test_a_send_gate_is_asked_once_for_a_batch_of_one_source(
@@ -330,11 +332,11 @@ def test_a_send_gate_is_asked_once_for_a_batch_of_one_source(
     asked: list[uuid.UUID | None] = []
     verdict = ["hold"]
 
-    def gate(_session: Any, message: Message) -> sending.SendVerdict:
+    def gate(_session: Any, message: Message) -> gates.SendVerdict:
         asked.append(message.source_id)
         return verdict[0]  # type: ignore[return-value]
 
-    monkeypatch.setitem(sending._send_gates, "flow", gate)
+    monkeypatch.setitem(gates._send_gates, "flow", gate)
     org_id, template_id, profiles = _org_with_audience(database, 4)
     flow_step = uuid.uuid4()
     ids = _queue(database, org_id, template_id, profiles, source="flow", source_id=flow_step)
@@ -444,13 +446,13 @@ def test_kicks_go_in_batches_and_scheduled_ones_at_their_time(
 ) -> None:
     use_real_queue(backend)
     later = utcnow() + timedelta(hours=2)
-    now_ids = [new_id() for _ in range(2 * sending.BATCH_SIZE + 1)]
+    now_ids = [new_id() for _ in range(2 * email_batch.BATCH_SIZE + 1)]
     later_ids = [new_id(), new_id()]
     with database.transaction() as session:
         messages.kick_sends(session, [(i, None) for i in now_ids] + [(i, later) for i in later_ids])
     kicks = [(tuple(task.args), task.eta) for task in huey.pending()]
     now_kicks = [args for args, eta in kicks if eta is None]
-    assert [len(args) for args in now_kicks] == [sending.BATCH_SIZE, sending.BATCH_SIZE, 1]
+    assert [len(args) for args in now_kicks] == [email_batch.BATCH_SIZE, email_batch.BATCH_SIZE, 1]
     assert [a for args in now_kicks for a in args] == [str(i) for i in now_ids]
     # Huey keeps times naive, in UTC.
     assert [(args, eta) for args, eta in kicks if eta is not None] == [
@@ -624,14 +626,14 @@ def test_fan_out_queues_a_batch_and_skips_recipients_who_cannot_get_one(
         )
     use_real_queue(backend)
     with database.transaction() as session:
-        campaigns.send_now(session, org_id, campaign.id)
+        lifecycle.send_now(session, org_id, campaign.id)
     drain()  # the audience snapshot
     with database.transaction() as session:
         # Since the snapshot: one person lost their address, another was deleted.
         session.execute(sa.update(Profile).where(Profile.id == profiles[1].id).values(email=None))
         session.execute(sa.delete(Profile).where(Profile.id == profiles[2].id))
 
-    assert campaigns.fan_out(database, campaign.id) == 5
+    assert fanout.fan_out(database, campaign.id) == 5
     with database.transaction() as session:
         recipients = {
             r.profile_id: r

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from herald.campaigns import service as campaigns
+from herald.campaigns import fanout
 from herald.db import Database
 from herald.email import failover
 from herald.email import service as sending
@@ -213,7 +213,7 @@ def test_a_campaign_fails_over_mid_way_and_every_recipient_gets_one_message(
         include_segment_ids=[berlin],
     )
     assert act(client, org, campaign["id"], "send").status_code == 202
-    campaigns.pump(database)
+    fanout.pump(database)
 
     done = get(client, org, campaign["id"])
     assert done["status"] == "sent" and done["counts"] == {"sent": 30}, done

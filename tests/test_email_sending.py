@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
 from herald.db import Database, utcnow
+from herald.email import batch, claiming
 from herald.email import service as sending
 from herald.email.providers import (
     OutgoingEmail,
@@ -278,7 +279,7 @@ def test_a_message_scheduled_for_later_waits(
     assert load(database, created["id"]).status == "queued"
     with database.transaction() as session:
         session.execute(
-            sa.update(Message).values(send_after=utcnow() - sending.KICK_GRACE - timedelta(1))
+            sa.update(Message).values(send_after=utcnow() - batch.KICK_GRACE - timedelta(1))
         )
     run_sweeps()
     drain()
@@ -419,7 +420,7 @@ def _make_stale(database: Database, message_id: str) -> None:
         session.execute(
             sa.update(Message)
             .where(Message.id == uuid.UUID(message_id))
-            .values(heartbeat_at=utcnow() - sending.STALE_AFTER - timedelta(seconds=1))
+            .values(heartbeat_at=utcnow() - batch.STALE_AFTER - timedelta(seconds=1))
         )
 
 
@@ -430,7 +431,7 @@ def test_a_worker_that_dies_after_claiming_leaves_the_message_for_the_sweep(
     message_id = _queue_without_sending(client, backend, org, raw_body())
     # A worker claims the message, commits, and dies before sending.
     with database.transaction() as session:
-        prepared = sending.claim_and_prepare(session, uuid.UUID(message_id))
+        prepared = claiming.claim_and_prepare(session, uuid.UUID(message_id))
     assert not isinstance(prepared, str)
     assert load(database, message_id).status == "sending"
     huey_kick = queued()
@@ -456,7 +457,7 @@ def test_a_crash_between_sending_and_recording_sends_once(
     huey_queue = queued()
     assert len(huey_queue) == 1
     with database.transaction() as session:
-        prepared = sending.claim_and_prepare(session, uuid.UUID(message_id))
+        prepared = claiming.claim_and_prepare(session, uuid.UUID(message_id))
     assert not isinstance(prepared, str)
     prepared.provider.send(prepared.email)  # handed over; the worker dies before recording it
     path = outbox_path(backend.data_dir, org.org_id, uuid.UUID(message_id))
@@ -483,7 +484,7 @@ def test_a_lost_kick_is_resent_by_the_sweep(
     assert run_sweeps()["email.messages"] == 0  # too early to tell a lost kick from a slow one
     with database.transaction() as session:
         session.execute(
-            sa.update(Message).values(created_at=utcnow() - sending.KICK_GRACE - timedelta(1))
+            sa.update(Message).values(created_at=utcnow() - batch.KICK_GRACE - timedelta(1))
         )
     assert run_sweeps()["email.messages"] == 1
     drain()
@@ -508,7 +509,7 @@ class FlakyProvider:
 
 
 def _use_provider(monkeypatch: pytest.MonkeyPatch, provider: FlakyProvider) -> None:
-    monkeypatch.setattr(sending, "get_provider", lambda _settings: provider)
+    monkeypatch.setattr(claiming, "get_provider", lambda _settings: provider)
 
 
 def _due_now(database: Database, message_id: str) -> None:
@@ -532,22 +533,22 @@ def test_transient_errors_retry_with_backoff_then_fail(
     message = load(database, message_id)
     assert message.status == "queued" and message.error == "421 try later"
     assert message.send_after is not None
-    assert message.send_after >= before + sending.RETRY_DELAYS[0]
+    assert message.send_after >= before + batch.RETRY_DELAYS[0]
     # Not before its time.
     assert sending.send_message(database, uuid.UUID(message_id)) == "not-claimed"
-    for _attempt in range(2, sending.MAX_ATTEMPTS):
+    for _attempt in range(2, batch.MAX_ATTEMPTS):
         _due_now(database, message_id)
         assert sending.send_message(database, uuid.UUID(message_id)) == "retry"
     _due_now(database, message_id)
     assert sending.send_message(database, uuid.UUID(message_id)) == "failed"
     message = load(database, message_id)
-    assert message.status == "failed" and message.attempts == sending.MAX_ATTEMPTS
+    assert message.status == "failed" and message.attempts == batch.MAX_ATTEMPTS
     assert "gave up after 5 attempts" in (message.error or "")
-    assert len(provider.calls) == sending.MAX_ATTEMPTS
+    assert len(provider.calls) == batch.MAX_ATTEMPTS
     # Every attempt went out with the same identity.
     assert {c.idempotency_key for c in provider.calls} == {message.idempotency_key}
     kinds = events_of(database, message_id)
-    assert kinds.count("sending") == sending.MAX_ATTEMPTS and kinds[-1] == "failed"
+    assert kinds.count("sending") == batch.MAX_ATTEMPTS and kinds[-1] == "failed"
 
 
 def test_a_transient_error_then_success(

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from herald.db import Database, utcnow
-from herald.email.service import STALE_AFTER
+from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.flows.enrolments import Candidate, enrol
 from herald.messaging import ledger

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from herald.db import Database, utcnow
 from herald.events import service as events_service
-from herald.imports import service
+from herald.imports import event_import, files, profile_import, service
 from herald.imports import tasks as import_tasks
 from herald.imports.headers import HEADER_SPELLINGS
 from herald.jobs.service import create_job, execute_job
@@ -368,7 +368,7 @@ def test_a_big_file_is_stored_in_chunks_and_read_back_as_a_stream(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "CHUNK_SIZE", 50)
-    monkeypatch.setattr(service, "PROFILE_BATCH", 3)
+    monkeypatch.setattr(profile_import, "PROFILE_BATCH", 3)
     org = make_org()
     rows = [
         [f"p{i}@example.com", "Zoë 東京 " * (i % 3 + 1), f"line one\nline two {i}"]
@@ -403,7 +403,7 @@ def test_a_big_file_is_stored_in_chunks_and_read_back_as_a_stream(
 def test_a_profile_import_that_crashes_resumes_without_duplicates(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "PROFILE_BATCH", 2)
+    monkeypatch.setattr(profile_import, "PROFILE_BATCH", 2)
     real_apply_fields = profiles_service.apply_fields
     crashed: list[str] = []
 
@@ -452,12 +452,12 @@ def test_a_cancelled_import_stops_at_the_next_batch(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "CHUNK_SIZE", 40)
-    monkeypatch.setattr(service, "PROFILE_BATCH", 2)
+    monkeypatch.setattr(profile_import, "PROFILE_BATCH", 2)
     org = make_org()
     readers: list[int] = []
-    real_next_chunk = service.StoredFile._next_chunk
+    real_next_chunk = files.StoredFile._next_chunk
 
-    def next_chunk(self: service.StoredFile) -> bool:
+    def next_chunk(self: files.StoredFile) -> bool:
         loaded = real_next_chunk(self)
         # Mark each reader itself: id() can be reused once the counting reader is freed.
         if not getattr(self, "seen_by_test", False):
@@ -471,7 +471,7 @@ def test_a_cancelled_import_stops_at_the_next_batch(
                 )
         return loaded
 
-    monkeypatch.setattr(service.StoredFile, "_next_chunk", next_chunk)
+    monkeypatch.setattr(files.StoredFile, "_next_chunk", next_chunk)
     content = csv_text(["email"], *([f"p{i}@example.com"] for i in range(20)))
     job = accepted_job(client, org, upload_profiles(client, org, content))
     assert job["status"] == "cancelled"
@@ -564,7 +564,7 @@ def test_an_event_import_run_again_stores_nothing_twice(
 def test_an_event_import_that_crashes_resumes_without_duplicates(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "EVENT_BATCH", 3)
+    monkeypatch.setattr(event_import, "EVENT_BATCH", 3)
     real_ingest = events_service.ingest
     crashed: list[bool] = []
 
@@ -575,7 +575,7 @@ def test_an_event_import_that_crashes_resumes_without_duplicates(
             raise RuntimeError("the database connection dropped")
         return outcomes
 
-    monkeypatch.setattr(service, "ingest", ingest_once_crashing)
+    monkeypatch.setattr(event_import, "ingest", ingest_once_crashing)
     org = make_org()
     lines = [event(f"E{i}") for i in range(1, 11)]
     job = accepted_job(client, org, upload_events(client, org, lines))

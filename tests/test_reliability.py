@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from herald.campaigns import service
+from herald.campaigns import fanout
 from herald.db import Database, configure_database, normalize_database_url
 from herald.email import service as sending
 from herald.email.providers.outbox import outbox_path
@@ -33,7 +33,7 @@ from tests.test_campaigns import act, campaign_messages, get, ready_campaign, se
 def _finish(client: TestClient, database: Database, org: Any, campaign_id: str) -> None:
     for _ in range(5):
         drain()
-        service.pump(database)
+        fanout.pump(database)
         if get(client, org, campaign_id)["status"] == "sent":
             return
     raise AssertionError(get(client, org, campaign_id))
@@ -47,7 +47,7 @@ def test_an_unsubscribe_after_a_campaign_queued_its_messages_is_honoured(
     use_real_queue(backend)
     assert act(client, org, campaign["id"], "send").status_code == 202
     drain()  # the snapshot
-    assert service.fan_out(database, uuid.UUID(campaign["id"]), limit=10) == 3
+    assert fanout.fan_out(database, uuid.UUID(campaign["id"]), limit=10) == 3
     queued = campaign_messages(database, campaign["id"])
     assert {m.status for m in queued} == {ledger.QUEUED}
     # One reader unsubscribes with the one-click link of an earlier message while the sends wait
@@ -117,12 +117,12 @@ def test_a_restored_backup_does_not_resend_a_finished_campaign(
     # Everything that runs after a restart: every sweep, the campaign pump, the kicks a queue
     # may still hold (each message's send again), and the campaign's own send once more.
     run_sweeps()
-    service.pump(restored)
+    fanout.pump(restored)
     for message in sent:
         assert sending.send_message(restored, message.id) == "done"
     assert act(client, org, campaign["id"], "send").status_code == 409
     drain()
-    service.pump(restored)
+    fanout.pump(restored)
     drain()
 
     after = campaign_messages(restored, campaign["id"])

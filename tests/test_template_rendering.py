@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from herald.models import EmailSettings, EmailTemplate, Organization, Profile
-from herald.templates import rendering
+from herald.templates import checks, rendering, sandbox
+from herald.templates import text as templates_text
 from herald.templates.rendering import (
     TemplateError,
     TemplateParts,
@@ -457,14 +458,14 @@ def test_parts_of_a_saved_template() -> None:
 def test_compiled_templates_are_cached_by_source() -> None:
     html = compile_body("mjml", MJML) + "<p>{{ data.order }}</p>" * 50
     parts = TemplateParts("Order {{ data.order }}", "Pre", html, None)
-    rendering._compiled.cache_clear()
-    rendering._text_template.cache_clear()
+    sandbox._compiled.cache_clear()
+    templates_text._text_template.cache_clear()
     for number in range(1000):
         out = render_email(parts, context(profile(first_name="Ada"), data={"order": number}))
         assert f"Order {number}" == out.subject
     # Each source compiled once: subject, preheader, HTML, and the text derived from the HTML.
-    assert rendering._compiled.cache_info().misses == 4
-    assert rendering._text_template.cache_info().misses == 1
+    assert sandbox._compiled.cache_info().misses == 4
+    assert templates_text._text_template.cache_info().misses == 1
 
 
 def test_hostile_sources_are_refused_not_crashing() -> None:
@@ -477,4 +478,4 @@ def test_hostile_sources_are_refused_not_crashing() -> None:
     [found_one] = problems(html="{{ a " * 20000)
     assert (found_one.line, found_one.column) == (1, 1)
     # Problems are capped per field.
-    assert len(problems(html="{{ profile._x }}\n" * 200)) == rendering.MAX_PROBLEMS
+    assert len(problems(html="{{ profile._x }}\n" * 200)) == checks.MAX_PROBLEMS

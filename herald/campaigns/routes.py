@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
-from herald.campaigns import schemas, service
+from herald.campaigns import lifecycle, preview, recipients, schemas, service, snapshot
 from herald.errors import ErrorResponse
 from herald.models import Campaign
 from herald.pagination import PageLimit
@@ -63,13 +63,13 @@ def _out(campaign: Campaign, counts: dict[str, int]) -> schemas.Campaign:
 def _one(session: Session, campaign: Campaign) -> schemas.Campaign:
     session.flush()
     session.refresh(campaign)
-    return _out(campaign, service.recipient_counts(session, campaign.id))
+    return _out(campaign, recipients.recipient_counts(session, campaign.id))
 
 
 @router.get("", operation_id="list_campaigns")
 def list_campaigns(auth: ManagementAuth, session: DbSession) -> schemas.CampaignList:
     campaigns = service.list_campaigns(session, auth.org_id)
-    counts = service.recipient_counts_for(session, [c.id for c in campaigns])
+    counts = recipients.recipient_counts_for(session, [c.id for c in campaigns])
     return schemas.CampaignList(data=[_out(c, counts[c.id]) for c in campaigns])
 
 
@@ -91,7 +91,7 @@ def campaign_audience(
     """How many people a campaign to these segments would reach if it started now, and why the
     others would be skipped (from the segments' current members)."""
     return schemas.Audience.model_validate(
-        service.audience_size(session, auth.org_id, body.model_dump())
+        snapshot.audience_size(session, auth.org_id, body.model_dump())
     )
 
 
@@ -138,12 +138,12 @@ def schedule_campaign(
     """Start sending a draft at a time, or at a wall-clock time in each recipient's time zone
     (checked every minute)."""
     if body.local_at is not None:
-        campaign = service.schedule_local(
+        campaign = lifecycle.schedule_local(
             session, auth.org_id, campaign_id, body.local_at, body.grace_minutes
         )
     else:
         assert body.at is not None
-        campaign = service.schedule(session, auth.org_id, campaign_id, body.at)
+        campaign = lifecycle.schedule(session, auth.org_id, campaign_id, body.at)
     return _one(session, campaign)
 
 
@@ -152,7 +152,7 @@ def unschedule_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.Campaign:
     """A scheduled campaign back to draft."""
-    return _one(session, service.unschedule(session, auth.org_id, campaign_id))
+    return _one(session, lifecycle.unschedule(session, auth.org_id, campaign_id))
 
 
 @router.post(
@@ -165,7 +165,7 @@ def send_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.Campaign:
     """Start sending now: the audience is snapshotted, then the messages go out in batches."""
-    return _one(session, service.send_now(session, auth.org_id, campaign_id))
+    return _one(session, lifecycle.send_now(session, auth.org_id, campaign_id))
 
 
 @router.post("/{campaign_id}/pause", operation_id="pause_campaign", responses=CONFLICT)
@@ -173,7 +173,7 @@ def pause_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.Campaign:
     """No new messages go out until it is resumed."""
-    return _one(session, service.pause(session, auth.org_id, campaign_id))
+    return _one(session, lifecycle.pause(session, auth.org_id, campaign_id))
 
 
 @router.post("/{campaign_id}/resume", operation_id="resume_campaign", responses=CONFLICT)
@@ -181,7 +181,7 @@ def resume_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.Campaign:
     """Continue with the recipients not sent yet."""
-    return _one(session, service.resume(session, auth.org_id, campaign_id))
+    return _one(session, lifecycle.resume(session, auth.org_id, campaign_id))
 
 
 @router.post("/{campaign_id}/cancel", operation_id="cancel_campaign", responses=CONFLICT)
@@ -189,7 +189,7 @@ def cancel_campaign(
     campaign_id: uuid.UUID, auth: ManagementAuth, session: DbSession
 ) -> schemas.Campaign:
     """End it: recipients not sent yet are cancelled."""
-    return _one(session, service.cancel(session, auth.org_id, campaign_id))
+    return _one(session, lifecycle.cancel(session, auth.org_id, campaign_id))
 
 
 @router.post(
@@ -212,7 +212,7 @@ def preview_campaign(
     session: DbSession,
 ) -> schemas.CampaignPreview:
     """The campaign's email as one profile would get it (tracking links aside)."""
-    rendered = service.preview(session, auth.org_id, campaign_id, body.profile_id, body.variant)
+    rendered = preview.preview(session, auth.org_id, campaign_id, body.profile_id, body.variant)
     return schemas.CampaignPreview(
         subject=rendered.subject,
         preheader=rendered.preheader,
@@ -234,7 +234,7 @@ def test_send_campaign(
     session: DbSession,
 ) -> schemas.TestSendResult:
     """Send the campaign's email to one address now. Not a recipient, not in the stats."""
-    message = service.test_send(session, auth.org_id, campaign_id, body.email, body.variant)
+    message = preview.test_send(session, auth.org_id, campaign_id, body.email, body.variant)
     session.flush()
     return schemas.TestSendResult(message_id=message.id)
 
@@ -249,7 +249,7 @@ def list_recipients(
     cursor: str | None = None,
 ) -> schemas.RecipientList:
     """In snapshot order, with their status (`status=` filters)."""
-    rows, next_cursor = service.list_recipients(
+    rows, next_cursor = recipients.list_recipients(
         session, auth.org_id, campaign_id, status=status, limit=limit, cursor=cursor
     )
     return schemas.RecipientList(
@@ -263,4 +263,4 @@ def campaign_stats(
 ) -> schemas.CampaignStats:
     """Overall and per A/B variant. Opens and clicks leave out machine ones; conversions are
     attributed last touch within 5 days of a human open or click."""
-    return schemas.CampaignStats.model_validate(service.stats(session, auth.org_id, campaign_id))
+    return schemas.CampaignStats.model_validate(recipients.stats(session, auth.org_id, campaign_id))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from herald.db import get_database
-from herald.email import service
+from herald.email import batch, heartbeats, service
 from herald.worker import enqueue_after_commit, huey, register_sweep
 
 
@@ -21,7 +21,7 @@ def send_email(*message_ids: str) -> dict[str, str]:
 
 @register_sweep("email.messages", rekicks=True)
 def kick_waiting_messages(session: Session, now: datetime) -> int:
-    message_ids = [str(m) for m in service.find_messages_to_kick(session, now)]
-    for start in range(0, len(message_ids), service.BATCH_SIZE):
-        enqueue_after_commit(session, send_email, *message_ids[start : start + service.BATCH_SIZE])
+    message_ids = [str(m) for m in heartbeats.find_messages_to_kick(session, now)]
+    for start in range(0, len(message_ids), batch.BATCH_SIZE):
+        enqueue_after_commit(session, send_email, *message_ids[start : start + batch.BATCH_SIZE])
     return len(message_ids)

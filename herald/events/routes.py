@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from herald.errors import InvalidInput, validation_fields
-from herald.events import schemas, service
+from herald.events import batch, grouped, schemas, service
 from herald.pagination import PageLimit
 from herald.routing import JsonBodyRoute, RequestRoute, json_or_invalid, model_body, read_model
 from herald.tenancy.auth import IngestionAuth, ManagementAuth, ingestion_principal
@@ -28,7 +28,7 @@ async def track_event(request: Request) -> Response:
     event = read_model(schemas.TrackEvent, await request.body())
     # Stored together with the single events of concurrent requests, in one transaction; the
     # answer comes after that transaction's commit (see service.GroupCommit).
-    future = service.single_events.submit(auth.org_id, service.event_input(event))
+    future = grouped.single_events.submit(auth.org_id, batch.event_input(event))
     outcome = await asyncio.wrap_future(future)
     service.raise_error(outcome)
     content = {
@@ -108,7 +108,7 @@ def validate_batch(
 
 
 def batch_result(
-    outcomes: list[service.Outcome],
+    outcomes: list[batch.Outcome],
     positions: list[int],
     errors: list[schemas.BatchItemError],
     prefix: str = "events",
@@ -160,7 +160,7 @@ def track_events_batch(body: RawBody, auth: IngestionAuth, session: DbSession) -
     index, and the rest of the batch is not affected. Retrying a batch is safe for events that
     carry a `unique_id`."""
     good, errors = parse_batch(body)
-    outcomes = service.ingest(session, auth.org_id, [service.event_input(e) for _, e in good])
+    outcomes = service.ingest(session, auth.org_id, [batch.event_input(e) for _, e in good])
     # Encoded here (the response model documents the shape): pydantic's encoder writes the
     # UUIDs without a model per result.
     content = to_json(batch_result(outcomes, [i for i, _ in good], errors))

@@ -51,6 +51,7 @@ from pydantic import (
 from sqlalchemy.orm import Session
 
 from herald.errors import FieldError, HeraldError, InvalidInput, validation_fields
+from herald.events import batch as events_batch
 from herald.events import service as events
 from herald.events.schemas import MAX_BATCH_EVENTS, check_event_time
 from herald.profiles import identity
@@ -280,14 +281,14 @@ def event_name_and_properties(message: Message) -> tuple[str, dict[str, Any]]:
 
 def to_event(
     message: Message, received_at: datetime, sent_at: datetime | None = None
-) -> events.EventInput:
+) -> events_batch.EventInput:
     """A track, page or screen message as an event. Raises InvalidInput."""
     name, properties = event_name_and_properties(message)
     try:
         check_properties(properties)
     except ValueError as exc:
         raise InvalidInput.for_field("properties", str(exc)) from None
-    return events.EventInput(
+    return events_batch.EventInput(
         name=name,
         profile=profile_ref(message),
         properties=properties,
@@ -428,7 +429,7 @@ def _event_error(error: FieldError) -> FieldError:
     return FieldError(_PROFILE_FIELDS.get(error.field, error.field), error.reason)
 
 
-def _applied_event(message: Message, outcome: events.Outcome) -> Applied:
+def _applied_event(message: Message, outcome: events_batch.Outcome) -> Applied:
     assert outcome.event_id is not None and outcome.profile_id is not None
     return Applied(
         type=message.type,
@@ -505,7 +506,7 @@ def apply_batch(
 ) -> list[ItemOutcome]:
     """Apply a batch in order; one outcome per message. Bad messages change nothing."""
     outcomes = [ItemOutcome(index) for index in range(len(envelope.batch))]
-    pending: list[tuple[int, Message, events.EventInput]] = []
+    pending: list[tuple[int, Message, events_batch.EventInput]] = []
 
     def store_pending() -> None:
         if not pending:

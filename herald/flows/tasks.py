@@ -9,7 +9,7 @@ from huey import crontab
 from sqlalchemy.orm import Session
 
 from herald.db import Database, get_database
-from herald.email.service import SendVerdict, send_gate
+from herald.email.gates import SendVerdict, send_gate
 from herald.flows import engine, steps, triggers, webhooks  # noqa: F401 (steps registers handlers)
 from herald.flows.enrolments import DUE_PUMP, LIVE, PAUSED
 from herald.models import Flow, Message

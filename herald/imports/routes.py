@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from herald.db import get_database
+from herald.imports import mapping as imports_mapping
 from herald.imports import service
 from herald.imports.schemas import (
     Import,
@@ -58,7 +59,7 @@ def import_profiles(
         auth.org_id,
         file.file,
         filename=file.filename,
-        mapping=service.parse_mapping(mapping),
+        mapping=imports_mapping.parse_mapping(mapping),
     )
     return _accepted(JobOut.model_validate(job), response)
 

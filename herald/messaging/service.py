@@ -366,7 +366,7 @@ def kick_sends(session: Session, messages: Sequence[tuple[uuid.UUID, datetime | 
     """Kicks for many messages, given as (id, send_after), once the caller commits: those due
     now go in tasks of up to `BATCH_SIZE` messages, the others at their time (one task per
     moment)."""
-    from herald.email.service import BATCH_SIZE
+    from herald.email.batch import BATCH_SIZE
     from herald.email.tasks import send_email
     from herald.worker import enqueue_after_commit
 

@@ -116,7 +116,7 @@ class SmsBatch:
         return None
 
     def prepare(self, message: Message, attempt: int) -> Any:
-        from herald.email.service import Prepared
+        from herald.email.batch import Prepared
 
         org = self.orgs[message.org_id]
         settings, provider = org.settings, org.provider

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from herald.errors import FieldError, InvalidInput
 from herald.models import EmailSettings, EmailTemplate, Organization
 from herald.profiles.service import get_profile
+from herald.templates.contract import PROFILE_FIELDS
 from herald.templates.rendering import (
-    PROFILE_FIELDS,
     RenderedEmail,
     TemplateError,
     TemplateParts,

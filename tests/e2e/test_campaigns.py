@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from herald.campaigns import service as campaign_service
+from herald.campaigns import fanout
 from herald.db import Database
 from tests.e2e.helpers import api, field, sign_in, unique_email
 from tests.e2e.test_segments import wait_until_ready
@@ -442,7 +442,7 @@ def test_a_decided_ab_test_shows_its_winner(page, herald_server, new_org, screen
     database = Database(f"sqlite:///{herald_server.data_dir / 'herald.db'}")
     try:
         moment = datetime.fromisoformat(decide_at) + timedelta(seconds=1)
-        assert campaign_service.decide_test(database, uuid.UUID(campaign_id), moment)
+        assert fanout.decide_test(database, uuid.UUID(campaign_id), moment)
     finally:
         database.engine.dispose()
 

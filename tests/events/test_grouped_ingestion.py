@@ -17,8 +17,9 @@ from fastapi import FastAPI
 
 from herald.db import Database
 from herald.errors import NotFound
-from herald.events import service
-from herald.events.service import EventInput, GroupCommit, Outcome
+from herald.events import grouped, service
+from herald.events.batch import EventInput, Outcome
+from herald.events.grouped import GroupCommit
 from herald.models import Event, EventKey, ProfileChange
 from herald.profiles import identity
 from herald.profiles.identity import ProfileRef
@@ -26,7 +27,7 @@ from tests.factories import make_org
 
 
 def _pending(org_id: uuid.UUID, item: EventInput) -> Any:
-    return service._Pending(org_id, item, "api", Future())
+    return grouped._Pending(org_id, item, "api", Future())
 
 
 def _event(name: str, email: str, unique_id: str | None = None) -> EventInput:
@@ -134,7 +135,7 @@ def test_concurrent_track_requests_share_a_commit_and_get_their_own_answers(
     other_profile = httpx_track_sync(app, other.public_headers, "X", {"email": "x@example.com"})
     requests = 24
     sizes: list[int] = []
-    store_group = service._store_group
+    store_group = grouped._store_group
     release = threading.Event()
 
     def recording_store_group(group: list[Any]) -> list[Outcome]:
@@ -144,9 +145,9 @@ def test_concurrent_track_requests_share_a_commit_and_get_their_own_answers(
         sizes.append(len(group))
         return store_group(group)
 
-    monkeypatch.setattr(service, "_store_group", recording_store_group)
+    monkeypatch.setattr(grouped, "_store_group", recording_store_group)
     # One thread, so that the held first group leaves every other request queued behind it.
-    monkeypatch.setattr(service, "single_events", GroupCommit(threads=1))
+    monkeypatch.setattr(grouped, "single_events", GroupCommit(threads=1))
 
     bodies: list[dict[str, Any]] = [
         {"event": f"E{i}", "profile": {"email": f"p{i % 5}@example.com"}, "unique_id": f"u{i}"}
@@ -165,7 +166,7 @@ def test_concurrent_track_requests_share_a_commit_and_get_their_own_answers(
 
             tasks = [asyncio.create_task(send(body)) for body in bodies]
             deadline = time.monotonic() + 10
-            while service.single_events._queue.qsize() < len(bodies) - 1:
+            while grouped.single_events._queue.qsize() < len(bodies) - 1:
                 if time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.01)
@@ -228,7 +229,7 @@ def test_a_person_created_by_a_concurrent_batch_is_found_not_resolved_again(
         resolved.append(args[2])
         return identity.resolve(*args)
 
-    monkeypatch.setattr("herald.events.service.resolve", counting_resolve)
+    monkeypatch.setattr("herald.events.people.resolve", counting_resolve)
     first = database.sessionmaker()
     try:
         (created,) = service.ingest(first, org.org_id, [_event("A", "race@example.com")])

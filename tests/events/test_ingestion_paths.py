@@ -16,9 +16,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from herald.db import Database
-from herald.events import service
+from herald.events import batch as events_batch
+from herald.events import people as events_people
+from herald.events import service, storing
+from herald.events.batch import EventInput, Outcome
 from herald.events.pgtext import array_literal, copy_json, copy_text
-from herald.events.service import EventInput, Outcome
 from herald.models import Event, EventKey, Profile, ProfileChange
 from herald.profiles.identity import ProfileRef
 from herald.profiles.limits import MAX_FIELD_BYTES, check_properties
@@ -174,7 +176,9 @@ def test_large_and_small_batches_store_the_same(
 ) -> None:
     """Batches up to SMALL_BATCH events are stored by one statement on PostgreSQL, larger ones
     with COPY: both store, count, record and answer the same (SQLite has one path)."""
+    # Read by ingest and by profile resolution.
     monkeypatch.setattr(service, "SMALL_BATCH", small_batch)
+    monkeypatch.setattr(events_people, "SMALL_BATCH", small_batch)
     org = make_org()
     when = datetime(2026, 10, 1, 12, tzinfo=UTC)
 
@@ -227,7 +231,7 @@ def test_large_and_small_batches_store_the_same(
 
 
 def _large_batch(emails: list[str]) -> list[EventInput]:
-    count = service.SMALL_BATCH + 1
+    count = storing.SMALL_BATCH + 1
     return [
         EventInput(name="Viewed", profile=ProfileRef(email=emails[i % len(emails)]))
         for i in range(count)
@@ -267,8 +271,8 @@ def test_new_people_locked_by_another_open_transaction_are_created_in_the_batch(
     its own transaction, waiting there as before: one person, whoever commits first."""
     if backend.name != "postgresql":
         pytest.skip("SQLite writes one transaction at a time")
-    monkeypatch.setattr(service, "CREATE_LOCK_TIMEOUT", "100ms")
-    caplog.set_level(logging.INFO, logger=service.__name__)
+    monkeypatch.setattr(events_people, "CREATE_LOCK_TIMEOUT", "100ms")
+    caplog.set_level(logging.INFO, logger=events_people.__name__)
     org = make_org()
     holder = database.sessionmaker()
     try:
@@ -300,11 +304,11 @@ def test_profiles_get_statistics_once_a_process_has_created_enough_people(
     if backend.name != "postgresql":
         pytest.skip("the planner's statistics are PostgreSQL's")
     checks: list[sa.Engine] = []
-    watcher = service.FirstStatistics(after=service.SMALL_BATCH + 1)
+    watcher = events_people.FirstStatistics(after=storing.SMALL_BATCH + 1)
     monkeypatch.setattr(watcher, "_analyze", checks.append)
-    monkeypatch.setattr(service, "first_statistics", watcher)
+    monkeypatch.setattr(events_people, "first_statistics", watcher)
     org = make_org()
-    emails = [f"p{i}@example.com" for i in range(service.SMALL_BATCH + 1)]
+    emails = [f"p{i}@example.com" for i in range(storing.SMALL_BATCH + 1)]
     with database.transaction() as session:
         service.ingest(session, org.org_id, _large_batch(emails))
     with database.transaction() as session:  # more new people: no second check
@@ -314,7 +318,7 @@ def test_profiles_get_statistics_once_a_process_has_created_enough_people(
         time.sleep(0.05)
     assert checks == [database.engine]
 
-    service.FirstStatistics._analyze(database.engine)  # the check itself, in this thread
+    events_people.FirstStatistics._analyze(database.engine)  # the check itself, in this thread
     with database.engine.connect() as connection:
         analyzed = connection.exec_driver_sql(
             "SELECT coalesce(last_analyze, last_autoanalyze) IS NOT NULL "
@@ -332,7 +336,7 @@ def test_many_known_people_are_found_alike_by_probes_and_by_one_pass(
     if backend.name != "postgresql":
         pytest.skip("the two look-ups are PostgreSQL's")
     org, other = make_org(), make_org("Other")
-    count = service.PROBE_KEYS + 20
+    count = events_people.PROBE_KEYS + 20
     emails = [f"k{i}@example.com" for i in range(count)]
     phones = [f"+1415555{i:04d}" for i in range(count)]
 
@@ -347,21 +351,21 @@ def test_many_known_people_are_found_alike_by_probes_and_by_one_pass(
     assert len(people) == 2 * count
     with database.engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE profiles")
-    assert service.FirstStatistics().known(database.engine)
+    assert events_people.FirstStatistics().known(database.engine)
 
     used: list[str] = []
-    real_rows = service._pg_rows
+    real_rows = events_batch._pg_rows
 
     def spy(executor: Any, statement: str, params: Any = None) -> Any:
         used.append(statement)
         return real_rows(executor, statement, params)
 
-    monkeypatch.setattr(service, "_pg_rows", spy)
+    monkeypatch.setattr(events_people, "_pg_rows", spy)
     outcomes = {}
     for statistics in (False, True):
-        watcher = service.FirstStatistics()
+        watcher = events_people.FirstStatistics()
         monkeypatch.setattr(watcher, "known", lambda _bind, answer=statistics: answer)
-        monkeypatch.setattr(service, "first_statistics", watcher)
+        monkeypatch.setattr(events_people, "first_statistics", watcher)
         with database.transaction() as session:
             outcomes[statistics] = service.ingest(
                 session, org.org_id, batch(emails, "email") + batch(phones, "phone")

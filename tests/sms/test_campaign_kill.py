@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from herald.app import create_app
-from herald.campaigns import service
+from herald.campaigns import lifecycle, service
 from herald.db import Database, utcnow
-from herald.email.service import STALE_AFTER
+from herald.email.batch import STALE_AFTER
 from herald.email.tasks import kick_waiting_messages
 from herald.messaging import ledger
 from herald.models import (
@@ -90,7 +90,7 @@ def _setup(database: Database, fake: FakeTwilio) -> uuid.UUID:
                 "include_segment_ids": [segment.id],
             },
         )
-        service.send_now(session, org.org_id, campaign.id)
+        lifecycle.send_now(session, org.org_id, campaign.id)
     return campaign.id
 
 

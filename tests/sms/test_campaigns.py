@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from herald.campaigns import service
+from herald.campaigns import fanout
 from herald.db import Database
 from tests.factories import OrgFixture, make_org
 from tests.fakes.twilio import FakeTwilio
@@ -48,7 +48,7 @@ def create(client: TestClient, org: OrgFixture, **fields: Any) -> dict[str, Any]
 def send_and_pump(client: TestClient, org: OrgFixture, database: Database, cid: str) -> None:
     response = client.post(f"/api/campaigns/{cid}/send", headers=org.secret_headers)
     assert response.status_code == 202, response.text
-    service.pump(database)
+    fanout.pump(database)
 
 
 def recipients(client: TestClient, org: OrgFixture, cid: str) -> dict[str, tuple[str, Any]]:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # address: image proxies and providers send many from one address, hence generous.
     rate_limit_public_per_second: int = Field(default=500, ge=1)
     rate_limit_public_per_minute: int = Field(default=15_000, ge=1)
+    # The largest image the image library accepts, in bytes (docs/templates.md); at most 40 MB.
+    image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=40 * 1024 * 1024)
     # Soft bounces (a full mailbox, a deferral the provider gave up on) an address may have
     # before it is suppressed; hard bounces and complaints suppress at once (docs/email.md).
     soft_bounce_limit: int = Field(default=3, ge=1, le=100)

@@ -38,6 +38,9 @@ class Seeds:
     provider_ids: list[str] = field(default_factory=list)
     flow_ids: list[str] = field(default_factory=list)
     enrolment_ids: list[str] = field(default_factory=list)
+    image_ids: list[str] = field(default_factory=list)
+    block_ids: list[str] = field(default_factory=list)
+    sms_template_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 
     def for_parameter(self, name: str) -> list[str]:

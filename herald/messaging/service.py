@@ -26,13 +26,17 @@ from sqlalchemy.orm import Session
 from herald.db import new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound
 from herald.messaging import ledger
-from herald.models import EmailTemplate, Message, MessageEvent, Profile
+from herald.models import Campaign, EmailTemplate, Flow, Message, MessageEvent, Profile
 from herald.pagination import newest_first_page
 from herald.profiles.identity import on_erase, on_merge
 from herald.tenancy.scope import scoped
 from herald.validation import normalize_email
 
-SOURCES = ("transactional", "campaign", "flow")
+# What sent a message: the API, a campaign, a flow, or a campaign's test send (to one address,
+# not a recipient and not in the campaign's stats). `source_id` names the campaign or flow.
+CAMPAIGN_TEST = "campaign_test"
+SOURCES = ("transactional", "campaign", "flow", CAMPAIGN_TEST)
+CAMPAIGN_SOURCES = ("campaign", CAMPAIGN_TEST)
 # A message that can still be changed before it is sent, and a message that is on its way.
 QUEUED, SENDING = ledger.QUEUED, ledger.SENDING
 
@@ -395,6 +399,25 @@ class MessageFilter:
     source_id: uuid.UUID | None = None
     provider: str | None = None
     to_address: str | None = None
+
+
+def source_name(session: Session, message: Message) -> str | None:
+    """The name of the campaign or flow that sent the message (None for the API, or when it was
+    deleted)."""
+    if message.source_id is None:
+        return None
+    model: type[Campaign] | type[Flow] | None = (
+        Campaign
+        if message.source in CAMPAIGN_SOURCES
+        else Flow
+        if message.source == "flow"
+        else None
+    )
+    if model is None:
+        return None
+    return session.scalar(
+        sa.select(model.name).where(model.id == message.source_id, model.org_id == message.org_id)
+    )
 
 
 def list_messages(

@@ -14,12 +14,13 @@ from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
+from herald.models.image import Image, TemplateBlock
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
-from herald.models.sms import InboundSms, SmsSettings
+from herald.models.sms import InboundSms, SmsSettings, SmsTemplate
 from herald.models.system import PeriodicRun, Process
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "FlowStepRun",
     "FlowVersion",
     "IdempotencyRecord",
+    "Image",
     "InboundSms",
     "Job",
     "JobError",
@@ -63,7 +65,9 @@ __all__ = [
     "SegmentMember",
     "SendingPause",
     "SmsSettings",
+    "SmsTemplate",
     "Suppression",
+    "TemplateBlock",
     "User",
     "UserSession",
 ]

@@ -10,6 +10,7 @@ import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
 import { OutboxPage } from "./features/outbox/OutboxPage";
 import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
+import { ImagesPage } from "./features/images/ImagesPage";
 import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
@@ -33,6 +34,7 @@ import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
+import { SmsTemplatesSettings } from "./features/settings/SmsTemplatesSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AnalyticsPage } from "./features/analytics/AnalyticsPage";
 import { HomePage } from "./features/home/HomePage";
@@ -65,6 +67,7 @@ export function App() {
           <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditorPage />} />
+          <Route path="templates/images" element={<ImagesPage />} />
           <Route path="templates/:templateId" element={<TemplateEditorPage />} />
           <Route path="outbox" element={<OutboxPage />} />
           <Route path="outbox/:messageId" element={<OutboxMessagePage />} />
@@ -80,6 +83,7 @@ export function App() {
             <Route path="email" element={<EmailSettings />} />
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="sms" element={<SmsSettings />} />
+            <Route path="sms-templates" element={<SmsTemplatesSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -7,6 +7,7 @@ import {
   type ImportType,
   type Me,
   type MessageStatus,
+  type Schemas,
   type SuppressionChannel,
   type SuppressionReason,
 } from "./client";
@@ -53,6 +54,8 @@ export const keys = {
   emailSettings: ["email-settings"] as const,
   smsSettings: ["sms-settings"] as const,
   smsSegments: (body: string) => ["sms-segments", body] as const,
+  smsTemplates: ["sms-templates"] as const,
+  profileSms: (id: string) => ["profile-sms", id] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
   importsAll: ["imports"] as const,
@@ -61,6 +64,7 @@ export const keys = {
   campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
+  campaignPreview: (id: string, request: string, version: string) => ["campaigns", "preview", id, request, version] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
   flowLists: ["flows", "list"] as const,
@@ -340,6 +344,19 @@ export function messageQuery(id: string) {
   });
 }
 
+export const smsTemplatesQuery = queryOptions({
+  queryKey: keys.smsTemplates,
+  queryFn: () => call(api.GET("/api/sms/templates")),
+});
+
+/** A profile's SMS both ways, newest first. */
+export function profileSmsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileSms(id),
+    queryFn: () => call(api.GET("/api/profiles/{profile_id}/sms", { params: { path: { profile_id: id } } })),
+  });
+}
+
 export const smsSettingsQuery = queryOptions({
   queryKey: keys.smsSettings,
   queryFn: () => call(api.GET("/api/sms/settings")),
@@ -375,6 +392,21 @@ export const campaignsQuery = queryOptions({
   queryKey: keys.campaignsAll,
   queryFn: () => call(api.GET("/api/campaigns")),
 });
+
+type AudienceRequest = Schemas["AudienceRequest"];
+
+export function fetchAudience(body: AudienceRequest) {
+  return call(api.POST("/api/campaigns/audience", { body }));
+}
+
+/** Who a campaign with these settings would reach now (the same cache as the editor's count). */
+export function campaignAudienceQuery(request: AudienceRequest) {
+  return queryOptions({
+    queryKey: keys.campaignAudience(JSON.stringify(request)),
+    queryFn: () => fetchAudience(request),
+    retry: false,
+  });
+}
 
 export function campaignQuery(id: string) {
   return queryOptions({

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;
@@ -1114,6 +1115,51 @@ export interface paths {
          */
         post: operations["identify"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Images
+         * @description The organization's images, newest first.
+         */
+        get: operations["list_images"];
+        put?: never;
+        /**
+         * Upload Image
+         * @description Add an image to the library. Its type is read from its bytes; SVG is refused.
+         */
+        post: operations["upload_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Image */
+        get: operations["get_image"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Image
+         * @description Remove an image; emails already sent that show it show a broken image from then on.
+         */
+        delete: operations["delete_image"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1974,6 +2020,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sms Templates
+         * @description The organization's saved SMS texts, by name.
+         */
+        get: operations["list_sms_templates"];
+        put?: never;
+        /**
+         * Create Sms Template
+         * @description Save an SMS text; its personalization is checked as SMS campaigns' is (422 naming
+         *     `body`, with line and column).
+         */
+        post: operations["create_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/templates/{sms_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Sms Template */
+        get: operations["get_sms_template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Sms Template
+         * @description Delete it; flow SMS steps that name it are skipped, with the reason, until changed.
+         */
+        delete: operations["delete_sms_template"];
+        options?: never;
+        head?: never;
+        /** Update Sms Template */
+        patch: operations["update_sms_template"];
+        trace?: never;
+    };
     "/api/suppressions": {
         parameters: {
             query?: never;
@@ -2063,6 +2156,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/template-blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Blocks
+         * @description Saved blocks, newest first.
+         */
+        get: operations["list_template_blocks"];
+        put?: never;
+        /**
+         * Create Template Block
+         * @description Save an MJML section to reuse in templates.
+         */
+        post: operations["create_template_block"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/template-blocks/{block_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Template Block */
+        get: operations["get_template_block"];
+        put?: never;
+        post?: never;
+        /** Delete Template Block */
+        delete: operations["delete_template_block"];
+        options?: never;
+        head?: never;
+        /** Update Template Block */
+        patch: operations["update_template_block"];
+        trace?: never;
+    };
     "/api/templates": {
         parameters: {
             query?: never;
@@ -2102,6 +2238,27 @@ export interface paths {
          * @description Render an unsaved template for a profile or sample data.
          */
         post: operations["preview_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/templates/starters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Starters
+         * @description Starter templates to begin from: each passes the save-time checks and stacks its columns
+         *     on phones. Create one with `POST /api/templates` and `{"starter": key, "name": ...}`.
+         */
+        get: operations["list_template_starters"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2632,6 +2789,11 @@ export interface components {
              */
             eligible: number;
             /**
+             * Excluded
+             * @description Profiles in an included segment left out for being in an excluded one.
+             */
+            excluded: number;
+            /**
              * Skipped
              * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
              */
@@ -2713,6 +2875,19 @@ export interface components {
              * @description A JSON object of CSV column to Herald field, for example {"E-mail": "email", "Plan": "properties.plan", "Notes": "ignore"}. Columns left out map to the field of the same name, else to a custom property of that name.
              */
             mapping?: string | null;
+        };
+        /** Body_upload_image */
+        Body_upload_image: {
+            /**
+             * File
+             * @description A PNG, JPEG, GIF or WebP image (HERALD_IMAGE_MAX_BYTES, 5 MB default).
+             */
+            file: string;
+            /**
+             * Name
+             * @description Shown in the library; default the file's name.
+             */
+            name?: string | null;
         };
         /** BulkItemError */
         BulkItemError: {
@@ -3601,36 +3776,31 @@ export interface components {
             unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
         };
         /** EmailSettings */
-        "EmailSettings-Input": {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
+        EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
             /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
+             * Provider
              * @enum {string}
              */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
         };
         /**
          * EmailSettingsUpdate
@@ -4221,7 +4391,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Input"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Input"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4242,7 +4412,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Output"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Output"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4251,6 +4421,38 @@ export interface components {
              * @constant
              */
             version: 1;
+        };
+        /** FlowEmailSettings */
+        FlowEmailSettings: {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
         };
         /** FlowFromTemplate */
         FlowFromTemplate: {
@@ -4269,6 +4471,19 @@ export interface components {
         FlowList: {
             /** Data */
             data: components["schemas"]["FlowSummary"][];
+        };
+        /** FlowProfileUpdate */
+        FlowProfileUpdate: {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
+                [key: string]: unknown;
+            };
+            /** Unset */
+            unset?: string[];
         };
         /** FlowResults */
         FlowResults: {
@@ -4321,6 +4536,40 @@ export interface components {
             revenue: number;
             /** Sent */
             sent: number;
+        };
+        /**
+         * FlowSmsSettings
+         * @description The text: `body` written here (personalization in the same sandbox as SMS campaigns,
+         *     with `profile`, `event` and `organization`), or a saved SMS template (`template_id`).
+         */
+        FlowSmsSettings: {
+            /**
+             * Body
+             * @description Empty while being written: publishing asks for the text.
+             */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[];
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing SMS in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 24
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Template Id */
+            template_id?: string | null;
         };
         /** FlowSummary */
         FlowSummary: {
@@ -4422,6 +4671,11 @@ export interface components {
              */
             outcome: string;
             rendered?: components["schemas"]["RenderedMessage"] | null;
+            /**
+             * Sms Body
+             * @description An SMS step's text as this profile would get it.
+             */
+            sms_body?: string | null;
             /** Step Id */
             step_id: string;
             /** Type */
@@ -4446,6 +4700,21 @@ export interface components {
             } | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * FlowWebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        FlowWebhookSettings: {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
         };
         /** GettingStarted */
         GettingStarted: {
@@ -4574,6 +4843,51 @@ export interface components {
              * Format: uuid
              */
             profile_id: string;
+        };
+        /** Image */
+        Image: {
+            /**
+             * Content Type
+             * @description Detected from the file's bytes, not its name.
+             * @enum {string}
+             */
+            content_type: "image/png" | "image/jpeg" | "image/gif" | "image/webp";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Height
+             * @description Pixels.
+             */
+            height: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Url
+             * @description Where email clients load it: public, cached for a year, never changes.
+             */
+            url: string;
+            /**
+             * Width
+             * @description Pixels.
+             */
+            width: number;
+        };
+        /** ImageList */
+        ImageList: {
+            /** Data */
+            data: components["schemas"]["Image"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /**
          * Import
@@ -4906,6 +5220,11 @@ export interface components {
             /** Source Id */
             source_id: string | null;
             /**
+             * Source Name
+             * @description The name of the campaign or flow that sent it (`source_id`); null for the transactional API or when that campaign or flow was deleted.
+             */
+            source_name?: string | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -5211,13 +5530,18 @@ export interface components {
             /** Y */
             y: number;
         };
-        /** PreviewRequest */
+        /**
+         * PreviewRequest
+         * @description For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+         *     it), or for nobody (neither).
+         */
         PreviewRequest: {
             /**
              * Profile Id
-             * @description Render for this profile; without one, for nobody.
+             * @description Render for this profile (its fields and properties).
              */
             profile_id?: string | null;
+            sample?: components["schemas"]["TemplatePreviewSample"] | null;
             /**
              * Variant
              * @description An A/B variant's version.
@@ -5454,16 +5778,33 @@ export interface components {
             data: components["schemas"]["ProfileSegment"][];
         };
         /** ProfileUpdate */
-        "ProfileUpdate-Output": {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
+        ProfileUpdate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
+            /** Email */
+            email?: string | null;
+            /** External Id */
+            external_id?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            location?: components["schemas"]["Location"] | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Properties
+             * @description Custom properties, merged into the stored ones.
+             */
+            properties?: {
                 [key: string]: unknown;
-            };
-            /** Unset */
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Unset
+             * @description Custom property names to remove.
+             */
             unset?: string[];
         };
         /** PropertyValue */
@@ -5729,10 +6070,22 @@ export interface components {
         };
         /** Recipient */
         "Recipient-Output": {
+            /**
+             * Clicked
+             * @description The person clicked a link in it.
+             * @default false
+             */
+            clicked: boolean;
             /** Email */
             email: string | null;
             /** Message Id */
             message_id: string | null;
+            /**
+             * Opened
+             * @description The person opened the message (machine opens aside).
+             * @default false
+             */
+            opened: boolean;
             /**
              * Profile Id
              * Format: uuid
@@ -5744,6 +6097,12 @@ export interface components {
             skip_reason: string | null;
             /** Status */
             status: string;
+            /**
+             * Unsubscribed
+             * @description The person unsubscribed from it.
+             * @default false
+             */
+            unsubscribed: boolean;
             /** Variant */
             variant: string | null;
         };
@@ -6068,29 +6427,8 @@ export interface components {
             name?: string | null;
         };
         /** SendEmail */
-        "SendEmail-Input": {
-            email: components["schemas"]["EmailSettings-Input"];
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
-            /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
-             */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "send_email";
-        };
-        /** SendEmail */
-        "SendEmail-Output": {
-            email: components["schemas"]["herald__flows__definition__EmailSettings"];
+        SendEmail: {
+            email: components["schemas"]["FlowEmailSettings"];
             /** Id */
             id: string;
             /** Name */
@@ -6145,6 +6483,31 @@ export interface components {
              */
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
+        };
+        /**
+         * SendSms
+         * @description Send an SMS through the same path as SMS campaigns: the message ledger, the SMS consent
+         *     rule, quiet hours, rate limits and STOP.
+         */
+        SendSms: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            sms: components["schemas"]["FlowSmsSettings"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_sms";
         };
         /** SendSmsRequest */
         SendSmsRequest: {
@@ -6325,6 +6688,56 @@ export interface components {
             start_reply?: string | null;
             /** Stop Reply */
             stop_reply?: string | null;
+        };
+        /** SmsTemplate */
+        SmsTemplate: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Media Urls */
+            media_urls: string[];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SmsTemplateCreate */
+        SmsTemplateCreate: {
+            /**
+             * Body
+             * @description The text, with personalization in the template sandbox (`{{ profile.first_name | default('there') }}`).
+             */
+            body: string;
+            /** Media Urls */
+            media_urls?: string[];
+            /** Name */
+            name: string;
+        };
+        /** SmsTemplateList */
+        SmsTemplateList: {
+            /** Data */
+            data: components["schemas"]["SmsTemplate"][];
+        };
+        /** SmsTemplateUpdate */
+        SmsTemplateUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
+            /** Name */
+            name?: string | null;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -6661,27 +7074,73 @@ export interface components {
              */
             updated_at: string;
         };
+        /** TemplateBlock */
+        TemplateBlock: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** TemplateBlockCreate */
+        TemplateBlockCreate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml: string;
+            /** Name */
+            name: string;
+        };
+        /** TemplateBlockList */
+        TemplateBlockList: {
+            /** Data */
+            data: components["schemas"]["TemplateBlock"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** TemplateBlockUpdate */
+        TemplateBlockUpdate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml?: string | null;
+            /** Name */
+            name?: string | null;
+        };
         /** TemplateCreate */
         TemplateCreate: {
             /** Body */
-            body: string;
+            body?: string | null;
             /**
              * Body Format
-             * @default mjml
-             * @enum {string}
+             * @description Default mjml.
              */
-            body_format: "mjml" | "html";
+            body_format?: ("mjml" | "html") | null;
             /** From Email */
             from_email?: string | null;
             /** From Name */
             from_name?: string | null;
             /**
              * Kind
-             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not.
-             * @default marketing
-             * @enum {string}
+             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not. Default marketing.
              */
-            kind: "marketing" | "transactional";
+            kind?: ("marketing" | "transactional") | null;
             /** Name */
             name: string;
             /**
@@ -6691,8 +7150,13 @@ export interface components {
             preheader?: string | null;
             /** Reply To */
             reply_to?: string | null;
+            /**
+             * Starter
+             * @description Start from a starter template (GET /api/templates/starters): its subject, preheader, kind and MJML body fill the fields left out. Without a starter, subject and body are required.
+             */
+            starter?: ("newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation") | null;
             /** Subject */
-            subject: string;
+            subject?: string | null;
             /**
              * Text Body
              * @description The plain-text part; null generates it from the HTML.
@@ -6773,6 +7237,34 @@ export interface components {
             profile?: {
                 [key: string]: unknown;
             };
+        };
+        /** TemplateStarter */
+        TemplateStarter: {
+            /** Description */
+            description: string;
+            /**
+             * Key
+             * @enum {string}
+             */
+            key: "newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation";
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "marketing" | "transactional";
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /** Preheader */
+            preheader: string;
+            /** Subject */
+            subject: string;
+        };
+        /** TemplateStarterList */
+        TemplateStarterList: {
+            /** Data */
+            data: components["schemas"]["TemplateStarter"][];
         };
         /** TemplateSummary */
         TemplateSummary: {
@@ -6855,7 +7347,7 @@ export interface components {
             /**
              * Message Id
              * Format: uuid
-             * @description A transactional message, at /api/messages/{id}.
+             * @description The test message (source `campaign_test`), at /api/messages/{id}.
              */
             message_id: string;
         };
@@ -7013,7 +7505,7 @@ export interface components {
              * @enum {string}
              */
             type: "update_profile";
-            update: components["schemas"]["ProfileUpdate-Output"];
+            update: components["schemas"]["FlowProfileUpdate"];
         };
         /** Usage */
         Usage: {
@@ -7221,7 +7713,7 @@ export interface components {
             value: number;
         };
         /** Webhook */
-        "Webhook-Input": {
+        Webhook: {
             /** Id */
             id: string;
             /** Name */
@@ -7239,43 +7731,15 @@ export interface components {
              * @enum {string}
              */
             type: "webhook";
-            webhook: components["schemas"]["WebhookSettings-Input"];
+            webhook: components["schemas"]["FlowWebhookSettings"];
         };
-        /** Webhook */
-        "Webhook-Output": {
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
+        /** WebhookSettings */
+        WebhookSettings: {
             /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
+             * Signing Secret
+             * @description Signs every webhook step's request (the Herald-Signature header).
              */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "webhook";
-            webhook: components["schemas"]["herald__flows__definition__WebhookSettings"];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        "WebhookSettings-Input": {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
+            signing_secret: string;
         };
         /** WindowLimit */
         WindowLimit: {
@@ -7319,131 +7783,6 @@ export interface components {
             per_minute?: number | null;
             /** Per Second */
             per_second?: number | null;
-        };
-        /** EmailSettings */
-        herald__email__schemas__EmailSettings: {
-            /** Default From Email */
-            default_from_email: string | null;
-            /** Default From Name */
-            default_from_name: string | null;
-            /** Default Reply To */
-            default_reply_to: string | null;
-            /** Dkim Domain */
-            dkim_domain: string | null;
-            /** Dkim Key Set */
-            dkim_key_set: boolean;
-            /** @description The DNS record to publish for DKIM. */
-            dkim_record: components["schemas"]["DkimRecord"] | null;
-            /** Dkim Selector */
-            dkim_selector: string | null;
-            /** Postal Address */
-            postal_address: string | null;
-            /**
-             * Provider
-             * @enum {string}
-             */
-            provider: "outbox" | "smtp";
-            smtp: components["schemas"]["SmtpSettings"] | null;
-            /** Updated At */
-            updated_at: string | null;
-        };
-        /** EmailSettings */
-        herald__flows__definition__EmailSettings: {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
-            /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
-             * @enum {string}
-             */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
-        };
-        /** ProfileUpdate */
-        herald__flows__definition__ProfileUpdate: {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
-                [key: string]: unknown;
-            };
-            /** Unset */
-            unset?: string[];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        herald__flows__definition__WebhookSettings: {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
-        };
-        /** WebhookSettings */
-        herald__flows__schemas__WebhookSettings: {
-            /**
-             * Signing Secret
-             * @description Signs every webhook step's request (the Herald-Signature header).
-             */
-            signing_secret: string;
-        };
-        /** ProfileUpdate */
-        herald__profiles__schemas__ProfileUpdate: {
-            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
-            consent?: components["schemas"]["ConsentChanges"] | null;
-            /** Email */
-            email?: string | null;
-            /** External Id */
-            external_id?: string | null;
-            /** First Name */
-            first_name?: string | null;
-            /** Last Name */
-            last_name?: string | null;
-            location?: components["schemas"]["Location"] | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Properties
-             * @description Custom properties, merged into the stored ones.
-             */
-            properties?: {
-                [key: string]: unknown;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-            /**
-             * Unset
-             * @description Custom property names to remove.
-             */
-            unset?: string[];
         };
     };
     responses: never;
@@ -9996,7 +10335,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10056,7 +10395,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10522,7 +10861,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10587,7 +10926,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -11544,6 +11883,250 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["IdentifyResult"];
                 };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_images: {
+        parameters: {
+            query?: {
+                /** @description Images whose name contains this text. */
+                search?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_image"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a PNG, JPEG, GIF or WebP image, or empty. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {
@@ -13263,7 +13846,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["herald__profiles__schemas__ProfileUpdate"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -14782,6 +15365,298 @@ export interface operations {
             };
         };
     };
+    list_sms_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_suppressions: {
         parameters: {
             query?: {
@@ -15151,6 +16026,301 @@ export interface operations {
             };
         };
     };
+    list_template_blocks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlockList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_templates: {
         parameters: {
             query?: never;
@@ -15317,6 +16487,62 @@ export interface operations {
                 };
             };
             /** @description Problems, each with line and column. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_template_starters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateStarterList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;

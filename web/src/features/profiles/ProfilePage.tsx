@@ -14,6 +14,7 @@ import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
 import { ProfileConsent } from "./ProfileConsent";
+import { ProfileSms } from "./ProfileSms";
 import { ProfileStatusBadges } from "./ProfileStatusBadges";
 import { ProfileTimeline } from "./ProfileTimeline";
 
@@ -94,6 +95,9 @@ function ProfileDetails({ profile }: { profile: Profile }) {
             </Section>
             <Section title="Consent">
               <ProfileConsent profileId={profile.id} />
+            </Section>
+            <Section title="SMS conversation">
+              <ProfileSms profileId={profile.id} />
             </Section>
             <Section title="Properties">
               <PropertiesTable

@@ -20,6 +20,7 @@ export type SmsSettingsUpdate = Schemas["SmsSettingsUpdate"];
 export type SmsTemplate = Schemas["SmsTemplate"];
 export type ConversationEntry = Schemas["ConversationEntry"];
 export type ChannelConsent = Schemas["ChannelConsent"];
+export type MessageEngagement = Schemas["MessageEngagement"];
 export type Metric = Schemas["Metric"];
 export type HeraldEvent = Schemas["Event"];
 export type Segment = Schemas["Segment"];

@@ -1268,6 +1268,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports/{job_id}/error-rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Import Error Rows
+         * @description The first rows an import could not take, and why, as JSON (the CSV has all of them).
+         */
+        get: operations["list_import_error_rows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/imports/{job_id}/errors": {
         parameters: {
             query?: never;
@@ -1554,6 +1574,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/profiles/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Profiles
+         * @description How many profiles the list's filters match: exact up to 10,000, else `exact` is false
+         *     and `count` is 10,000 ("more than 10,000").
+         */
+        get: operations["count_profiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/export": {
         parameters: {
             query?: never;
@@ -1566,6 +1607,27 @@ export interface paths {
          * @description Every profile matching the filters (all when none), as CSV, streamed.
          */
         get: operations["export_profiles_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/property-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profile Property Values
+         * @description Values of a field or property to suggest while writing a condition: the most common
+         *     ones among the organization's 5,000 newest profiles, starting with `prefix` (any case).
+         */
+        get: operations["list_profile_property_values"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4992,6 +5054,34 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** ImportRowError */
+        ImportRowError: {
+            /**
+             * Field
+             * @description The column or field at fault (empty for the whole row).
+             */
+            field: string;
+            /**
+             * Item
+             * @description The CSV row number (the header is row 1), or the JSON line.
+             */
+            item: number;
+            /** Reason */
+            reason: string;
+        };
+        /** ImportRowErrors */
+        ImportRowErrors: {
+            /**
+             * Data
+             * @description The first problems, in file order.
+             */
+            data: components["schemas"]["ImportRowError"][];
+            /**
+             * Stored
+             * @description How many problems are stored (the first 100,000); the import's `errors` count says how many rows failed in all.
+             */
+            stored: number;
+        };
         /** Job */
         JobOut: {
             /** Attempts */
@@ -5250,6 +5340,23 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * MessageEngagement
+         * @description How often the person opened, clicked, unsubscribed from, bounced or complained about a
+         *     message (opens by mail privacy proxies and prefetchers are not counted).
+         */
+        MessageEngagement: {
+            /** Bounced */
+            bounced: number;
+            /** Clicked */
+            clicked: number;
+            /** Complained */
+            complained: number;
+            /** Opened */
+            opened: number;
+            /** Unsubscribed */
+            unsubscribed: number;
         };
         /** MessageEvent */
         MessageEvent: {
@@ -5642,6 +5749,19 @@ export interface components {
             history: components["schemas"]["ConsentRecord"][];
             sms: components["schemas"]["ChannelConsent"];
         };
+        /** ProfileCount */
+        ProfileCount: {
+            /**
+             * Count
+             * @description The number of matching profiles (the bound when not exact).
+             */
+            count: number;
+            /**
+             * Exact
+             * @description False when more than `count` profiles match.
+             */
+            exact: boolean;
+        };
         /** ProfileCreate */
         ProfileCreate: {
             /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
@@ -5783,6 +5903,24 @@ export interface components {
              * @description Custom property names to remove.
              */
             unset?: string[];
+        };
+        /** PropertyValue */
+        PropertyValue: {
+            /**
+             * Count
+             * @description How many of the sampled profiles have it.
+             */
+            count: number;
+            /** Value */
+            value: string;
+        };
+        /** PropertyValues */
+        PropertyValues: {
+            /**
+             * Data
+             * @description Most common first.
+             */
+            data: components["schemas"]["PropertyValue"][];
         };
         /** Provider */
         Provider: {
@@ -7352,6 +7490,8 @@ export interface components {
         };
         /** TimelineEntry */
         TimelineEntry: {
+            /** @description A message's engagement (null for other kinds). */
+            engagement?: components["schemas"]["MessageEngagement"] | null;
             /**
              * Id
              * Format: uuid
@@ -12455,6 +12595,66 @@ export interface operations {
             };
         };
     };
+    list_import_error_rows: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRowErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_import_errors: {
         parameters: {
             query?: never;
@@ -13357,6 +13557,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -13471,6 +13683,88 @@ export interface operations {
             };
         };
     };
+    count_profiles: {
+        parameters: {
+            query?: {
+                email?: string | null;
+                phone?: string | null;
+                external_id?: string | null;
+                /** @description Custom property to compare */
+                property_name?: string | null;
+                /** @description Its value, compared as text */
+                property_value?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                /** @description Search email, phone, external id and name */
+                q?: string | null;
+                /** @description Only the current members of this segment */
+                segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileCount"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     export_profiles_csv: {
         parameters: {
             query?: {
@@ -13487,6 +13781,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -13501,6 +13807,70 @@ export interface operations {
                 };
                 content: {
                     "text/csv": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_profile_property_values: {
+        parameters: {
+            query?: {
+                /** @description A built-in text field, e.g. `city` */
+                field?: string | null;
+                /** @description A custom property (instead of `field`) */
+                property?: string | null;
+                /** @description Values starting so */
+                prefix?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertyValues"];
                 };
             };
             /** @description Unauthorized */

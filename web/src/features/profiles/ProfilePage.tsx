@@ -15,6 +15,7 @@ import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
 import { ProfileConsent } from "./ProfileConsent";
 import { ProfileSms } from "./ProfileSms";
+import { ProfileStatusBadges } from "./ProfileStatusBadges";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -66,6 +67,7 @@ function ProfileDetails({ profile }: { profile: Profile }) {
           </>
         }
       />
+      <ProfileStatusBadges profile={profile} />
       <Grid gap="lg">
         <Grid.Col span={{ base: 12, md: 5 }}>
           <Stack gap="lg">

@@ -44,6 +44,7 @@ from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.ratelimit.middleware import install_rate_limits
 from herald.ratelimit.routes import router as rate_limits_router
+from herald.retention.routes import router as retention_router
 from herald.routing import JsonBodyRoute, document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
@@ -146,6 +147,7 @@ def create_app(
         system_router,
         tenancy_router,
         rate_limits_router,
+        retention_router,
         jobs_router,
         profiles_router,
         segment_router,

@@ -145,6 +145,12 @@ def seed(client: TestClient, org: OrgFixture) -> Seeds:
     )
     if sent.status_code < 300:
         seeds.message_ids.append(sent.json()["id"])
+    sms_template = client.post(
+        "/api/sms/templates",
+        json={"name": "Welcome", "body": "Hi {{ profile.first_name | default('there') }}"},
+        headers=headers,
+    ).json()
+    seeds.sms_template_ids.append(sms_template["id"])
     _seed_flows(client, org, seeds, template["id"])
     _seed_library(client, org, seeds)
     return seeds

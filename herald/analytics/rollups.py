@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,12 +33,23 @@ from herald.models import (
     Message,
     MessageHour,
     Organization,
+    RetentionSettings,
 )
 from herald.models.analytics import NO_SOURCE_ID
 
 UNATTRIBUTED = "unattributed"
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
 # Hours a pump round takes.
 BATCH = 20
+
+
+def events_kept_since(session: Session, org_id: uuid.UUID) -> datetime:
+    """Since when the organization's raw events are whole (the beginning of time unless
+    retention pruned some)."""
+    pruned_before = session.scalar(
+        sa.select(RetentionSettings.events_pruned_before).where(RetentionSettings.org_id == org_id)
+    )
+    return pruned_before or _ALWAYS
 
 
 def _domain(session: Session) -> sa.ColumnElement[str]:
@@ -51,7 +62,11 @@ def _domain(session: Session) -> sa.ColumnElement[str]:
 
 
 def recompute_hour(session: Session, org_id: uuid.UUID, hour: datetime) -> None:
-    """Replace the organization's rollup rows of this hour with figures from the raw rows."""
+    """Replace the organization's rollup rows of this hour with figures from the raw rows;
+    except for an hour that began before retention pruned the organization's events, whose raw
+    rows are no longer whole: its rollups stay as they were computed (herald.retention)."""
+    if hour < events_kept_since(session, org_id):
+        return
     start, end = hour, hour + HOUR
     for model in (MessageHour, DeliveryHour, EventHour):
         session.execute(sa.delete(model).where(model.org_id == org_id, model.hour == hour))

@@ -33,8 +33,10 @@ import { AccountSettings } from "./features/settings/AccountSettings";
 import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
+import { RetentionSettings } from "./features/settings/RetentionSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
+import { SmsTemplatesSettings } from "./features/settings/SmsTemplatesSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AnalyticsPage } from "./features/analytics/AnalyticsPage";
 import { HomePage } from "./features/home/HomePage";
@@ -97,6 +99,8 @@ export function App() {
             <Route path="email" element={<EmailSettings />} />
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="sms" element={<SmsSettings />} />
+            <Route path="sms-templates" element={<SmsTemplatesSettings />} />
+            <Route path="retention" element={<RetentionSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;
@@ -565,6 +566,28 @@ export interface paths {
          *     messages go out within a few minutes.
          */
         post: operations["resume_marketing_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/email/dns-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Email Dns
+         * @description Look up the sending domain's SPF, DKIM and DMARC records now and compare each with what
+         *     the enabled providers of the list (and Herald's own DKIM key) need: ok, missing, wrong (with
+         *     the value to publish) or unknown.
+         */
+        post: operations["check_email_dns"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1245,6 +1268,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports/{job_id}/error-rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Import Error Rows
+         * @description The first rows an import could not take, and why, as JSON (the CSV has all of them).
+         */
+        get: operations["list_import_error_rows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/imports/{job_id}/errors": {
         parameters: {
             query?: never;
@@ -1531,6 +1574,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/profiles/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Profiles
+         * @description How many profiles the list's filters match: exact up to 10,000, else `exact` is false
+         *     and `count` is 10,000 ("more than 10,000").
+         */
+        get: operations["count_profiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/export": {
         parameters: {
             query?: never;
@@ -1543,6 +1607,27 @@ export interface paths {
          * @description Every profile matching the filters (all when none), as CSV, streamed.
          */
         get: operations["export_profiles_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/property-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profile Property Values
+         * @description Values of a field or property to suggest while writing a condition: the most common
+         *     ones among the organization's 5,000 newest profiles, starting with `prefix` (any case).
+         */
+        get: operations["list_profile_property_values"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1727,6 +1812,28 @@ export interface paths {
          *     above the install's ceiling is refused naming its field.
          */
         patch: operations["update_rate_limits"];
+        trace?: never;
+    };
+    "/api/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Retention */
+        get: operations["get_retention_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Retention
+         * @description Set how long raw events (months) and message bodies (days) are kept (admins and owners).
+         *     The daily retention run deletes what is older; `herald retention run` does it now.
+         */
+        patch: operations["update_retention_settings"];
         trace?: never;
     };
     "/api/segments": {
@@ -1955,6 +2062,53 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sms Templates
+         * @description The organization's saved SMS texts, by name.
+         */
+        get: operations["list_sms_templates"];
+        put?: never;
+        /**
+         * Create Sms Template
+         * @description Save an SMS text; its personalization is checked as SMS campaigns' is (422 naming
+         *     `body`, with line and column).
+         */
+        post: operations["create_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/templates/{sms_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Sms Template */
+        get: operations["get_sms_template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Sms Template
+         * @description Delete it; flow SMS steps that name it are skipped, with the reason, until changed.
+         */
+        delete: operations["delete_sms_template"];
+        options?: never;
+        head?: never;
+        /** Update Sms Template */
+        patch: operations["update_sms_template"];
         trace?: never;
     };
     "/api/suppressions": {
@@ -2699,6 +2853,11 @@ export interface components {
              * @description Those the campaign would be sent to right now.
              */
             eligible: number;
+            /**
+             * Excluded
+             * @description Profiles in an included segment left out for being in an excluded one.
+             */
+            excluded: number;
             /**
              * Skipped
              * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
@@ -3670,6 +3829,59 @@ export interface components {
             /** Value */
             value: string;
         };
+        /** DnsCheck */
+        DnsCheck: {
+            /** Domain */
+            domain: string;
+            /** Records */
+            records: components["schemas"]["DnsRecord"][];
+        };
+        /** DnsCheckRequest */
+        DnsCheckRequest: {
+            /**
+             * Domain
+             * @description The sending domain; left out, the default sender's domain.
+             */
+            domain?: string | null;
+        };
+        /** DnsRecord */
+        DnsRecord: {
+            /** Detail */
+            detail: string;
+            /**
+             * Expected
+             * @description What to publish (with placeholders where only the provider knows the value).
+             */
+            expected: string;
+            /**
+             * Found
+             * @description What DNS answers now.
+             */
+            found: string[];
+            /** Name */
+            name: string;
+            /**
+             * Provider
+             * @description The provider (its label, or Herald for its own DKIM key) the record is for; null for the domain's SPF and DMARC records.
+             */
+            provider: string | null;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "spf" | "dkim" | "dmarc";
+            /**
+             * Status
+             * @description unknown: DNS did not answer, or the provider's settings lack the selector.
+             * @enum {string}
+             */
+            status: "ok" | "missing" | "wrong" | "unknown";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "TXT" | "CNAME";
+        };
         /** Duration */
         Duration: {
             /** Amount */
@@ -3682,36 +3894,31 @@ export interface components {
             unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
         };
         /** EmailSettings */
-        "EmailSettings-Input": {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
+        EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
             /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
+             * Provider
              * @enum {string}
              */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
         };
         /**
          * EmailSettingsUpdate
@@ -4302,7 +4509,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Input"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Input"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4323,7 +4530,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Output"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Output"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4332,6 +4539,38 @@ export interface components {
              * @constant
              */
             version: 1;
+        };
+        /** FlowEmailSettings */
+        FlowEmailSettings: {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
         };
         /** FlowFromTemplate */
         FlowFromTemplate: {
@@ -4350,6 +4589,19 @@ export interface components {
         FlowList: {
             /** Data */
             data: components["schemas"]["FlowSummary"][];
+        };
+        /** FlowProfileUpdate */
+        FlowProfileUpdate: {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
+                [key: string]: unknown;
+            };
+            /** Unset */
+            unset?: string[];
         };
         /** FlowResults */
         FlowResults: {
@@ -4402,6 +4654,40 @@ export interface components {
             revenue: number;
             /** Sent */
             sent: number;
+        };
+        /**
+         * FlowSmsSettings
+         * @description The text: `body` written here (personalization in the same sandbox as SMS campaigns,
+         *     with `profile`, `event` and `organization`), or a saved SMS template (`template_id`).
+         */
+        FlowSmsSettings: {
+            /**
+             * Body
+             * @description Empty while being written: publishing asks for the text.
+             */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[];
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing SMS in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 24
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Template Id */
+            template_id?: string | null;
         };
         /** FlowSummary */
         FlowSummary: {
@@ -4503,6 +4789,11 @@ export interface components {
              */
             outcome: string;
             rendered?: components["schemas"]["RenderedMessage"] | null;
+            /**
+             * Sms Body
+             * @description An SMS step's text as this profile would get it.
+             */
+            sms_body?: string | null;
             /** Step Id */
             step_id: string;
             /** Type */
@@ -4527,6 +4818,21 @@ export interface components {
             } | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * FlowWebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        FlowWebhookSettings: {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
         };
         /** GettingStarted */
         GettingStarted: {
@@ -4769,6 +5075,34 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** ImportRowError */
+        ImportRowError: {
+            /**
+             * Field
+             * @description The column or field at fault (empty for the whole row).
+             */
+            field: string;
+            /**
+             * Item
+             * @description The CSV row number (the header is row 1), or the JSON line.
+             */
+            item: number;
+            /** Reason */
+            reason: string;
+        };
+        /** ImportRowErrors */
+        ImportRowErrors: {
+            /**
+             * Data
+             * @description The first problems, in file order.
+             */
+            data: components["schemas"]["ImportRowError"][];
+            /**
+             * Stored
+             * @description How many problems are stored (the first 100,000); the import's `errors` count says how many rows failed in all.
+             */
+            stored: number;
+        };
         /** Job */
         JobOut: {
             /** Attempts */
@@ -5004,6 +5338,11 @@ export interface components {
             /** Source Id */
             source_id: string | null;
             /**
+             * Source Name
+             * @description The name of the campaign or flow that sent it (`source_id`); null for the transactional API or when that campaign or flow was deleted.
+             */
+            source_name?: string | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -5022,6 +5361,23 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * MessageEngagement
+         * @description How often the person opened, clicked, unsubscribed from, bounced or complained about a
+         *     message (opens by mail privacy proxies and prefetchers are not counted).
+         */
+        MessageEngagement: {
+            /** Bounced */
+            bounced: number;
+            /** Clicked */
+            clicked: number;
+            /** Complained */
+            complained: number;
+            /** Opened */
+            opened: number;
+            /** Unsubscribed */
+            unsubscribed: number;
         };
         /** MessageEvent */
         MessageEvent: {
@@ -5292,13 +5648,18 @@ export interface components {
             /** Y */
             y: number;
         };
-        /** PreviewRequest */
+        /**
+         * PreviewRequest
+         * @description For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+         *     it), or for nobody (neither).
+         */
         PreviewRequest: {
             /**
              * Profile Id
-             * @description Render for this profile; without one, for nobody.
+             * @description Render for this profile (its fields and properties).
              */
             profile_id?: string | null;
+            sample?: components["schemas"]["TemplatePreviewSample"] | null;
             /**
              * Variant
              * @description An A/B variant's version.
@@ -5408,6 +5769,19 @@ export interface components {
              */
             history: components["schemas"]["ConsentRecord"][];
             sms: components["schemas"]["ChannelConsent"];
+        };
+        /** ProfileCount */
+        ProfileCount: {
+            /**
+             * Count
+             * @description The number of matching profiles (the bound when not exact).
+             */
+            count: number;
+            /**
+             * Exact
+             * @description False when more than `count` profiles match.
+             */
+            exact: boolean;
         };
         /** ProfileCreate */
         ProfileCreate: {
@@ -5522,17 +5896,52 @@ export interface components {
             data: components["schemas"]["ProfileSegment"][];
         };
         /** ProfileUpdate */
-        "ProfileUpdate-Output": {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
+        ProfileUpdate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
+            /** Email */
+            email?: string | null;
+            /** External Id */
+            external_id?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            location?: components["schemas"]["Location"] | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Properties
+             * @description Custom properties, merged into the stored ones.
+             */
+            properties?: {
                 [key: string]: unknown;
-            };
-            /** Unset */
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Unset
+             * @description Custom property names to remove.
+             */
             unset?: string[];
+        };
+        /** PropertyValue */
+        PropertyValue: {
+            /**
+             * Count
+             * @description How many of the sampled profiles have it.
+             */
+            count: number;
+            /** Value */
+            value: string;
+        };
+        /** PropertyValues */
+        PropertyValues: {
+            /**
+             * Data
+             * @description Most common first.
+             */
+            data: components["schemas"]["PropertyValue"][];
         };
         /** Provider */
         Provider: {
@@ -5779,10 +6188,22 @@ export interface components {
         };
         /** Recipient */
         "Recipient-Output": {
+            /**
+             * Clicked
+             * @description The person clicked a link in it.
+             * @default false
+             */
+            clicked: boolean;
             /** Email */
             email: string | null;
             /** Message Id */
             message_id: string | null;
+            /**
+             * Opened
+             * @description The person opened the message (machine opens aside).
+             * @default false
+             */
+            opened: boolean;
             /**
              * Profile Id
              * Format: uuid
@@ -5794,6 +6215,12 @@ export interface components {
             skip_reason: string | null;
             /** Status */
             status: string;
+            /**
+             * Unsubscribed
+             * @description The person unsubscribed from it.
+             * @default false
+             */
+            unsubscribed: boolean;
             /** Variant */
             variant: string | null;
         };
@@ -5827,6 +6254,39 @@ export interface components {
             subject: string;
             /** Text */
             text: string | null;
+        };
+        /**
+         * RetentionSettings
+         * @description How long the organization keeps raw events and message bodies; null keeps them for ever.
+         */
+        RetentionSettings: {
+            /**
+             * Events Months
+             * @description Raw events older than this many months are deleted (their conversions, rollups and segment memberships stay).
+             */
+            events_months: number | null;
+            /**
+             * Events Pruned Before
+             * @description Events before this time have been pruned; analytics keeps its figures for the hours before it.
+             */
+            events_pruned_before: string | null;
+            /** Last Run At */
+            last_run_at: string | null;
+            /**
+             * Message Bodies Days
+             * @description Message content and the outbox's stored copies older than this many days are deleted (messages and their figures stay).
+             */
+            message_bodies_days: number | null;
+        };
+        /**
+         * RetentionSettingsUpdate
+         * @description Fields left out stay as they are; null keeps that data for ever.
+         */
+        RetentionSettingsUpdate: {
+            /** Events Months */
+            events_months?: number | null;
+            /** Message Bodies Days */
+            message_bodies_days?: number | null;
         };
         /**
          * ScheduleRequest
@@ -6118,29 +6578,8 @@ export interface components {
             name?: string | null;
         };
         /** SendEmail */
-        "SendEmail-Input": {
-            email: components["schemas"]["EmailSettings-Input"];
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
-            /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
-             */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "send_email";
-        };
-        /** SendEmail */
-        "SendEmail-Output": {
-            email: components["schemas"]["herald__flows__definition__EmailSettings"];
+        SendEmail: {
+            email: components["schemas"]["FlowEmailSettings"];
             /** Id */
             id: string;
             /** Name */
@@ -6195,6 +6634,31 @@ export interface components {
              */
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
+        };
+        /**
+         * SendSms
+         * @description Send an SMS through the same path as SMS campaigns: the message ledger, the SMS consent
+         *     rule, quiet hours, rate limits and STOP.
+         */
+        SendSms: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            sms: components["schemas"]["FlowSmsSettings"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_sms";
         };
         /** SendSmsRequest */
         SendSmsRequest: {
@@ -6375,6 +6839,56 @@ export interface components {
             start_reply?: string | null;
             /** Stop Reply */
             stop_reply?: string | null;
+        };
+        /** SmsTemplate */
+        SmsTemplate: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Media Urls */
+            media_urls: string[];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SmsTemplateCreate */
+        SmsTemplateCreate: {
+            /**
+             * Body
+             * @description The text, with personalization in the template sandbox (`{{ profile.first_name | default('there') }}`).
+             */
+            body: string;
+            /** Media Urls */
+            media_urls?: string[];
+            /** Name */
+            name: string;
+        };
+        /** SmsTemplateList */
+        SmsTemplateList: {
+            /** Data */
+            data: components["schemas"]["SmsTemplate"][];
+        };
+        /** SmsTemplateUpdate */
+        SmsTemplateUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
+            /** Name */
+            name?: string | null;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -7008,7 +7522,7 @@ export interface components {
             /**
              * Message Id
              * Format: uuid
-             * @description A transactional message, at /api/messages/{id}.
+             * @description The test message (source `campaign_test`), at /api/messages/{id}.
              */
             message_id: string;
         };
@@ -7021,6 +7535,8 @@ export interface components {
         };
         /** TimelineEntry */
         TimelineEntry: {
+            /** @description A message's engagement (null for other kinds). */
+            engagement?: components["schemas"]["MessageEngagement"] | null;
             /**
              * Id
              * Format: uuid
@@ -7164,7 +7680,7 @@ export interface components {
              * @enum {string}
              */
             type: "update_profile";
-            update: components["schemas"]["ProfileUpdate-Output"];
+            update: components["schemas"]["FlowProfileUpdate"];
         };
         /** Usage */
         Usage: {
@@ -7372,7 +7888,7 @@ export interface components {
             value: number;
         };
         /** Webhook */
-        "Webhook-Input": {
+        Webhook: {
             /** Id */
             id: string;
             /** Name */
@@ -7390,43 +7906,15 @@ export interface components {
              * @enum {string}
              */
             type: "webhook";
-            webhook: components["schemas"]["WebhookSettings-Input"];
+            webhook: components["schemas"]["FlowWebhookSettings"];
         };
-        /** Webhook */
-        "Webhook-Output": {
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
+        /** WebhookSettings */
+        WebhookSettings: {
             /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
+             * Signing Secret
+             * @description Signs every webhook step's request (the Herald-Signature header).
              */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "webhook";
-            webhook: components["schemas"]["herald__flows__definition__WebhookSettings"];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        "WebhookSettings-Input": {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
+            signing_secret: string;
         };
         /** WindowLimit */
         WindowLimit: {
@@ -7470,131 +7958,6 @@ export interface components {
             per_minute?: number | null;
             /** Per Second */
             per_second?: number | null;
-        };
-        /** EmailSettings */
-        herald__email__schemas__EmailSettings: {
-            /** Default From Email */
-            default_from_email: string | null;
-            /** Default From Name */
-            default_from_name: string | null;
-            /** Default Reply To */
-            default_reply_to: string | null;
-            /** Dkim Domain */
-            dkim_domain: string | null;
-            /** Dkim Key Set */
-            dkim_key_set: boolean;
-            /** @description The DNS record to publish for DKIM. */
-            dkim_record: components["schemas"]["DkimRecord"] | null;
-            /** Dkim Selector */
-            dkim_selector: string | null;
-            /** Postal Address */
-            postal_address: string | null;
-            /**
-             * Provider
-             * @enum {string}
-             */
-            provider: "outbox" | "smtp";
-            smtp: components["schemas"]["SmtpSettings"] | null;
-            /** Updated At */
-            updated_at: string | null;
-        };
-        /** EmailSettings */
-        herald__flows__definition__EmailSettings: {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
-            /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
-             * @enum {string}
-             */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
-        };
-        /** ProfileUpdate */
-        herald__flows__definition__ProfileUpdate: {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
-                [key: string]: unknown;
-            };
-            /** Unset */
-            unset?: string[];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        herald__flows__definition__WebhookSettings: {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
-        };
-        /** WebhookSettings */
-        herald__flows__schemas__WebhookSettings: {
-            /**
-             * Signing Secret
-             * @description Signs every webhook step's request (the Herald-Signature header).
-             */
-            signing_secret: string;
-        };
-        /** ProfileUpdate */
-        herald__profiles__schemas__ProfileUpdate: {
-            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
-            consent?: components["schemas"]["ConsentChanges"] | null;
-            /** Email */
-            email?: string | null;
-            /** External Id */
-            external_id?: string | null;
-            /** First Name */
-            first_name?: string | null;
-            /** Last Name */
-            last_name?: string | null;
-            location?: components["schemas"]["Location"] | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Properties
-             * @description Custom properties, merged into the stored ones.
-             */
-            properties?: {
-                [key: string]: unknown;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-            /**
-             * Unset
-             * @description Custom property names to remove.
-             */
-            unset?: string[];
         };
     };
     responses: never;
@@ -9724,6 +10087,66 @@ export interface operations {
             };
         };
     };
+    check_email_dns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DnsCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsCheck"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_email_providers: {
         parameters: {
             query?: never;
@@ -10147,7 +10570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10207,7 +10630,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10673,7 +11096,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10738,7 +11161,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -12217,6 +12640,66 @@ export interface operations {
             };
         };
     };
+    list_import_error_rows: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRowErrors"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_import_errors: {
         parameters: {
             query?: never;
@@ -13119,6 +13602,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -13233,6 +13728,88 @@ export interface operations {
             };
         };
     };
+    count_profiles: {
+        parameters: {
+            query?: {
+                email?: string | null;
+                phone?: string | null;
+                external_id?: string | null;
+                /** @description Custom property to compare */
+                property_name?: string | null;
+                /** @description Its value, compared as text */
+                property_value?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                /** @description Search email, phone, external id and name */
+                q?: string | null;
+                /** @description Only the current members of this segment */
+                segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileCount"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     export_profiles_csv: {
         parameters: {
             query?: {
@@ -13249,6 +13826,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -13263,6 +13852,70 @@ export interface operations {
                 };
                 content: {
                     "text/csv": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_profile_property_values: {
+        parameters: {
+            query?: {
+                /** @description A built-in text field, e.g. `city` */
+                field?: string | null;
+                /** @description A custom property (instead of `field`) */
+                property?: string | null;
+                /** @description Values starting so */
+                prefix?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertyValues"];
                 };
             };
             /** @description Unauthorized */
@@ -13428,7 +14081,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["herald__profiles__schemas__ProfileUpdate"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -14030,6 +14683,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RateLimits"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -14907,6 +15676,298 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionCheck"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_sms_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
                 };
             };
             /** @description Unauthorized */

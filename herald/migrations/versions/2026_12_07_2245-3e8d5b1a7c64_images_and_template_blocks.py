@@ -1,7 +1,7 @@
 """images and template blocks
 
 Revision ID: 3e8d5b1a7c64
-Revises: 7c1e5a9d3b24
+Revises: 5d2b8e6f0a17
 Created: 2026-12-07 22:30:00
 
 The image library (`images`, the bytes in the row) and saved MJML blocks (`template_blocks`)
@@ -16,7 +16,7 @@ from alembic import op
 import herald.db
 
 revision: str = "3e8d5b1a7c64"
-down_revision: str | None = "7c1e5a9d3b24"
+down_revision: str | None = "5d2b8e6f0a17"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

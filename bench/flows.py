@@ -360,6 +360,37 @@ def rss_mb(pids: list[int]) -> float:
     return sum(kb for pid in pids if (kb := procstat.rss_kb(pid)) is not None) / 1024
 
 
+class BurstCpu:
+    """CPU seconds spent by each part of the pipeline from now until `spent()`: the workers, this
+    process (it stores the events, as the API would) and the database's server processes. CPU
+    time, unlike emails/s, hardly changes with other load on the machine, so a run on a busy
+    machine still tells what a change saves; 2 cores ÷ the total is the rate a quiet 2-core
+    machine can reach."""
+
+    def __init__(self, workers: list[campaign.Worker], scratch: ScratchDatabase) -> None:
+        self.worker_pids = [p for w in workers for p in procstat.process_tree(w.process.pid)]
+        self.scratch = scratch
+        self.before = self._now()
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        backends = self.scratch.backend_pids()
+        return {
+            "workers": procstat.cpu_of(self.worker_pids),
+            "producer": procstat.cpu_of([os.getpid()]),
+            "postgresql": procstat.cpu_of(backends),
+        }
+
+    def spent(self) -> dict[str, float]:
+        after = self._now()
+        spent = {
+            # A server process that started during the burst counts from zero.
+            part: sum(seconds - self.before[part].get(pid, 0.0) for pid, seconds in now.items())
+            for part, now in after.items()
+        }
+        spent["total"] = sum(spent.values())
+        return spent
+
+
 # --- Main -----------------------------------------------------------------------------------------
 
 
@@ -415,11 +446,14 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print(f"burst: {options.burst:,} events as fast as possible …")
         recorders = campaign.start_profilers(options, workers)  # type: ignore[arg-type]
+        cpu = BurstCpu(workers, scratch)
         burst_started = produce(setup, options.steady, options.burst, None)
         burst_done = wait_for_sink(sink, options.burst, options.time_limit)
         campaign.stop_profilers(recorders)
         burst = sink.take()
         results["burst emails/s"] = options.burst / (burst_done - burst_started)
+        for part, seconds in cpu.spent().items():
+            results[f"burst CPU ms per email: {part}"] = 1000 * seconds / options.burst
         summary = {
             "distinct_herald_ids": steady["distinct_herald_ids"] + burst["distinct_herald_ids"],
             "duplicate_herald_ids": steady["duplicate_herald_ids"] + burst["duplicate_herald_ids"],

@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from herald import __version__
 from herald.analytics.routes import router as analytics_router
+from herald.blocks.routes import router as blocks_router
 from herald.bodylimit import BodySizeLimitMiddleware
 from herald.campaigns.routes import router as campaigns_router
 from herald.cors import IngestionCorsMiddleware
@@ -32,6 +33,8 @@ from herald.flows.routes import profile_router as profile_flows_router
 from herald.flows.routes import router as flows_router
 from herald.flows.routes import templates_router as flow_templates_router
 from herald.idempotency import IdempotencyMiddleware
+from herald.images.routes import public_router as public_images_router
+from herald.images.routes import router as images_router
 from herald.imports.routes import router as imports_router
 from herald.jobs.routes import router as jobs_router
 from herald.messaging.routes import router as tracking_router
@@ -41,6 +44,7 @@ from herald.profiles.routes import router as profiles_router
 from herald.ratelimit import configure_rate_limits
 from herald.ratelimit.middleware import install_rate_limits
 from herald.ratelimit.routes import router as rate_limits_router
+from herald.retention.routes import router as retention_router
 from herald.routing import JsonBodyRoute, document_bodies_read_by_handlers
 from herald.sdk.routes import router as sdk_router
 from herald.segments.routes import profile_router as profile_segments_router
@@ -67,6 +71,7 @@ SERVER_PREFIXES = (
     # Tracking, unsubscribe and preference links in sent email (herald.messaging.tracking).
     "/t/",
     "/u/",
+    "/images/",
     "/p/",
     # Twilio's webhooks and SMS short links (herald.sms).
     "/webhooks/",
@@ -142,6 +147,7 @@ def create_app(
         system_router,
         tenancy_router,
         rate_limits_router,
+        retention_router,
         jobs_router,
         profiles_router,
         segment_router,
@@ -154,6 +160,9 @@ def create_app(
         profile_flows_router,
         imports_router,
         templates_router,
+        images_router,
+        blocks_router,
+        public_images_router,
         email_router,
         email_providers_router,
         email_webhooks_router,

@@ -16,6 +16,8 @@ LIMITS: dict[str, int] = {
     "/v1/batch": 5 * MB,
     "/api/imports/": 1024 * MB,
     "/api/suppressions/bulk": 5 * MB,
+    # The transport's ceiling; the image library refuses a file over HERALD_IMAGE_MAX_BYTES.
+    "/api/images": 41 * MB,
 }
 
 

@@ -151,6 +151,38 @@ def _text_contains_sqlite(element: text_contains, compiler: Any, **kw: Any) -> s
     return f"(instr({haystack}, {needle}) > 0)"
 
 
+class json_value_like(sa.sql.functions.FunctionElement[bool]):  # noqa: N801
+    """Whether some top-level text or number value of a JSON object matches a LIKE pattern
+    (escaped with a backslash), ignoring case; keys, nested values and booleans do not count."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+    def __init__(self, column: Any, pattern: str) -> None:
+        super().__init__(column, sa.literal(pattern, sa.String))
+
+
+@compiles(json_value_like, "postgresql")
+def _json_value_like_postgresql(element: json_value_like, compiler: Any, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        # Only compiled clauses are joined in: the pattern stays a bound parameter.
+        f"(jsonb_typeof({column}) = 'object' AND EXISTS (SELECT 1 FROM jsonb_each({column}) AS kv"  # noqa: S608
+        " WHERE jsonb_typeof(kv.value) IN ('string', 'number')"
+        f" AND lower(kv.value #>> '{{}}') LIKE {pattern} ESCAPE '\\'))"
+    )
+
+
+@compiles(json_value_like, "sqlite")
+def _json_value_like_sqlite(element: json_value_like, compiler: Any, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"(json_type({column}) = 'object' AND EXISTS (SELECT 1 FROM json_each({column}) AS kv"  # noqa: S608
+        " WHERE kv.type IN ('text', 'integer', 'real')"
+        f" AND lower(kv.value) LIKE {pattern} ESCAPE '\\'))"
+    )
+
+
 class month_day(sa.sql.functions.FunctionElement[str]):  # noqa: N801
     """A UTC timestamp column's month and day as 'MM-DD', for anniversaries."""
 

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # GET /metrics answers only `Authorization: Bearer <this token>`; unset, /metrics is off.
     metrics_token: str | None = None
+    # HOST:PORT where every process of the machine offers to serve /metrics apart from the API's
+    # port (the first to bind serves; docs/operations.md). Unset: /metrics is on the API's port.
+    metrics_bind: str | None = Field(
+        default=None, pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):[0-9]{1,5}$"
+    )
     # Where the processes of this machine keep their metric values for /metrics to add up;
     # default <data dir>/metrics. Empty it when the machine boots (systemd RuntimeDirectory).
     metrics_dir: Path | None = None
@@ -65,15 +70,32 @@ class Settings(BaseSettings):
     # address: image proxies and providers send many from one address, hence generous.
     rate_limit_public_per_second: int = Field(default=500, ge=1)
     rate_limit_public_per_minute: int = Field(default=15_000, ge=1)
+    # The largest image the image library accepts, in bytes (docs/templates.md); at most 40 MB.
+    image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=40 * 1024 * 1024)
     # Soft bounces (a full mailbox, a deferral the provider gave up on) an address may have
     # before it is suppressed; hard bounces and complaints suppress at once (docs/email.md).
     soft_bounce_limit: int = Field(default=3, ge=1, le=100)
     # The deliverability guard pauses marketing email when bounces through a provider exceed
     # this share of the messages it sent in the window (complaints: above 0.3%).
     bounce_pause_rate: float = Field(default=0.05, gt=0, le=1)
+    # The circuit breaker of each email provider in an organization's failover list
+    # (docs/email.md, Failover): it opens after this many failed messages in a row...
+    email_breaker_failures: int = Field(default=5, ge=1, le=100_000)
+    # ...or when this share of the messages tried within the window failed, once the window
+    # holds at least `email_breaker_window_minimum` of them...
+    email_breaker_error_rate: float = Field(default=0.5, gt=0, le=1)
+    email_breaker_window_seconds: float = Field(default=60, gt=0, le=86_400)
+    email_breaker_window_minimum: int = Field(default=20, ge=1, le=1_000_000)
+    # ...and stays open this long; then one worker sends a probe of this many messages, whose
+    # success closes it again (its failure opens it for another cool-down).
+    email_breaker_cool_down_seconds: float = Field(default=30, ge=0, le=86_400)
+    email_breaker_probe_size: int = Field(default=1, ge=1, le=100)
     # Test-only: networks (CIDRs, comma-separated) that outbound HTTP may reach although they
     # are not public, for receivers on loopback; refused outside HERALD_ENV=test.
     outbound_allow: str = ""
+    # DNS servers ("host" or "host:port", comma-separated) for Settings → Email's check of the
+    # sending domain's SPF, DKIM and DMARC records; empty: the system's resolver.
+    dns_servers: str = ""
     # Where Twilio's REST API is; tests and benchmarks point it at the fake Twilio.
     twilio_api_url: str = "https://api.twilio.com"
 

@@ -44,6 +44,7 @@ TASK_MODULES = (
     "herald.analytics.tasks",
     "herald.flows.tasks",
     "herald.system.tasks",
+    "herald.retention.tasks",
 )
 
 

@@ -32,6 +32,12 @@ from herald.migrations import upgrade  # noqa: E402
 from herald.ratelimit import configure_rate_limits  # noqa: E402
 from herald.settings import get_settings  # noqa: E402
 from herald.worker import configure_queue, huey  # noqa: E402
+from tests.fakes.dns import FakeDns  # noqa: E402
+
+# Settings → Email's DNS check asks this server (it knows no name) unless a test starts its own:
+# no test, the fuzzing included, asks the machine's resolver or waits for its timeouts.
+_NO_NAMES_DNS = FakeDns().__enter__()
+os.environ["HERALD_DNS_SERVERS"] = _NO_NAMES_DNS.server
 
 REQUIRE_SERVICES = os.environ.get("HERALD_TEST_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")

@@ -145,8 +145,36 @@ def seed(client: TestClient, org: OrgFixture) -> Seeds:
     )
     if sent.status_code < 300:
         seeds.message_ids.append(sent.json()["id"])
+    sms_template = client.post(
+        "/api/sms/templates",
+        json={"name": "Welcome", "body": "Hi {{ profile.first_name | default('there') }}"},
+        headers=headers,
+    ).json()
+    seeds.sms_template_ids.append(sms_template["id"])
     _seed_flows(client, org, seeds, template["id"])
+    _seed_library(client, org, seeds)
     return seeds
+
+
+# The smallest PNG there is: one transparent pixel.
+PIXEL_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+def _seed_library(client: TestClient, org: OrgFixture, seeds: Seeds) -> None:
+    headers = org.secret_headers
+    image = client.post(
+        "/api/images", files={"file": ("pixel.png", PIXEL_PNG, "image/png")}, headers=headers
+    )
+    seeds.image_ids.append(image.json()["id"])
+    block = client.post(
+        "/api/template-blocks",
+        json={"name": "B", "mjml": "<mj-section><mj-column></mj-column></mj-section>"},
+        headers=headers,
+    )
+    seeds.block_ids.append(block.json()["id"])
 
 
 def _seed_flows(client: TestClient, org: OrgFixture, seeds: Seeds, template_id: str) -> None:

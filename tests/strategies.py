@@ -38,6 +38,9 @@ class Seeds:
     provider_ids: list[str] = field(default_factory=list)
     flow_ids: list[str] = field(default_factory=list)
     enrolment_ids: list[str] = field(default_factory=list)
+    image_ids: list[str] = field(default_factory=list)
+    block_ids: list[str] = field(default_factory=list)
+    sms_template_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
 
     def for_parameter(self, name: str) -> list[str]:
@@ -335,6 +338,10 @@ def bodies(seeds: Seeds) -> dict[str, Strategy]:
             {"suppressions": st.lists(suppression(seeds), min_size=1, max_size=4)}
         ),
         "SendEmailRequest": send_email(seeds),
+        # The tests' DNS server (tests/conftest.py) answers every lookup at once.
+        "DnsCheckRequest": st.fixed_dictionaries(
+            {"domain": st.sampled_from(["acme.example", "news.acme.example", "Shop.Example."])}
+        ),
         "/v1/batch": st.fixed_dictionaries(
             {"batch": st.lists(segment_message(seeds), min_size=1, max_size=4)}
         ),

@@ -408,11 +408,21 @@ def test_audience_size_counts_what_the_snapshot_would(
         return client.post("/api/campaigns/audience", json=body, headers=org.secret_headers)
 
     both = size(include_segment_ids=[berlin, paris]).json()
-    assert both == {"total": 6, "eligible": 4, "skipped": {"no_email": 1, "smart_sending": 1}}
+    assert both == {
+        "total": 6,
+        "excluded": 0,
+        "eligible": 4,
+        "skipped": {"no_email": 1, "smart_sending": 1},
+    }
     only_berlin = size(
         include_segment_ids=[berlin], exclude_segment_ids=[paris], smart_sending=False
     )
-    assert only_berlin.json() == {"total": 5, "eligible": 4, "skipped": {"no_email": 1}}
+    assert only_berlin.json() == {
+        "total": 5,
+        "excluded": 0,
+        "eligible": 4,
+        "skipped": {"no_email": 1},
+    }
     assert size(include_segment_ids=[]).status_code == 422
     other = make_org("Other")
     foreign = size(include_segment_ids=[city_segment(client, other, "Berlin")])

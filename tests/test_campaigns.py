@@ -207,6 +207,30 @@ def test_snapshot_skips_with_reasons_and_sends_to_the_rest(
         exclude_segment_ids=[vip],
     )
     assert campaign["status"] == "draft" and campaign["smart_sending"] is True
+    # Counted beforehand by the snapshot's own rules, with who is left out and why: the VIP is
+    # in the excluded segment, Paris is in no chosen segment.
+    body = {
+        key: campaign[key]
+        for key in (
+            "include_segment_ids",
+            "exclude_segment_ids",
+            "channel",
+            "smart_sending",
+            "smart_sending_hours",
+        )
+    }
+    audience = client.post("/api/campaigns/audience", json=body, headers=org.secret_headers)
+    assert audience.status_code == 200, audience.text
+    assert audience.json() == {
+        "total": 4,
+        "excluded": 1,
+        "eligible": 1,
+        "skipped": {"suppressed": 1, "no_email": 1, "smart_sending": 1},
+    }
+    # A test send is not marketing to anyone: it changes no one's smart sending.
+    assert act(client, org, campaign["id"], "test-send", email="ok@example.com").status_code == 202
+    again = client.post("/api/campaigns/audience", json=body, headers=org.secret_headers)
+    assert again.json() == audience.json()
     started = act(client, org, campaign["id"], "send")
     assert started.status_code == 202, started.text
     assert started.json()["status"] == "sending"
@@ -403,8 +427,21 @@ def test_preview_test_send_recipients_pages_and_stats(
     with database.transaction() as session:
         message = session.get(Message, uuid.UUID(test.json()["message_id"]))
         assert message is not None
-        assert message.source == "transactional" and message.to_address == "tester@example.com"
+        assert message.source == "campaign_test" and message.to_address == "tester@example.com"
+        assert message.source_id == uuid.UUID(cid)
         assert message.status == ledger.SENT
+    # Its page names it a test send of this campaign.
+    detail = client.get(f"/api/messages/{test.json()['message_id']}", headers=org.secret_headers)
+    assert detail.json()["source"] == "campaign_test"
+    assert detail.json()["source_name"] == campaign["name"]
+    listed = client.get(
+        "/api/messages", params={"source": "campaign_test"}, headers=org.secret_headers
+    )
+    assert [m["id"] for m in listed.json()["data"]] == [test.json()["message_id"]]
+    # A preview for sample data, as a template's preview takes it.
+    sampled = act(client, org, cid, "preview", sample={"profile": {"first_name": "Ada"}})
+    assert sampled.status_code == 200, sampled.text
+    assert sampled.json()["subject"] == "Hello Ada"
 
     act(client, org, cid, "send")
     fanout.pump(database)
@@ -459,6 +496,17 @@ def test_preview_test_send_recipients_pages_and_stats(
         "conversion_metric": "Placed Order",
         "counts": {"sent": 3},
         "variants": [],
+    }
+    # Each recipient's row says whether they opened (machine opens aside), clicked or
+    # unsubscribed: the stats' own measures, per message.
+    engagement = {
+        row["message_id"]: (row["opened"], row["clicked"], row["unsubscribed"])
+        for row in recipients(client, org, cid).values()
+    }
+    assert engagement == {
+        str(one.id): (True, True, False),
+        str(two.id): (True, False, True),
+        str(sent[2].id): (False, False, False),
     }
 
 

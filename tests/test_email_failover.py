@@ -9,7 +9,6 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +19,10 @@ from herald.campaigns import fanout
 from herald.db import Database
 from herald.email import failover
 from herald.email import service as sending
+from herald.messaging import service as messages
 from herald.models import EmailProviderEntry, Message, MessageEvent, Suppression
 from herald.outbound import allow_networks
+from herald.settings import get_settings
 from tests.conftest import Backend
 from tests.factories import OrgFixture, make_org
 from tests.fakes.postmark import SERVER_TOKEN, FakePostmark
@@ -63,6 +64,18 @@ def add_sendgrid(client: TestClient, org: OrgFixture, fake: FakeSendGrid, **extr
 def add_postmark(client: TestClient, org: OrgFixture, fake: FakePostmark, **extra: Any) -> dict:
     config = {"server_token": SERVER_TOKEN, "endpoint_url": fake.url}
     return add_provider(client, org, kind="postmark", label="Postmark", config=config, **extra)
+
+
+def breaker_settings(monkeypatch: pytest.MonkeyPatch, **values: float) -> None:
+    """Set HERALD_EMAIL_BREAKER_<name> for the rest of the test."""
+    for name, value in values.items():
+        monkeypatch.setenv(f"HERALD_EMAIL_BREAKER_{name}", str(value))
+    get_settings.cache_clear()
+
+
+def health(client: TestClient, org: OrgFixture, provider: dict[str, Any]) -> dict[str, Any]:
+    response = client.get(f"/api/email/providers/{provider['id']}", headers=org.secret_headers)
+    return dict(response.json()["health"])
 
 
 def send_one(client: TestClient, org: OrgFixture, to: str) -> dict[str, Any]:
@@ -239,7 +252,7 @@ def test_a_campaign_fails_over_mid_way_and_every_recipient_gets_one_message(
 
     # Postmark recovers; after the cool-down one probe closes its breaker again.
     postmark.state.fault = None
-    monkeypatch.setattr(failover, "COOL_DOWN", timedelta(0))
+    breaker_settings(monkeypatch, COOL_DOWN_SECONDS=0)
     assert send_one(client, org, "late@example.com")["provider"] == "postmark"
     after = client.get("/api/email/providers", headers=org.secret_headers).json()["data"]
     assert after[0]["health"]["state"] == "closed"
@@ -303,3 +316,132 @@ def test_an_smtp_host_that_cannot_be_reached_is_reported_at_check(client: TestCl
     entry = add_provider(client, org, kind="smtp", label="Relay", config=smtp)
     checked = client.post(f"/api/email/providers/{entry['id']}/check", headers=org.secret_headers)
     assert checked.json()["ok"] is False
+
+
+def test_the_breaker_thresholds_are_settings_of_the_install(
+    client: TestClient, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    breaker_settings(monkeypatch, FAILURES=2, COOL_DOWN_SECONDS=3600)
+    org = make_org()
+    settings(client, org)
+    entry = add_sendgrid(client, org, sendgrid)
+    sendgrid.state.fault = "5xx"
+    assert send_one(client, org, "a@example.com")["status"] == "queued"  # a retry
+    assert health(client, org, entry)["state"] == "closed"  # one failure of the two
+    send_one(client, org, "b@example.com")
+    assert health(client, org, entry)["state"] == "open"
+
+    # Open for an hour: SendGrid is not asked, whatever it would say now. The message waits
+    # without using up an attempt, and says why.
+    sendgrid.state.fault = None
+    waiting = send_one(client, org, "c@example.com")
+    assert waiting["status"] == "queued" and waiting["error"] == failover.HELD
+    assert sendgrid.state.accepted == []
+
+    # A shorter cool-down lets the next message probe: it closes the breaker, and the message
+    # held meanwhile goes at once.
+    breaker_settings(monkeypatch, COOL_DOWN_SECONDS=0)
+    assert send_one(client, org, "d@example.com")["status"] == "sent"
+    assert health(client, org, entry)["state"] == "closed"
+    assert sorted(sendgrid.state.recipients()) == ["c@example.com", "d@example.com"]
+
+
+def test_the_error_rate_over_the_window_opens_the_breaker(
+    client: TestClient, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    breaker_settings(
+        monkeypatch, FAILURES=1000, ERROR_RATE=0.5, WINDOW_MINIMUM=4, WINDOW_SECONDS=600
+    )
+    org = make_org()
+    settings(client, org)
+    entry = add_sendgrid(client, org, sendgrid)
+    for i in range(2):
+        assert send_one(client, org, f"ok{i}@example.com")["status"] == "sent"
+    sendgrid.state.fault = "5xx"
+    send_one(client, org, "x@example.com")
+    assert health(client, org, entry)["state"] == "closed"  # 1 of 3: under the minimum
+    send_one(client, org, "y@example.com")
+    assert health(client, org, entry)["state"] == "open"  # 2 of 4 failed: 50%
+
+
+def test_held_messages_go_as_soon_as_the_breaker_closes(
+    client: TestClient, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages held while the only provider's breaker is open go out within seconds of its
+    closing (a probe that succeeds, or an admin's reset), not at the end of the cool-down or
+    at the sweep's next pass minutes later."""
+    breaker_settings(monkeypatch, FAILURES=1, COOL_DOWN_SECONDS=3600)
+    org = make_org()
+    settings(client, org)
+    entry = add_sendgrid(client, org, sendgrid)
+    sendgrid.state.fault = "suspended"
+    first = send_one(client, org, "first@example.com")
+    assert health(client, org, entry)["state"] == "open"
+    # The suspended account's message waits as well: nothing of it was the message's fault.
+    assert first["status"] == "queued" and first["error"].startswith(failover.HELD)
+    held = [send_one(client, org, f"h{i}@example.com") for i in range(12)]
+    assert {m["status"] for m in held} == {"queued"}
+    assert {m["attempts"] for m in held} == {0}  # waiting is not an attempt
+    sendgrid.state.fault = None
+
+    started = time.monotonic()
+    reset = client.post(f"/api/email/providers/{entry['id']}/reset", headers=org.secret_headers)
+    assert reset.status_code == 200
+    taken = sorted(sendgrid.state.recipients())
+    assert taken == sorted(["first@example.com", *(f"h{i}@example.com" for i in range(12))])
+    assert time.monotonic() - started < 10  # the cool-down had an hour to go
+
+    # Through a probe: open again with a short cool-down, hold more, then one message probes.
+    breaker_settings(monkeypatch, COOL_DOWN_SECONDS=1)
+    sendgrid.state.fault = "suspended"
+    send_one(client, org, "again@example.com")
+    later = [send_one(client, org, f"l{i}@example.com") for i in range(5)]
+    assert {m["status"] for m in later} == {"queued"}
+    sendgrid.state.fault = None
+    time.sleep(1.1)
+    started = time.monotonic()
+    assert send_one(client, org, "probe@example.com")["status"] == "sent"
+    for message in later:
+        got = client.get(f"/api/messages/{message['id']}", headers=org.secret_headers).json()
+        assert got["status"] == "sent", got
+    assert time.monotonic() - started < 10
+    assert len(sendgrid.state.recipients()) == len(set(sendgrid.state.recipients()))
+
+
+def test_a_shared_request_with_a_refused_address_records_each_message_outcome(
+    client: TestClient, database: Database, sendgrid: FakeSendGrid
+) -> None:
+    """The same notice to six people goes to SendGrid as personalizations of one request; the
+    address SendGrid refuses fails (and is suppressed) on its own, the five others are sent once
+    each, and sending the batch again sends nothing twice."""
+    org = make_org()
+    settings(client, org)
+    add_sendgrid(client, org, sendgrid)
+    sendgrid.state.invalid = {"gone@example.com"}
+    addresses = [f"n{i}@example.com" for i in range(5)] + ["gone@example.com"]
+    notice = messages.RawContent(subject="Notice", html="<p>Our terms change.</p>", text=None)
+    with database.transaction() as session:
+        ids = [
+            messages.queue_email(
+                session,
+                org.org_id,
+                source="transactional",
+                idempotency_key=f"notice:{address}",
+                to_address=address,
+                raw=notice,
+                kick=False,
+            ).id
+            for address in addresses
+        ]
+    outcomes = sending.send_messages(database, ids)
+    assert [outcomes[i] for i in ids] == ["sent"] * 5 + ["failed"]
+    assert sendgrid.requests == [5]  # the refused request took nothing; one more took five
+    with database.transaction() as session:
+        rows = {m.to_address: m for m in session.scalars(sa.select(Message))}
+        suppressed = session.scalars(sa.select(Suppression.address)).all()
+    assert len({rows[a].provider_message_id for a in addresses[:5]}) == 1
+    assert rows["gone@example.com"].status == "failed"
+    assert "valid address" in (rows["gone@example.com"].error or "")
+    assert suppressed == ["gone@example.com"]
+    assert set(sending.send_messages(database, ids).values()) == {"done"}
+    assert sorted(sendgrid.state.recipients()) == addresses[:5]

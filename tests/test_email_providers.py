@@ -35,15 +35,15 @@ def _loopback() -> Iterator[None]:
         yield
 
 
-def outgoing(to: str, subject: str = "Hello") -> OutgoingEmail:
+def outgoing(to: str, subject: str = "Hello", body: str = "Hi there") -> OutgoingEmail:
     message_id = uuid.uuid4()
     mime = (
         f"From: Acme <shop@acme.example>\r\nTo: {to}\r\nSubject: {subject}\r\n"
         f"Reply-To: help@acme.example\r\nMessage-ID: <{message_id}@acme.example>\r\n"
         "List-Unsubscribe: <https://herald.example/u/x>\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
-        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi there\r\n"
-        "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi there</p>\r\n--b--\r\n"
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        f"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>{body}</p>\r\n--b--\r\n"
     ).encode()
     return OutgoingEmail(
         message_id=message_id,
@@ -80,7 +80,8 @@ KINDS = ("ses", "sendgrid", "postmark")
 def test_a_batch_goes_through_and_each_message_keeps_its_own_id(kind: str) -> None:
     with fake_for(kind) as fake:
         provider = build_provider(kind, config_for(kind, fake))
-        emails = [outgoing(f"p{i}@example.com", f"Subject {i}") for i in range(12)]
+        # Each rendered for its recipient: bodies of their own.
+        emails = [outgoing(f"p{i}@example.com", f"Subject {i}", f"Hi P{i}") for i in range(12)]
         outcomes = send_many(provider, emails)
         assert all(isinstance(o, SendResult) for o in outcomes)
         ids = [o.provider_message_id for o in outcomes if isinstance(o, SendResult)]
@@ -94,6 +95,53 @@ def test_a_batch_goes_through_and_each_message_keeps_its_own_id(kind: str) -> No
             assert fake.batches == [12] and fake.calls == 1  # one call for the batch
         else:
             assert fake.calls == 12
+
+
+def test_sendgrid_sends_messages_with_one_body_as_personalizations_of_one_request() -> None:
+    with FakeSendGrid() as fake:
+        provider = build_provider("sendgrid", config_for("sendgrid", fake))
+        same = [outgoing(f"p{i}@example.com", f"Subject {i}") for i in range(7)]
+        own = [outgoing("solo@example.com", "Solo", "Only for you")]
+        outcomes = send_many(provider, [*same[:3], *own, *same[3:]])
+        assert all(isinstance(o, SendResult) for o in outcomes)
+        assert sorted(fake.requests) == [1, 7] and fake.calls == 2
+        # Each message is its own personalization: its recipient, subject and Herald id.
+        taken = {a.herald_message_id: a for a in fake.state.accepted}
+        for email, outcome in zip([*same[:3], *own, *same[3:]], outcomes, strict=True):
+            got = taken[str(email.message_id)]
+            assert got.to == email.envelope_to[0]
+            assert isinstance(outcome, SendResult)
+            assert got.provider_message_id == outcome.provider_message_id
+        assert [taken[str(e.message_id)].subject for e in same] == [
+            f"Subject {i}" for i in range(7)
+        ]
+        # The request's X-Message-Id names the seven messages it carried.
+        assert len({o.provider_message_id for o in outcomes if isinstance(o, SendResult)}) == 2
+
+
+def test_a_sendgrid_request_refused_for_one_address_fails_only_that_message() -> None:
+    with FakeSendGrid() as fake:
+        fake.state.invalid = {"gone@example.com", "lost@example.com"}
+        provider = build_provider("sendgrid", config_for("sendgrid", fake))
+        addresses = ["a@example.com", "gone@example.com", "b@example.com", "lost@example.com"]
+        emails = [outgoing(a) for a in [*addresses, "c@example.com"]]
+        outcomes = send_many(provider, emails)
+        assert [type(o).__name__ for o in outcomes] == [
+            "SendResult",
+            "PermanentSendError",
+            "SendResult",
+            "PermanentSendError",
+            "SendResult",
+        ]
+        refused = [o for o in outcomes if isinstance(o, PermanentSendError)]
+        assert all(o.suppress and "to.0.email" in str(o) for o in refused)
+        # The refused request took nothing; the three others went in one more.
+        assert fake.calls == 2 and fake.requests == [3]
+        assert sorted(fake.state.recipients()) == [
+            "a@example.com",
+            "b@example.com",
+            "c@example.com",
+        ]
 
 
 CLASSIFICATION: list[tuple[Fault, type[Exception]]] = [

@@ -29,7 +29,15 @@ from herald.email.providers import (
 )
 from herald.email.providers.outbox import OutboxProvider, outbox_path
 from herald.messaging import service as messages
-from herald.models import Consent, EmailSettings, EmailTemplate, Message, MessageEvent, Suppression
+from herald.models import (
+    Consent,
+    EmailSettings,
+    EmailTemplate,
+    Flow,
+    Message,
+    MessageEvent,
+    Suppression,
+)
 from herald.worker import run_sweeps
 from tests.conftest import Backend
 from tests.factories import OrgFixture, make_org, make_user, sign_in
@@ -619,6 +627,35 @@ def test_listing_messages_with_filters_and_pages(client: TestClient) -> None:
         assert len(found["data"]) == count, params
     bad = client.get("/api/messages", params={"status": "nope"}, headers=org.secret_headers)
     assert bad.status_code == 422
+
+
+def test_a_message_names_the_flow_that_sent_it(client: TestClient, database: Database) -> None:
+    org, other = make_org(), make_org("Other")
+    flows = {}
+    with database.transaction() as session:
+        for owner, name in ((org, "Welcome series"), (other, "Their flow")):
+            flow = Flow(org_id=owner.org_id, name=name, trigger_type="api", definition={})
+            session.add(flow)
+            session.flush()
+            flows[name] = flow.id
+        queued_ids = [
+            messages.queue_email(
+                session,
+                org.org_id,
+                source="flow",
+                source_id=flows[name],
+                idempotency_key=f"flow-{name}",
+                to_address="p@example.com",
+                raw=messages.RawContent(subject="Hi", html="<p>Hi</p>"),
+                kick=False,
+            ).id
+            for name in ("Welcome series", "Their flow")
+        ]
+    ours, theirs = (get_message(client, org, str(i)) for i in queued_ids)
+    assert (ours["source"], ours["source_name"]) == ("flow", "Welcome series")
+    # Another organization's flow is not named; nor is anything for the transactional API.
+    assert theirs["source_name"] is None
+    assert send(client, org, raw_body())["source_name"] is None
 
 
 def test_messages_and_the_outbox_are_tenant_isolated(client: TestClient) -> None:

@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from herald.db import Database, utcnow
 from herald.events import service as events_service
 from herald.imports import event_import, files, profile_import, service
 from herald.imports import tasks as import_tasks
+from herald.imports.headers import HEADER_SPELLINGS
 from herald.jobs.service import create_job, execute_job
 from herald.models import Event, EventKey, Job, JobError, JobFile, Profile
 from herald.profiles import service as profiles_service
@@ -302,6 +304,66 @@ def test_rows_with_problems_are_skipped_and_reported_as_csv(
     assert count(database, JobError) == len(rows)
 
 
+def test_common_header_spellings_map_to_their_fields(
+    client: TestClient, database: Database
+) -> None:
+    org = make_org()
+    content = csv_text(
+        [
+            "E-mail Address",
+            "Phone Number",
+            "First Name",
+            "Last name",
+            "Postal code",
+            "COUNTRY",
+            "Town",
+            "City",
+        ],
+        ["sp@example.com", "+14155550199", "Sam", "Poe", "10115", "DE", "Mitte", "Berlin"],
+    )
+    job = accepted_job(client, org, upload_profiles(client, org, content))
+    assert job["status"] == "succeeded", job["error"]
+    person = profiles_by_email(database, org.org_id)["sp@example.com"]
+    assert (person.phone, person.first_name, person.last_name) == ("+14155550199", "Sam", "Poe")
+    assert (person.zip, person.country, person.city) == ("10115", "DE", "Berlin")
+    # "Town" would also mean city, but the column named City feeds it: Town stays a property.
+    assert person.properties == {"Town": "Mitte"}
+    # An explicit mapping still wins over a spelling.
+    assert service.resolve_mapping(["E-mail", "Zip"], {"Zip": "ignore"}) == ["email", "ignore"]
+
+
+def test_the_import_form_knows_the_same_spellings() -> None:
+    """web/src/features/imports/csvHeader.ts mirrors herald/imports/headers.py."""
+    source = (Path(__file__).parents[1] / "web/src/features/imports/csvHeader.ts").read_text()
+    table = source[source.index("HEADER_SPELLINGS") : source.index("export function headerKey")]
+    for field, spellings in HEADER_SPELLINGS.items():
+        line = next(line for line in table.splitlines() if line.strip().startswith(f"{field}:"))
+        assert [
+            s.strip().strip('"') for s in line.split("[", 1)[1].rstrip("],").split(",")
+        ] == list(spellings), field
+
+
+def test_row_errors_are_listed_as_json_for_the_screen(client: TestClient) -> None:
+    org = make_org()
+    rows = [["email"], *([f"bad-{i}"] for i in range(5)), ["ok@example.com"]]
+    job = accepted_job(client, org, upload_profiles(client, org, csv_text(*rows)))
+    listed = client.get(
+        f"/api/imports/{job['id']}/error-rows", params={"limit": 3}, headers=org.secret_headers
+    )
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["stored"] == 5
+    assert [(r["item"], r["field"]) for r in body["data"]] == [
+        (2, "email"),
+        (3, "email"),
+        (4, "email"),
+    ]
+    bad = client.get(
+        f"/api/imports/{job['id']}/error-rows", params={"limit": 0}, headers=org.secret_headers
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "limit"
+
+
 def test_a_big_file_is_stored_in_chunks_and_read_back_as_a_stream(
     client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -554,7 +616,11 @@ def test_imports_belong_to_their_organization(client: TestClient, database: Data
     job = accepted_job(
         client, org, upload_profiles(client, org, csv_text(["email"], ["not-an-email"]))
     )
-    for url in (f"/api/imports/{job['id']}/errors", f"/api/jobs/{job['id']}"):
+    for url in (
+        f"/api/imports/{job['id']}/errors",
+        f"/api/imports/{job['id']}/error-rows",
+        f"/api/jobs/{job['id']}",
+    ):
         response = client.get(url, headers=other.secret_headers)
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "not_found"

@@ -41,12 +41,23 @@ from herald.models import (
     Message,
     MessageHour,
     Organization,
+    RetentionSettings,
 )
 from herald.models.analytics import NO_SOURCE_ID
 
 UNATTRIBUTED = "unattributed"
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
 # Hours a pump round takes.
 BATCH = 20
+
+
+def events_kept_since(session: Session, org_id: uuid.UUID) -> datetime:
+    """Since when the organization's raw events are whole (the beginning of time unless
+    retention pruned some)."""
+    pruned_before = session.scalar(
+        sa.select(RetentionSettings.events_pruned_before).where(RetentionSettings.org_id == org_id)
+    )
+    return pruned_before or _ALWAYS
 
 
 def _domain(session: Session) -> sa.ColumnElement[str]:
@@ -88,7 +99,11 @@ def recompute_hour(
     session: Session, org_id: uuid.UUID, hour: datetime, end: datetime | None = None
 ) -> None:
     """Replace the organization's rollup rows of the local hour [hour, end) (end: an hour
-    later) with figures from the raw rows."""
+    later) with figures from the raw rows; except for an hour that began before retention
+    pruned the organization's events, whose raw rows are no longer whole: its rollups stay as
+    they were computed (herald.retention)."""
+    if hour < events_kept_since(session, org_id):
+        return
     start, end = hour, end or hour + HOUR
     for model in ROLLUP_MODELS:
         session.execute(
@@ -259,8 +274,10 @@ def rebuild(
         if not hours:
             continue
         with database.transaction() as session:
-            # Rows of another alignment (the time zone changed) go too.
-            low, high = hours[0][0], hours[-1][1]
+            # Rows of another alignment (the time zone changed) go too, except before the
+            # retention horizon (those hours are not recomputed).
+            low = max(hours[0][0], events_kept_since(session, org))
+            high = hours[-1][1]
             for model in ROLLUP_MODELS:
                 session.execute(
                     sa.delete(model).where(

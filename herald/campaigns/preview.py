@@ -4,6 +4,8 @@ profile, and sent to a few addresses outside the campaign."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -41,12 +43,14 @@ def preview(
     campaign_id: uuid.UUID,
     profile_id: uuid.UUID | None,
     variant: str | None = None,
+    sample: Mapping[str, Any] | None = None,
 ) -> RenderedEmail:
-    """The email as `profile_id` would get it (of an A/B variant, if given)."""
+    """The email as `profile_id` would get it, or for `sample` data as a template's preview
+    takes it (of an A/B variant, if given)."""
     campaign = get_campaign(session, org_id, campaign_id)
     _check_variant(campaign, variant)
     parts = _parts(session, campaign, variant)
-    return templates.preview(session, org_id, parts, profile_id=profile_id)
+    return templates.preview(session, org_id, parts, profile_id=profile_id, sample=sample)
 
 
 def test_send(
@@ -56,15 +60,16 @@ def test_send(
     address: str,
     variant: str | None = None,
 ) -> Message:
-    """The campaign's email (of an A/B variant, if given) to one address now, as a
-    transactional-source message: it is not a recipient and not counted in the stats."""
+    """The campaign's email (of an A/B variant, if given) to one address now, as a message of
+    the source `campaign_test`: it is not a recipient, not counted in the stats, and not counted
+    by smart sending."""
     campaign = get_campaign(session, org_id, campaign_id)
     _check_variant(campaign, variant)
     _parts(session, campaign, variant)
     message = _queue_for(
         session,
         campaign,
-        source="transactional",
+        source=messages.CAMPAIGN_TEST,
         idempotency_key=f"campaign-test:{campaign.id}:{uuid.uuid4()}",
         to_address=address,
         variant=variant,

@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.analytics import measures
 from herald.campaigns import stats as campaign_stats
 from herald.campaigns.service import get_campaign
 from herald.errors import InvalidInput
-from herald.models import CampaignRecipient
+from herald.models import CampaignRecipient, Message
 from herald.pagination import decode_cursor, encode_cursor
 
 
@@ -40,6 +41,27 @@ def list_recipients(
     rows = list(session.scalars(query.order_by(CampaignRecipient.id).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def engagement(
+    session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, bool]]:
+    """Whether the person opened (machine opens aside), clicked or unsubscribed, per message:
+    the stats' own measures (herald.analytics.measures), keyed by message."""
+    if not message_ids:
+        return {}
+    keyed = sa.select(Message.id.label("message_id"), Message.id).where(
+        Message.org_id == org_id, Message.id.in_(list(message_ids))
+    )
+    measured = measures.message_measures(session, org_id, keyed)
+    return {
+        message_id: {
+            "opened": figures.opens_unique > 0,
+            "clicked": figures.clicks_unique > 0,
+            "unsubscribed": figures.unsubscribes > 0,
+        }
+        for (message_id,), figures in measured.items()
+    }
 
 
 def recipient_counts(session: Session, campaign_id: uuid.UUID) -> dict[str, int]:
@@ -74,7 +96,8 @@ def stats(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[s
     keys = [v["key"] for v in (campaign.ab_test or {}).get("variants", [])]
     return {
         **figures[campaign_stats.ALL_RECIPIENTS].public(),
-        "counts": recipient_counts(session, campaign.id),
+        # From the same rows as `recipients` and `skipped`, so that the two always agree.
+        "counts": figures[campaign_stats.ALL_RECIPIENTS].statuses,
         "conversion_metric": campaign.conversion_metric,
         "variants": [
             {"variant": key, **figures.get(key, campaign_stats.Figures()).public()} for key in keys

@@ -212,7 +212,14 @@ def preview_campaign(
     session: DbSession,
 ) -> schemas.CampaignPreview:
     """The campaign's email as one profile would get it (tracking links aside)."""
-    rendered = preview.preview(session, auth.org_id, campaign_id, body.profile_id, body.variant)
+    rendered = preview.preview(
+        session,
+        auth.org_id,
+        campaign_id,
+        body.profile_id,
+        body.variant,
+        sample=body.sample.model_dump() if body.sample is not None else None,
+    )
     return schemas.CampaignPreview(
         subject=rendered.subject,
         preheader=rendered.preheader,
@@ -248,12 +255,22 @@ def list_recipients(
     limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> schemas.RecipientList:
-    """In snapshot order, with their status (`status=` filters)."""
+    """In snapshot order, with their status (`status=` filters) and whether each person opened,
+    clicked or unsubscribed."""
     rows, next_cursor = recipients.list_recipients(
         session, auth.org_id, campaign_id, status=status, limit=limit, cursor=cursor
     )
+    engaged = recipients.engagement(
+        session, auth.org_id, [r.message_id for r in rows if r.message_id is not None]
+    )
     return schemas.RecipientList(
-        data=[schemas.Recipient.model_validate(r) for r in rows], next_cursor=next_cursor
+        data=[
+            schemas.Recipient.model_validate(r).model_copy(
+                update=engaged.get(r.message_id, {}) if r.message_id is not None else {}
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from herald.campaigns.abtest import DEFAULT_CONFIDENCE, MAX_VARIANTS, Fallback, Metric
+from herald.templates.schemas import TemplatePreviewFor
 from herald.validation import Email, StorableText, Text255
 
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "paused", "cancelled"]
@@ -206,6 +207,9 @@ class AudienceRequest(BaseModel):
 
 class Audience(BaseModel):
     total: int = Field(description="Profiles in any included segment and in no excluded one.")
+    excluded: int = Field(
+        description="Profiles in an included segment left out for being in an excluded one."
+    )
     eligible: int = Field(description="Those the campaign would be sent to right now.")
     skipped: dict[str, int] = Field(
         description="The others by the reason the snapshot would record (no_email or no_phone, "
@@ -241,12 +245,10 @@ class ScheduleRequest(BaseModel):
         return self
 
 
-class PreviewRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PreviewRequest(TemplatePreviewFor):
+    """For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+    it), or for nobody (neither)."""
 
-    profile_id: uuid.UUID | None = Field(
-        default=None, description="Render for this profile; without one, for nobody."
-    )
     variant: VariantKey | None = Field(default=None, description="An A/B variant's version.")
 
 
@@ -265,7 +267,9 @@ class TestSendRequest(BaseModel):
 
 
 class TestSendResult(BaseModel):
-    message_id: uuid.UUID = Field(description="A transactional message, at /api/messages/{id}.")
+    message_id: uuid.UUID = Field(
+        description="The test message (source `campaign_test`), at /api/messages/{id}."
+    )
 
 
 class Recipient(BaseModel):
@@ -278,6 +282,11 @@ class Recipient(BaseModel):
     status: str
     skip_reason: str | None
     message_id: uuid.UUID | None
+    opened: bool = Field(
+        default=False, description="The person opened the message (machine opens aside)."
+    )
+    clicked: bool = Field(default=False, description="The person clicked a link in it.")
+    unsubscribed: bool = Field(default=False, description="The person unsubscribed from it.")
 
 
 class RecipientList(BaseModel):

@@ -20,6 +20,7 @@ from herald.campaigns import sendtime, variants
 from herald.campaigns.service import SMS_SMART_SENDING_HOURS, _check_segments
 from herald.campaigns.statuses import (
     CANCELLED,
+    EXCLUDED_SEGMENT,
     NO_CONSENT,
     NO_EMAIL,
     NO_PHONE,
@@ -33,6 +34,7 @@ from herald.db import UTCDateTime, utcnow
 from herald.errors import InvalidInput
 from herald.jobs.service import JobRun, job_handler
 from herald.messaging import consent, ledger
+from herald.messaging.service import CAMPAIGN_TEST
 from herald.models import Campaign, CampaignRecipient, Message, Organization, Profile, SegmentMember
 
 SNAPSHOT_JOB = "campaign.snapshot"
@@ -54,25 +56,34 @@ def local_send_moment(
     return (local_at + timedelta(days=1)).replace(tzinfo=zone).astimezone(UTC)
 
 
-def _audience(campaign: Campaign) -> sa.ColumnElement[bool]:
-    """Live profiles of the organization in any included segment and in no excluded one."""
-    condition = sa.and_(
+def _in_segments(segment_ids: Sequence[str]) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        SegmentMember.segment_id.in_([uuid.UUID(s) for s in segment_ids]),
+        SegmentMember.profile_id == Profile.id,
+    )
+
+
+def _candidates(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """Live profiles of the organization in any included segment."""
+    return sa.and_(
         Profile.org_id == campaign.org_id,
         Profile.merged_into_id.is_(None),
-        sa.exists().where(
-            SegmentMember.segment_id.in_([uuid.UUID(s) for s in campaign.include_segment_ids]),
-            SegmentMember.profile_id == Profile.id,
-        ),
+        _in_segments(campaign.include_segment_ids),
     )
-    if campaign.exclude_segment_ids:
-        condition = sa.and_(
-            condition,
-            ~sa.exists().where(
-                SegmentMember.segment_id.in_([uuid.UUID(s) for s in campaign.exclude_segment_ids]),
-                SegmentMember.profile_id == Profile.id,
-            ),
-        )
-    return condition
+
+
+def _excluded(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """The profile is in one of the campaign's excluded segments."""
+    if not campaign.exclude_segment_ids:
+        return sa.false()
+    return _in_segments(campaign.exclude_segment_ids)
+
+
+def _audience(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """Live profiles of the organization in any included segment and in no excluded one."""
+    if not campaign.exclude_segment_ids:
+        return _candidates(campaign)
+    return sa.and_(_candidates(campaign), ~_excluded(campaign))
 
 
 def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
@@ -92,6 +103,8 @@ def _skip_reason(campaign: Campaign, now: datetime) -> sa.ColumnElement[Any]:
             Message.profile_id == Profile.id,
             Message.channel == channel,
             Message.marketing.is_(True),
+            # A test send goes to the marketer, not to the person as marketing.
+            Message.source != CAMPAIGN_TEST,
             sa.or_(Message.source_id.is_(None), Message.source_id != campaign.id),
             Message.status.notin_((ledger.FAILED, ledger.SUPPRESSED, ledger.SKIPPED)),
             sa.func.coalesce(Message.sent_at, Message.created_at) >= since,
@@ -125,7 +138,9 @@ def _local_send_times(
 
 def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -> dict[str, Any]:
     """Who a campaign with these segments and smart-sending settings would reach if it started
-    now: the snapshot's own conditions on the current segment memberships, counted."""
+    now: the snapshot's own conditions on the current segment memberships, counted. The
+    candidates in an excluded segment are counted apart (`excluded`); the rest are the audience
+    (`total`): `eligible`, and `skipped` by the reason the snapshot would record."""
     probe = Campaign(
         id=uuid.uuid4(),
         org_id=org_id,
@@ -142,13 +157,21 @@ def audience_size(session: Session, org_id: uuid.UUID, fields: dict[str, Any]) -
     )
     if not probe.include_segment_ids:
         raise InvalidInput.for_field("include_segment_ids", "choose at least one segment")
-    reason = _skip_reason(probe, utcnow()).label("reason")
+    reason = sa.case(
+        (_excluded(probe), EXCLUDED_SEGMENT), else_=_skip_reason(probe, utcnow())
+    ).label("reason")
     rows = session.execute(
-        sa.select(reason, sa.func.count()).where(_audience(probe)).group_by(reason)
+        sa.select(reason, sa.func.count()).where(_candidates(probe)).group_by(reason)
     ).all()
     skipped = {str(why): int(count) for why, count in rows if why is not None}
+    excluded = skipped.pop(EXCLUDED_SEGMENT, 0)
     eligible = sum(int(count) for why, count in rows if why is None)
-    return {"total": eligible + sum(skipped.values()), "eligible": eligible, "skipped": skipped}
+    return {
+        "total": eligible + sum(skipped.values()),
+        "excluded": excluded,
+        "eligible": eligible,
+        "skipped": skipped,
+    }
 
 
 def snapshot_chunk(

@@ -50,10 +50,13 @@ class Figures:
     revenue: float = 0.0
     # Revenue per converting recipient (profile), for the A/B revenue test.
     revenue_by_profile: dict[uuid.UUID, float] = field(default_factory=dict)
+    # Recipients by status (the `counts` of the campaign's stats).
+    statuses: dict[str, int] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         figures = dict(self.__dict__)
         figures.pop("revenue_by_profile")
+        figures.pop("statuses")
         figures["revenue"] = round(self.revenue, 2)
         return figures
 
@@ -125,6 +128,7 @@ def campaign_figures(session: Session, campaign: Campaign) -> dict[str | None, F
     for variant, status, count in recipients:
         figures = by_variant[variant]
         figures.recipients += int(count)
+        figures.statuses[status] = figures.statuses.get(status, 0) + int(count)
         if status in (SKIPPED, RECIPIENT_CANCELLED):
             figures.skipped += int(count)
     keyed = sa.select(
@@ -149,6 +153,8 @@ def campaign_figures(session: Session, campaign: Campaign) -> dict[str | None, F
         for name, value in figures.public().items():
             if name not in ("conversions", "converters", "revenue"):
                 setattr(total, name, getattr(total, name) + value)
+        for status, count in figures.statuses.items():
+            total.statuses[status] = total.statuses.get(status, 0) + count
     _add_conversions(total, conversions)
     result: dict[str | None, Figures] = dict(by_variant)
     result[ALL_RECIPIENTS] = total

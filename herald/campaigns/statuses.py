@@ -26,3 +26,6 @@ NO_EMAIL, NO_PHONE, SUPPRESSED, NO_CONSENT, SMART_SENDING = (
     "no_consent",
     "smart_sending",
 )
+# Why the audience count leaves out a profile that never becomes a recipient: it is in an
+# excluded segment.
+EXCLUDED_SEGMENT = "excluded_segment"

@@ -84,6 +84,7 @@ def claim_and_prepare_many(
     for message in messages:
         if message.marketing and message.org_id in paused:
             outcomes[message.id] = _apply_gate(session, message, "hold") or "held"
+            message.error = guard.HELD  # what a resume releases at once
             continue
         gate = _send_gates.get(message.source)
         if gate is not None:

@@ -11,10 +11,16 @@ written) never goes to another provider: the message is pinned to it (`unsure_pr
 and retried through it only, so no message is sent by two providers. docs/email.md, Failover,
 states the rule and what is left to chance.
 
-The breaker: closed → open after CONSECUTIVE_FAILURES failed messages in a row, or an error
-rate of ERROR_RATE over at least WINDOW_MINIMUM messages within WINDOW, or at once when the
-provider says the account cannot send; open → half-open after COOL_DOWN, when one worker sends
-a probe of PROBE_SIZE messages; half-open → closed on success, open again on failure.
+The breaker (its thresholds are settings of the install, `HERALD_EMAIL_BREAKER_*`): closed →
+open after `failures` failed messages in a row, or an error rate of `error_rate` over at least
+`window_minimum` messages within `window`, or at once when the provider says the account cannot
+send; open → half-open after `cool_down`, when one worker sends a probe of `probe_size`
+messages; half-open → closed on success, open again on failure.
+
+A message no provider can take now (every breaker open, every limit reached) is held: back to
+queued without using up an attempt, until the first breaker's cool-down ends; and when a
+breaker closes (its probe succeeded, or an admin reset it), the organization's held messages are
+kicked at once.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from herald.db import Database, utcnow
 from herald.email.providers import build_provider, decrypt_entry
 from herald.email.providers.base import (
     EmailProvider,
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -46,23 +53,59 @@ from herald.email.providers.base import (
     send_many,
 )
 from herald.messaging import ledger, suppression
+from herald.messaging.service import release_held
 from herald.models import EmailProviderEntry, Message
+from herald.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-CONSECUTIVE_FAILURES = 5
-ERROR_RATE = 0.5
-WINDOW = timedelta(minutes=1)
-WINDOW_MINIMUM = 20
-COOL_DOWN = timedelta(seconds=30)
-PROBE_SIZE = 1
 # How long a batch waits for room under a per-second limit before trying the next provider.
 PER_SECOND_PATIENCE = 2.0
 # Messages a router hands to one provider call (a Postmark batch, or parallel API calls).
 BATCH = 100
 HANDOVER = "handover"
 LATENCY_WEIGHT = 0.2  # of the newest call in the moving average
+# A held message's error says why it waits; releasing looks for this text.
+HELD = "held: no email provider of the list can take it now"
+# When every provider is closed but at a limit, the next look at a held message.
+LIMIT_RECHECK = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """The thresholds of every provider's circuit breaker (settings of the install)."""
+
+    failures: int
+    error_rate: float
+    window: timedelta
+    window_minimum: int
+    cool_down: timedelta
+    probe_size: int
+
+
+def breaker() -> Breaker:
+    settings = get_settings()
+    return Breaker(
+        failures=settings.email_breaker_failures,
+        error_rate=settings.email_breaker_error_rate,
+        window=timedelta(seconds=settings.email_breaker_window_seconds),
+        window_minimum=settings.email_breaker_window_minimum,
+        cool_down=timedelta(seconds=settings.email_breaker_cool_down_seconds),
+        probe_size=settings.email_breaker_probe_size,
+    )
+
+
+class NoProviderNow(TransientSendError):
+    """No provider of the list may take the message now: it waits until `until` without using
+    up an attempt (or less, when a breaker closes first). Its text is HELD, which the message
+    keeps as its error while it waits."""
+
+    def __init__(self, until: datetime, last: SendError | None = None) -> None:
+        super().__init__(HELD, code=last.code if last is not None else None)
+        self.until = until
+        if last is not None:
+            self.provider_id, self.provider = last.provider_id, last.provider
 
 
 @dataclass(frozen=True)
@@ -97,12 +140,16 @@ def router_for(session: Session, org_id: uuid.UUID) -> Router | None:
 
 
 def hand_over(
-    database: Database, provider: EmailProvider, emails: Sequence[OutgoingEmail]
+    database: Database,
+    provider: EmailProvider,
+    emails: Sequence[OutgoingEmail],
+    on_accepted: OnAccepted | None = None,
 ) -> list[Outcome]:
-    """Send a batch through a router (the list) or a single provider: an outcome per email."""
+    """Send a batch through a router (the list) or a single provider: an outcome per email.
+    `on_accepted(index, result)` hears of each accepted email at once (see send_many)."""
     if isinstance(provider, Router):
-        return provider.hand_over(database, emails)
-    return send_many(provider, emails)
+        return provider.hand_over(database, emails, on_accepted)
+    return send_many(provider, emails, on_accepted)
 
 
 def note_refusal(session: Session, message: Message, refusal: SendError | None) -> None:
@@ -141,13 +188,15 @@ class Router:
             self._providers[route.id] = build_provider(route.kind, route.config)
         return self._providers[route.id]
 
-    def _call(self, route: Route, emails: list[OutgoingEmail]) -> list[Outcome]:
+    def _call(
+        self, route: Route, emails: list[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
         try:
             provider = self.provider(route)
         except ProviderUnavailable as exc:
             return [exc] * len(emails)
         try:
-            return send_many(provider, emails)
+            return send_many(provider, emails, on_accepted)
         except Exception as exc:
             logger.exception("provider %s raised on a batch", route.label)
             return [TransientSendError(repr(exc), maybe_sent=True) for _ in emails]
@@ -155,20 +204,25 @@ class Router:
     def send(self, email: OutgoingEmail) -> SendResult:  # the protocol; the path uses hand_over
         raise NotImplementedError("the failover router sends through hand_over()")
 
-    def hand_over(self, database: Database, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+    def hand_over(
+        self,
+        database: Database,
+        emails: Sequence[OutgoingEmail],
+        on_accepted: OnAccepted | None = None,
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(emails)
         pending = list(range(len(emails)))
         tried: dict[int, Route] = {}
         last_error: dict[int, SendError] = {}
+        rules = breaker()
         for route in self.routes:
             candidates = [i for i in pending if emails[i].unsure_provider_id in (None, route.id)]
             while candidates:
-                allowed = _admit(database, route)
+                # After a probe, the breaker closed (the rest follows at once) or opened again.
+                allowed = _admit(database, route, rules)
                 if allowed == 0:
                     break
-                take = candidates[: min(allowed, BATCH)]
-                if allowed == PROBE_SIZE and len(candidates) > PROBE_SIZE:
-                    take = candidates[:PROBE_SIZE]
+                take = candidates[:allowed]
                 take = take[: _room(route, len(take))]
                 if not take:
                     break
@@ -178,8 +232,9 @@ class Router:
                         database, route, [(emails[i], tried[i], last_error[i]) for i in handed]
                     )
                 started = time.monotonic()
-                results = self._call(route, [emails[i] for i in take])
-                _record_call(database, route, results, time.monotonic() - started)
+                accepted = None if on_accepted is None else _routed(on_accepted, take, route)
+                results = self._call(route, [emails[i] for i in take], accepted)
+                _record_call(database, route, results, time.monotonic() - started, rules)
                 for i, result in zip(take, results, strict=True):
                     tried[i] = route
                     if isinstance(result, SendError):
@@ -192,21 +247,28 @@ class Router:
                         outcomes[i] = result
                 pending = [i for i in pending if outcomes[i] is None]
                 candidates = [i for i in candidates if i in pending and i not in take]
-                if any(isinstance(r, ProviderUnavailable) for r in results) or (
-                    allowed == PROBE_SIZE
-                ):
+                if any(isinstance(r, ProviderUnavailable) for r in results):
                     break
+        until: datetime | None = None
         for i in pending:
             error = last_error.get(i)
-            if error is None:
-                outcomes[i] = TransientSendError("no email provider is available now")
-            elif isinstance(error, ProviderUnavailable):
-                retry = TransientSendError(str(error), code=error.code)
-                retry.provider_id, retry.provider = error.provider_id, error.provider
-                outcomes[i] = retry
+            if error is None or isinstance(error, ProviderUnavailable):
+                if until is None:
+                    until = _next_chance(database, self.routes, rules)
+                outcomes[i] = NoProviderNow(until, error)
             else:
                 outcomes[i] = error
         return [o for o in outcomes if o is not None]
+
+
+def _routed(on_accepted: OnAccepted, take: list[int], route: Route) -> OnAccepted:
+    """`on_accepted` for one call to a route: its indexes are those of the call's messages in
+    the router's batch, and the answer names the route, as the router's own outcome does."""
+
+    def accepted(index: int, result: SendResult) -> None:
+        on_accepted(take[index], replace(result, provider=route.kind, provider_id=route.id))
+
+    return accepted
 
 
 def _may_go_elsewhere(result: SendError) -> bool:
@@ -220,9 +282,9 @@ def _may_go_elsewhere(result: SendError) -> bool:
 # --- The breaker ---------------------------------------------------------------------------------
 
 
-def _admit(database: Database, route: Route) -> int:
-    """How many messages the breaker lets through now: all (closed), PROBE_SIZE (this worker
-    won the half-open probe) or none."""
+def _admit(database: Database, route: Route, rules: Breaker) -> int:
+    """How many messages the breaker lets through now: a batch (closed), `probe_size` (this
+    worker won the half-open probe) or none."""
     now = utcnow()
     with database.transaction() as session:
         row = session.get(EmailProviderEntry, route.id)
@@ -230,10 +292,7 @@ def _admit(database: Database, route: Route) -> int:
             return 0
         if row.state == CLOSED:
             return BATCH
-        # The sizes differ (PROBE_SIZE < BATCH), so the caller tells a probe apart.
-        due = (row.opened_at or now) + COOL_DOWN if row.state == OPEN else None
-        if row.state == HALF_OPEN:
-            due = (row.probe_at or now) + COOL_DOWN  # a prober that died frees the probe
+        due = _due(row, rules, now)
         if due is None or due > now:
             return 0
         won = session.execute(  # type: ignore[attr-defined]
@@ -246,11 +305,39 @@ def _admit(database: Database, route: Route) -> int:
             .values(state=HALF_OPEN, probe_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
-        return PROBE_SIZE if won == 1 else 0
+        return rules.probe_size if won == 1 else 0
+
+
+def _due(row: EmailProviderEntry, rules: Breaker, now: datetime) -> datetime | None:
+    """When an open or half-open breaker lets a probe through (None: it is closed)."""
+    if row.state == OPEN:
+        return (row.opened_at or now) + rules.cool_down
+    if row.state == HALF_OPEN:  # a prober that died frees the probe after a cool-down
+        return (row.probe_at or now) + rules.cool_down
+    return None
+
+
+def _next_chance(database: Database, routes: Sequence[Route], rules: Breaker) -> datetime:
+    """When a held message should be looked at again: the first cool-down's end, or a while
+    when the closed providers were only full."""
+    now = utcnow()
+    with database.transaction() as session:
+        rows = session.scalars(
+            sa.select(EmailProviderEntry).where(
+                EmailProviderEntry.id.in_([r.id for r in routes]),
+                EmailProviderEntry.enabled.is_(True),
+            )
+        )
+        times = [_due(row, rules, now) or now + LIMIT_RECHECK for row in rows]
+    return max(now + timedelta(seconds=1), min(times, default=now + LIMIT_RECHECK))
 
 
 def _record_call(
-    database: Database, route: Route, results: Sequence[Outcome], seconds: float
+    database: Database,
+    route: Route,
+    results: Sequence[Outcome],
+    seconds: float,
+    rules: Breaker,
 ) -> None:
     """Count a call's outcomes against its provider and move the breaker."""
     now = utcnow()
@@ -267,7 +354,7 @@ def _record_call(
         row = session.get(EmailProviderEntry, route.id, with_for_update=True)
         if row is None:
             return
-        if row.window_started_at is None or now - row.window_started_at > WINDOW:
+        if row.window_started_at is None or now - row.window_started_at > rules.window:
             row.window_started_at, row.window_attempts, row.window_errors = now, 0, 0
         row.window_attempts += len(results)
         row.window_errors += len(failures)
@@ -291,15 +378,15 @@ def _record_call(
         was = row.state
         if unavailable is not None or (was == HALF_OPEN and failures and not sent):
             _open(row, now)
-        elif was == HALF_OPEN and sent:
-            row.state, row.opened_at, row.probe_at = CLOSED, None, None
-            row.consecutive_failures = 0
-            row.window_started_at, row.window_attempts, row.window_errors = now, 0, 0
+        elif was == HALF_OPEN and (sent or not failures):
+            # The provider answered the probe for itself (a refused address is the message's
+            # fault): closed, and what waited for it goes now.
+            _close(session, row, now)
         elif was == CLOSED and (
-            row.consecutive_failures >= CONSECUTIVE_FAILURES
+            row.consecutive_failures >= rules.failures
             or (
-                row.window_attempts >= WINDOW_MINIMUM
-                and row.window_errors / row.window_attempts >= ERROR_RATE
+                row.window_attempts >= rules.window_minimum
+                and row.window_errors / row.window_attempts >= rules.error_rate
             )
         ):
             _open(row, now)
@@ -324,11 +411,18 @@ def _open(row: EmailProviderEntry, now: datetime) -> None:
     row.state, row.opened_at, row.probe_at = OPEN, now, None
 
 
-def reset(session: Session, row: EmailProviderEntry) -> None:
-    """Close the breaker by hand (an admin fixed the account) and forget its recent errors."""
+def _close(session: Session, row: EmailProviderEntry, now: datetime | None) -> None:
+    """Close the breaker, forget its recent errors, and release the organization's messages
+    held while no provider could take them (kicked once the caller commits)."""
     row.state, row.opened_at, row.probe_at = CLOSED, None, None
     row.consecutive_failures = 0
-    row.window_started_at, row.window_attempts, row.window_errors = None, 0, 0
+    row.window_started_at, row.window_attempts, row.window_errors = now, 0, 0
+    release_held(session, row.org_id, HELD)
+
+
+def reset(session: Session, row: EmailProviderEntry) -> None:
+    """Close the breaker by hand (an admin fixed the account) and forget its recent errors."""
+    _close(session, row, None)
     session.flush()
 
 

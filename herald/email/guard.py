@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import utcnow
 from herald.messaging import ledger
+from herald.messaging.service import release_held
 from herald.models import Message, MessageEvent, SendingPause
 from herald.settings import get_settings
 
@@ -26,6 +27,8 @@ WINDOW = timedelta(days=7)
 COMPLAINT_WARN = 0.001
 COMPLAINT_PAUSE = 0.003
 MIN_SENT = 100
+# A held marketing message's error says why it waits; resuming releases those that say this.
+HELD = "held: marketing email is paused (Settings → Email, Deliverability)"
 
 
 @dataclass(frozen=True)
@@ -141,11 +144,13 @@ def check(session: Session, org_id: uuid.UUID) -> SendingPause | None:
 
 
 def resume(session: Session, org_id: uuid.UUID) -> None:
-    """An admin resumes marketing email; rates count again from now."""
+    """An admin resumes marketing email; rates count again from now, and the messages the pause
+    held are kicked once the caller commits."""
     pause = session.get(SendingPause, org_id)
     if pause is None:
         return
     pause.paused, pause.resumed_at = False, utcnow()
+    release_held(session, org_id, HELD)
     session.flush()
 
 

@@ -3,6 +3,7 @@ checking a connection, and each entry's health as the failover router left it.""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -12,14 +13,17 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from herald.db import utcnow
-from herald.email import failover
+from herald.email import dns, failover
 from herald.email import provider_schemas as schemas
 from herald.email.providers import KINDS, build_provider, decrypt_entry, encrypt_config
 from herald.email.providers.base import EmailProvider, SendError
+from herald.email.providers.ses import SesProvider, dkim_tokens_of
 from herald.errors import FieldError, InvalidInput
 from herald.models import EmailProviderEntry
 from herald.outbound import DestinationRefused, check_url
 from herald.tenancy.scope import get_scoped, scoped
+
+logger = logging.getLogger(__name__)
 
 # Settings never shown again once stored.
 SECRETS: dict[str, tuple[str, ...]] = {
@@ -154,6 +158,24 @@ def check_provider(provider: EmailProvider, from_domain: str | None = None) -> s
         return schemas.CheckResult(ok=False, detail=str(exc))
 
 
+def dns_senders(session: Session, org_id: uuid.UUID, domain: str) -> list[dns.Sender]:
+    """The enabled providers of the list, as the DNS check needs them. An SES provider without
+    its Easy DKIM tokens in its settings is asked for them (one signed call); one that cannot
+    say is checked without them."""
+    senders = []
+    for route in failover.routes_for(session, org_id):
+        config = route.config
+        if route.kind == "ses" and not config.get("dkim_tokens"):
+            try:
+                provider = build_provider(route.kind, config)
+                assert isinstance(provider, SesProvider)
+                config = {**config, "dkim_tokens": dkim_tokens_of(provider, domain)}
+            except (SendError, DestinationRefused) as exc:
+                logger.info("SES gave no DKIM tokens for %s: %s", domain, exc)
+        senders.append(dns.Sender(route.label, route.kind, config))
+    return senders
+
+
 def reset(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> EmailProviderEntry:
     row = get_entry(session, org_id, provider_id)
     failover.reset(session, row)
@@ -165,7 +187,7 @@ def to_schema(row: EmailProviderEntry) -> schemas.Provider:
     secrets = SECRETS.get(row.kind, ())
     recent = (
         row.window_started_at is not None
-        and utcnow() - row.window_started_at <= failover.WINDOW + timedelta(seconds=5)
+        and utcnow() - row.window_started_at <= failover.breaker().window + timedelta(seconds=5)
     )
     attempts = row.window_attempts if recent else 0
     return schemas.Provider(

@@ -7,11 +7,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from herald.email import configuration, guard, provider_list
+from herald.email import configuration, dns, guard, provider_list
 from herald.email import provider_schemas as schemas
+from herald.email.claiming import dkim_key
 from herald.email.providers import SendError, get_provider
 from herald.email.schemas import Message, MessageDetail
-from herald.errors import ErrorResponse
+from herald.errors import ErrorResponse, InvalidInput
 from herald.messaging import service as messages
 from herald.models import SendingPause
 from herald.routing import JsonBodyRoute
@@ -105,6 +106,36 @@ def reset_email_provider(
     recent errors."""
     auth.require_role("admin")
     return provider_list.to_schema(provider_list.reset(session, auth.org_id, provider_id))
+
+
+@router.post(
+    "/api/email/dns-check",
+    operation_id="check_email_dns",
+    responses={422: {"model": ErrorResponse}},
+)
+def check_email_dns(
+    body: schemas.DnsCheckRequest, auth: ManagementAuth, session: DbSession
+) -> schemas.DnsCheck:
+    """Look up the sending domain's SPF, DKIM and DMARC records now and compare each with what
+    the enabled providers of the list (and Herald's own DKIM key) need: ok, missing, wrong (with
+    the value to publish) or unknown."""
+    auth.require_role("admin")
+    settings = configuration.get_row(session, auth.org_id)
+    domain = body.domain
+    if domain is None and settings is not None and settings.default_from_email:
+        domain = settings.default_from_email.rsplit("@", 1)[-1]
+    if domain is None:
+        raise InvalidInput.for_field("domain", "needed without a default sender")
+    if not dns.valid_domain(domain):
+        raise InvalidInput.for_field("domain", "not a domain name")
+    senders = provider_list.dns_senders(session, auth.org_id, domain)
+    if not senders and settings is not None and settings.provider == "smtp":
+        senders = [dns.Sender("SMTP", "smtp", {})]
+    records = dns.check(domain, senders, dkim_key(settings))
+    return schemas.DnsCheck(
+        domain=domain.strip().lower().rstrip("."),
+        records=[schemas.DnsRecord(**vars(record)) for record in records],
+    )
 
 
 @router.post("/api/email/settings/check", operation_id="check_email_settings")

@@ -88,19 +88,37 @@ class TestEmailRequest(BaseModel):
     to: Email
 
 
+class DnsCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The sending domain; left out, the default sender's domain.",
+    )
+
+
 class DnsRecord(BaseModel):
+    purpose: Literal["spf", "dkim", "dmarc"]
+    provider: str | None = Field(
+        description="The provider (its label, or Herald for its own DKIM key) the record is for; "
+        "null for the domain's SPF and DMARC records."
+    )
     name: str
-    type: Literal["TXT"] = "TXT"
-    expected: str = Field(description="What to publish (or what a good record looks like).")
-    found: list[str] = Field(description="What DNS answered now (empty: none, or not resolvable).")
-    ok: bool | None = Field(description="null when DNS could not be asked.")
+    type: Literal["TXT", "CNAME"]
+    status: Literal["ok", "missing", "wrong", "unknown"] = Field(
+        description="unknown: DNS did not answer, or the provider's settings lack the selector."
+    )
+    expected: str = Field(
+        description="What to publish (with placeholders where only the provider knows the value)."
+    )
+    found: list[str] = Field(description="What DNS answers now.")
+    detail: str
 
 
-class DomainGuidance(BaseModel):
+class DnsCheck(BaseModel):
     domain: str
-    spf: DnsRecord
-    dkim: DnsRecord | None
-    dmarc: DnsRecord
+    records: list[DnsRecord]
 
 
 class ProviderRates(BaseModel):

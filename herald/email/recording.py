@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from herald.email import failover
 from herald.email.batch import MAX_ATTEMPTS, MAX_ERROR_LENGTH, Handed, Prepared, retry_delay
 from herald.email.providers import NotYet, SendError
 from herald.messaging import ledger
+from herald.messaging.service import kick_sends
 from herald.models import Message
 from herald.observability.metrics import MESSAGES
 from herald.worker import enqueue_after_commit
@@ -35,6 +37,7 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
     outcomes: dict[uuid.UUID, str] = {}
     sent: list[dict[str, object]] = []
     sent_events: list[tuple[uuid.UUID, uuid.UUID, dict[str, object]]] = []
+    held: list[tuple[uuid.UUID, datetime | None]] = []
     for prepared, handed in done:
         email = prepared.email
         if email.message_id not in ours:
@@ -71,12 +74,20 @@ def _record(session: Session, done: list[tuple[Prepared, Handed]]) -> dict[uuid.
         for name, value in _rendered(prepared, by).items():
             setattr(message, name, value)
         failover.note_refusal(session, message, refusal)
-        if handed[0] == "retry":
+        if isinstance(refusal, failover.NoProviderNow):
+            # Not an attempt: it waits for a provider, and goes when a breaker closes.
+            _wait(session, message, NotYet(refusal.until, str(refusal)), kick=False)
+            message.error = str(refusal)
+            held.append((message.id, refusal.until))
+            outcomes[message.id] = "held"
+        elif handed[0] == "retry":
             _retry(session, message, prepared.attempt, handed[1])
             outcomes[message.id] = ledger.FAILED if message.status == ledger.FAILED else "retry"
         else:
             _fail(session, message, handed[1])
             outcomes[message.id] = ledger.FAILED
+    if held:
+        kick_sends(session, held)
     if sent:
         ledger.bulk_update(session, Message, sent)
         ledger.add_events(session, ledger.SENT, sent_events, at=now)
@@ -147,7 +158,7 @@ def _retry(session: Session, message: Message, attempt: int, error: str) -> None
     enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=retry_at)
 
 
-def _wait(session: Session, message: Message, wait: NotYet) -> None:
+def _wait(session: Session, message: Message, wait: NotYet, *, kick: bool = True) -> None:
     """Back to queued until `wait.until`, without using up an attempt (it was not one)."""
     from herald.email.tasks import send_email
 
@@ -160,4 +171,5 @@ def _wait(session: Session, message: Message, wait: NotYet) -> None:
         ledger.QUEUED,
         data={"waiting": wait.reason, "until": wait.until.isoformat()},
     )
-    enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=wait.until)
+    if kick:  # else the caller kicks it with others
+        enqueue_after_commit(session, send_email.schedule, args=(str(message.id),), eta=wait.until)

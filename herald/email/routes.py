@@ -41,7 +41,9 @@ def _detail(session: DbSession, message: Message) -> schemas.MessageDetail:
         schemas.MessageEvent.model_validate(e) for e in messages.message_events(session, message)
     ]
     return schemas.MessageDetail(
-        **schemas.Message.model_validate(message).model_dump(), events=events
+        **schemas.Message.model_validate(message).model_dump(),
+        source_name=messages.source_name(session, message),
+        events=events,
     )
 
 
@@ -94,7 +96,7 @@ def list_messages(
     cursor: str | None = None,
     status: Status = None,
     profile_id: uuid.UUID | None = None,
-    source: Annotated[str | None, Query(pattern="^(transactional|campaign|flow)$")] = None,
+    source: Annotated[str | None, Query(pattern=f"^({'|'.join(messages.SOURCES)})$")] = None,
     source_id: uuid.UUID | None = None,
 ) -> schemas.MessageList:
     """Messages, newest first."""

@@ -157,6 +157,11 @@ class Message(BaseModel):
 
 
 class MessageDetail(Message):
+    source_name: str | None = Field(
+        default=None,
+        description="The name of the campaign or flow that sent it (`source_id`); null for the "
+        "transactional API or when that campaign or flow was deleted.",
+    )
     events: list[MessageEvent]
 
 

@@ -47,6 +47,8 @@ from pydantic import (
 
 from herald.errors import FieldError, InvalidInput, validation_fields
 from herald.segments.definition import Definition, EventFilter
+from herald.sms.schemas import MAX_BODY as MAX_SMS_BODY
+from herald.sms.schemas import MediaUrl as SmsMediaUrl
 from herald.validation import StorableText
 
 MAX_STEPS = 200
@@ -302,7 +304,7 @@ class RandomSplit(_Step):
         return tuple(b.name for b in self.branches)
 
 
-class EmailSettings(_Strict):
+class FlowEmailSettings(_Strict):
     template_id: uuid.UUID
     subject: Annotated[str, StringConstraints(max_length=998), StorableText] | None = None
     from_name: Annotated[str, StringConstraints(max_length=255), StorableText] | None = None
@@ -321,13 +323,62 @@ class EmailSettings(_Strict):
 
 class SendEmail(_Step):
     type: Literal["send_email"]
-    email: EmailSettings
+    email: FlowEmailSettings
+
+
+SmsDraftBody = Annotated[str, StringConstraints(max_length=MAX_SMS_BODY), StorableText]
+
+
+class FlowSmsSettings(_Strict):
+    """The text: `body` written here (personalization in the same sandbox as SMS campaigns,
+    with `profile`, `event` and `organization`), or a saved SMS template (`template_id`)."""
+
+    body: SmsDraftBody | None = Field(
+        default=None, description="Empty while being written: publishing asks for the text."
+    )
+    template_id: uuid.UUID | None = None
+    media_urls: list[SmsMediaUrl] = Field(default_factory=list, max_length=10)
+    smart_sending: bool = Field(
+        default=True,
+        description="Skip (and go on) when the profile got marketing SMS in the last "
+        "`smart_sending_hours`.",
+    )
+    smart_sending_hours: int = Field(default=24, ge=1, le=24 * 7)
+    status: Literal["live", "draft"] = Field(
+        default="live",
+        description="`draft` sends nothing and records what would have been sent.",
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _personalization(cls, value: str | None) -> str | None:
+        if value is not None:
+            from herald.sms.templates import text_problem
+
+            problem = text_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_text(self) -> FlowSmsSettings:
+        if (self.body is None) == (self.template_id is None):
+            raise ValueError("give `body` (the text) or `template_id` (a saved SMS template)")
+        return self
+
+
+class SendSms(_Step):
+    """Send an SMS through the same path as SMS campaigns: the message ledger, the SMS consent
+    rule, quiet hours, rate limits and STOP."""
+
+    type: Literal["send_sms"]
+    sms: FlowSmsSettings
 
 
 JsonScalar = str | int | float | bool | None
 
 
-class ProfileUpdate(_Strict):
+class FlowProfileUpdate(_Strict):
     set: dict[PropertyKey, Any] = Field(default_factory=dict, max_length=MAX_PROFILE_UPDATES)
     unset: list[PropertyKey] = Field(default_factory=list, max_length=MAX_PROFILE_UPDATES)
     increment: dict[PropertyKey, float] = Field(
@@ -335,7 +386,7 @@ class ProfileUpdate(_Strict):
     )
 
     @model_validator(mode="after")
-    def _something(self) -> ProfileUpdate:
+    def _something(self) -> FlowProfileUpdate:
         if not (self.set or self.unset or self.increment):
             raise ValueError("set, unset or increment at least one property")
         named = [*self.set, *self.unset, *self.increment]
@@ -348,14 +399,14 @@ class UpdateProfile(_Step):
     """Set, unset or increment custom properties of the profile."""
 
     type: Literal["update_profile"]
-    update: ProfileUpdate
+    update: FlowProfileUpdate
 
 
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")]
 HeaderValue = Annotated[str, StringConstraints(max_length=1000), StorableText]
 
 
-class WebhookSettings(_Strict):
+class FlowWebhookSettings(_Strict):
     """POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md)."""
 
@@ -375,7 +426,7 @@ class WebhookSettings(_Strict):
 
 class Webhook(_Step):
     type: Literal["webhook"]
-    webhook: WebhookSettings
+    webhook: FlowWebhookSettings
 
 
 class Exit(_Step):
@@ -387,7 +438,7 @@ class Exit(_Step):
         return ()
 
 
-# New channels add their step here (the SMS issue adds `send_sms`), with its output names.
+# Each channel's step is here, with its output names (a new one adds its handler in steps).
 Step = Annotated[
     DelayStep
     | WaitStep
@@ -395,6 +446,7 @@ Step = Annotated[
     | TriggerSplit
     | RandomSplit
     | SendEmail
+    | SendSms
     | UpdateProfile
     | Webhook
     | Exit,
@@ -407,6 +459,7 @@ STEP_TYPES = (
     "trigger_split",
     "random_split",
     "send_email",
+    "send_sms",
     "update_profile",
     "webhook",
     "exit",

@@ -249,12 +249,14 @@ class Batch:
                     work.dirty = True
 
     def _check_filters(self, due: list[Work]) -> list[Work]:
-        """The flow's filters, checked before every step (when an enrolment arrives at it; a
-        delay that ends or a webhook's retry is the same step): who no longer matches exits."""
+        """The flow's filters, checked before every step (when an enrolment arrives at it) and
+        when a delay ends, before the delay counts the person as passed: someone who no longer
+        matches exits on the delay, so its count of people who went on is the next step's
+        count of arrivals. A webhook's retry is the same step, and is not checked again."""
         groups: dict[tuple[Any, ...], list[Work]] = defaultdict(list)
         passing: list[Work] = []
         for work in due:
-            if work.flow.filters is None or work.attempts > 0:
+            if work.flow.filters is None or (work.attempts > 0 and work.current().type != "delay"):
                 passing.append(work)
             else:
                 groups[(work.flow_id, work.version, anchor(work.flow.filters, work))].append(work)

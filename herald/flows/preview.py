@@ -26,13 +26,16 @@ from herald.flows.definition import DelaySettings, FlowDefinition
 from herald.flows.enrolments import entry_refusal, matching_profiles
 from herald.flows.library import UNCHOSEN
 from herald.flows.steps import event_view, random_branch
-from herald.models import EmailTemplate, Flow, Profile
+from herald.messaging import consent
+from herald.models import EmailTemplate, Flow, Organization, Profile
 from herald.segments.compiler import compare_json
 from herald.segments.definition import Definition, EventFilter
+from herald.sms import templates as sms_templates
 from herald.templates import service as templates
 from herald.templates.rendering import (
     TemplateError,
     TemplateParts,
+    build_context,
     parts_of,
     profile_context,
     render_text,
@@ -128,6 +131,8 @@ def _try_step(
         return result(branch, f"branch {branch!r} (by weight; this profile's pick)")
     if step.type == "send_email":
         return _try_email(session, flow, step, profile, event)
+    if step.type == "send_sms":
+        return _try_sms(session, flow, step, profile, event)
     if step.type == "update_profile":
         changes = [f"set {k}" for k in step.update.set]
         changes += [f"unset {k}" for k in step.update.unset]
@@ -155,6 +160,52 @@ def _try_step(
             return result("render_failed", f"the body does not render: {problem}")
         return result("would_call", f"POST {step.webhook.url} (signed)", webhook_body=body)
     return result("exit", "the enrolment ends here")
+
+
+def _try_sms(
+    session: Session, flow: Flow, step: Any, profile: Profile, event: dict[str, Any]
+) -> schemas.FlowTestStep:
+    """The text rendered for the profile as the SMS sender renders it (before links are
+    shortened and the opt-out sentence added), and whether it would go."""
+    settings = step.sms
+
+    def result(outcome: str, detail: str, **extra: Any) -> schemas.FlowTestStep:
+        return schemas.FlowTestStep(
+            step_id=step.id, type=step.type, outcome=outcome, detail=detail, **extra
+        )
+
+    source = settings.body
+    if settings.template_id is not None:
+        saved = sms_templates.bodies(session, flow.org_id, [settings.template_id])
+        if settings.template_id not in saved:
+            return result("no_template", f"no SMS template {settings.template_id}")
+        source = saved[settings.template_id].body
+    if not (source or "").strip():
+        return result("no_text", "the text is not written yet")
+    organization = session.get(Organization, flow.org_id)
+    assert organization is not None
+    context = build_context(profile=profile, organization=organization, settings=None, event=event)
+    try:
+        body = render_text(source or "", context, "sms.body").strip()
+    except TemplateError as exc:
+        problem = "; ".join(p.describe() for p in exc.problems)
+        return result("render_failed", f"the text does not render: {problem}")
+    if not profile.phone:
+        return result("would_skip", "the profile has no phone number", sms_body=body)
+    if profile.id in consent.refused_among(session, flow.org_id, "sms", {profile.id}):
+        return result("would_skip", "no current SMS consent", sms_body=body)
+    if settings.status == "draft":
+        return result(
+            "would_record_draft",
+            f"the step is a draft: records what would go to {profile.phone}",
+            sms_body=body,
+        )
+    smart = f" (unless they got a marketing SMS in the last {settings.smart_sending_hours} h)"
+    return result(
+        "would_send",
+        f"to {profile.phone}, outside quiet hours{smart if settings.smart_sending else ''}",
+        sms_body=body,
+    )
 
 
 def _describe_delay(delay: DelaySettings) -> str:

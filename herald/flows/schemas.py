@@ -144,6 +144,9 @@ class FlowTestStep(BaseModel):
     )
     detail: str
     rendered: RenderedMessage | None = None
+    sms_body: str | None = Field(
+        default=None, description="An SMS step's text as this profile would get it."
+    )
     webhook_body: str | None = None
 
 

@@ -18,9 +18,24 @@ from sqlalchemy.orm import Session
 from herald.db import utcnow
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
 from herald.flows import enrolments, library
-from herald.flows.definition import FlowDefinition, Position, dump, stored, validate_graph
+from herald.flows.definition import (
+    FlowDefinition,
+    FlowSmsSettings,
+    Position,
+    dump,
+    stored,
+    validate_graph,
+)
 from herald.flows.schemas import EnrolRequest, EnrolResult
-from herald.models import EmailTemplate, Flow, FlowEnrolment, FlowStepRun, FlowVersion, Segment
+from herald.models import (
+    EmailTemplate,
+    Flow,
+    FlowEnrolment,
+    FlowStepRun,
+    FlowVersion,
+    Segment,
+    SmsTemplate,
+)
 from herald.outbound import DestinationRefused, check_url
 from herald.pagination import newest_first_page
 from herald.profiles.identity import ProfileRef, resolve
@@ -241,6 +256,20 @@ def publish_problems(
             )
         )
     )
+    sms_template_ids = set(
+        session.scalars(
+            sa.select(SmsTemplate.id).where(
+                SmsTemplate.org_id == org_id,
+                SmsTemplate.id.in_(
+                    [
+                        s.sms.template_id
+                        for s in definition.steps
+                        if s.type == "send_sms" and s.sms.template_id is not None
+                    ]
+                ),
+            )
+        )
+    )
     named_segments: set[uuid.UUID] = set()
     for condition in _conditions(definition):
         named_segments |= referenced_segments(condition)
@@ -287,6 +316,10 @@ def publish_problems(
                         f"no email template {template_id} in this organization",
                     )
                 )
+        elif step.type == "send_sms":
+            problem = _sms_problem(step.sms, sms_template_ids)
+            if problem is not None:
+                problems.append(FieldError(f"{where}.sms.{problem[0]}", problem[1]))
         elif step.type == "wait" and step.wait_for.type == "segment_entered":
             segment_problem(f"{where}.wait_for.segment_id", step.wait_for.segment_id)
         elif step.type == "conditional_split":
@@ -303,6 +336,18 @@ def publish_problems(
             except DestinationRefused as exc:
                 problems.append(FieldError(f"{where}.webhook.url", str(exc)))
     return problems
+
+
+def _sms_problem(sms: FlowSmsSettings, known: set[uuid.UUID]) -> tuple[str, str] | None:
+    """What stops an SMS step from sending: no text yet, or a template that is not the
+    organization's (field, reason)."""
+    if sms.template_id is not None:
+        if sms.template_id not in known:
+            return "template_id", f"no SMS template {sms.template_id} in this organization"
+        return None
+    if not (sms.body or "").strip():
+        return "body", "write the text (or choose a saved SMS template)"
+    return None
 
 
 def _conditions(definition: FlowDefinition) -> list[Definition]:

@@ -49,8 +49,9 @@ from herald.segments.compiler import compare_json
 WEBHOOK_LEASE = timedelta(minutes=2)
 
 
-def email_key(flow_id: uuid.UUID, enrolment_id: uuid.UUID, step_id: str) -> str:
-    """A flow email's idempotency key in the ledger: one message per enrolment and step."""
+def message_key(flow_id: uuid.UUID, enrolment_id: uuid.UUID, step_id: str) -> str:
+    """A flow message's idempotency key in the ledger (email or SMS): one message per
+    enrolment and step."""
     return f"flow:{flow_id}:{enrolment_id}:{step_id}"
 
 
@@ -244,11 +245,11 @@ def exit_step(batch: Batch, works: list[Work]) -> None:
 # --- Send email ----------------------------------------------------------------------------------
 
 
-def _recently_emailed(
-    batch: Batch, org_id: uuid.UUID, profile_ids: set[uuid.UUID], hours: int
+def recently_messaged(
+    batch: Batch, org_id: uuid.UUID, profile_ids: set[uuid.UUID], hours: int, channel: str
 ) -> set[uuid.UUID]:
-    """Profiles that got marketing email in the last `hours` (smart sending, the same rule as
-    campaigns: any marketing email that was not refused or failed)."""
+    """Profiles that got a marketing message on `channel` in the last `hours` (smart sending,
+    the same rule as campaigns: any marketing message that was not refused or failed)."""
     since = batch.now - timedelta(hours=hours)
     return set(
         batch.session.scalars(
@@ -256,7 +257,7 @@ def _recently_emailed(
             .where(
                 Message.org_id == org_id,
                 Message.profile_id.in_(profile_ids),
-                Message.channel == "email",
+                Message.channel == channel,
                 Message.marketing.is_(True),
                 Message.status.notin_((ledger.FAILED, ledger.SUPPRESSED, ledger.SKIPPED)),
                 sa.func.coalesce(Message.sent_at, Message.created_at) >= since,
@@ -285,7 +286,7 @@ def send_email(batch: Batch, works: list[Work]) -> None:
     kicks: list[tuple[uuid.UUID, datetime | None]] = []
     for (org_id, hours), group in groups.items():
         recent = (
-            _recently_emailed(batch, org_id, {w.profile_id for w in group}, hours)
+            recently_messaged(batch, org_id, {w.profile_id for w in group}, hours, "email")
             if hours
             else set()
         )
@@ -336,7 +337,7 @@ def _queue(
         }
         requests.append(
             messages.EmailRequest(
-                idempotency_key=email_key(flow_id, work.id, step.id),
+                idempotency_key=message_key(flow_id, work.id, step.id),
                 to_profile_id=work.profile_id,
                 template_id=step.email.template_id,
                 overrides=overrides,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import Database, get_database
 from herald.email.gates import SendVerdict, send_gate
-from herald.flows import engine, steps, triggers, webhooks  # noqa: F401 (steps registers handlers)
+from herald.flows import engine, sms_step, steps, triggers, webhooks  # noqa: F401 (handlers)
 from herald.flows.enrolments import DUE_PUMP, LIVE, PAUSED
 from herald.models import Flow, Message
 from herald.worker import huey, register_pump

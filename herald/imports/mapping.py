@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pydantic import TypeAdapter, ValidationError
 
 from herald.errors import FieldError, InvalidInput, validation_fields
+from herald.imports.headers import field_for_header
 from herald.imports.schemas import Mapping
 from herald.models.profile import DESCRIPTIVE_FIELDS, IDENTIFIERS, LOCATION_FIELDS
 from herald.profiles.limits import MAX_KEY_LENGTH, MAX_PROPERTIES
@@ -103,6 +104,14 @@ def resolve_mapping(header: Sequence[str], mapping: Mapping | None) -> list[str]
         else:
             explicit[key] = field
     fields = [explicit.get(column, _automatic_field(column)) for column in columns]
+    # A common spelling ("E-mail", "Zip") feeds its field unless another column already does:
+    # then it stays a custom property, as before spellings were known.
+    taken = set(fields)
+    for index, column in enumerate(columns):
+        spelled = None if column in explicit else field_for_header(column)
+        if spelled is not None and spelled not in taken:
+            fields[index] = spelled
+            taken.add(spelled)
 
     sources: dict[str, list[str]] = {}
     for column, field in zip(columns, fields, strict=True):

@@ -12,7 +12,13 @@ from fastapi.responses import StreamingResponse
 from herald.db import get_database
 from herald.imports import mapping as imports_mapping
 from herald.imports import service
-from herald.imports.schemas import Import, ImportList, ImportType
+from herald.imports.schemas import (
+    Import,
+    ImportList,
+    ImportRowError,
+    ImportRowErrors,
+    ImportType,
+)
 from herald.jobs.schemas import JobOut
 from herald.pagination import PageLimit
 from herald.routing import JsonBodyRoute
@@ -99,6 +105,22 @@ def list_imports(
 def get_import(job_id: uuid.UUID, auth: ManagementAuth, session: DbSession) -> Import:
     """One import: the job with the file's name and what it imported so far."""
     return service.to_schema(service.get_import_job(session, auth.org_id, job_id))
+
+
+@router.get("/api/imports/{job_id}/error-rows", operation_id="list_import_error_rows")
+def list_import_error_rows(
+    job_id: uuid.UUID,
+    auth: ManagementAuth,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ImportRowErrors:
+    """The first rows an import could not take, and why, as JSON (the CSV has all of them)."""
+    job = service.get_import_job(session, auth.org_id, job_id)
+    rows, stored = service.error_rows(session, job, limit)
+    return ImportRowErrors(
+        data=[ImportRowError(item=r.item, field=r.field, reason=r.reason) for r in rows],
+        stored=stored,
+    )
 
 
 @router.get(

@@ -72,3 +72,17 @@ class Import(BaseModel):
 class ImportList(BaseModel):
     data: list[Import]
     next_cursor: str | None
+
+
+class ImportRowError(BaseModel):
+    item: int = Field(description="The CSV row number (the header is row 1), or the JSON line.")
+    field: str = Field(description="The column or field at fault (empty for the whole row).")
+    reason: str
+
+
+class ImportRowErrors(BaseModel):
+    data: list[ImportRowError] = Field(description="The first problems, in file order.")
+    stored: int = Field(
+        description="How many problems are stored (the first 100,000); the import's `errors` "
+        "count says how many rows failed in all."
+    )

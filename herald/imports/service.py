@@ -260,3 +260,16 @@ def error_csv_lines(session: Session, job: Job) -> Iterator[bytes]:
     header = ["line" if job.kind == EVENT_KIND else "row", "field", "reason"]
     body = ([item, neutralize(field), neutralize(reason)] for item, field, reason in rows)
     return csv_stream(itertools.chain([header], body))
+
+
+def error_rows(session: Session, job: Job, limit: int) -> tuple[list[JobError], int]:
+    """The first `limit` stored row problems, in file order, and how many are stored."""
+    rows = list(
+        session.scalars(
+            sa.select(JobError).where(JobError.job_id == job.id).order_by(JobError.id).limit(limit)
+        )
+    )
+    stored = session.scalar(
+        sa.select(sa.func.count()).select_from(JobError).where(JobError.job_id == job.id)
+    )
+    return rows, stored or 0

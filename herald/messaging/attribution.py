@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from herald.models import Event, Message, MessageEvent
+from herald.models import Event, Message, MessageEvent, RetainedConversion
 
 ATTRIBUTION_WINDOW = timedelta(days=5)
 DEFAULT_CONVERSION_METRIC = "Placed Order"
@@ -74,8 +74,10 @@ def attributed_conversions(
     conversions = _credit(
         session,
         org_id,
-        sa.and_(Event.time >= first_touch, Event.profile_id.in_(people)),
+        first_touch,
+        None,
         metric=metric,
+        profiles=people,
         window=window,
         credited=credited,
     )
@@ -110,25 +112,38 @@ def credit_conversions(
 ) -> list[Credit]:
     """Every conversion event in [start, end), each with the message credited by the rule above,
     or None (unattributed revenue). Analytics' rollups call this for one hour at a time."""
-    return _credit(session, org_id, sa.and_(Event.time >= start, Event.time < end), metric, window)
+    return _credit(session, org_id, start, end, metric=metric, window=window)
 
 
 def _credit(
     session: Session,
     org_id: uuid.UUID,
-    events_where: sa.ColumnElement[bool],
+    start: datetime,
+    end: datetime | None,
+    *,
     metric: str,
     window: timedelta,
+    profiles: sa.Select[uuid.UUID | None] | None = None,
     credited: sa.ColumnElement[bool] | None = None,
 ) -> list[Credit]:
-    """The rule itself: each conversion event (of `metric`, matching `events_where`) goes to the
-    person's last touch at or before it, when that touch is within `window`. At the same instant
-    the message with the greater id wins, whichever source asks, so no order is credited twice."""
-    events = session.execute(
-        sa.select(Event.id, Event.profile_id, Event.time, Event.value).where(
-            Event.org_id == org_id, Event.name == metric, events_where
+    """The rule itself: each conversion event (of `metric`, in [start, end), of `profiles` when
+    given) goes to the person's last touch at or before it, when that touch is within `window`.
+    At the same instant the message with the greater id wins, whichever source asks, so no order
+    is credited twice. Conversion events that retention pruned from the events table count from
+    where it kept them (herald.retention), so figures are the same after pruning as before."""
+    events: list[tuple[uuid.UUID, uuid.UUID, datetime, float | None]] = []
+    for table in (Event, RetainedConversion):
+        where = [table.org_id == org_id, table.name == metric, table.time >= start]
+        if end is not None:
+            where.append(table.time < end)
+        if profiles is not None:
+            where.append(table.profile_id.in_(profiles))
+        events.extend(
+            (row[0], row[1], row[2], row[3])
+            for row in session.execute(
+                sa.select(table.id, table.profile_id, table.time, table.value).where(*where)
+            )
         )
-    ).all()
     if not events:
         return []
     people = list({profile_id for _id, profile_id, _time, _value in events})

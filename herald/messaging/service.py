@@ -26,13 +26,17 @@ from sqlalchemy.orm import Session
 from herald.db import new_ids, utcnow
 from herald.errors import FieldError, HeraldError, InvalidInput, NotFound
 from herald.messaging import ledger
-from herald.models import EmailTemplate, Message, MessageEvent, Profile
+from herald.models import Campaign, EmailTemplate, Flow, Message, MessageEvent, Profile
 from herald.pagination import newest_first_page
 from herald.profiles.identity import on_erase, on_merge
 from herald.tenancy.scope import scoped
 from herald.validation import normalize_email
 
-SOURCES = ("transactional", "campaign", "flow")
+# What sent a message: the API, a campaign, a flow, or a campaign's test send (to one address,
+# not a recipient and not in the campaign's stats). `source_id` names the campaign or flow.
+CAMPAIGN_TEST = "campaign_test"
+SOURCES = ("transactional", "campaign", "flow", CAMPAIGN_TEST)
+CAMPAIGN_SOURCES = ("campaign", CAMPAIGN_TEST)
 # A message that can still be changed before it is sent, and a message that is on its way.
 QUEUED, SENDING = ledger.QUEUED, ledger.SENDING
 
@@ -384,6 +388,31 @@ def kick_sends(session: Session, messages: Sequence[tuple[uuid.UUID, datetime | 
                 enqueue_after_commit(session, send_email.schedule, args=chunk, eta=due)
 
 
+def release_held(session: Session, org_id: uuid.UUID, reason: str) -> int:
+    """The organization's queued messages held back for `reason` (their error says so: a pause
+    of marketing email, no email provider able to take them) are due now, and kicked once the
+    caller commits. Returns how many."""
+    ids = list(
+        session.scalars(
+            sa.select(Message.id).where(
+                Message.org_id == org_id,
+                Message.status == ledger.QUEUED,
+                Message.error == reason,
+            )
+        )
+    )
+    now = utcnow()
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            sa.update(Message)
+            .where(Message.id.in_(ids[start : start + 1000]), Message.status == ledger.QUEUED)
+            .values(send_after=now)
+            .execution_options(synchronize_session=False)
+        )
+    kick_sends(session, [(message_id, None) for message_id in ids])
+    return len(ids)
+
+
 # --- Reading ------------------------------------------------------------------------------------
 
 
@@ -395,6 +424,25 @@ class MessageFilter:
     source_id: uuid.UUID | None = None
     provider: str | None = None
     to_address: str | None = None
+
+
+def source_name(session: Session, message: Message) -> str | None:
+    """The name of the campaign or flow that sent the message (None for the API, or when it was
+    deleted)."""
+    if message.source_id is None:
+        return None
+    model: type[Campaign] | type[Flow] | None = (
+        Campaign
+        if message.source in CAMPAIGN_SOURCES
+        else Flow
+        if message.source == "flow"
+        else None
+    )
+    if model is None:
+        return None
+    return session.scalar(
+        sa.select(model.name).where(model.id == message.source_id, model.org_id == message.org_id)
+    )
 
 
 def list_messages(

@@ -9,17 +9,25 @@ from herald.models.analytics import (
 )
 from herald.models.campaign import Campaign, CampaignRecipient
 from herald.models.consent import Consent, ConsentRecord, Suppression
-from herald.models.email import EmailSettings, EmailTemplate, Message, MessageEvent
+from herald.models.email import (
+    EmailSettings,
+    EmailTemplate,
+    Message,
+    MessageEvent,
+    MessageHandoff,
+)
 from herald.models.email_provider import EmailProviderEntry, SendingPause
 from herald.models.event import Event, EventKey, Metric
 from herald.models.flow import Flow, FlowEnrolment, FlowSettings, FlowStepRun, FlowVersion
 from herald.models.idempotency import IdempotencyRecord
+from herald.models.image import Image, TemplateBlock
 from herald.models.job import Job, JobError, JobFile
 from herald.models.organization import ApiKey, Organization, User, UserSession
 from herald.models.profile import AnonymousId, Profile, ProfileChange
 from herald.models.ratelimit import OrganizationRateLimits
+from herald.models.retention import RetainedConversion, RetentionSettings
 from herald.models.segment import Segment, SegmentHistory, SegmentMember
-from herald.models.sms import InboundSms, SmsSettings
+from herald.models.sms import InboundSms, SmsSettings, SmsTemplate
 from herald.models.system import PeriodicRun, Process
 
 __all__ = [
@@ -44,12 +52,14 @@ __all__ = [
     "FlowStepRun",
     "FlowVersion",
     "IdempotencyRecord",
+    "Image",
     "InboundSms",
     "Job",
     "JobError",
     "JobFile",
     "Message",
     "MessageEvent",
+    "MessageHandoff",
     "MessageHour",
     "Metric",
     "Organization",
@@ -58,12 +68,16 @@ __all__ = [
     "Process",
     "Profile",
     "ProfileChange",
+    "RetainedConversion",
+    "RetentionSettings",
     "Segment",
     "SegmentHistory",
     "SegmentMember",
     "SendingPause",
     "SmsSettings",
+    "SmsTemplate",
     "Suppression",
+    "TemplateBlock",
     "User",
     "UserSession",
 ]

@@ -99,6 +99,26 @@ class Message(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class MessageHandoff(Base):
+    """A message a provider accepted, written the moment it did, before the sender hands the next
+    message over on the same connection: one small INSERT, where recording the outcome (status,
+    the sent event, analytics and campaign bookkeeping) waits for the batch's record. The batch's
+    record deletes these rows; a sender that died before it leaves them, and whoever takes its
+    messages over records them as sent from here instead of sending them again. So a killed
+    sender re-sends at most the message in flight on each connection (herald.email.service)."""
+
+    __tablename__ = "message_handoffs"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    # The claim (Message.attempts) that handed it over.
+    attempt: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str | None] = mapped_column(sa.String(32))
+    provider_message_id: Mapped[str] = mapped_column(sa.String(255))
+    # The email_providers row (failover lists), when one took it.
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class MessageEvent(Base):
     """Something that happened to a message: a status change, an open, a click, a bounce, an
     unsubscribe. Provider webhooks are deduplicated by their own event id."""

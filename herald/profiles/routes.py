@@ -9,17 +9,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from herald.db import get_database, utcnow
-from herald.errors import InvalidInput
+from herald.errors import InvalidInput, validation_fields
 from herald.models import Segment
 from herald.pagination import PageLimit
 from herald.profiles import export, schemas, service
 from herald.routing import JsonBodyRoute
+from herald.segments.definition import (
+    BUILTIN_FIELDS,
+    RELATIVE_DATE_OPERATORS,
+    Operator,
+    ProfileCondition,
+    ValueType,
+    builtin_type,
+)
 from herald.tenancy.auth import ManagementAuth, Principal, PublicAuth
 from herald.tenancy.deps import DbSession
 from herald.tenancy.scope import get_scoped
-from herald.validation import normalize_email
+from herald.validation import normalize_email, unstorable_reason
 
 router = APIRouter(tags=["profiles"], route_class=JsonBodyRoute)
 
@@ -38,7 +47,37 @@ def profile_filter(
     segment_id: Annotated[
         uuid.UUID | None, Query(description="Only the current members of this segment")
     ] = None,
+    field: Annotated[
+        str | None, Query(description="A built-in field to compare (`city`, `country`, ...)")
+    ] = None,
+    property: Annotated[
+        str | None, Query(description="A custom property to compare (instead of `field`)")
+    ] = None,
+    op: Annotated[
+        Operator,
+        Query(description="How `field` or `property` compares, as in segment conditions"),
+    ] = "equals",
+    value: Annotated[
+        str | None,
+        Query(
+            description="The operand, as text (a number for number comparisons, a comma-"
+            "separated list for `in`/`not_in`, the amount of days for relative dates)"
+        ),
+    ] = None,
+    value_to: Annotated[str | None, Query(description="The upper bound of `between`")] = None,
+    value_type: Annotated[
+        ValueType | None, Query(description="How a custom property compares")
+    ] = None,
 ) -> service.ProfileFilter:
+    storable_text(
+        q=q,
+        property_name=property_name,
+        property_value=property_value,
+        external_id=external_id,
+        property=property,
+        value=value,
+        value_to=value_to,
+    )
     if segment_id is not None:
         get_scoped(session, Segment, auth.org_id, segment_id)
     if (property_name is None) != (property_value is None):
@@ -52,10 +91,14 @@ def profile_filter(
             raise InvalidInput.for_field("email", str(exc)) from exc
     if phone is not None:
         phone = service.phone_for(session, auth.org_id, phone)
-    for name, value in (("created_after", created_after), ("created_before", created_before)):
-        if value is not None and value.tzinfo is None:
+    for name, bound in (("created_after", created_after), ("created_before", created_before)):
+        if bound is not None and bound.tzinfo is None:
             raise InvalidInput.for_field(name, "needs a time zone, for example Z")
+    condition = None
+    if field is not None or property is not None:
+        condition = property_condition(field, property, op, value, value_to, value_type)
     return service.ProfileFilter(
+        condition=condition,
         email=email,
         phone=phone,
         external_id=external_id,
@@ -66,6 +109,66 @@ def profile_filter(
         search=q,
         segment_id=segment_id,
     )
+
+
+def storable_text(**texts: str | None) -> None:
+    """Refuse query text a database cannot compare with (NUL, a lone surrogate) as a 422 naming
+    the parameter, rather than the database's error."""
+    for name, text in texts.items():
+        if text is not None and (reason := unstorable_reason(text)) is not None:
+            raise InvalidInput.for_field(name, reason)
+
+
+def _operand(text: str, kind: ValueType, name: str) -> Any:
+    if kind == "number":
+        try:
+            return float(text)
+        except ValueError:
+            raise InvalidInput.for_field(name, "must be a number") from None
+    if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise InvalidInput.for_field(name, "must be true or false")
+        return text.lower() == "true"
+    return text
+
+
+def property_condition(
+    field: str | None,
+    property_name: str | None,
+    op: str,
+    value: str | None,
+    value_to: str | None,
+    value_type: ValueType | None,
+) -> ProfileCondition:
+    """The list's field/property filter as a segment's profile condition, its text operands
+    typed the way the condition compares."""
+    if field is not None and property_name is not None:
+        raise InvalidInput.for_field("property", "give `field` or `property`, not both")
+    if field is not None and field not in BUILTIN_FIELDS:
+        raise InvalidInput.for_field("field", f"unknown field; built-in fields: {BUILTIN_FIELDS}")
+    kind: ValueType = builtin_type(field) or value_type or "string"
+    raw: dict[str, Any] = {"type": "profile", "operator": op}
+    if field is not None:
+        raw["field"] = field
+    else:
+        raw["property"] = property_name
+        raw["value_type"] = kind
+    if op in RELATIVE_DATE_OPERATORS:
+        if value is not None:
+            raw["amount"] = _operand(value, "number", "value")
+    elif op in ("in", "not_in"):
+        items = [item.strip() for item in (value or "").split(",") if item.strip()]
+        raw["values"] = [_operand(item, kind, "value") for item in items]
+    elif value is not None:
+        raw["value"] = _operand(value, kind, "value")
+    if value_to is not None:
+        raw["value_to"] = _operand(value_to, kind, "value_to")
+    try:
+        return ProfileCondition.model_validate(raw)
+    except ValidationError as exc:
+        reasons = "; ".join(f.reason for f in validation_fields(exc.errors()))
+        name = "property" if property_name is not None and not property_name else "value"
+        raise InvalidInput.for_field(name, reasons) from exc
 
 
 def request_evidence(request: Request, auth: Principal) -> service.RequestEvidence:
@@ -103,6 +206,46 @@ def list_profiles(
         session, auth.org_id, where, limit=limit, cursor=cursor
     )
     return schemas.ProfileList(data=[service.to_schema(p) for p in rows], next_cursor=next_cursor)
+
+
+@router.get("/api/profiles/count", operation_id="count_profiles")
+def count_profiles(
+    auth: ManagementAuth,
+    session: DbSession,
+    where: Annotated[service.ProfileFilter, Depends(profile_filter)],
+) -> schemas.ProfileCount:
+    """How many profiles the list's filters match: exact up to 10,000, else `exact` is false
+    and `count` is 10,000 ("more than 10,000")."""
+    count, exact = service.count_profiles(session, auth.org_id, where)
+    return schemas.ProfileCount(count=count, exact=exact)
+
+
+@router.get("/api/profiles/property-values", operation_id="list_profile_property_values")
+def list_profile_property_values(
+    auth: ManagementAuth,
+    session: DbSession,
+    field: Annotated[str | None, Query(description="A built-in text field, e.g. `city`")] = None,
+    property: Annotated[
+        str | None, Query(max_length=255, description="A custom property (instead of `field`)")
+    ] = None,
+    prefix: Annotated[str, Query(max_length=255, description="Values starting so")] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> schemas.PropertyValues:
+    """Values of a field or property to suggest while writing a condition: the most common
+    ones among the organization's 5,000 newest profiles, starting with `prefix` (any case)."""
+    storable_text(property=property, prefix=prefix)
+    if (field is None) == (property is None):
+        raise InvalidInput.for_field("field", "give `field` or `property`")
+    if field is not None and field not in BUILTIN_FIELDS:
+        raise InvalidInput.for_field("field", f"unknown field; built-in fields: {BUILTIN_FIELDS}")
+    if property is not None and not property.strip():
+        raise InvalidInput.for_field("property", "must not be empty")
+    rows = service.property_values(
+        session, auth.org_id, field=field, property_name=property, prefix=prefix, limit=limit
+    )
+    return schemas.PropertyValues(
+        data=[schemas.PropertyValue(value=value, count=count) for value, count in rows]
+    )
 
 
 @router.get(
@@ -211,6 +354,11 @@ def get_profile_timeline(
             name=item.name,
             properties=item.properties,
             value=item.value,
+            engagement=(
+                None
+                if item.engagement is None
+                else schemas.MessageEngagement.model_validate(item.engagement)
+            ),
         )
         for item in items
     ]

@@ -158,11 +158,36 @@ class Profile(BaseModel):
     updated_at: datetime
 
 
+class ProfileCount(BaseModel):
+    count: int = Field(description="The number of matching profiles (the bound when not exact).")
+    exact: bool = Field(description="False when more than `count` profiles match.")
+
+
+class PropertyValue(BaseModel):
+    value: str
+    count: int = Field(description="How many of the sampled profiles have it.")
+
+
+class PropertyValues(BaseModel):
+    data: list[PropertyValue] = Field(description="Most common first.")
+
+
 class ProfileList(BaseModel):
     data: list[Profile]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+
+
+class MessageEngagement(BaseModel):
+    """How often the person opened, clicked, unsubscribed from, bounced or complained about a
+    message (opens by mail privacy proxies and prefetchers are not counted)."""
+
+    opened: int
+    clicked: int
+    unsubscribed: int
+    bounced: int
+    complained: int
 
 
 class TimelineEntry(BaseModel):
@@ -176,6 +201,9 @@ class TimelineEntry(BaseModel):
     name: str
     properties: dict[str, Any]
     value: float | None
+    engagement: MessageEngagement | None = Field(
+        default=None, description="A message's engagement (null for other kinds)."
+    )
 
 
 class Timeline(BaseModel):

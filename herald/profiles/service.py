@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.db import json_text, like_pattern, new_id, utcnow
+from herald.db import json_text, json_value_like, like_pattern, new_id, utcnow
 from herald.errors import Conflict, FieldError, HeraldError, InvalidInput
 from herald.messaging import consent
 from herald.models import (
@@ -23,6 +23,7 @@ from herald.models import (
     EventKey,
     InboundSms,
     Message,
+    MessageEvent,
     Profile,
     ProfileChange,
     SegmentMember,
@@ -45,6 +46,8 @@ from herald.profiles.identity import (
     record_change,
     resolve,
 )
+from herald.segments.compiler import profile_predicate
+from herald.segments.definition import ProfileCondition
 from herald.tenancy.scope import scoped
 from herald.tenancy.service import default_region
 from herald.validation import normalize_phone
@@ -378,6 +381,8 @@ class ProfileFilter:
     search: str | None = None
     # Only current members of this segment (the caller checks the segment is the org's).
     segment_id: uuid.UUID | None = None
+    # A built-in field or custom property compared as segments compare it.
+    condition: ProfileCondition | None = None
 
 
 def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
@@ -403,7 +408,9 @@ def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
                 SegmentMember.profile_id == Profile.id,
             )
         )
-    if where.search:
+    if where.condition is not None:
+        query = query.where(profile_predicate(where.condition, utcnow()))
+    if where.search and where.search.strip():
         pattern = f"%{like_pattern(where.search.strip().lower())}%"
         full_name = (
             sa.func.coalesce(Profile.first_name, "") + " " + sa.func.coalesce(Profile.last_name, "")
@@ -414,9 +421,69 @@ def filtered(org_id: uuid.UUID, where: ProfileFilter) -> sa.Select[Profile]:
                 Profile.phone.like(pattern, escape="\\"),
                 sa.func.lower(Profile.external_id).like(pattern, escape="\\"),
                 sa.func.lower(full_name).like(pattern, escape="\\"),
+                *(
+                    sa.func.lower(getattr(Profile, name)).like(pattern, escape="\\")
+                    for name in SEARCHED_TEXT_FIELDS
+                ),
+                json_value_like(Profile.properties, pattern),
             )
         )
     return query
+
+
+# Text fields a search looks in besides the identifiers and the name (custom property values too).
+SEARCHED_TEXT_FIELDS = ("city", "region", "country", "zip")
+# An exact count up to this many matches; above it the list says "more than".
+COUNT_BOUND = 10_000
+
+
+def count_profiles(
+    session: Session, org_id: uuid.UUID, where: ProfileFilter, *, bound: int = COUNT_BOUND
+) -> tuple[int, bool]:
+    """How many profiles match, exactly when at most `bound` do: (count, exact). Past the bound
+    it answers (bound, False) after reading bound + 1 rows, so a count never scans everything."""
+    capped = filtered(org_id, where).with_only_columns(Profile.id).limit(bound + 1).subquery()
+    count = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+    return (count, True) if count <= bound else (bound, False)
+
+
+# Suggested values come from the organization's newest profiles: a bounded read through the
+# (org_id, created_at) index, so it costs the same at a thousand profiles and at a million.
+VALUE_SAMPLE = 5_000
+
+
+def property_values(
+    session: Session,
+    org_id: uuid.UUID,
+    *,
+    field: str | None,
+    property_name: str | None,
+    prefix: str,
+    limit: int,
+    sample: int = VALUE_SAMPLE,
+) -> list[tuple[str, int]]:
+    """The most common values of a built-in text field or a custom property among the newest
+    `sample` live profiles, starting with `prefix` (ignoring case), with how often each occurs."""
+    if field is not None:
+        column: sa.ColumnElement[Any] = sa.cast(getattr(Profile, field), sa.String)
+    else:
+        assert property_name is not None
+        column = json_text(Profile.properties, property_name)
+    newest = (
+        sa.select(column.label("value"))
+        .where(Profile.org_id == org_id, Profile.merged_into_id.is_(None))
+        .order_by(Profile.created_at.desc())
+        .limit(sample)
+        .subquery()
+    )
+    value = newest.c.value
+    query = sa.select(value, sa.func.count().label("n")).where(value.is_not(None), value != "")
+    if prefix:
+        query = query.where(
+            sa.func.lower(value).like(f"{like_pattern(prefix.lower())}%", escape="\\")
+        )
+    query = query.group_by(value).order_by(sa.desc("n"), value).limit(limit)
+    return [(str(v), int(n)) for v, n in session.execute(query)]
 
 
 def list_profiles(
@@ -454,6 +521,36 @@ class TimelineItem:
     name: str
     properties: dict[str, Any]
     value: float | None
+    # A message's opens, clicks, unsubscribes, bounces and complaints, by kind.
+    engagement: dict[str, int] | None = None
+
+
+# The message events a timeline counts for each message.
+ENGAGEMENT_KINDS = ("opened", "clicked", "unsubscribed", "bounced", "complained")
+
+
+def message_engagement(
+    session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """How many of each engagement event each message has (opens by machines left out)."""
+    counts: dict[uuid.UUID, dict[str, int]] = {
+        i: dict.fromkeys(ENGAGEMENT_KINDS, 0) for i in message_ids
+    }
+    if not message_ids:
+        return counts
+    rows = session.execute(
+        sa.select(MessageEvent.message_id, MessageEvent.kind, sa.func.count())
+        .where(
+            MessageEvent.org_id == org_id,
+            MessageEvent.message_id.in_(message_ids),
+            MessageEvent.kind.in_(ENGAGEMENT_KINDS),
+            MessageEvent.machine.is_(False),
+        )
+        .group_by(MessageEvent.message_id, MessageEvent.kind)
+    )
+    for message_id, kind, count in rows:
+        counts[message_id][kind] = count
+    return counts
 
 
 def timeline(
@@ -493,6 +590,8 @@ def timeline(
             cursor,
         ).limit(limit + 1)
     )
+    sent = list(messages)
+    engagement = message_engagement(session, org_id, [m.id for m in sent])
     items = [TimelineItem("event", e.id, e.time, e.name, e.properties, e.value) for e in events] + [
         TimelineItem(
             "message",
@@ -501,8 +600,9 @@ def timeline(
             m.subject or f"{m.channel.capitalize()} message",
             {"status": m.status, "channel": m.channel, "source": m.source, "to": m.to_address},
             None,
+            engagement[m.id],
         )
-        for m in messages
+        for m in sent
     ]
     items += [
         TimelineItem(

@@ -61,7 +61,7 @@ DEFAULTS: dict[tuple[Kind, Level, Period], int] = {
 }
 
 INGESTION_PATHS = frozenset({"/api/track", "/api/track/batch", "/api/identify"})
-PUBLIC_PREFIXES = ("/t/", "/u/", "/p/", "/s/", "/webhooks/")
+PUBLIC_PREFIXES = ("/t/", "/u/", "/p/", "/s/", "/webhooks/", "/images/")
 # How long a process uses an organization's limits before reading them again: a change made
 # through another process applies within this time (at once in the process that made it).
 LIMITS_CACHE_SECONDS = 5.0

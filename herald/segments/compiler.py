@@ -125,11 +125,7 @@ class _Compiler:
     # --- profile fields and properties ---------------------------------------------------------
 
     def profile(self, condition: ProfileCondition) -> Bool:
-        if condition.field is not None:
-            column = getattr(Profile, condition.field)
-            return compare_column(condition, column, builtin_type(condition.field), self.now)
-        assert condition.property is not None
-        return compare_json(condition, json_text(Profile.properties, condition.property), self.now)
+        return profile_predicate(condition, self.now)
 
     # --- events --------------------------------------------------------------------------------
 
@@ -196,6 +192,15 @@ class _Compiler:
     def consent(self, condition: ConsentCondition) -> Bool:
         can_receive = may_receive_clause(condition.channel)
         return can_receive if condition.operator == "can_receive" else sa.not_(can_receive)
+
+
+def profile_predicate(condition: ProfileCondition, now: datetime) -> Bool:
+    """A profile condition on its own, over the profiles table (the profile list filters by it)."""
+    if condition.field is not None:
+        column = getattr(Profile, condition.field)
+        return compare_column(condition, column, builtin_type(condition.field), now)
+    assert condition.property is not None
+    return compare_json(condition, json_text(Profile.properties, condition.property), now)
 
 
 def window_bounds(

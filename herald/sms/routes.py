@@ -21,7 +21,7 @@ from herald.models import Message, Organization
 from herald.profiles import service as profiles
 from herald.routing import JsonBodyRoute
 from herald.settings import get_settings
-from herald.sms import configuration, links, schemas, service
+from herald.sms import configuration, links, schemas, service, templates
 from herald.sms.encoding import segment_info
 from herald.sms.twilio import SIGNATURE_HEADER, valid_signature
 from herald.tenancy.auth import ManagementAuth
@@ -121,6 +121,74 @@ def count_sms_segments(
         remaining=info.remaining,
         non_gsm=info.non_gsm,
     )
+
+
+# --- Saved templates ----------------------------------------------------------------------------
+
+
+@router.get("/api/sms/templates", operation_id="list_sms_templates")
+def list_sms_templates(auth: ManagementAuth, session: DbSession) -> schemas.SmsTemplateList:
+    """The organization's saved SMS texts, by name."""
+    return schemas.SmsTemplateList(
+        data=[
+            schemas.SmsTemplate.model_validate(t)
+            for t in templates.list_templates(session, auth.org_id)
+        ]
+    )
+
+
+@router.post(
+    "/api/sms/templates",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_sms_template",
+    responses={422: {"model": ErrorResponse}},
+)
+def create_sms_template(
+    body: schemas.SmsTemplateCreate, auth: ManagementAuth, session: DbSession
+) -> schemas.SmsTemplate:
+    """Save an SMS text; its personalization is checked as SMS campaigns' is (422 naming
+    `body`, with line and column)."""
+    template = templates.create_template(session, auth.org_id, body.model_dump())
+    return schemas.SmsTemplate.model_validate(template)
+
+
+@router.get("/api/sms/templates/{sms_template_id}", operation_id="get_sms_template")
+def get_sms_template(
+    sms_template_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> schemas.SmsTemplate:
+    return schemas.SmsTemplate.model_validate(
+        templates.get_template(session, auth.org_id, sms_template_id)
+    )
+
+
+@router.patch(
+    "/api/sms/templates/{sms_template_id}",
+    operation_id="update_sms_template",
+    responses={422: {"model": ErrorResponse}},
+)
+def update_sms_template(
+    sms_template_id: uuid.UUID,
+    body: schemas.SmsTemplateUpdate,
+    auth: ManagementAuth,
+    session: DbSession,
+) -> schemas.SmsTemplate:
+    template = templates.update_template(
+        session, auth.org_id, sms_template_id, body.model_dump(exclude_unset=True)
+    )
+    return schemas.SmsTemplate.model_validate(template)
+
+
+@router.delete(
+    "/api/sms/templates/{sms_template_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_sms_template",
+)
+def delete_sms_template(
+    sms_template_id: uuid.UUID, auth: ManagementAuth, session: DbSession
+) -> Response:
+    """Delete it; flow SMS steps that name it are skipped, with the reason, until changed."""
+    templates.delete_template(session, auth.org_id, sms_template_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/api/profiles/{profile_id}/sms", operation_id="get_profile_sms")

@@ -185,3 +185,44 @@ class ConversationEntry(BaseModel):
 
 
 Conversation.model_rebuild()
+
+
+# --- Saved templates ----------------------------------------------------------------------------
+
+TemplateName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), StorableText
+]
+
+
+class SmsTemplateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TemplateName
+    body: Body = Field(
+        description="The text, with personalization in the template sandbox "
+        "(`{{ profile.first_name | default('there') }}`)."
+    )
+    media_urls: list[MediaUrl] = Field(default_factory=list, max_length=10)
+
+
+class SmsTemplateUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TemplateName | None = None
+    body: Body | None = None
+    media_urls: list[MediaUrl] | None = Field(default=None, max_length=10)
+
+
+class SmsTemplate(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    body: str
+    media_urls: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SmsTemplateList(BaseModel):
+    data: list[SmsTemplate]

@@ -138,6 +138,7 @@ class SmsBatch:
             organization=org.organization,
             settings=None,
             data=content.get("data") or {},
+            event=content.get("event") or {},
         )
         body = render_text(content.get("body") or "", context, "body").strip()
         if message.marketing:

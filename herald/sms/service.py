@@ -47,6 +47,8 @@ class SmsRequest:
     media_urls: Sequence[str] = ()
     data: Mapping[str, Any] | None = None
     send_after: datetime | None = None
+    # What the text sees as `event`: a flow's trigger event (its properties, name and time).
+    event: Mapping[str, Any] | None = None
 
 
 def queue_sms(
@@ -122,6 +124,7 @@ def queue_sms_many(
                 "body": request.body,
                 "media_urls": list(request.media_urls),
                 "data": dict(request.data or {}),
+                **({"event": dict(request.event)} if request.event else {}),
             },
             "status": ledger.QUEUED,
             "attempts": 0,

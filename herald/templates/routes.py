@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Response, status
@@ -12,6 +13,7 @@ from herald.models import EmailTemplate
 from herald.routing import JsonBodyRoute
 from herald.templates import schemas, service
 from herald.templates.rendering import RenderedEmail
+from herald.templates.starters import STARTERS
 from herald.tenancy.auth import ManagementAuth
 from herald.tenancy.deps import DbSession
 
@@ -82,6 +84,18 @@ def preview_template(
         sample=_sample(body),
     )
     return _preview(rendered)
+
+
+@router.get("/starters", operation_id="list_template_starters")
+def list_template_starters(auth: ManagementAuth) -> schemas.TemplateStarterList:
+    """Starter templates to begin from: each passes the save-time checks and stacks its columns
+    on phones. Create one with `POST /api/templates` and `{"starter": key, "name": ...}`."""
+    return schemas.TemplateStarterList(
+        data=[
+            schemas.TemplateStarter.model_validate({**asdict(starter), "mjml": starter.mjml})
+            for starter in STARTERS
+        ]
+    )
 
 
 @router.get("/{template_id}", operation_id="get_template")

@@ -19,6 +19,13 @@ Preheader = Annotated[str, StringConstraints(max_length=1000), StorableText]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), StorableText]
 TextBody = Annotated[str, StringConstraints(max_length=MAX_BODY), StorableText]
 TemplateName = Annotated[Text255, StringConstraints(min_length=1)]
+StarterKey = Literal[
+    "newsletter", "product_announcement", "abandoned_cart", "welcome", "order_confirmation"
+]
+STARTER_HELP = (
+    "Start from a starter template (GET /api/templates/starters): its subject, preheader, kind "
+    "and MJML body fill the fields left out. Without a starter, subject and body are required."
+)
 
 KIND_HELP = (
     "`marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and "
@@ -32,16 +39,17 @@ class TemplateCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: TemplateName
-    kind: Kind = Field(default="marketing", description=KIND_HELP)
-    subject: Subject
+    starter: StarterKey | None = Field(default=None, description=STARTER_HELP)
+    kind: Kind | None = Field(default=None, description=KIND_HELP + " Default marketing.")
+    subject: Subject | None = None
     preheader: Preheader | None = Field(
         default=None, description="TemplatePreview text shown after the subject in most inboxes."
     )
     from_name: Text255 | None = None
     from_email: Email | None = None
     reply_to: Email | None = None
-    body_format: BodyFormat = "mjml"
-    body: Body
+    body_format: BodyFormat | None = Field(default=None, description="Default mjml.")
+    body: Body | None = None
     text_body: TextBody | None = Field(default=None, description=TEXT_HELP)
 
 
@@ -86,6 +94,20 @@ class Template(TemplateSummary):
 
 class TemplateList(BaseModel):
     data: list[TemplateSummary]
+
+
+class TemplateStarter(BaseModel):
+    key: StarterKey
+    name: str
+    description: str
+    kind: Kind
+    subject: str
+    preheader: str
+    mjml: str
+
+
+class TemplateStarterList(BaseModel):
+    data: list[TemplateStarter]
 
 
 class TemplatePreviewSample(BaseModel):

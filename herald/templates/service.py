@@ -25,6 +25,7 @@ from herald.templates.rendering import (
     parts_of,
     render_email,
 )
+from herald.templates.starters import get_starter
 from herald.tenancy.scope import get_scoped, scoped
 
 MAX_TEMPLATES = 5000
@@ -117,6 +118,16 @@ def create_template(
     session: Session, org_id: uuid.UUID, fields: Mapping[str, Any]
 ) -> EmailTemplate:
     values: dict[str, Any] = {name: fields.get(name) for name in EDITABLE}
+    if fields.get("starter"):
+        starter = get_starter(fields["starter"])
+        if values["body"] is None:
+            values["body"], values["body_format"] = starter.mjml, "mjml"
+        for name in ("kind", "subject", "preheader"):
+            if values[name] is None:
+                values[name] = getattr(starter, name)
+    for name in ("subject", "body"):
+        if values[name] is None:
+            raise InvalidInput.for_field(name, "is required (or name a starter)")
     values["kind"] = values["kind"] or "marketing"
     values["body_format"] = values["body_format"] or "mjml"
     compiled = prepare(

@@ -151,6 +151,8 @@ def herald_server(
         # `test` only so that the provider may reach the loopback fake Twilio.
         HERALD_ENV="test",
         HERALD_OUTBOUND_ALLOW="127.0.0.0/8",
+        # Settings → Email's DNS check asks the tests' DNS server (tests/conftest.py).
+        HERALD_DNS_SERVERS=os.environ["HERALD_DNS_SERVERS"],
         NO_COLOR="1",
         PYTHONUNBUFFERED="1",
     )

@@ -5,12 +5,17 @@ read-only settings of a campaign that is no longer a draft."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import uuid
 from datetime import datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -94,6 +99,25 @@ def seed(base_url: str, secret_key: str, label: str) -> dict[str, Any]:
         )
         assert template.status_code == 201, template.text
     return {"vips": vips, "other": other, "segments": segments, "template": template.json()}
+
+
+def open_pixel(outbox: Path, address: str) -> None:
+    """Open the email sent to `address` as a person's mail client would: fetch its tracking
+    pixel with a browser's user agent."""
+    for path in outbox.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=email_policy.default)
+        if address not in str(message["To"]):
+            continue
+        body = message.get_body(preferencelist=("html",))
+        assert body is not None
+        [url] = re.findall(r'src="(https?://[^"]+/t/o/[^"]+)"', body.get_content())
+        response = httpx.get(
+            html.unescape(url),
+            headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"},
+        )
+        assert response.status_code == 200, response.text
+        return
+    raise AssertionError(f"no email to {address} in {outbox}")
 
 
 def combobox(scope: Any, label: str) -> Any:
@@ -183,10 +207,37 @@ def test_create_a_campaign_send_it_to_the_outbox_and_see_its_stats(
     expect(settings.get_by_role("link", name="Spring letter")).to_be_visible()
     expect(page.get_by_text("Herald takes the audience when sending starts")).to_be_visible()
     campaign_id = page.url.rstrip("/").split("/")[-1]
+    # The draft's page: its live audience, and its email for the sample person or a profile.
+    draft_audience = page.get_by_role("region", name="Audience")
+    expect(draft_audience.get_by_test_id("audience-estimate")).to_have_text("3")
+    expect(draft_audience.get_by_test_id("audience-skipped")).to_have_text(
+        "Left out: 1 without an email address."
+    )
+    draft_preview = page.get_by_role("region", name="Message preview")
+    expect(draft_preview.get_by_test_id("campaign-preview-subject")).to_have_text(
+        "Spring sale, Ada"
+    )
+    frame = page.frame_locator('iframe[title="Campaign preview"]')
+    expect(frame.get_by_text("Hello Ada, spring is here.")).to_be_visible()
+    draft_preview.get_by_text("A profile", exact=True).click()
+    expect(draft_preview.get_by_test_id("campaign-preview-waiting")).to_be_visible()
+    combobox(draft_preview, "Profile").fill(data["vips"][1])
+    page.get_by_role("option", name=re.compile(re.escape(data["vips"][1]))).click()
+    expect(draft_preview.get_by_test_id("campaign-preview-subject")).to_have_text(
+        "Spring sale, Vip1"
+    )
+    expect(frame.get_by_text("Hello Vip1, spring is here.")).to_be_visible()
+    screenshot(page, "campaign-draft")
 
-    # Send now, after confirming; the page follows it to sent.
+    # Send now, after confirming: the confirmation says who gets it and who is left out, and why.
     page.get_by_role("button", name="Send now").click()
     dialog = page.get_by_role("dialog", name="Send this campaign now?")
+    expect(dialog.get_by_test_id("forecast-eligible")).to_have_text(
+        "3 people will get it (of 4 in the chosen segments)."
+    )
+    expect(dialog.get_by_test_id("forecast-left-out")).to_have_text("1 person left out:")
+    expect(dialog.get_by_role("listitem")).to_have_text(["1 without an email address"])
+    screenshot(page, "campaign-send-confirmation")
     dialog.get_by_role("button", name="Send now").click()
     expect(dialog).to_have_count(0)
     expect(page.get_by_test_id("campaign-status")).to_have_text("Sent", timeout=SENT)
@@ -211,11 +262,20 @@ def test_create_a_campaign_send_it_to_the_outbox_and_see_its_stats(
     ).to_have_text("0.00")
     expect(stats.get_by_test_id("stat-card")).to_have_count(10)
 
-    # The recipients, filtered by status.
+    # The recipients, filtered by status: whether each opened, and a link to their message
+    # that does not read like an open. The first VIP opens the email (its tracking pixel).
+    open_pixel(herald_server.data_dir / "outbox" / org.org_id, data["vips"][0])
     recipients = page.get_by_role("table", name="Recipients")
     expect(recipients.get_by_role("row")).to_have_count(5)  # the header and four
     for email in data["vips"]:
         expect(recipients.get_by_role("row").filter(has_text=email)).to_contain_text("Sent")
+    expect(recipients.get_by_role("link", name="Open", exact=True)).to_have_count(0)
+    expect(recipients.get_by_role("link", name="View message")).to_have_count(3)
+    page.reload()
+    opener = recipients.get_by_role("row").filter(has_text=data["vips"][0])
+    expect(opener.get_by_test_id("recipient-engagement")).to_have_text("Opened")
+    other_row = recipients.get_by_role("row").filter(has_text=data["vips"][1])
+    expect(other_row.get_by_test_id("recipient-engagement")).to_have_text("Not opened")
     combobox(page, "Status").click()
     page.get_by_role("option", name="Skipped", exact=True).click()
     expect(recipients.get_by_role("row")).to_have_count(2)
@@ -266,6 +326,12 @@ def test_create_a_campaign_send_it_to_the_outbox_and_see_its_stats(
     dialog.get_by_role("link", name="Follow the message").click()
     page.wait_for_url(re.compile(r".*/messages/[0-9a-f-]{36}$"))
     expect(page.get_by_test_id("message-status").first).to_have_text("Sent", timeout=SENT)
+    # A test send, named so, of this campaign (linked).
+    source = page.get_by_test_id("message-source")
+    expect(source).to_contain_text("Campaign test send")
+    expect(source).not_to_contain_text("Transactional")
+    source.get_by_role("link", name="Spring sale").click()
+    page.wait_for_url(f"**/campaigns/{campaign_id}")
     with api(herald_server.base_url, org.secret_key) as client:
         assert client.get(f"/api/campaigns/{campaign_id}/stats").json()["recipients"] == 4
 
@@ -358,6 +424,11 @@ def test_ab_test_setup_field_errors_schedule_and_unschedule(
     # Schedule in each recipient's local time, then take it back to a draft.
     page.get_by_role("button", name="Schedule").click()
     dialog = page.get_by_role("dialog", name="Schedule this campaign")
+    # Who would get it if it went now, and who not; the audience is taken when it starts.
+    expect(dialog.get_by_test_id("forecast-eligible")).to_have_text(
+        "3 people would get it if it went now (of 4 in the chosen segments)."
+    )
+    expect(dialog.get_by_test_id("audience-forecast")).to_contain_text("1 without an email address")
     field(dialog, "Send at").fill("2031-05-04T09:30")
     dialog.get_by_text("In each recipient's local time").click()
     field(dialog, "Grace").fill("30")

@@ -1,6 +1,6 @@
 """Settings → Email, delivery: the provider list with its health, check connection (a relay
 that cannot be reached is reported there), the add form's field errors, a test email, and the
-SPF/DMARC guidance for the sender's domain."""
+SPF/DMARC guidance for the sender's domain and its DNS check."""
 
 from __future__ import annotations
 
@@ -76,3 +76,13 @@ def test_provider_list_check_connection_and_test_email(
         page.get_by_text(re.compile("Test email (sent|queued) to me@example.com"))
     ).to_be_visible()
     expect(page.get_by_text("Nothing sent in this window yet.")).to_be_visible()
+
+    # The DNS check: shop.example publishes nothing (the tests' DNS server knows no name), so
+    # each record is missing, with the value to publish.
+    guidance = page.get_by_test_id("dns-guidance")
+    guidance.get_by_role("button", name="Check DNS").click()
+    results = page.get_by_test_id("dns-results")
+    expect(results).to_contain_text("TXT at _dmarc.shop.example")
+    expect(results.get_by_text("Missing").first).to_be_visible()
+    expect(results).to_contain_text("v=DMARC1; p=none; rua=mailto:dmarc@shop.example")
+    screenshot(page, "settings-email-dns-check")

@@ -64,10 +64,11 @@ def test_import_profiles_and_events_then_find_them(
     columns = dialog.get_by_role("table", name="Columns")
     expect(columns.get_by_role("row")).to_have_count(5)  # the heading and four columns
     expect(columns.get_by_text(ada)).to_be_visible()  # a sample value
+    # Common spellings map to their fields by default: "E-mail" is the email.
     email_field = dialog.get_by_label("Field for E-mail", exact=True)
-    expect(email_field).to_have_value("Custom property")
-    expect(dialog.get_by_label("Property name for E-mail")).to_have_value("E-mail")
+    expect(email_field).to_have_value("Email")
     expect(dialog.get_by_label("Field for First Name", exact=True)).to_have_value("First name")
+    pick(page, dialog, "Field for E-mail", "Custom property")
     expect(
         dialog.get_by_text("No column is imported as email, phone or external id")
     ).to_be_visible()
@@ -99,6 +100,17 @@ def test_import_profiles_and_events_then_find_them(
         expect(counts.get_by_text(part, exact=True)).to_be_visible()
     expect(row.get_by_text("Profiles from CSV")).to_be_visible()
 
+    # The row errors on screen: row number, field and reason.
+    row.get_by_role("button", name="Show the errors of people.csv").click()
+    errors_dialog = page.get_by_role("dialog", name="Rows not imported from people.csv")
+    table = errors_dialog.get_by_role("table", name="Import errors")
+    expect(table.get_by_role("row")).to_have_count(2)
+    expect(table.get_by_role("cell", name="3", exact=True)).to_be_visible()
+    expect(table.get_by_role("cell", name="E-mail", exact=True)).to_be_visible()
+    expect(errors_dialog.get_by_test_id("import-error-summary")).to_have_text("1 problem.")
+    screenshot(page, "imports-errors")
+    page.keyboard.press("Escape")
+    expect(errors_dialog).to_be_hidden()
     with page.expect_download() as download:
         row.get_by_role("link", name="Download the errors of people.csv").click()
     problems = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))

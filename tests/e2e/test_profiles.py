@@ -191,3 +191,69 @@ def test_an_export_after_the_session_ended_leads_to_sign_in_not_to_a_file(
     with page.expect_download() as downloading:
         page.get_by_role("link", name="Export CSV").click()
     assert downloading.value.suggested_filename.endswith(".csv")
+
+
+def test_list_counts_filters_and_searches_values_and_the_page_shows_status(
+    page, herald_server, new_org, screenshot
+) -> None:
+    org = new_org("Profile filters")
+    berlin, paris, vip = unique_email("berlin"), unique_email("paris"), unique_email("vip")
+    with api(herald_server.base_url, org.secret_key) as client:
+        for body in (
+            {"email": berlin, "first_name": "Bea", "location": {"city": "Berlin", "country": "DE"}},
+            {"email": paris, "first_name": "Pia", "location": {"city": "Paris", "country": "FR"}},
+            {"email": vip, "first_name": "Vic", "properties": {"tier": "gold", "note": "Berlin"}},
+        ):
+            created = client.post("/api/profiles", json=body)
+            assert created.status_code == 201, created.text
+        person = created.json()
+        unsubscribed = client.post(
+            f"/api/profiles/{person['id']}/consent",
+            json={"channel": "email", "status": "unsubscribed"},
+        )
+        assert unsubscribed.status_code == 201, unsubscribed.text
+        sent = client.post(
+            "/api/messages/email",
+            json={"to": {"profile_id": person["id"]}, "subject": "Receipt", "html": "<p>Hi</p>"},
+        )
+        assert sent.status_code == 202, sent.text
+    sign_in(page, org.email, org.password)
+    page.goto("/profiles")
+    count = page.get_by_test_id("profile-count")
+    expect(count).to_have_text("3 profiles")
+    table = page.get_by_role("table", name="Profiles")
+
+    # Search finds a city and a custom property's value.
+    page.get_by_role("searchbox", name="Search profiles").fill("Berlin")
+    expect(count).to_have_text("2 profiles match")
+    expect(table.get_by_role("link", name="Bea")).to_be_visible()
+    expect(table.get_by_role("link", name="Vic")).to_be_visible()
+    expect(table.get_by_role("link", name="Pia")).to_have_count(0)
+    page.get_by_role("searchbox", name="Search profiles").fill("")
+    expect(count).to_have_text("3 profiles")
+
+    # A filter by a built-in field, then by a custom property.
+    page.get_by_role("combobox", name="Where").click()
+    page.get_by_role("option", name="Country", exact=True).click()
+    page.get_by_label("Value", exact=True).fill("FR")
+    expect(count).to_have_text("1 profile matches")
+    expect(table.get_by_role("link", name="Pia")).to_be_visible()
+    assert "field=country" in page.url and "value=FR" in page.url
+    page.get_by_role("combobox", name="Where").click()
+    page.get_by_role("option", name="tier", exact=True).click()
+    page.get_by_role("combobox", name="Operator").click()
+    page.get_by_role("option", name="is set", exact=True).click()
+    expect(count).to_have_text("1 profile matches")
+    expect(table.get_by_role("link", name="Vic")).to_be_visible()
+    screenshot(page, "profiles-filtered")
+
+    # The page: the channel status at the top, and how each message went.
+    table.get_by_role("link", name="Vic").click()
+    page.get_by_role("heading", name="Vic", level=1).wait_for()
+    status = page.get_by_role("list", name="Channel status")
+    expect(status.get_by_text("Email unsubscribed")).to_be_visible()
+    expect(status.get_by_text("No phone")).to_be_visible()
+    timeline = page.get_by_role("region", name="Timeline")
+    expect(timeline.get_by_role("link", name="Receipt")).to_be_visible()
+    expect(timeline.get_by_label("Engagement").get_by_text("Not opened")).to_be_visible()
+    screenshot(page, "profile-status")

@@ -75,14 +75,24 @@ def test_build_a_segment_see_it_computed_listed_and_on_profiles(
     page.get_by_role("main").get_by_role("link", name="New segment").click()
     page.get_by_role("heading", name="New segment", level=1).wait_for()
     expect(page.get_by_text("Add a condition to see how many people match.")).to_be_visible()
+    # Only complete definitions are estimated: building never sends one the API refuses.
+    estimates: list[int] = []
+    page.on(
+        "response",
+        lambda r: estimates.append(r.status) if r.url.endswith("/api/segments/estimate") else None,
+    )
     field(page, "Name").fill("Pro or buyers")
 
-    # At the root: a built-in field, "Email is set".
+    # At the root: a built-in field, "Email is set", picked straight from the property list,
+    # where City and Country are offered as well.
     page.get_by_role("button", name="Add condition", exact=True).click()
     page.get_by_role("menuitem", name="Profile property").click()
     first = page.get_by_role("group", name="Condition 1", exact=True)
-    pick(page, first, "Of the profile", "Built-in field")
-    pick(page, first, "Field", "Email")
+    expect(first.get_by_text("Property: missing")).to_have_count(0)  # not red before touched
+    field(first, "Property").click()
+    expect(page.get_by_role("option", name="City", exact=True)).to_be_visible()
+    expect(page.get_by_role("option", name="Country", exact=True)).to_be_visible()
+    page.get_by_role("option", name="Email", exact=True).click()
     pick(page, first, "Operator", "is set")
     expect(page.get_by_test_id("segment-estimate")).to_have_text("5")
 
@@ -109,6 +119,7 @@ def test_build_a_segment_see_it_computed_listed_and_on_profiles(
     # The live estimate: pro, buyer and pro_buyer (no_email has no email).
     expect(page.get_by_test_id("segment-estimate")).to_have_text("3")
     expect(page.get_by_text("profiles match right now")).to_be_visible()
+    assert estimates and 422 not in estimates, estimates
     screenshot(page, "segment-builder")
 
     page.get_by_role("button", name="Save segment").click()
@@ -203,13 +214,25 @@ def test_builder_shows_what_is_missing_and_delete_explains_a_conflict(
         assert wait_until_ready(client, base.json()["id"])["member_count"] == 3
     sign_in(page, org.email, org.password)
 
-    # An incomplete condition: the estimate and the condition say what is missing.
+    # An incomplete condition is not estimated; what it lacks shows once it is left.
+    estimates: list[int] = []
+    page.on(
+        "response",
+        lambda r: estimates.append(r.status) if r.url.endswith("/api/segments/estimate") else None,
+    )
     page.goto("/segments/new")
     page.get_by_role("button", name="Add condition", exact=True).click()
     page.get_by_role("menuitem", name="Profile property").click()
     condition = page.get_by_role("group", name="Condition 1", exact=True)
-    expect(page.get_by_test_id("estimate-error")).to_contain_text("Condition 1: Property: missing")
+    expect(page.get_by_test_id("estimate-incomplete")).to_be_visible()
+    expect(condition.get_by_text("Property: missing", exact=True)).to_have_count(0)
+    field(condition, "Property").click()
+    field(page, "Name").click()
     expect(condition.get_by_text("Property: missing", exact=True)).to_be_visible()
+    field(page, "Name").fill("Unfinished")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_text("Some conditions need attention")).to_be_visible()
+    expect(condition.get_by_text("Value: missing", exact=True)).to_be_visible()
     # A segment condition offers the other segments.
     page.get_by_role("button", name="Add condition", exact=True).click()
     page.get_by_role("menuitem", name="Segment membership").click()
@@ -217,6 +240,7 @@ def test_builder_shows_what_is_missing_and_delete_explains_a_conflict(
     pick(page, membership, "Segment", "Buyers")
     page.get_by_role("button", name="Remove condition 1").click()
     expect(page.get_by_test_id("segment-estimate")).to_have_text("3")  # buyer, pro_buyer, no_email
+    assert estimates and 422 not in estimates, estimates
     screenshot(page, "segment-builder-membership")
 
     # Deleting a segment that another one includes is refused, with the reason.

@@ -17,6 +17,8 @@ def _error(status: int, kind: str, message: str) -> Answer:
 
 
 IDENTITY = "acme.example"
+# The Easy DKIM tokens SES keeps for IDENTITY.
+DKIM_TOKENS = ["tok1aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tok2bbbbbbbbbbbbbbbbbbbbbbbbbbbb"]
 
 
 class FakeSes(FakeServer):
@@ -34,7 +36,14 @@ class FakeSes(FakeServer):
         if request.path.startswith("/v2/email/identities/") and request.method == "GET":
             if request.path.rsplit("/", 1)[-1] != IDENTITY:
                 return _error(404, "NotFoundException", "Email identity does not exist.")
-            return Answer.json(200, {"IdentityType": "DOMAIN", "VerifiedForSendingStatus": True})
+            return Answer.json(
+                200,
+                {
+                    "IdentityType": "DOMAIN",
+                    "VerifiedForSendingStatus": True,
+                    "DkimAttributes": {"Tokens": DKIM_TOKENS, "Status": "SUCCESS"},
+                },
+            )
         if request.path != "/v2/email/outbound-emails":
             return _error(404, "NotFoundException", "not found")
         fault = self.state.current_fault()

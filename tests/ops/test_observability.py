@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from herald.observability import listener
 from herald.settings import get_settings
 from tests.factories import make_org
+from tests.processes import free_port
 from tests.test_cli import herald, herald_env, running
 
 TOKEN = "metrics-token-for-the-test"
@@ -127,3 +130,58 @@ def test_metrics_add_up_processes_and_json_logs_hold_no_keys_or_addresses(tmp_pa
     assert any(line["http"]["route"] == "/api/profiles" for line in access)
     for secret in (org["secret_key"], org["public_key"], email, "owner.person@example.com"):
         assert secret not in logs
+
+
+def test_metrics_on_their_own_bind_address_are_served_by_one_process_and_taken_over(
+    tmp_path,
+) -> None:
+    """HERALD_METRICS_BIND: every process offers to serve /metrics there; one binds, the
+    other takes the address over when it stops. The API's port keeps /metrics off (no token)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    bind = f"127.0.0.1:{free_port()}"
+    env = herald_env(data_dir, HERALD_METRICS_BIND=bind)
+    assert herald(env, "migrate").returncode == 0
+    url = f"http://{bind}/metrics"
+    with running(env, "serve", tmp_path) as first, running(env, "serve", tmp_path) as second:
+        for _ in range(3):
+            assert httpx.get(first.base_url + "/healthz").status_code == 200
+        assert httpx.get(first.base_url + "/metrics").status_code == 404
+        scraped = _scrape(url)
+        assert scraped.status_code == 200, scraped.text
+        assert "herald_queue_depth" in scraped.text
+        assert (
+            _value(
+                scraped.text,
+                "herald_http_requests_total",
+                route="/healthz",
+                method="GET",
+                status="200",
+            )
+            >= 3
+        )
+        assert httpx.get(f"http://{bind}/other", timeout=10).status_code == 404
+        # Whichever process bound the address stops; the other takes it over.
+        first.stop(signal.SIGTERM)
+        assert _scrape(url, timeout=listener.RETRY_SECONDS + 20).status_code == 200
+        second.stop(signal.SIGTERM)
+
+
+def _scrape(url: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=10)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_metrics_bind_address_is_host_and_port() -> None:
+    assert listener.parse_bind("127.0.0.1:9464") == ("127.0.0.1", 9464)
+    assert listener.parse_bind("[::1]:9464") == ("::1", 9464)
+    assert listener.parse_bind(":9464") == ("0.0.0.0", 9464)
+    for bad in ("127.0.0.1", "host:port", "h:70000"):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            listener.parse_bind(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,13 +16,21 @@ from tests.factories import OrgFixture
 from tests.fakes.twilio import Callback, FakeTwilio, running_fake_twilio
 
 
-@pytest.fixture
-def twilio(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
+@contextlib.contextmanager
+def fake_twilio_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
+    """The fake Twilio on loopback, with Herald's Twilio provider pointed at it (tests of other
+    packages that send SMS use this too)."""
     with running_fake_twilio() as fake, allow_networks("127.0.0.0/8"):
         monkeypatch.setenv("HERALD_TWILIO_API_URL", fake.url)
         get_settings.cache_clear()
         yield fake
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def twilio(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
+    with fake_twilio_for(monkeypatch) as fake:
+        yield fake
 
 
 def configure(

@@ -77,6 +77,7 @@ def test_an_sms_campaign_end_to_end(
     assert estimate.status_code == 200, estimate.text
     assert estimate.json() == {
         "total": 4,
+        "excluded": 0,
         "eligible": 2,
         "skipped": {"no_consent": 1, "no_phone": 1},
     }

@@ -10,6 +10,7 @@ import { MessagesPage } from "./features/messages/MessagesPage";
 import { OutboxMessagePage } from "./features/outbox/OutboxMessagePage";
 import { OutboxPage } from "./features/outbox/OutboxPage";
 import { SuppressionsPage } from "./features/suppressions/SuppressionsPage";
+import { ImagesPage } from "./features/images/ImagesPage";
 import { TemplateEditorPage } from "./features/templates/TemplateEditorPage";
 import { TemplatesPage } from "./features/templates/TemplatesPage";
 import { EmailSettings } from "./features/settings/EmailSettings";
@@ -31,8 +32,10 @@ import { AccountSettings } from "./features/settings/AccountSettings";
 import { ApiKeysSettings } from "./features/settings/ApiKeysSettings";
 import { OrganizationSettings } from "./features/settings/OrganizationSettings";
 import { RateLimitsSettings } from "./features/settings/RateLimitsSettings";
+import { RetentionSettings } from "./features/settings/RetentionSettings";
 import { SettingsLayout } from "./features/settings/SettingsLayout";
 import { SmsSettings } from "./features/settings/SmsSettings";
+import { SmsTemplatesSettings } from "./features/settings/SmsTemplatesSettings";
 import { TeamSettings } from "./features/settings/TeamSettings";
 import { AnalyticsPage } from "./features/analytics/AnalyticsPage";
 import { HomePage } from "./features/home/HomePage";
@@ -65,6 +68,7 @@ export function App() {
           <Route path="flows/:flowId/enrolments" element={<EnrolmentsPage />} />
           <Route path="templates" element={<TemplatesPage />} />
           <Route path="templates/new" element={<TemplateEditorPage />} />
+          <Route path="templates/images" element={<ImagesPage />} />
           <Route path="templates/:templateId" element={<TemplateEditorPage />} />
           <Route path="outbox" element={<OutboxPage />} />
           <Route path="outbox/:messageId" element={<OutboxMessagePage />} />
@@ -80,6 +84,8 @@ export function App() {
             <Route path="email" element={<EmailSettings />} />
             <Route path="flow-webhooks" element={<FlowWebhookSettings />} />
             <Route path="sms" element={<SmsSettings />} />
+            <Route path="sms-templates" element={<SmsTemplatesSettings />} />
+            <Route path="retention" element={<RetentionSettings />} />
             <Route path="account" element={<AccountSettings />} />
           </Route>
           {AREAS.filter((area) => area.planned).map((area) => (

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
@@ -118,9 +119,18 @@ def each_in_parallel(
         except Exception as exc:  # a bug or an unexpected answer: it may have been taken
             return TransientSendError(repr(exc), maybe_sent=True)
 
-    if len(emails) <= 1:
-        return [attempt(email) for email in emails]
-    return list(_pool.map(attempt, emails))
+    return in_parallel(emails, attempt)
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def in_parallel(items: Sequence[Item], call: Callable[[Item], Result]) -> list[Result]:
+    """`call` for each item, PARALLEL_REQUESTS at a time, the results in order."""
+    if len(items) <= 1:
+        return [call(item) for item in items]
+    return list(_pool.map(call, items))
 
 
 class BatchSending:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -106,24 +106,45 @@ class NotYet(Exception):
         self.reason = reason
 
 
-def send_many(provider: EmailProvider, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+# Told at once of each message a provider accepted (its index in the batch, the answer), before
+# the next message goes out on the same connection: the send path records it there, so a crash
+# re-sends at most the one message in flight per connection (or the one batch call in flight).
+OnAccepted = Callable[[int, SendResult], None]
+
+
+def send_many(
+    provider: EmailProvider,
+    emails: Sequence[OutgoingEmail],
+    on_accepted: OnAccepted | None = None,
+) -> list[Outcome]:
     """Hand over a batch: through the provider's batch call when it has one (`send_batch`),
     else one message at a time. A provider that becomes unavailable fails the rest of the
-    batch without being asked again."""
+    batch without being asked again. `on_accepted` hears of each accepted message as soon as
+    the provider's answer is in."""
+    outcomes: list[Outcome]
     batch = getattr(provider, "send_batch", None)
     if batch is not None:
-        return list(batch(emails))
-    outcomes: list[Outcome] = []
-    for email in emails:
+        outcomes = list(batch(emails))
+        if on_accepted is not None:
+            for index, outcome in enumerate(outcomes):
+                if isinstance(outcome, SendResult):
+                    on_accepted(index, outcome)
+        return outcomes
+    outcomes = []
+    for index, email in enumerate(emails):
         if outcomes and isinstance(outcomes[-1], ProviderUnavailable):
             outcomes.append(outcomes[-1])
             continue
         try:
-            outcomes.append(provider.send(email))
+            result = provider.send(email)
         except SendError as exc:
             outcomes.append(exc)
         except Exception as exc:
             # Not an answer the provider gave: it may have taken the message.
             logger.exception("provider %s raised on message %s", provider.name, email.message_id)
             outcomes.append(TransientSendError(repr(exc), maybe_sent=True))
+        else:
+            outcomes.append(result)
+            if on_accepted is not None:
+                on_accepted(index, result)
     return outcomes

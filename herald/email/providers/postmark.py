@@ -41,6 +41,9 @@ class PostmarkConfig(BaseModel):
     webhook_username: str | None = Field(default=None, max_length=255)
     webhook_password: str | None = Field(default=None, max_length=255)
     timeout: float = Field(default=30.0, gt=0, le=120)
+    # The selector of the DKIM record Postmark shows for the domain (like 20240101000000pm),
+    # for the DNS check of Settings → Email.
+    dkim_selector: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,63}$")
 
     @property
     def base_url(self) -> str:

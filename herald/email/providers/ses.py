@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
@@ -64,6 +64,11 @@ class SesConfig(BaseModel):
     timeout: float = Field(default=20.0, gt=0, le=120)
     # The SNS topics whose notifications (bounces, complaints, deliveries) are accepted.
     sns_topic_arns: list[str] = Field(default_factory=list, max_length=10)
+    # The Easy DKIM tokens SES shows for the sending domain (three CNAME records), for the DNS
+    # check of Settings → Email.
+    dkim_tokens: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,63}$")]] = Field(
+        default_factory=list, max_length=10
+    )
 
     @property
     def base_url(self) -> str:
@@ -172,6 +177,14 @@ class SesProvider(BatchSending):
         return f"signed in to SES in {self.config.region}; {domain} " + (
             "is verified for sending" if verified else "is not verified for sending yet"
         )
+
+
+def dkim_tokens_of(provider: SesProvider, domain: str) -> list[str]:
+    """The Easy DKIM tokens SES keeps for the domain (one signed call), for the DNS check."""
+    answer = provider._call("GET", f"/v2/email/identities/{quote(domain, safe='')}", None)
+    attributes = answer.get("DkimAttributes")
+    tokens = attributes.get("Tokens") if isinstance(attributes, dict) else None
+    return [str(t) for t in tokens or [] if isinstance(t, str)]
 
 
 def _invalid_address(message: str) -> bool:

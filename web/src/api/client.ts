@@ -17,7 +17,10 @@ export type TimelineEntry = Schemas["TimelineEntry"];
 export type ProfileConsent = Schemas["ProfileConsent"];
 export type SmsSettings = Schemas["SmsSettings"];
 export type SmsSettingsUpdate = Schemas["SmsSettingsUpdate"];
+export type SmsTemplate = Schemas["SmsTemplate"];
+export type ConversationEntry = Schemas["ConversationEntry"];
 export type ChannelConsent = Schemas["ChannelConsent"];
+export type MessageEngagement = Schemas["MessageEngagement"];
 export type Metric = Schemas["Metric"];
 export type HeraldEvent = Schemas["Event"];
 export type Segment = Schemas["Segment"];
@@ -34,8 +37,7 @@ export type MessageDetail = Schemas["MessageDetail"];
 export type MessageEvent = Schemas["MessageEvent"];
 export type OutboxEntry = Schemas["OutboxEntry"];
 export type OutboxMessage = Schemas["OutboxMessage"];
-// By operation, not by schema name: a flow's email step has a model of the same name, and the
-// generator then names both schemas after their modules.
+// By operation (the flow email step's model was once of the same name).
 export type EmailSettings =
   paths["/api/email/settings"]["get"]["responses"][200]["content"]["application/json"];
 export type EmailSettingsUpdate = Schemas["EmailSettingsUpdate"];

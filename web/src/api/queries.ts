@@ -7,6 +7,7 @@ import {
   type ImportType,
   type Me,
   type MessageStatus,
+  type Schemas,
   type SuppressionChannel,
   type SuppressionReason,
 } from "./client";
@@ -21,11 +22,13 @@ export const keys = {
   users: ["users"] as const,
   apiKeys: ["api-keys"] as const,
   rateLimits: ["rate-limits"] as const,
+  retention: ["retention"] as const,
   metrics: ["metrics"] as const,
   events: (name: string | null) => ["events", name] as const,
   eventsAll: ["events"] as const,
   profiles: (q: string, cursor: string | undefined) => ["profiles", q, cursor ?? null] as const,
   profilesAll: ["profiles"] as const,
+  profileCount: (filter: string) => ["profiles", "count", filter] as const,
   profile: (id: string) => ["profile", id] as const,
   timeline: (id: string) => ["timeline", id] as const,
   segmentsAll: ["segments"] as const,
@@ -33,6 +36,7 @@ export const keys = {
   segmentMembers: (id: string, cursor: string | undefined) => ["segments", "members", id, cursor ?? null] as const,
   segmentGrowth: (id: string, days: number) => ["segments", "growth", id, days] as const,
   segmentCatalog: ["segment-catalog"] as const,
+  propertyValues: (subject: string, prefix: string) => ["segment-catalog", "values", subject, prefix] as const,
   eventPropertyCatalog: (metric: string) => ["segment-catalog", "event-properties", metric] as const,
   segmentEstimate: (definition: string) => ["segment-estimate", definition] as const,
   job: (id: string) => ["job", id] as const,
@@ -51,13 +55,17 @@ export const keys = {
   emailSettings: ["email-settings"] as const,
   smsSettings: ["sms-settings"] as const,
   smsSegments: (body: string) => ["sms-segments", body] as const,
+  smsTemplates: ["sms-templates"] as const,
+  profileSms: (id: string) => ["profile-sms", id] as const,
   suppressionsAll: ["suppressions"] as const,
   campaignsAll: ["campaigns"] as const,
   importsAll: ["imports"] as const,
+  importErrorRows: (id: string, limit: number) => ["imports", "error-rows", id, limit] as const,
   imports: (type: "" | ImportType, cursor: string | undefined) => ["imports", "list", type, cursor ?? null] as const,
   campaignAudience: (request: string) => ["campaigns", "audience", request] as const,
   campaign: (id: string) => ["campaigns", "one", id] as const,
   campaignStats: (id: string) => ["campaigns", "stats", id] as const,
+  campaignPreview: (id: string, request: string, version: string) => ["campaigns", "preview", id, request, version] as const,
   campaignRecipients: (id: string, status: string, cursor: string | undefined) =>
     ["campaigns", "recipients", id, status, cursor ?? null] as const,
   flowLists: ["flows", "list"] as const,
@@ -118,6 +126,11 @@ export const rateLimitsQuery = queryOptions({
   queryFn: () => call(api.GET("/api/rate-limits")),
 });
 
+export const retentionQuery = queryOptions({
+  queryKey: keys.retention,
+  queryFn: () => call(api.GET("/api/retention")),
+});
+
 export const metricsQuery = queryOptions({
   queryKey: keys.metrics,
   queryFn: () => call(api.GET("/api/metrics")),
@@ -137,15 +150,21 @@ export function eventsQuery(name: string | null) {
   });
 }
 
-export function profilesQuery(q: string, cursor: string | undefined) {
+/** A page of the profile list; `filter` holds the API's query parameters (q, segment_id, field...). */
+export function profilesQuery(filter: Record<string, string>, cursor: string | undefined) {
   return queryOptions({
-    queryKey: keys.profiles(q, cursor),
+    queryKey: keys.profiles(JSON.stringify(filter), cursor),
     queryFn: () =>
-      call(
-        api.GET("/api/profiles", {
-          params: { query: { q: q || undefined, cursor, limit: PAGE_SIZE } },
-        }),
-      ),
+      call(api.GET("/api/profiles", { params: { query: { ...filter, cursor, limit: PAGE_SIZE } } })),
+    placeholderData: (previous) => previous,
+  });
+}
+
+/** How many profiles the list's filters match (exact up to a bound). */
+export function profileCountQuery(filter: Record<string, string>) {
+  return queryOptions({
+    queryKey: keys.profileCount(JSON.stringify(filter)),
+    queryFn: () => call(api.GET("/api/profiles/count", { params: { query: filter } })),
     placeholderData: (previous) => previous,
   });
 }
@@ -224,6 +243,29 @@ export function eventPropertyCatalogQuery(metric: string) {
       call(api.GET("/api/segments/catalog/event-properties", { params: { query: { metric } } })),
     staleTime: 60_000,
     enabled: metric.length > 0,
+  });
+}
+
+/** A built-in profile field or a custom property. */
+export type ValueSubject = { field: string } | { property: string };
+
+/** Values a field or property has among the newest profiles, most common first. */
+export function propertyValuesQuery(subject: ValueSubject, prefix: string) {
+  const name = "field" in subject ? `field:${subject.field}` : `property:${subject.property}`;
+  return queryOptions({
+    queryKey: keys.propertyValues(name, prefix),
+    queryFn: () =>
+      call(api.GET("/api/profiles/property-values", { params: { query: { ...subject, prefix, limit: 20 } } })),
+    staleTime: 60_000,
+  });
+}
+
+/** The first rows an import could not take, and why. */
+export function importErrorRowsQuery(id: string, limit: number) {
+  return queryOptions({
+    queryKey: keys.importErrorRows(id, limit),
+    queryFn: () =>
+      call(api.GET("/api/imports/{job_id}/error-rows", { params: { path: { job_id: id }, query: { limit } } })),
   });
 }
 
@@ -308,6 +350,19 @@ export function messageQuery(id: string) {
   });
 }
 
+export const smsTemplatesQuery = queryOptions({
+  queryKey: keys.smsTemplates,
+  queryFn: () => call(api.GET("/api/sms/templates")),
+});
+
+/** A profile's SMS both ways, newest first. */
+export function profileSmsQuery(id: string) {
+  return queryOptions({
+    queryKey: keys.profileSms(id),
+    queryFn: () => call(api.GET("/api/profiles/{profile_id}/sms", { params: { path: { profile_id: id } } })),
+  });
+}
+
 export const smsSettingsQuery = queryOptions({
   queryKey: keys.smsSettings,
   queryFn: () => call(api.GET("/api/sms/settings")),
@@ -343,6 +398,21 @@ export const campaignsQuery = queryOptions({
   queryKey: keys.campaignsAll,
   queryFn: () => call(api.GET("/api/campaigns")),
 });
+
+type AudienceRequest = Schemas["AudienceRequest"];
+
+export function fetchAudience(body: AudienceRequest) {
+  return call(api.POST("/api/campaigns/audience", { body }));
+}
+
+/** Who a campaign with these settings would reach now (the same cache as the editor's count). */
+export function campaignAudienceQuery(request: AudienceRequest) {
+  return queryOptions({
+    queryKey: keys.campaignAudience(JSON.stringify(request)),
+    queryFn: () => fetchAudience(request),
+    retry: false,
+  });
+}
 
 export function campaignQuery(id: string) {
   return queryOptions({

@@ -396,7 +396,8 @@ export interface paths {
         };
         /**
          * List Recipients
-         * @description In snapshot order, with their status (`status=` filters).
+         * @description In snapshot order, with their status (`status=` filters) and whether each person opened,
+         *     clicked or unsubscribed.
          */
         get: operations["list_campaign_recipients"];
         put?: never;
@@ -565,6 +566,28 @@ export interface paths {
          *     messages go out within a few minutes.
          */
         post: operations["resume_marketing_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/email/dns-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Email Dns
+         * @description Look up the sending domain's SPF, DKIM and DMARC records now and compare each with what
+         *     the enabled providers of the list (and Herald's own DKIM key) need: ok, missing, wrong (with
+         *     the value to publish) or unknown.
+         */
+        post: operations["check_email_dns"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1119,6 +1142,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Images
+         * @description The organization's images, newest first.
+         */
+        get: operations["list_images"];
+        put?: never;
+        /**
+         * Upload Image
+         * @description Add an image to the library. Its type is read from its bytes; SVG is refused.
+         */
+        post: operations["upload_image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Image */
+        get: operations["get_image"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Image
+         * @description Remove an image; emails already sent that show it show a broken image from then on.
+         */
+        delete: operations["delete_image"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/imports": {
         parameters: {
             query?: never;
@@ -1192,6 +1260,26 @@ export interface paths {
          * @description One import: the job with the file's name and what it imported so far.
          */
         get: operations["get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{job_id}/error-rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Import Error Rows
+         * @description The first rows an import could not take, and why, as JSON (the CSV has all of them).
+         */
+        get: operations["list_import_error_rows"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1486,6 +1574,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/profiles/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Profiles
+         * @description How many profiles the list's filters match: exact up to 10,000, else `exact` is false
+         *     and `count` is 10,000 ("more than 10,000").
+         */
+        get: operations["count_profiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/export": {
         parameters: {
             query?: never;
@@ -1498,6 +1607,27 @@ export interface paths {
          * @description Every profile matching the filters (all when none), as CSV, streamed.
          */
         get: operations["export_profiles_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/property-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profile Property Values
+         * @description Values of a field or property to suggest while writing a condition: the most common
+         *     ones among the organization's 5,000 newest profiles, starting with `prefix` (any case).
+         */
+        get: operations["list_profile_property_values"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1682,6 +1812,28 @@ export interface paths {
          *     above the install's ceiling is refused naming its field.
          */
         patch: operations["update_rate_limits"];
+        trace?: never;
+    };
+    "/api/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Retention */
+        get: operations["get_retention_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Retention
+         * @description Set how long raw events (months) and message bodies (days) are kept (admins and owners).
+         *     The daily retention run deletes what is older; `herald retention run` does it now.
+         */
+        patch: operations["update_retention_settings"];
         trace?: never;
     };
     "/api/segments": {
@@ -1912,6 +2064,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sms Templates
+         * @description The organization's saved SMS texts, by name.
+         */
+        get: operations["list_sms_templates"];
+        put?: never;
+        /**
+         * Create Sms Template
+         * @description Save an SMS text; its personalization is checked as SMS campaigns' is (422 naming
+         *     `body`, with line and column).
+         */
+        post: operations["create_sms_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sms/templates/{sms_template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Sms Template */
+        get: operations["get_sms_template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Sms Template
+         * @description Delete it; flow SMS steps that name it are skipped, with the reason, until changed.
+         */
+        delete: operations["delete_sms_template"];
+        options?: never;
+        head?: never;
+        /** Update Sms Template */
+        patch: operations["update_sms_template"];
+        trace?: never;
+    };
     "/api/suppressions": {
         parameters: {
             query?: never;
@@ -2001,6 +2200,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/template-blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Blocks
+         * @description Saved blocks, newest first.
+         */
+        get: operations["list_template_blocks"];
+        put?: never;
+        /**
+         * Create Template Block
+         * @description Save an MJML section to reuse in templates.
+         */
+        post: operations["create_template_block"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/template-blocks/{block_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Template Block */
+        get: operations["get_template_block"];
+        put?: never;
+        post?: never;
+        /** Delete Template Block */
+        delete: operations["delete_template_block"];
+        options?: never;
+        head?: never;
+        /** Update Template Block */
+        patch: operations["update_template_block"];
+        trace?: never;
+    };
     "/api/templates": {
         parameters: {
             query?: never;
@@ -2040,6 +2282,27 @@ export interface paths {
          * @description Render an unsaved template for a profile or sample data.
          */
         post: operations["preview_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/templates/starters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Template Starters
+         * @description Starter templates to begin from: each passes the save-time checks and stacks its columns
+         *     on phones. Create one with `POST /api/templates` and `{"starter": key, "name": ...}`.
+         */
+        get: operations["list_template_starters"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2570,6 +2833,11 @@ export interface components {
              */
             eligible: number;
             /**
+             * Excluded
+             * @description Profiles in an included segment left out for being in an excluded one.
+             */
+            excluded: number;
+            /**
              * Skipped
              * @description The others by the reason the snapshot would record (no_email or no_phone, suppressed, no_consent, smart_sending).
              */
@@ -2651,6 +2919,19 @@ export interface components {
              * @description A JSON object of CSV column to Herald field, for example {"E-mail": "email", "Plan": "properties.plan", "Notes": "ignore"}. Columns left out map to the field of the same name, else to a custom property of that name.
              */
             mapping?: string | null;
+        };
+        /** Body_upload_image */
+        Body_upload_image: {
+            /**
+             * File
+             * @description A PNG, JPEG, GIF or WebP image (HERALD_IMAGE_MAX_BYTES, 5 MB default).
+             */
+            file: string;
+            /**
+             * Name
+             * @description Shown in the library; default the file's name.
+             */
+            name?: string | null;
         };
         /** BulkItemError */
         BulkItemError: {
@@ -3527,6 +3808,59 @@ export interface components {
             /** Value */
             value: string;
         };
+        /** DnsCheck */
+        DnsCheck: {
+            /** Domain */
+            domain: string;
+            /** Records */
+            records: components["schemas"]["DnsRecord"][];
+        };
+        /** DnsCheckRequest */
+        DnsCheckRequest: {
+            /**
+             * Domain
+             * @description The sending domain; left out, the default sender's domain.
+             */
+            domain?: string | null;
+        };
+        /** DnsRecord */
+        DnsRecord: {
+            /** Detail */
+            detail: string;
+            /**
+             * Expected
+             * @description What to publish (with placeholders where only the provider knows the value).
+             */
+            expected: string;
+            /**
+             * Found
+             * @description What DNS answers now.
+             */
+            found: string[];
+            /** Name */
+            name: string;
+            /**
+             * Provider
+             * @description The provider (its label, or Herald for its own DKIM key) the record is for; null for the domain's SPF and DMARC records.
+             */
+            provider: string | null;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "spf" | "dkim" | "dmarc";
+            /**
+             * Status
+             * @description unknown: DNS did not answer, or the provider's settings lack the selector.
+             * @enum {string}
+             */
+            status: "ok" | "missing" | "wrong" | "unknown";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "TXT" | "CNAME";
+        };
         /** Duration */
         Duration: {
             /** Amount */
@@ -3539,36 +3873,31 @@ export interface components {
             unit: "seconds" | "minutes" | "hours" | "days" | "weeks";
         };
         /** EmailSettings */
-        "EmailSettings-Input": {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
+        EmailSettings: {
+            /** Default From Email */
+            default_from_email: string | null;
+            /** Default From Name */
+            default_from_name: string | null;
+            /** Default Reply To */
+            default_reply_to: string | null;
+            /** Dkim Domain */
+            dkim_domain: string | null;
+            /** Dkim Key Set */
+            dkim_key_set: boolean;
+            /** @description The DNS record to publish for DKIM. */
+            dkim_record: components["schemas"]["DkimRecord"] | null;
+            /** Dkim Selector */
+            dkim_selector: string | null;
+            /** Postal Address */
+            postal_address: string | null;
             /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
+             * Provider
              * @enum {string}
              */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
+            provider: "outbox" | "smtp";
+            smtp: components["schemas"]["SmtpSettings"] | null;
+            /** Updated At */
+            updated_at: string | null;
         };
         /**
          * EmailSettingsUpdate
@@ -4159,7 +4488,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Input"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Input"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Input"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4180,7 +4509,7 @@ export interface components {
              */
             start: string | null;
             /** Steps */
-            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail-Output"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook-Output"] | components["schemas"]["Exit"])[];
+            steps?: (components["schemas"]["DelayStep"] | components["schemas"]["WaitStep"] | components["schemas"]["ConditionalSplit-Output"] | components["schemas"]["TriggerSplit"] | components["schemas"]["RandomSplit"] | components["schemas"]["SendEmail"] | components["schemas"]["SendSms"] | components["schemas"]["UpdateProfile"] | components["schemas"]["Webhook"] | components["schemas"]["Exit"])[];
             /** Trigger */
             trigger: components["schemas"]["MetricTrigger"] | components["schemas"]["SegmentTrigger"] | components["schemas"]["DateTrigger"] | components["schemas"]["ApiTrigger"];
             /**
@@ -4189,6 +4518,38 @@ export interface components {
              * @constant
              */
             version: 1;
+        };
+        /** FlowEmailSettings */
+        FlowEmailSettings: {
+            /** From Email */
+            from_email?: string | null;
+            /** From Name */
+            from_name?: string | null;
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 16
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Subject */
+            subject?: string | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
         };
         /** FlowFromTemplate */
         FlowFromTemplate: {
@@ -4207,6 +4568,19 @@ export interface components {
         FlowList: {
             /** Data */
             data: components["schemas"]["FlowSummary"][];
+        };
+        /** FlowProfileUpdate */
+        FlowProfileUpdate: {
+            /** Increment */
+            increment?: {
+                [key: string]: number;
+            };
+            /** Set */
+            set?: {
+                [key: string]: unknown;
+            };
+            /** Unset */
+            unset?: string[];
         };
         /** FlowResults */
         FlowResults: {
@@ -4259,6 +4633,40 @@ export interface components {
             revenue: number;
             /** Sent */
             sent: number;
+        };
+        /**
+         * FlowSmsSettings
+         * @description The text: `body` written here (personalization in the same sandbox as SMS campaigns,
+         *     with `profile`, `event` and `organization`), or a saved SMS template (`template_id`).
+         */
+        FlowSmsSettings: {
+            /**
+             * Body
+             * @description Empty while being written: publishing asks for the text.
+             */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[];
+            /**
+             * Smart Sending
+             * @description Skip (and go on) when the profile got marketing SMS in the last `smart_sending_hours`.
+             * @default true
+             */
+            smart_sending: boolean;
+            /**
+             * Smart Sending Hours
+             * @default 24
+             */
+            smart_sending_hours: number;
+            /**
+             * Status
+             * @description `draft` sends nothing and records what would have been sent.
+             * @default live
+             * @enum {string}
+             */
+            status: "live" | "draft";
+            /** Template Id */
+            template_id?: string | null;
         };
         /** FlowSummary */
         FlowSummary: {
@@ -4360,6 +4768,11 @@ export interface components {
              */
             outcome: string;
             rendered?: components["schemas"]["RenderedMessage"] | null;
+            /**
+             * Sms Body
+             * @description An SMS step's text as this profile would get it.
+             */
+            sms_body?: string | null;
             /** Step Id */
             step_id: string;
             /** Type */
@@ -4384,6 +4797,21 @@ export interface components {
             } | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * FlowWebhookSettings
+         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
+         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
+         */
+        FlowWebhookSettings: {
+            /** Body */
+            body?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Url */
+            url: string;
         };
         /** GettingStarted */
         GettingStarted: {
@@ -4513,6 +4941,51 @@ export interface components {
              */
             profile_id: string;
         };
+        /** Image */
+        Image: {
+            /**
+             * Content Type
+             * @description Detected from the file's bytes, not its name.
+             * @enum {string}
+             */
+            content_type: "image/png" | "image/jpeg" | "image/gif" | "image/webp";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Height
+             * @description Pixels.
+             */
+            height: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Url
+             * @description Where email clients load it: public, cached for a year, never changes.
+             */
+            url: string;
+            /**
+             * Width
+             * @description Pixels.
+             */
+            width: number;
+        };
+        /** ImageList */
+        ImageList: {
+            /** Data */
+            data: components["schemas"]["Image"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /**
          * Import
          * @description An import job, with what kind of file it reads and the file's name.
@@ -4580,6 +5053,34 @@ export interface components {
             data: components["schemas"]["Import"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** ImportRowError */
+        ImportRowError: {
+            /**
+             * Field
+             * @description The column or field at fault (empty for the whole row).
+             */
+            field: string;
+            /**
+             * Item
+             * @description The CSV row number (the header is row 1), or the JSON line.
+             */
+            item: number;
+            /** Reason */
+            reason: string;
+        };
+        /** ImportRowErrors */
+        ImportRowErrors: {
+            /**
+             * Data
+             * @description The first problems, in file order.
+             */
+            data: components["schemas"]["ImportRowError"][];
+            /**
+             * Stored
+             * @description How many problems are stored (the first 100,000); the import's `errors` count says how many rows failed in all.
+             */
+            stored: number;
         };
         /** Job */
         JobOut: {
@@ -4816,6 +5317,11 @@ export interface components {
             /** Source Id */
             source_id: string | null;
             /**
+             * Source Name
+             * @description The name of the campaign or flow that sent it (`source_id`); null for the transactional API or when that campaign or flow was deleted.
+             */
+            source_name?: string | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -4834,6 +5340,23 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * MessageEngagement
+         * @description How often the person opened, clicked, unsubscribed from, bounced or complained about a
+         *     message (opens by mail privacy proxies and prefetchers are not counted).
+         */
+        MessageEngagement: {
+            /** Bounced */
+            bounced: number;
+            /** Clicked */
+            clicked: number;
+            /** Complained */
+            complained: number;
+            /** Opened */
+            opened: number;
+            /** Unsubscribed */
+            unsubscribed: number;
         };
         /** MessageEvent */
         MessageEvent: {
@@ -5104,13 +5627,18 @@ export interface components {
             /** Y */
             y: number;
         };
-        /** PreviewRequest */
+        /**
+         * PreviewRequest
+         * @description For a profile (`profile_id`), for made-up data (`sample`, as a template's preview takes
+         *     it), or for nobody (neither).
+         */
         PreviewRequest: {
             /**
              * Profile Id
-             * @description Render for this profile; without one, for nobody.
+             * @description Render for this profile (its fields and properties).
              */
             profile_id?: string | null;
+            sample?: components["schemas"]["TemplatePreviewSample"] | null;
             /**
              * Variant
              * @description An A/B variant's version.
@@ -5220,6 +5748,19 @@ export interface components {
              */
             history: components["schemas"]["ConsentRecord"][];
             sms: components["schemas"]["ChannelConsent"];
+        };
+        /** ProfileCount */
+        ProfileCount: {
+            /**
+             * Count
+             * @description The number of matching profiles (the bound when not exact).
+             */
+            count: number;
+            /**
+             * Exact
+             * @description False when more than `count` profiles match.
+             */
+            exact: boolean;
         };
         /** ProfileCreate */
         ProfileCreate: {
@@ -5334,17 +5875,52 @@ export interface components {
             data: components["schemas"]["ProfileSegment"][];
         };
         /** ProfileUpdate */
-        "ProfileUpdate-Output": {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
+        ProfileUpdate: {
+            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
+            consent?: components["schemas"]["ConsentChanges"] | null;
+            /** Email */
+            email?: string | null;
+            /** External Id */
+            external_id?: string | null;
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            location?: components["schemas"]["Location"] | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Properties
+             * @description Custom properties, merged into the stored ones.
+             */
+            properties?: {
                 [key: string]: unknown;
-            };
-            /** Unset */
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+            /**
+             * Unset
+             * @description Custom property names to remove.
+             */
             unset?: string[];
+        };
+        /** PropertyValue */
+        PropertyValue: {
+            /**
+             * Count
+             * @description How many of the sampled profiles have it.
+             */
+            count: number;
+            /** Value */
+            value: string;
+        };
+        /** PropertyValues */
+        PropertyValues: {
+            /**
+             * Data
+             * @description Most common first.
+             */
+            data: components["schemas"]["PropertyValue"][];
         };
         /** Provider */
         Provider: {
@@ -5591,10 +6167,22 @@ export interface components {
         };
         /** Recipient */
         "Recipient-Output": {
+            /**
+             * Clicked
+             * @description The person clicked a link in it.
+             * @default false
+             */
+            clicked: boolean;
             /** Email */
             email: string | null;
             /** Message Id */
             message_id: string | null;
+            /**
+             * Opened
+             * @description The person opened the message (machine opens aside).
+             * @default false
+             */
+            opened: boolean;
             /**
              * Profile Id
              * Format: uuid
@@ -5606,6 +6194,12 @@ export interface components {
             skip_reason: string | null;
             /** Status */
             status: string;
+            /**
+             * Unsubscribed
+             * @description The person unsubscribed from it.
+             * @default false
+             */
+            unsubscribed: boolean;
             /** Variant */
             variant: string | null;
         };
@@ -5639,6 +6233,39 @@ export interface components {
             subject: string;
             /** Text */
             text: string | null;
+        };
+        /**
+         * RetentionSettings
+         * @description How long the organization keeps raw events and message bodies; null keeps them for ever.
+         */
+        RetentionSettings: {
+            /**
+             * Events Months
+             * @description Raw events older than this many months are deleted (their conversions, rollups and segment memberships stay).
+             */
+            events_months: number | null;
+            /**
+             * Events Pruned Before
+             * @description Events before this time have been pruned; analytics keeps its figures for the hours before it.
+             */
+            events_pruned_before: string | null;
+            /** Last Run At */
+            last_run_at: string | null;
+            /**
+             * Message Bodies Days
+             * @description Message content and the outbox's stored copies older than this many days are deleted (messages and their figures stay).
+             */
+            message_bodies_days: number | null;
+        };
+        /**
+         * RetentionSettingsUpdate
+         * @description Fields left out stay as they are; null keeps that data for ever.
+         */
+        RetentionSettingsUpdate: {
+            /** Events Months */
+            events_months?: number | null;
+            /** Message Bodies Days */
+            message_bodies_days?: number | null;
         };
         /**
          * ScheduleRequest
@@ -5930,29 +6557,8 @@ export interface components {
             name?: string | null;
         };
         /** SendEmail */
-        "SendEmail-Input": {
-            email: components["schemas"]["EmailSettings-Input"];
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
-            /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
-             */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "send_email";
-        };
-        /** SendEmail */
-        "SendEmail-Output": {
-            email: components["schemas"]["herald__flows__definition__EmailSettings"];
+        SendEmail: {
+            email: components["schemas"]["FlowEmailSettings"];
             /** Id */
             id: string;
             /** Name */
@@ -6007,6 +6613,31 @@ export interface components {
              */
             text?: string | null;
             to: components["schemas"]["Recipient-Input"];
+        };
+        /**
+         * SendSms
+         * @description Send an SMS through the same path as SMS campaigns: the message ledger, the SMS consent
+         *     rule, quiet hours, rate limits and STOP.
+         */
+        SendSms: {
+            /** Id */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /**
+             * Outputs
+             * @description The step each output leads to (null: the path ends there).
+             */
+            outputs?: {
+                [key: string]: string | null;
+            };
+            position?: components["schemas"]["Position"] | null;
+            sms: components["schemas"]["FlowSmsSettings"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "send_sms";
         };
         /** SendSmsRequest */
         SendSmsRequest: {
@@ -6187,6 +6818,56 @@ export interface components {
             start_reply?: string | null;
             /** Stop Reply */
             stop_reply?: string | null;
+        };
+        /** SmsTemplate */
+        SmsTemplate: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Media Urls */
+            media_urls: string[];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SmsTemplateCreate */
+        SmsTemplateCreate: {
+            /**
+             * Body
+             * @description The text, with personalization in the template sandbox (`{{ profile.first_name | default('there') }}`).
+             */
+            body: string;
+            /** Media Urls */
+            media_urls?: string[];
+            /** Name */
+            name: string;
+        };
+        /** SmsTemplateList */
+        SmsTemplateList: {
+            /** Data */
+            data: components["schemas"]["SmsTemplate"][];
+        };
+        /** SmsTemplateUpdate */
+        SmsTemplateUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Media Urls */
+            media_urls?: string[] | null;
+            /** Name */
+            name?: string | null;
         };
         /** SmtpSettings */
         SmtpSettings: {
@@ -6523,27 +7204,73 @@ export interface components {
              */
             updated_at: string;
         };
+        /** TemplateBlock */
+        TemplateBlock: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** TemplateBlockCreate */
+        TemplateBlockCreate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml: string;
+            /** Name */
+            name: string;
+        };
+        /** TemplateBlockList */
+        TemplateBlockList: {
+            /** Data */
+            data: components["schemas"]["TemplateBlock"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** TemplateBlockUpdate */
+        TemplateBlockUpdate: {
+            /**
+             * Mjml
+             * @description One <mj-section> or <mj-wrapper> element, Jinja personalization allowed; checked by compiling it inside a minimal MJML document.
+             */
+            mjml?: string | null;
+            /** Name */
+            name?: string | null;
+        };
         /** TemplateCreate */
         TemplateCreate: {
             /** Body */
-            body: string;
+            body?: string | null;
             /**
              * Body Format
-             * @default mjml
-             * @enum {string}
+             * @description Default mjml.
              */
-            body_format: "mjml" | "html";
+            body_format?: ("mjml" | "html") | null;
             /** From Email */
             from_email?: string | null;
             /** From Name */
             from_name?: string | null;
             /**
              * Kind
-             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not.
-             * @default marketing
-             * @enum {string}
+             * @description `marketing` email must contain `{{ unsubscribe_url }}` (or `{{ preferences_url }}`) and `{{ organization.postal_address }}`; `transactional` email (receipts, password resets) need not. Default marketing.
              */
-            kind: "marketing" | "transactional";
+            kind?: ("marketing" | "transactional") | null;
             /** Name */
             name: string;
             /**
@@ -6553,8 +7280,13 @@ export interface components {
             preheader?: string | null;
             /** Reply To */
             reply_to?: string | null;
+            /**
+             * Starter
+             * @description Start from a starter template (GET /api/templates/starters): its subject, preheader, kind and MJML body fill the fields left out. Without a starter, subject and body are required.
+             */
+            starter?: ("newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation") | null;
             /** Subject */
-            subject: string;
+            subject?: string | null;
             /**
              * Text Body
              * @description The plain-text part; null generates it from the HTML.
@@ -6635,6 +7367,34 @@ export interface components {
             profile?: {
                 [key: string]: unknown;
             };
+        };
+        /** TemplateStarter */
+        TemplateStarter: {
+            /** Description */
+            description: string;
+            /**
+             * Key
+             * @enum {string}
+             */
+            key: "newsletter" | "product_announcement" | "abandoned_cart" | "welcome" | "order_confirmation";
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "marketing" | "transactional";
+            /** Mjml */
+            mjml: string;
+            /** Name */
+            name: string;
+            /** Preheader */
+            preheader: string;
+            /** Subject */
+            subject: string;
+        };
+        /** TemplateStarterList */
+        TemplateStarterList: {
+            /** Data */
+            data: components["schemas"]["TemplateStarter"][];
         };
         /** TemplateSummary */
         TemplateSummary: {
@@ -6717,7 +7477,7 @@ export interface components {
             /**
              * Message Id
              * Format: uuid
-             * @description A transactional message, at /api/messages/{id}.
+             * @description The test message (source `campaign_test`), at /api/messages/{id}.
              */
             message_id: string;
         };
@@ -6730,6 +7490,8 @@ export interface components {
         };
         /** TimelineEntry */
         TimelineEntry: {
+            /** @description A message's engagement (null for other kinds). */
+            engagement?: components["schemas"]["MessageEngagement"] | null;
             /**
              * Id
              * Format: uuid
@@ -6873,7 +7635,7 @@ export interface components {
              * @enum {string}
              */
             type: "update_profile";
-            update: components["schemas"]["ProfileUpdate-Output"];
+            update: components["schemas"]["FlowProfileUpdate"];
         };
         /** Usage */
         Usage: {
@@ -7081,7 +7843,7 @@ export interface components {
             value: number;
         };
         /** Webhook */
-        "Webhook-Input": {
+        Webhook: {
             /** Id */
             id: string;
             /** Name */
@@ -7099,43 +7861,15 @@ export interface components {
              * @enum {string}
              */
             type: "webhook";
-            webhook: components["schemas"]["WebhookSettings-Input"];
+            webhook: components["schemas"]["FlowWebhookSettings"];
         };
-        /** Webhook */
-        "Webhook-Output": {
-            /** Id */
-            id: string;
-            /** Name */
-            name?: string | null;
+        /** WebhookSettings */
+        WebhookSettings: {
             /**
-             * Outputs
-             * @description The step each output leads to (null: the path ends there).
+             * Signing Secret
+             * @description Signs every webhook step's request (the Herald-Signature header).
              */
-            outputs?: {
-                [key: string]: string | null;
-            };
-            position?: components["schemas"]["Position"] | null;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "webhook";
-            webhook: components["schemas"]["herald__flows__definition__WebhookSettings"];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        "WebhookSettings-Input": {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
+            signing_secret: string;
         };
         /** WindowLimit */
         WindowLimit: {
@@ -7179,131 +7913,6 @@ export interface components {
             per_minute?: number | null;
             /** Per Second */
             per_second?: number | null;
-        };
-        /** EmailSettings */
-        herald__email__schemas__EmailSettings: {
-            /** Default From Email */
-            default_from_email: string | null;
-            /** Default From Name */
-            default_from_name: string | null;
-            /** Default Reply To */
-            default_reply_to: string | null;
-            /** Dkim Domain */
-            dkim_domain: string | null;
-            /** Dkim Key Set */
-            dkim_key_set: boolean;
-            /** @description The DNS record to publish for DKIM. */
-            dkim_record: components["schemas"]["DkimRecord"] | null;
-            /** Dkim Selector */
-            dkim_selector: string | null;
-            /** Postal Address */
-            postal_address: string | null;
-            /**
-             * Provider
-             * @enum {string}
-             */
-            provider: "outbox" | "smtp";
-            smtp: components["schemas"]["SmtpSettings"] | null;
-            /** Updated At */
-            updated_at: string | null;
-        };
-        /** EmailSettings */
-        herald__flows__definition__EmailSettings: {
-            /** From Email */
-            from_email?: string | null;
-            /** From Name */
-            from_name?: string | null;
-            /**
-             * Smart Sending
-             * @description Skip (and go on) when the profile got marketing email in the last `smart_sending_hours`.
-             * @default true
-             */
-            smart_sending: boolean;
-            /**
-             * Smart Sending Hours
-             * @default 16
-             */
-            smart_sending_hours: number;
-            /**
-             * Status
-             * @description `draft` sends nothing and records what would have been sent.
-             * @default live
-             * @enum {string}
-             */
-            status: "live" | "draft";
-            /** Subject */
-            subject?: string | null;
-            /**
-             * Template Id
-             * Format: uuid
-             */
-            template_id: string;
-        };
-        /** ProfileUpdate */
-        herald__flows__definition__ProfileUpdate: {
-            /** Increment */
-            increment?: {
-                [key: string]: number;
-            };
-            /** Set */
-            set?: {
-                [key: string]: unknown;
-            };
-            /** Unset */
-            unset?: string[];
-        };
-        /**
-         * WebhookSettings
-         * @description POST `body` (a JSON template, rendered with `profile`, `event` and `flow` in the same
-         *     sandbox as email; the default sends all three) to `url`, signed (docs/flows.md).
-         */
-        herald__flows__definition__WebhookSettings: {
-            /** Body */
-            body?: string | null;
-            /** Headers */
-            headers?: {
-                [key: string]: string;
-            };
-            /** Url */
-            url: string;
-        };
-        /** WebhookSettings */
-        herald__flows__schemas__WebhookSettings: {
-            /**
-             * Signing Secret
-             * @description Signs every webhook step's request (the Herald-Signature header).
-             */
-            signing_secret: string;
-        };
-        /** ProfileUpdate */
-        herald__profiles__schemas__ProfileUpdate: {
-            /** @description Consent given or withdrawn on each channel, recorded in the profile's consent history (SMS marketing needs `subscribed`). */
-            consent?: components["schemas"]["ConsentChanges"] | null;
-            /** Email */
-            email?: string | null;
-            /** External Id */
-            external_id?: string | null;
-            /** First Name */
-            first_name?: string | null;
-            /** Last Name */
-            last_name?: string | null;
-            location?: components["schemas"]["Location"] | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Properties
-             * @description Custom properties, merged into the stored ones.
-             */
-            properties?: {
-                [key: string]: unknown;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-            /**
-             * Unset
-             * @description Custom property names to remove.
-             */
-            unset?: string[];
         };
     };
     responses: never;
@@ -9433,6 +10042,66 @@ export interface operations {
             };
         };
     };
+    check_email_dns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DnsCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsCheck"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_email_providers: {
         parameters: {
             query?: never;
@@ -9856,7 +10525,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -9916,7 +10585,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__email__schemas__EmailSettings"];
+                    "application/json": components["schemas"]["EmailSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10382,7 +11051,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -10447,7 +11116,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["herald__flows__schemas__WebhookSettings"];
+                    "application/json": components["schemas"]["WebhookSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -11443,6 +12112,250 @@ export interface operations {
             };
         };
     };
+    list_images: {
+        parameters: {
+            query?: {
+                /** @description Images whose name contains this text. */
+                search?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_image"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a PNG, JPEG, GIF or WebP image, or empty. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_imports: {
         parameters: {
             query?: {
@@ -11642,6 +12555,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Import"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_import_error_rows: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRowErrors"];
                 };
             };
             /** @description Unauthorized */
@@ -12584,6 +13557,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -12698,6 +13683,88 @@ export interface operations {
             };
         };
     };
+    count_profiles: {
+        parameters: {
+            query?: {
+                email?: string | null;
+                phone?: string | null;
+                external_id?: string | null;
+                /** @description Custom property to compare */
+                property_name?: string | null;
+                /** @description Its value, compared as text */
+                property_value?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                /** @description Search email, phone, external id and name */
+                q?: string | null;
+                /** @description Only the current members of this segment */
+                segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileCount"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     export_profiles_csv: {
         parameters: {
             query?: {
@@ -12714,6 +13781,18 @@ export interface operations {
                 q?: string | null;
                 /** @description Only the current members of this segment */
                 segment_id?: string | null;
+                /** @description A built-in field to compare (`city`, `country`, ...) */
+                field?: string | null;
+                /** @description A custom property to compare (instead of `field`) */
+                property?: string | null;
+                /** @description How `field` or `property` compares, as in segment conditions */
+                op?: "equals" | "not_equals" | "contains" | "not_contains" | "starts_with" | "ends_with" | "is_set" | "is_not_set" | "in" | "not_in" | "greater_than" | "less_than" | "between" | "in_the_last" | "more_than_ago" | "in_the_next" | "anniversary_within";
+                /** @description The operand, as text (a number for number comparisons, a comma-separated list for `in`/`not_in`, the amount of days for relative dates) */
+                value?: string | null;
+                /** @description The upper bound of `between` */
+                value_to?: string | null;
+                /** @description How a custom property compares */
+                value_type?: ("string" | "number" | "boolean" | "date") | null;
             };
             header?: never;
             path?: never;
@@ -12728,6 +13807,70 @@ export interface operations {
                 };
                 content: {
                     "text/csv": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_profile_property_values: {
+        parameters: {
+            query?: {
+                /** @description A built-in text field, e.g. `city` */
+                field?: string | null;
+                /** @description A custom property (instead of `field`) */
+                property?: string | null;
+                /** @description Values starting so */
+                prefix?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertyValues"];
                 };
             };
             /** @description Unauthorized */
@@ -12893,7 +14036,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["herald__profiles__schemas__ProfileUpdate"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -13495,6 +14638,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RateLimits"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_retention_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionSettings"];
                 };
             };
             /** @description Unauthorized */
@@ -14412,6 +15671,298 @@ export interface operations {
             };
         };
     };
+    list_sms_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplateList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_sms_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sms_template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplate"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_suppressions: {
         parameters: {
             query?: {
@@ -14781,6 +16332,301 @@ export interface operations {
             };
         };
     };
+    list_template_blocks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlockList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_template_block: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                block_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateBlockUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateBlock"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Problems with `mjml`, each with its line. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_templates: {
         parameters: {
             query?: never;
@@ -14947,6 +16793,62 @@ export interface operations {
                 };
             };
             /** @description Problems, each with line and column. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_template_starters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateStarterList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -25,7 +25,9 @@ export function ConfirmDialog({
   return (
     <Modal opened={opened} onClose={onCancel} title={title} centered>
       <Stack>
-        <Text size="sm">{children}</Text>
+        <Text size="sm" component="div">
+          {children}
+        </Text>
         <FormErrors messages={errors} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onCancel}>

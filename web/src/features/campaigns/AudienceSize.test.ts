@@ -1,11 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { skippedSummary } from "./AudienceSize";
+import { audienceRequest, leftOutByReason } from "./AudienceSize";
 
-describe("skippedSummary", () => {
-  it("names each reason with its count, in a fixed order, leaving out zeros", () => {
-    expect(skippedSummary({ smart_sending: 2, no_email: 1, suppressed: 0 })).toBe(
-      "1 without an email address, 2 emailed recently (smart sending)",
-    );
-    expect(skippedSummary({})).toBe("");
+describe("audienceRequest", () => {
+  it("asks nothing without a segment or with smart sending hours below one", () => {
+    const settings = { include: ["s1"], exclude: [], smartSending: true, smartSendingHours: 16 };
+    expect(audienceRequest({ ...settings, include: [] })).toBeNull();
+    expect(audienceRequest({ ...settings, smartSendingHours: 0 })).toBeNull();
+    expect(audienceRequest({ ...settings, exclude: ["s2"], channel: "sms" })).toEqual({
+      include_segment_ids: ["s1"],
+      exclude_segment_ids: ["s2"],
+      smart_sending: true,
+      smart_sending_hours: 16,
+      channel: "sms",
+    });
+  });
+});
+
+describe("leftOutByReason", () => {
+  it("adds the members of excluded segments to the snapshot's reasons", () => {
+    expect(leftOutByReason({ eligible: 3, total: 5, excluded: 2, skipped: { no_email: 2 } })).toEqual({
+      excluded_segment: 2,
+      no_email: 2,
+    });
   });
 });

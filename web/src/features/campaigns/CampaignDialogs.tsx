@@ -7,6 +7,7 @@ import { Link } from "react-router";
 import { api, call, type Campaign, type ScheduleRequest } from "../../api/client";
 import { FormErrors } from "../../components/FormErrors";
 import { useApiErrors } from "../../components/useApiErrors";
+import { AudienceForecast } from "./AudienceSize";
 import { localInputValue, scheduleRequest, type ScheduleValues } from "./form";
 import { remember } from "./useCampaignActions";
 
@@ -86,6 +87,7 @@ function ScheduleForm({ campaign, onClose }: { campaign: Campaign; onClose: () =
             {...form.getInputProps("grace_minutes")}
           />
         )}
+        <AudienceForecast campaign={campaign} scheduled />
         <FormErrors messages={errors.other} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>

@@ -61,11 +61,14 @@ import { ABTestSection } from "./ABTestSection";
 import { CampaignStatusBadge } from "./CampaignStatusBadge";
 import { Section } from "../../components/Section";
 import { ScheduleDialog, TestSendDialog } from "./CampaignDialogs";
+import { AudienceForecast, AudienceSize } from "./AudienceSize";
+import { CampaignPreviewSection } from "./CampaignPreviewSection";
 import {
   canDo,
   isLive,
   LIVE_REFRESH_MS,
   progressOf,
+  progressText,
   RECIPIENT_STATUSES,
   recipientStatusColor,
   recipientStatusLabel,
@@ -235,14 +238,30 @@ function CampaignDetails({ campaign }: { campaign: Campaign }) {
         {campaign.status !== "draft" && campaign.status !== "scheduled" && <StatsSection campaign={campaign} />}
         {campaign.ab_test && <ABTestSection campaign={campaign} />}
         {campaign.status !== "draft" && campaign.status !== "scheduled" && <CampaignLinks campaignId={campaign.id} />}
-        <Grid gap="lg">
-          <Grid.Col span={{ base: 12, md: 4 }}>
-            <SettingsSection campaign={campaign} />
-          </Grid.Col>
-          <Grid.Col span={{ base: 12, md: 8 }}>
+        {campaign.status === "draft" || campaign.status === "scheduled" ? (
+          <>
+            <Grid gap="lg">
+              <Grid.Col span={{ base: 12, md: 6 }}>
+                <AudienceSection campaign={campaign} />
+              </Grid.Col>
+              <Grid.Col span={{ base: 12, md: 6 }}>
+                <SettingsSection campaign={campaign} />
+              </Grid.Col>
+            </Grid>
+            {/* Full width, so that the 600 px desktop email is not clipped. */}
+            <CampaignPreviewSection campaign={campaign} />
             <RecipientsSection campaign={campaign} />
-          </Grid.Col>
-        </Grid>
+          </>
+        ) : (
+          <Grid gap="lg">
+            <Grid.Col span={{ base: 12, md: 4 }}>
+              <SettingsSection campaign={campaign} />
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, md: 8 }}>
+              <RecipientsSection campaign={campaign} />
+            </Grid.Col>
+          </Grid>
+        )}
       </Stack>
       {confirmation && (
         <ConfirmDialog
@@ -252,7 +271,10 @@ function CampaignDetails({ campaign }: { campaign: Campaign }) {
           {...confirmed.dialog}
           onConfirm={() => confirmed.mutate(dialog as StatusAction)}
         >
-          {confirmation.text(campaign)}
+          <Stack gap="sm">
+            <Text size="sm">{confirmation.text(campaign)}</Text>
+            {dialog === "send" && <AudienceForecast campaign={campaign} />}
+          </Stack>
         </ConfirmDialog>
       )}
       <ConfirmDialog
@@ -311,8 +333,19 @@ function StatusLine({ campaign }: { campaign: Campaign }) {
   );
 }
 
+/** The stats, read again every moment while the campaign is live. The progress and the stat
+ * tiles both show this one answer, so their numbers agree. */
+function useLiveStats(campaign: Campaign) {
+  return useQuery({
+    ...campaignStatsQuery(campaign.id),
+    refetchInterval: isLive(campaign.status) ? LIVE_REFRESH_MS : false,
+  });
+}
+
 function ProgressSection({ campaign }: { campaign: Campaign }) {
-  const progress = progressOf(campaign.counts);
+  const stats = useLiveStats(campaign);
+  const counts = stats.data?.counts ?? campaign.counts;
+  const progress = progressOf(counts);
   const snapshotting = campaign.status === "sending" && !campaign.audience_at;
   return (
     <Section title="Progress">
@@ -325,16 +358,10 @@ function ProgressSection({ campaign }: { campaign: Campaign }) {
           ))}
         </Progress.Root>
         <Text size="sm" data-testid="campaign-progress-text">
-          {snapshotting
-            ? `Taking the audience snapshot… ${formatCount(progress.total)} recipients so far`
-            : progress.total === 0
-              ? campaign.status === "scheduled"
-                ? "The audience is taken when sending starts."
-                : "No recipients."
-              : `${formatCount(progress.done)} of ${formatCount(progress.total)} recipients done (${progress.percent}%)`}
+          {progressText(campaign.status, snapshotting, progress)}
         </Text>
         <Group gap="md">
-          {Object.entries(campaign.counts)
+          {Object.entries(counts)
             .sort(([a], [b]) => RECIPIENT_STATUSES.indexOf(a as never) - RECIPIENT_STATUSES.indexOf(b as never))
             .map(([status, count]) => (
               <Group key={status} gap={4}>
@@ -358,10 +385,7 @@ function ProgressSection({ campaign }: { campaign: Campaign }) {
 }
 
 function StatsSection({ campaign }: { campaign: Campaign }) {
-  const stats = useQuery({
-    ...campaignStatsQuery(campaign.id),
-    refetchInterval: isLive(campaign.status) ? LIVE_REFRESH_MS : false,
-  });
+  const stats = useLiveStats(campaign);
   return (
     <Section title="Stats">
       <QueryResult query={stats} loading="Loading the stats…">
@@ -396,6 +420,23 @@ function StatCards({ stats }: { stats: CampaignStats }) {
         attributed to the last email opened or clicked within 5 days before them.
       </Text>
     </Stack>
+  );
+}
+
+/** A draft's (or a scheduled campaign's) audience, counted live as the editor counts it. */
+function AudienceSection({ campaign }: { campaign: Campaign }) {
+  const segments = useQuery(segmentsQuery);
+  return (
+    <Section title="Audience">
+      <AudienceSize
+        include={campaign.include_segment_ids}
+        exclude={campaign.exclude_segment_ids}
+        smartSending={campaign.smart_sending}
+        smartSendingHours={campaign.smart_sending_hours}
+        segments={segments.data?.data ?? []}
+        channel={campaign.channel}
+      />
+    </Section>
   );
 }
 
@@ -499,7 +540,11 @@ function RecipientsSection({ campaign }: { campaign: Campaign }) {
 
 function RecipientsTable({ recipients, abTest }: { recipients: CampaignRecipient[]; abTest: boolean }) {
   return (
-    <DataTable label="Recipients" minWidth={640} columns={["Email", abTest && "Variant", "Status", "Goes at", "Message"]}>
+    <DataTable
+      label="Recipients"
+      minWidth={720}
+      columns={["Email", abTest && "Variant", "Status", "Engagement", "Goes at", "Message"]}
+    >
       {recipients.map((recipient) => (
         <Table.Tr key={recipient.profile_id}>
           <Table.Td>
@@ -522,11 +567,14 @@ function RecipientsTable({ recipients, abTest }: { recipients: CampaignRecipient
               </Text>
             )}
           </Table.Td>
+          <Table.Td data-testid="recipient-engagement">
+            <Engagement recipient={recipient} />
+          </Table.Td>
           <DateCell value={recipient.scheduled_for} />
           <Table.Td>
             {recipient.message_id ? (
               <Anchor component={Link} to={`/messages/${recipient.message_id}`} size="sm">
-                Open
+                View message
               </Anchor>
             ) : (
               <Text size="sm" c="dimmed">
@@ -537,5 +585,31 @@ function RecipientsTable({ recipients, abTest }: { recipients: CampaignRecipient
         </Table.Tr>
       ))}
     </DataTable>
+  );
+}
+
+/** Whether the person opened or clicked the message (human opens and clicks, as the stats count
+ * them), or unsubscribed from it. */
+function Engagement({ recipient }: { recipient: CampaignRecipient }) {
+  const badges = [
+    recipient.opened && { label: "Opened", color: "teal" },
+    recipient.clicked && { label: "Clicked", color: "blue" },
+    recipient.unsubscribed && { label: "Unsubscribed", color: "orange" },
+  ].filter((badge): badge is { label: string; color: string } => Boolean(badge));
+  if (badges.length === 0) {
+    return (
+      <Text size="sm" c="dimmed">
+        {recipient.status === "sent" || recipient.status === "delivered" ? "Not opened" : "—"}
+      </Text>
+    );
+  }
+  return (
+    <Group gap={4}>
+      {badges.map((badge) => (
+        <Badge key={badge.label} size="sm" variant="light" color={badge.color}>
+          {badge.label}
+        </Badge>
+      ))}
+    </Group>
   );
 }

@@ -1,8 +1,9 @@
 /** An SMS campaign's text: the editor with its live segment counter, and a phone-shaped preview. */
-import { Box, Paper, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Box, Paper, Select, Stack, Text, Textarea, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { api, call } from "../../api/client";
-import { keys } from "../../api/queries";
+import { keys, smsTemplatesQuery } from "../../api/queries";
 import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 
 const COUNT_DELAY_MS = 250;
@@ -33,15 +34,40 @@ export function SegmentCounter({ body }: { body: string }) {
   );
 }
 
+/** Copies a saved SMS template's text into the editor (Settings → SMS templates). */
+function StartFromTemplate({ onChoose }: { onChoose: (body: string) => void }) {
+  const templates = useQuery(smsTemplatesQuery);
+  const list = templates.data?.data ?? [];
+  if (list.length === 0) return null;
+  return (
+    <Select
+      size="xs"
+      label="Start from a saved SMS template"
+      placeholder="Choose a template"
+      searchable
+      value={null}
+      data={list.map((t) => ({ value: t.id, label: t.name }))}
+      onChange={(id) => {
+        const chosen = list.find((t) => t.id === id);
+        if (chosen) onChoose(chosen.body);
+      }}
+    />
+  );
+}
+
 export function SmsBodyInput(props: {
   value: string;
   onChange: (value: string) => void;
   error?: ReactNode;
+  /** Offer the saved SMS templates to start from (the template editor itself does not). */
+  templates?: boolean;
+  label?: string;
 }) {
   return (
     <Stack gap={4}>
+      {(props.templates ?? true) && <StartFromTemplate onChoose={props.onChange} />}
       <Textarea
-        label="Text"
+        label={props.label ?? "Text"}
         required
         autosize
         minRows={3}

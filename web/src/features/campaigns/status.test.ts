@@ -8,8 +8,12 @@ import {
   formatRate,
   metricValue,
   progressOf,
+  progressText,
   recipientStatusLabel,
   sentCount,
+  skippedParts,
+  skippedSummary,
+  skipReasonLabel,
   statCards,
 } from "./status";
 
@@ -118,5 +122,34 @@ describe("stats", () => {
     ).toBe(
       "20% of the audience is split over 3 variants (6.6% each). After 1 hour, the variant with the best open rate goes to everyone else if it wins at 95% confidence; otherwise variant B goes.",
     );
+  });
+});
+
+describe("progressText", () => {
+  it("counts the recipients the bar counts, and says no number before there is one", () => {
+    expect(progressText("sending", true, progressOf({}))).toBe("Taking the audience snapshot…");
+    expect(progressText("sending", true, progressOf({ pending: 4, skipped: 1 }))).toBe(
+      "Taking the audience snapshot… 5 recipients so far",
+    );
+    expect(progressText("sending", false, progressOf({ sent: 3, skipped: 1 }))).toBe("4 of 4 recipients done (100%)");
+    expect(progressText("sending", false, progressOf({ sent: 1 }))).toBe("1 of 1 recipient done (100%)");
+    expect(progressText("scheduled", false, progressOf({}))).toBe("The audience is taken when sending starts.");
+    expect(progressText("cancelled", false, progressOf({}))).toBe("No recipients.");
+  });
+});
+
+describe("skippedSummary and skipReasonLabel", () => {
+  it("name each reason once: with its count in a fixed order, and on a recipient's row", () => {
+    expect(skippedSummary({ smart_sending: 2, no_email: 1, suppressed: 0, excluded_segment: 4 })).toBe(
+      "4 in an excluded segment, 1 without an email address, 2 messaged recently (smart sending)",
+    );
+    expect(skippedSummary({})).toBe("");
+    expect(skippedParts({ something_new: 1, no_phone: 2 }).map((p) => p.text)).toEqual([
+      "2 without a phone number",
+      "1 something new",
+    ]);
+    expect(skipReasonLabel("no_email")).toBe("No email address");
+    expect(skipReasonLabel("no_phone")).toBe("No phone number");
+    expect(skipReasonLabel("odd_reason")).toBe("odd reason");
   });
 });

@@ -67,15 +67,47 @@ export function recipientStatusColor(status: string): string {
   return isMessageStatus(status) ? STATUS_COLORS[status] : "gray";
 }
 
-const SKIP_REASONS: Readonly<Record<string, string>> = {
-  no_email: "No email address",
-  suppressed: "On the suppression list",
-  no_consent: "Withdrew consent",
-  smart_sending: "Smart sending (emailed recently)",
-};
+/** Why a person is left out of a campaign, once for every screen: `label` names the reason on a
+ * recipient's row, `phrase` follows a count ("3 without an email address"). The reasons are the
+ * snapshot's (a recipient's `skip_reason`) and, for the audience count, `excluded_segment`. */
+const SKIP_REASONS: readonly { reason: string; label: string; phrase: string }[] = [
+  { reason: "excluded_segment", label: "In an excluded segment", phrase: "in an excluded segment" },
+  { reason: "no_email", label: "No email address", phrase: "without an email address" },
+  { reason: "no_phone", label: "No phone number", phrase: "without a phone number" },
+  {
+    reason: "suppressed",
+    label: "On the suppression list",
+    phrase: "on the suppression list (unsubscribed, bounced or complained)",
+  },
+  { reason: "no_consent", label: "No marketing consent", phrase: "without marketing consent (withdrawn or never given)" },
+  { reason: "smart_sending", label: "Smart sending (messaged recently)", phrase: "messaged recently (smart sending)" },
+  { reason: "merged", label: "Merged into another recipient", phrase: "merged into another recipient" },
+];
 
 export function skipReasonLabel(reason: string): string {
-  return SKIP_REASONS[reason] ?? reason.replace(/_/g, " ");
+  return SKIP_REASONS.find((r) => r.reason === reason)?.label ?? reason.replace(/_/g, " ");
+}
+
+/** The reasons with a count, in a fixed order (unknown reasons last), zeros left out. */
+export function skippedParts(skipped: Readonly<Record<string, number>>): { reason: string; count: number; text: string }[] {
+  const known = SKIP_REASONS.map((r) => r.reason);
+  const unknown = Object.keys(skipped)
+    .filter((reason) => !known.includes(reason))
+    .sort();
+  return [...known, ...unknown]
+    .filter((reason) => (skipped[reason] ?? 0) > 0)
+    .map((reason) => {
+      const count = skipped[reason] ?? 0;
+      const phrase = SKIP_REASONS.find((r) => r.reason === reason)?.phrase ?? reason.replace(/_/g, " ");
+      return { reason, count, text: `${formatCount(count)} ${phrase}` };
+    });
+}
+
+/** "1 without an email address, 2 messaged recently (smart sending)"; "" when nobody is left out. */
+export function skippedSummary(skipped: Readonly<Record<string, number>>): string {
+  return skippedParts(skipped)
+    .map((part) => part.text)
+    .join(", ");
 }
 
 /** Where the recipients are, for the progress bar: one part a group of statuses. */
@@ -123,6 +155,21 @@ export function progressOf(counts: Readonly<Record<string, number>>): Progress {
   const open = OPEN_STATUSES.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
   const done = total - open;
   return { total, done, percent: total ? Math.floor((done / total) * 100) : 0, parts };
+}
+
+/** The sentence under the progress bar. Its numbers are those of the bar and of the counts beside
+ * it (one answer of the API), so it never says "0 so far" while they count recipients. */
+export function progressText(status: CampaignStatus, snapshotting: boolean, progress: Progress): string {
+  const recipients = (n: number) => `${formatCount(n)} ${n === 1 ? "recipient" : "recipients"}`;
+  if (snapshotting) {
+    return progress.total === 0
+      ? "Taking the audience snapshot…"
+      : `Taking the audience snapshot… ${recipients(progress.total)} so far`;
+  }
+  if (progress.total === 0) {
+    return status === "scheduled" ? "The audience is taken when sending starts." : "No recipients.";
+  }
+  return `${formatCount(progress.done)} of ${recipients(progress.total)} done (${progress.percent}%)`;
 }
 
 const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });

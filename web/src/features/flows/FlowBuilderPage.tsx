@@ -24,7 +24,7 @@ import { useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
-import { flowQuery, flowResultsQuery, keys, segmentCatalogQuery, segmentsQuery, templatesQuery } from "../../api/queries";
+import { flowQuery, flowResultsQuery, keys, segmentCatalogQuery, segmentsQuery, smsTemplatesQuery, templatesQuery } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { PageBreadcrumbs } from "../../components/PageBreadcrumbs";
 import { PageHeader } from "../../components/PageHeader";
@@ -82,6 +82,7 @@ function FlowBuilder({ flow }: { flow: Flow }) {
   const catalog = useQuery(segmentCatalogQuery);
   const segments = useQuery(segmentsQuery);
   const templates = useQuery(templatesQuery);
+  const smsTemplates = useQuery(smsTemplatesQuery);
   const hasRun = flow.version !== null;
   const results = useQuery({
     ...flowResultsQuery(flow.id),
@@ -93,16 +94,27 @@ function FlowBuilder({ flow }: { flow: Flow }) {
     catalog: catalog.data,
     segments: segments.data?.data ?? [],
     templates: templates.data?.data ?? [],
+    smsTemplates: smsTemplates.data?.data ?? [],
     trigger: definition.trigger,
   };
   const summarize = useMemo(() => {
     const templateNames = new Map((templates.data?.data ?? []).map((t) => [t.id, t.name]));
+    const smsTemplateNames = new Map((smsTemplates.data?.data ?? []).map((t) => [t.id, t.name]));
     const segmentNames = new Map((segments.data?.data ?? []).map((s) => [s.id, s.name]));
     return {
       trigger: summarizeTrigger(definition.trigger, (id) => segmentNames.get(id)),
-      steps: Object.fromEntries(definition.steps.map((s) => [s.id, summarizeStep(s, (id) => templateNames.get(id))])),
+      steps: Object.fromEntries(
+        definition.steps.map((s) => [
+          s.id,
+          summarizeStep(
+            s,
+            (id) => templateNames.get(id),
+            (id) => smsTemplateNames.get(id),
+          ),
+        ]),
+      ),
     };
-  }, [definition, templates.data, segments.data]);
+  }, [definition, templates.data, smsTemplates.data, segments.data]);
 
   const change = (next: FlowDocument, group: string | null = null) => setHistory((h) => record(h, next, group));
 

@@ -21,9 +21,10 @@ import { useDisclosure } from "@mantine/hooks";
 import { IconEye, IconPlus, IconTrash, IconX } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import type { SegmentCatalog, TemplateSummary } from "../../api/client";
+import type { SegmentCatalog, SmsTemplate, TemplateSummary } from "../../api/client";
 import { templateQuery } from "../../api/queries";
 import { QueryResult } from "../../components/QueryResult";
+import { SegmentCounter, SmsBodyInput } from "../campaigns/SmsFields";
 import { Choice, EventFilterList } from "../segments/ConditionInputs";
 import { MAX_FILTERS } from "../segments/definition";
 import { SegmentBuilder, type SegmentOption } from "../segments/SegmentBuilder";
@@ -49,6 +50,7 @@ export interface PanelContext {
   catalog: SegmentCatalog | undefined;
   segments: readonly SegmentOption[];
   templates: readonly TemplateSummary[];
+  smsTemplates: readonly SmsTemplate[];
   trigger: Trigger;
 }
 
@@ -168,6 +170,8 @@ function StepSettings({
       return <RandomSettings step={step} onChange={onChange} />;
     case "send_email":
       return <EmailSettings step={step} onChange={onChange} templates={context.templates} />;
+    case "send_sms":
+      return <SmsSettings step={step} onChange={onChange} templates={context.smsTemplates} />;
     case "update_profile":
       return <UpdateSettings step={step} onChange={onChange} />;
     case "webhook":
@@ -483,6 +487,102 @@ function EmailPreview({ templateId, subject }: { templateId: string; subject: st
         return <TemplatePreviewPane values={subject ? { ...values, subject } : values} />;
       }}
     </QueryResult>
+  );
+}
+
+function SmsSettings({
+  step,
+  onChange,
+  templates,
+}: {
+  step: StepOf<"send_sms">;
+  onChange: StepChange;
+  templates: readonly SmsTemplate[];
+}) {
+  const sms = step.sms;
+  const set = (change: Partial<typeof sms>, group?: string) => onChange({ ...step, sms: { ...sms, ...change } }, group);
+  const saved = sms.template_id ? templates.find((t) => t.id === sms.template_id) : undefined;
+  const source = sms.template_id ? "template" : "text";
+  return (
+    <Stack gap="xs">
+      <SegmentedControl
+        size="xs"
+        aria-label="SMS text"
+        value={source}
+        onChange={(value) =>
+          value === "template"
+            ? set({ template_id: templates[0]?.id ?? NO_TEMPLATE, body: null })
+            : set({ template_id: null, body: saved?.body ?? "" })
+        }
+        data={[
+          { value: "text", label: "Write the text" },
+          { value: "template", label: "Saved SMS template" },
+        ]}
+      />
+      {source === "text" ? (
+        <SmsBodyInput
+          value={sms.body ?? ""}
+          onChange={(body) => set({ body }, "body")}
+          templates={false}
+        />
+      ) : (
+        <Stack gap={4}>
+          <Select
+            size="xs"
+            label="SMS template"
+            placeholder="Choose a template"
+            description="Settings → SMS templates. The template is sent as it is when the step runs."
+            searchable
+            allowDeselect={false}
+            data={templates.map((t) => ({ value: t.id, label: t.name }))}
+            value={saved ? saved.id : null}
+            onChange={(value) => set({ template_id: value ?? NO_TEMPLATE })}
+          />
+          {saved && (
+            <>
+              <Text size="sm" style={{ whiteSpace: "pre-wrap" }} data-testid="sms-template-text">
+                {saved.body}
+              </Text>
+              <SegmentCounter body={saved.body} />
+            </>
+          )}
+        </Stack>
+      )}
+      <Group gap="xs" align="flex-end">
+        <Switch
+          label="Smart sending"
+          description="Skip (and go on) if they got a marketing SMS recently"
+          checked={sms.smart_sending ?? true}
+          onChange={(e) => set({ smart_sending: e.currentTarget.checked })}
+        />
+        {(sms.smart_sending ?? true) && (
+          <NumberInput
+            size="xs"
+            w={90}
+            label="Hours"
+            min={1}
+            max={168}
+            allowDecimal={false}
+            value={sms.smart_sending_hours ?? 24}
+            onChange={(next) => set({ smart_sending_hours: typeof next === "number" ? next : 24 }, "sms-hours")}
+          />
+        )}
+      </Group>
+      <Text size="xs" c="dimmed">
+        Sent only to people with SMS consent; outside quiet hours in their time zone (the message waits for the morning);
+        within the SMS limits of Settings → SMS.
+      </Text>
+      <SegmentedControl
+        size="xs"
+        aria-label="SMS status"
+        value={sms.status ?? "live"}
+        onChange={(value) => set({ status: value as "live" | "draft" })}
+        data={[
+          { value: "live", label: "Live: sends" },
+          { value: "draft", label: "Draft: records only" },
+        ]}
+      />
+    </Stack>
   );
 }
 

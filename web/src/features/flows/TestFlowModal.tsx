@@ -96,6 +96,11 @@ function TrialResult({ result, stepNames }: { result: FlowTestResult; stepNames:
               <EmailFrame html={step.rendered.html} title={`Email of ${step.step_id}`} height={320} />
             </Stack>
           )}
+          {step.sms_body && (
+            <Text size="sm" mt="xs" p="xs" bg="gray.1" style={{ whiteSpace: "pre-wrap", borderRadius: 12 }} data-testid="test-sms-body">
+              {step.sms_body}
+            </Text>
+          )}
           {step.webhook_body && <Code block>{step.webhook_body}</Code>}
         </Paper>
       ))}

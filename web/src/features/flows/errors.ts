@@ -51,6 +51,8 @@ const PART_WORDS: Record<string, string> = {
   segment_id: "Segment",
   set: "Set",
   smart_sending_hours: "Smart sending hours",
+  sms: "SMS",
+  media_urls: "Media URLs",
   steps: "Step",
   subject: "Subject",
   template_id: "Template",

@@ -8,6 +8,7 @@ import {
   IconDoorExit,
   IconHourglass,
   IconMail,
+  IconMessage,
   IconArrowsShuffle,
   IconUserEdit,
   IconWebhook,
@@ -25,6 +26,7 @@ export const STEP_ICONS: Record<string, Icon> = {
   trigger_split: IconFilter,
   random_split: IconArrowsShuffle,
   send_email: IconMail,
+  send_sms: IconMessage,
   update_profile: IconUserEdit,
   webhook: IconWebhook,
   exit: IconDoorExit,
@@ -70,16 +72,21 @@ function Problems({ count }: { count: number }) {
   );
 }
 
-/** What came of the step so far: an email's sent and skipped, otherwise how many went past it
- * (a split's counts stand by its outputs). */
+/** What came of the step so far: a message's sent, deferred (an SMS held for quiet hours) and
+ * skipped, otherwise how many went past it (a split's counts stand by its outputs). */
 function RunCounts({ stepType, outputs, taken }: { stepType: string; outputs: string[]; taken: Record<string, number> }) {
   const total = Object.values(taken).reduce((sum, n) => sum + n, 0);
-  if (stepType === "send_email") {
+  if (stepType === "send_email" || stepType === "send_sms") {
     return (
       <>
         <Badge variant="light" color="teal" size="sm" data-testid="count-sent">
           {formatCount(taken.sent ?? 0)} sent
         </Badge>
+        {(taken.deferred ?? 0) > 0 && (
+          <Badge variant="light" color="yellow" size="sm" data-testid="count-deferred">
+            {formatCount(taken.deferred ?? 0)} deferred
+          </Badge>
+        )}
         {(taken.skipped ?? 0) > 0 && (
           <Badge variant="light" color="gray" size="sm" data-testid="count-skipped">
             {formatCount(taken.skipped ?? 0)} skipped

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { outputNames, withFittedOutputs } from "./graph";
 import { blankDefinition, newStep, newTrigger, STEP_KINDS, stepNamesOf, summarizeStep, summarizeTrigger } from "./steps";
-import { NO_TEMPLATE, type Flow, type Step } from "./types";
+import { NO_TEMPLATE, type Flow, type Step, type StepOf } from "./types";
 
 describe("new steps", () => {
   it("makes every kind of step with the outputs its type has", () => {
@@ -55,6 +55,16 @@ describe("summaries on the canvas", () => {
       ],
     ];
     for (const [step, summary] of cases) expect(summarizeStep(step, templates)).toBe(summary);
+  });
+
+  it("sums up an SMS step by its text, or its saved template", () => {
+    const smsTemplates = (id: string) => (id === "s1" ? "Welcome text" : undefined);
+    const sms = (settings: Partial<StepOf<"send_sms">["sms"]>): Step => ({ id: "s", type: "send_sms", sms: { body: "", smart_sending: true, smart_sending_hours: 24, status: "live", ...settings } });
+    expect(summarizeStep(sms({}), templates, smsTemplates)).toBe("Write the text");
+    expect(summarizeStep(sms({ body: "Hi {{ profile.first_name }}" }), templates, smsTemplates)).toBe("Hi {{ profile.first_name }}");
+    expect(summarizeStep(sms({ body: "x".repeat(80) }), templates, smsTemplates)).toBe(`${"x".repeat(57)}…`);
+    expect(summarizeStep(sms({ body: null, template_id: "s1", status: "draft" }), templates, smsTemplates)).toBe("Welcome text (draft)");
+    expect(summarizeStep(sms({ body: null, template_id: "gone" }), templates, smsTemplates)).toBe("An SMS template");
   });
 
   it("says who enters", () => {

@@ -17,6 +17,7 @@ export const STEP_KINDS: readonly StepKind[] = [
   { type: "trigger_split", label: "Trigger split", description: "Yes or no on the trigger event's properties.", group: "Logic" },
   { type: "random_split", label: "Random split", description: "2 to 7 weighted branches, the same for each enrolment.", group: "Logic" },
   { type: "send_email", label: "Email", description: "Send an email template (or record it, as a draft).", group: "Actions" },
+  { type: "send_sms", label: "SMS", description: "Send a text message (SMS consent, quiet hours and STOP apply).", group: "Actions" },
   { type: "update_profile", label: "Update profile", description: "Set, unset or increment profile properties.", group: "Actions" },
   { type: "webhook", label: "Webhook", description: "POST signed JSON to a URL.", group: "Actions" },
   { type: "exit", label: "Exit", description: "End the flow here.", group: "Actions" },
@@ -51,6 +52,8 @@ export function newStep(type: StepType, id: string): Step {
       };
     case "send_email":
       return { id, type, outputs, email: { template_id: NO_TEMPLATE, smart_sending: true, smart_sending_hours: 16, status: "live" } };
+    case "send_sms":
+      return { id, type, outputs, sms: { body: "", template_id: null, media_urls: [], smart_sending: true, smart_sending_hours: 24, status: "live" } };
     case "update_profile":
       return { id, type, outputs, update: { set: {}, unset: [], increment: {} } };
     case "webhook":
@@ -69,8 +72,12 @@ function capitalize(text: string): string {
 }
 
 /** One line about what the step does, for its node on the canvas. `templateName` finds the
- * name of an email template by id. */
-export function summarizeStep(step: Step, templateName: (id: string) => string | undefined = () => undefined): string {
+ * name of an email template by id, `smsTemplateName` an SMS template's. */
+export function summarizeStep(
+  step: Step,
+  templateName: (id: string) => string | undefined = () => undefined,
+  smsTemplateName: (id: string) => string | undefined = () => undefined,
+): string {
   switch (step.type) {
     case "delay": {
       const { delay } = step;
@@ -96,6 +103,14 @@ export function summarizeStep(step: Step, templateName: (id: string) => string |
       if (step.email.template_id === NO_TEMPLATE) return "Choose a template";
       const name = templateName(step.email.template_id) ?? "A template";
       return step.email.status === "draft" ? `${name} (draft)` : name;
+    }
+    case "send_sms": {
+      const { sms } = step;
+      const draft = sms.status === "draft" ? " (draft)" : "";
+      if (sms.template_id) return `${smsTemplateName(sms.template_id) ?? "An SMS template"}${draft}`;
+      const body = (sms.body ?? "").trim();
+      if (!body) return "Write the text";
+      return `${body.length > 60 ? `${body.slice(0, 57)}…` : body}${draft}`;
     }
     case "update_profile": {
       const update = step.update;

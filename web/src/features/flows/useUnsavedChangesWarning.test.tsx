@@ -1,6 +1,6 @@
 import { fireEvent, screen } from "@testing-library/react";
 import { Link } from "react-router";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { renderAt } from "../../test/render";
 import { UNSAVED_MESSAGE, useUnsavedChangesWarning } from "./useUnsavedChangesWarning";
 
@@ -55,5 +55,38 @@ describe("the unsaved-changes warning", () => {
     const unload = new Event("beforeunload", { cancelable: true });
     window.dispatchEvent(unload);
     expect(unload.defaultPrevented).toBe(true);
+  });
+});
+
+describe("the Back button with unsaved changes", () => {
+  // Earlier tests leave the guard's entry in jsdom's history: start each on a plain one.
+  beforeEach(() => window.history.replaceState(null, "", window.location.href));
+  afterEach(() => vi.restoreAllMocks());
+
+  it("stands on a guard entry, asks on Back, and puts the guard back to stay", () => {
+    const confirm = vi.spyOn(window, "confirm").mockReturnValue(false);
+    const push = vi.spyOn(window.history, "pushState");
+    renderEditor(true);
+    expect(push).toHaveBeenCalledTimes(1);
+    window.history.replaceState({}, "", window.location.href);
+    window.dispatchEvent(new PopStateEvent("popstate", { state: {} }));
+    expect(confirm).toHaveBeenCalledWith(UNSAVED_MESSAGE);
+    expect(push).toHaveBeenCalledTimes(2);
+    expect(screen.getByRole("heading", { name: "Builder" })).toBeTruthy();
+  });
+
+  it("goes back once more when the person agrees", () => {
+    vi.spyOn(window, "confirm").mockReturnValue(true);
+    const back = vi.spyOn(window.history, "back").mockImplementation(() => undefined);
+    renderEditor(true);
+    window.history.replaceState({}, "", window.location.href);
+    window.dispatchEvent(new PopStateEvent("popstate", { state: {} }));
+    expect(back).toHaveBeenCalledTimes(1);
+  });
+
+  it("adds no guard while everything is saved", () => {
+    const push = vi.spyOn(window.history, "pushState");
+    renderEditor(false);
+    expect(push).not.toHaveBeenCalled();
   });
 });

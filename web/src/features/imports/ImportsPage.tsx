@@ -15,6 +15,7 @@ import { EmptyState } from "../../components/States";
 import { useConfirmMutation } from "../../components/useConfirmMutation";
 import { useCursorPages } from "../../components/useCursorPages";
 import { EventImportModal } from "./EventImportModal";
+import { ImportErrorsButton } from "./ImportErrors";
 import { ProfileImportModal } from "./ProfileImportModal";
 import {
   countParts,
@@ -178,6 +179,7 @@ function ImportRow({ item, canCancel, onCancel }: { item: Import; canCancel: boo
       <DateCell value={item.finished_at} />
       <Table.Td>
         <Group gap="xs" justify="flex-end" wrap="nowrap">
+          {errors > 0 && <ImportErrorsButton item={item} />}
           {errors > 0 && (
             <Anchor
               size="sm"

@@ -10,7 +10,7 @@ import { FormErrors } from "../../components/FormErrors";
 import { DESCRIPTIVE_FIELDS, IDENTIFIER_FIELDS, LOCATION_FIELDS } from "../../lib/profileFields";
 import { fieldLabel } from "../segments/definition";
 import {
-  automaticField,
+  automaticFields,
   choiceFor,
   CsvHeadError,
   CUSTOM_PROPERTY,
@@ -83,7 +83,7 @@ export function ProfileImportModal({ opened, onClose, onUploaded }: UploadDialog
     if (!file) return;
     try {
       const head = await readHead(file);
-      setPicked({ file, head, choices: head.columns.map((column) => choiceFor(automaticField(column))) });
+      setPicked({ file, head, choices: automaticFields(head.columns).map(choiceFor) });
     } catch (error) {
       setFileError(error instanceof CsvHeadError ? error.message : "This file could not be read.");
     }

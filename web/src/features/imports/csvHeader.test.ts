@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   automaticField,
+  automaticFields,
   choiceFor,
   CsvHeadError,
   decodeHead,
@@ -145,5 +146,24 @@ describe("mapping", () => {
   it("knows whether a row can find its profile", () => {
     expect(hasIdentifier(["properties.E-mail", "first_name"])).toBe(false);
     expect(hasIdentifier(["ignore", "phone"])).toBe(true);
+  });
+});
+
+describe("automaticFields", () => {
+  it("maps common spellings to their fields unless another column feeds the field", () => {
+    expect(
+      automaticFields(["E-mail Address", "Phone Number", "First Name", "Last name", "Zip", "Postal code", "COUNTRY", "Town", "City"]),
+    ).toEqual([
+      "email",
+      "phone",
+      "first_name",
+      "last_name",
+      "zip",
+      "properties.Postal code",
+      "country",
+      "properties.Town",
+      "city",
+    ]);
+    expect(automaticFields(["Plan", "id"])).toEqual(["properties.Plan", "ignore"]);
   });
 });

@@ -161,6 +161,56 @@ export function automaticField(column: string): string {
   return PROPERTY_PREFIX + column;
 }
 
+/** Common spellings of column names and the field each means (herald/imports/headers.py holds
+ * the same table): compared as lower-case letters and digits only. */
+const HEADER_SPELLINGS: Record<string, readonly string[]> = {
+  email: ["email", "e-mail", "email address", "e-mail address", "mail", "email_address"],
+  phone: ["phone", "phone number", "phone no", "telephone", "tel", "mobile", "mobile number", "mobile phone", "cell", "cell phone"],
+  external_id: ["external id", "customer id", "user id", "customer number"],
+  first_name: ["first name", "firstname", "given name", "forename", "fname"],
+  last_name: ["last name", "lastname", "surname", "family name", "lname"],
+  timezone: ["timezone", "time zone", "tz"],
+  address1: ["address", "address 1", "address line 1", "street", "street address"],
+  address2: ["address 2", "address line 2"],
+  city: ["city", "town"],
+  region: ["region", "state", "province", "county", "state/province"],
+  country: ["country", "country code", "country name"],
+  zip: ["zip", "zip code", "zipcode", "postal code", "postcode", "post code"],
+};
+
+/** "E-mail Address" -> "emailaddress". */
+export function headerKey(name: string): string {
+  return name.toLowerCase().replace(/[^0-9a-z]+/g, "");
+}
+
+const FIELD_BY_KEY = new Map(
+  Object.entries(HEADER_SPELLINGS).flatMap(([field, spellings]) =>
+    [field, ...spellings].map((spelling) => [headerKey(spelling), field] as const),
+  ),
+);
+
+/** The field a column of this name feeds by its spelling ("Phone Number" -> phone), if any. */
+export function fieldForHeader(name: string): string | undefined {
+  return FIELD_BY_KEY.get(headerKey(name));
+}
+
+/**
+ * The field each column feeds without a mapping, as the server decides: `automaticField`, then
+ * a common spelling takes its field unless another column already feeds it.
+ */
+export function automaticFields(columns: readonly string[]): string[] {
+  const fields = columns.map(automaticField);
+  const taken = new Set(fields);
+  columns.forEach((column, index) => {
+    const spelled = fieldForHeader(column);
+    if (spelled !== undefined && !taken.has(spelled)) {
+      fields[index] = spelled;
+      taken.add(spelled);
+    }
+  });
+  return fields;
+}
+
 /** What the form holds for a column: a field, or "property" with the custom property's name. */
 export interface ColumnChoice {
   field: string;

@@ -26,7 +26,7 @@ import { QueryResult } from "../../components/QueryResult";
 import { NotFoundState } from "../../components/States";
 import { KindBadge } from "../templates/KindBadge";
 import { MessageStatusBadge } from "./MessageStatusBadge";
-import { eventColor, eventLabel, isInFlight } from "./status";
+import { eventColor, eventLabel, isInFlight, sourceLabel, sourcePath } from "./status";
 
 export function MessagePage() {
   const { messageId = "" } = useParams();
@@ -52,12 +52,6 @@ export function MessagePage() {
     </>
   );
 }
-
-const SOURCES: Record<string, string> = {
-  transactional: "Transactional API",
-  campaign: "Campaign",
-  flow: "Flow",
-};
 
 function MessageDetails({ message }: { message: MessageDetail }) {
   const inOutbox = message.provider === "outbox" && message.sent_at !== null;
@@ -100,7 +94,9 @@ function MessageDetails({ message }: { message: MessageDetail }) {
               )}
             </LabeledValue>
             <LabeledValue label="From">{message.from_address ?? "—"}</LabeledValue>
-            <LabeledValue label="Source">{SOURCES[message.source] ?? message.source}</LabeledValue>
+            <LabeledValue label="Source">
+              <MessageSource message={message} />
+            </LabeledValue>
             <LabeledValue label="Template">
               {message.template_id ? (
                 <Anchor component={Link} to={`/templates/${message.template_id}`} size="sm">
@@ -216,6 +212,27 @@ function EventDetails({ event }: { event: MessageEvent }) {
         </Text>
       )}
       <PropertiesSummary properties={rest} />
+    </Stack>
+  );
+}
+
+/** What sent the message, and a link to the campaign or flow by its name. */
+function MessageSource({ message }: { message: MessageDetail }) {
+  const path = sourcePath(message.source, message.source_id);
+  const thing = message.source === "flow" ? "flow" : "campaign";
+  return (
+    <Stack gap={0} data-testid="message-source">
+      <Text size="sm">{sourceLabel(message.source)}</Text>
+      {path &&
+        (message.source_name ? (
+          <Anchor component={Link} to={path} size="sm" style={{ overflowWrap: "anywhere" }}>
+            {message.source_name}
+          </Anchor>
+        ) : (
+          <Text size="sm" c="dimmed">
+            (a deleted {thing})
+          </Text>
+        ))}
     </Stack>
   );
 }

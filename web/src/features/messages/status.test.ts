@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventColor, eventLabel, isInFlight, isMessageStatus } from "./status";
+import { eventColor, eventLabel, isInFlight, isMessageStatus, sourceLabel, sourcePath } from "./status";
 
 describe("message statuses and events", () => {
   it("names statuses and what recipients did", () => {
@@ -16,5 +16,16 @@ describe("message statuses and events", () => {
     expect(isInFlight("sent")).toBe(false);
     expect(isMessageStatus("delivered")).toBe(true);
     expect(isMessageStatus("opened")).toBe(false);
+  });
+});
+
+describe("message sources", () => {
+  it("names a campaign's test send as such and links the campaign or flow that sent it", () => {
+    expect(sourceLabel("campaign_test")).toBe("Campaign test send");
+    expect(sourceLabel("transactional")).toBe("Transactional API");
+    expect(sourcePath("campaign_test", "c1")).toBe("/campaigns/c1");
+    expect(sourcePath("campaign", "c1")).toBe("/campaigns/c1");
+    expect(sourcePath("flow", "f1")).toBe("/flows/f1");
+    expect(sourcePath("transactional", null)).toBeNull();
   });
 });

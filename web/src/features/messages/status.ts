@@ -55,3 +55,23 @@ export function eventColor(kind: string): string {
   if (kind === "unsubscribed") return "orange";
   return "gray";
 }
+
+const SOURCE_LABELS: Readonly<Record<string, string>> = {
+  transactional: "Transactional API",
+  campaign: "Campaign",
+  campaign_test: "Campaign test send",
+  flow: "Flow",
+};
+
+/** What sent a message, in words. */
+export function sourceLabel(source: string): string {
+  return SOURCE_LABELS[source] ?? source.replace(/_/g, " ");
+}
+
+/** The dashboard page of the campaign or flow that sent a message, if any. */
+export function sourcePath(source: string, sourceId: string | null): string | null {
+  if (sourceId === null) return null;
+  if (source === "campaign" || source === "campaign_test") return `/campaigns/${sourceId}`;
+  if (source === "flow") return `/flows/${sourceId}`;
+  return null;
+}

@@ -14,6 +14,8 @@ import { formatDateTime, profileLabel } from "../../lib/format";
 import { ProfileFlows } from "../flows/ProfileFlows";
 import { ProfileActions } from "./ProfileActions";
 import { ProfileConsent } from "./ProfileConsent";
+import { ProfileSms } from "./ProfileSms";
+import { ProfileStatusBadges } from "./ProfileStatusBadges";
 import { ProfileTimeline } from "./ProfileTimeline";
 
 export function ProfilePage() {
@@ -65,6 +67,7 @@ function ProfileDetails({ profile }: { profile: Profile }) {
           </>
         }
       />
+      <ProfileStatusBadges profile={profile} />
       <Grid gap="lg">
         <Grid.Col span={{ base: 12, md: 5 }}>
           <Stack gap="lg">
@@ -92,6 +95,9 @@ function ProfileDetails({ profile }: { profile: Profile }) {
             </Section>
             <Section title="Consent">
               <ProfileConsent profileId={profile.id} />
+            </Section>
+            <Section title="SMS conversation">
+              <ProfileSms profileId={profile.id} />
             </Section>
             <Section title="Properties">
               <PropertiesTable

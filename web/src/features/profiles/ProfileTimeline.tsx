@@ -10,6 +10,7 @@ import { PropertiesSummary } from "../../components/PropertiesSummary";
 import { flattenPages } from "../../lib/paging";
 import { MessageStatusBadge } from "../messages/MessageStatusBadge";
 import { isMessageStatus } from "../messages/status";
+import { MessageEngagement } from "./MessageEngagement";
 
 /** The person's history, newest first, loading older entries on demand. */
 export function ProfileTimeline({ profileId }: { profileId: string }) {
@@ -32,6 +33,7 @@ export function ProfileTimeline({ profileId }: { profileId: string }) {
         {entries.map((entry) => (
           <Timeline.Item key={entry.id} title={<EntryTitle entry={entry} />}>
             <EntryDetails entry={entry} />
+            {entry.kind === "message" && <MessageEngagement entry={entry} />}
           </Timeline.Item>
         ))}
       </Timeline>

@@ -1,11 +1,11 @@
-import { Anchor, Badge, Button, Group, Table, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Select, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconPlus, IconSearch, IconUpload, IconUsers } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { Profile } from "../../api/client";
-import { profilesQuery } from "../../api/queries";
+import { profileCountQuery, profilesQuery, segmentCatalogQuery, segmentsQuery } from "../../api/queries";
 import { DataTable, DateCell } from "../../components/DataTable";
 import { DownloadButton } from "../../components/DownloadButton";
 import { PageHeader } from "../../components/PageHeader";
@@ -13,28 +13,54 @@ import { Pager } from "../../components/Pager";
 import { QueryList } from "../../components/QueryResult";
 import { EmptyState } from "../../components/States";
 import { useCursorPages } from "../../components/useCursorPages";
-import { profileLabel } from "../../lib/format";
+import { formatCount, profileLabel } from "../../lib/format";
+import { subjectOptions } from "../segments/definition";
 import { profilesExportHref } from "./form";
+import {
+  addressParams,
+  apiQuery,
+  countText,
+  LIST_OPERATORS,
+  needsValue,
+  readFilter,
+  type ListOperator,
+  type ProfileListFilter,
+} from "./listFilter";
 import { NewProfileModal } from "./NewProfileModal";
 
 export function ProfilesPage() {
   const [params, setParams] = useSearchParams();
-  const q = params.get("q") ?? "";
-  const [text, setText] = useState(q);
-  const [debounced] = useDebouncedValue(text, 300);
-  // Paging starts over whenever the search changes.
-  const pages = useCursorPages(q);
+  const filter = readFilter(params);
+  const [text, setText] = useState(filter.q);
+  const [value, setValue] = useState(filter.value);
+  const [debouncedText] = useDebouncedValue(text, 300);
+  const [debouncedValue] = useDebouncedValue(value, 300);
+  const catalog = useQuery(segmentCatalogQuery);
+  const segments = useQuery(segmentsQuery);
+  const subjects = subjectOptions(catalog.data);
+  const numberProperty =
+    filter.subject.startsWith("property:") &&
+    subjects.properties.some((p) => `property:${p.name}` === filter.subject && p.type === "number");
+  const query = apiQuery(filter, numberProperty);
+  // Paging starts over whenever a filter changes.
+  const pages = useCursorPages(JSON.stringify(query));
 
-  // The search lives in the address, so it survives reloads and can be shared.
+  // The filters live in the address, so they survive reloads and can be shared.
+  const change = useCallback(
+    (next: Partial<ProfileListFilter>) => setParams(addressParams({ ...filter, ...next }), { replace: true }),
+    [filter, setParams],
+  );
   useEffect(() => {
-    const trimmed = debounced.trim();
-    if (trimmed !== q) {
-      setParams(trimmed ? { q: trimmed } : {}, { replace: true });
-    }
-  }, [debounced, q, setParams]);
+    if (debouncedText.trim() !== filter.q) change({ q: debouncedText });
+  }, [debouncedText, filter.q, change]);
+  useEffect(() => {
+    if (debouncedValue !== filter.value) change({ value: debouncedValue });
+  }, [debouncedValue, filter.value, change]);
 
-  const profiles = useQuery(profilesQuery(q, pages.cursor));
+  const profiles = useQuery(profilesQuery(query, pages.cursor));
+  const count = useQuery(profileCountQuery(query));
   const [creating, setCreating] = useState(false);
+  const filtered = Object.keys(query).length > 0;
 
   return (
     <>
@@ -46,7 +72,7 @@ export function ProfilesPage() {
             <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={() => setCreating(true)}>
               New profile
             </Button>
-            <DownloadButton href={profilesExportHref(q)}>Export CSV</DownloadButton>
+            <DownloadButton href={profilesExportHref(query)}>Export CSV</DownloadButton>
             <Button variant="default" component={Link} to="/imports" leftSection={<IconUpload size={16} aria-hidden />}>
               Import
             </Button>
@@ -54,24 +80,75 @@ export function ProfilesPage() {
         }
       />
       <NewProfileModal opened={creating} onClose={() => setCreating(false)} />
-      <TextInput
-        label="Search profiles"
-        description="By email, phone, name or external id"
-        placeholder="ada@example.com"
-        leftSection={<IconSearch size={16} aria-hidden />}
-        value={text}
-        onChange={(event) => setText(event.currentTarget.value)}
-        maw={480}
-        mb="md"
-        type="search"
-      />
+      <Group align="flex-end" gap="sm" mb="md" wrap="wrap">
+        <TextInput
+          label="Search profiles"
+          description="Email, phone, name, id, city, country or a property's value"
+          placeholder="ada@example.com, Berlin"
+          leftSection={<IconSearch size={16} aria-hidden />}
+          value={text}
+          onChange={(event) => setText(event.currentTarget.value)}
+          w={340}
+          type="search"
+        />
+        <Select
+          label="In segment"
+          placeholder="Any"
+          clearable
+          searchable
+          w={220}
+          data={(segments.data?.data ?? []).map((s) => ({ value: s.id, label: s.name }))}
+          value={filter.segment || null}
+          onChange={(segment) => change({ segment: segment ?? "" })}
+        />
+        <Select
+          label="Where"
+          placeholder="A field or property"
+          clearable
+          searchable
+          w={200}
+          data={subjects.data}
+          value={filter.subject || null}
+          onChange={(subject) => {
+            if (!subject) setValue("");
+            change({ subject: subject ?? "", value: subject ? filter.value : "" });
+          }}
+        />
+        {filter.subject && (
+          <>
+            <Select
+              label="Operator"
+              w={150}
+              allowDeselect={false}
+              data={LIST_OPERATORS}
+              value={filter.op}
+              onChange={(op) => op && change({ op: op as ListOperator })}
+            />
+            {needsValue(filter.op) && (
+              <TextInput
+                label="Value"
+                w={180}
+                value={value}
+                onChange={(event) => setValue(event.currentTarget.value)}
+              />
+            )}
+          </>
+        )}
+      </Group>
+      {count.isSuccess && (
+        <Text size="sm" c="dimmed" mb="xs" data-testid="profile-count" aria-live="polite">
+          {countText(count.data, formatCount)}
+          {filtered ? " match" + (count.data.count === 1 && count.data.exact ? "es" : "") : ""}
+        </Text>
+      )}
       <QueryList
         query={profiles}
         loading="Loading profiles…"
         empty={
-          q ? (
+          filtered ? (
             <EmptyState title="No profile matches" icon={<IconSearch aria-hidden />}>
-              Nothing matches “{q}”. Search looks at email, phone, external id and name.
+              Nothing matches these filters. Search looks at email, phone, external id, name, city, region,
+              country, ZIP and the values of custom properties.
             </EmptyState>
           ) : (
             <EmptyState

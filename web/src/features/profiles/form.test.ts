@@ -146,8 +146,8 @@ describe("parsing JSON", () => {
 
 describe("downloads", () => {
   it("exports the profiles the search shows", () => {
-    expect(profilesExportHref("")).toBe("/api/profiles/export");
-    expect(profilesExportHref(" ada lovelace&co ")).toBe("/api/profiles/export?q=ada+lovelace%26co");
+    expect(profilesExportHref({})).toBe("/api/profiles/export");
+    expect(profilesExportHref({ q: "ada lovelace&co" })).toBe("/api/profiles/export?q=ada+lovelace%26co");
   });
 
   it("names a person's data file by their id", () => {

@@ -216,9 +216,10 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** The CSV export of the profiles the list shows (all, or those matching the search). */
-export function profilesExportHref(q: string): string {
-  const search = q.trim();
-  return search ? `/api/profiles/export?${new URLSearchParams({ q: search }).toString()}` : "/api/profiles/export";
+/** The CSV export of the profiles the list's filters match (the API's query parameters). */
+export function profilesExportHref(query: Record<string, string>): string {
+  const search = new URLSearchParams(query).toString();
+  return search ? `/api/profiles/export?${search}` : "/api/profiles/export";
 }
 
 /** The file name of one person's data export. */

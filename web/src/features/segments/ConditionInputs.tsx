@@ -4,7 +4,10 @@
 import { ActionIcon, Autocomplete, Button, Group, NumberInput, Select, Stack, TagsInput, Text, TextInput } from "@mantine/core";
 import { IconPlus, IconX } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
-import { eventPropertyCatalogQuery } from "../../api/queries";
+import { useDebouncedValue } from "@mantine/hooks";
+import { eventPropertyCatalogQuery, propertyValuesQuery, type ValueSubject } from "../../api/queries";
+
+const SUGGEST_DELAY_MS = 200;
 import {
   dayOf,
   listValues,
@@ -27,10 +30,13 @@ export function PredicateInputs<P extends Predicate>({
   predicate,
   type,
   onChange,
+  suggest,
 }: {
   predicate: P;
   type: ValueType;
   onChange: (next: P) => void;
+  /** A profile field or property whose recent values a text value suggests. */
+  suggest?: ValueSubject;
 }) {
   const input = valueInput(type, predicate.operator);
   const set = (change: Partial<Predicate>) => onChange({ ...predicate, ...change });
@@ -49,15 +55,22 @@ export function PredicateInputs<P extends Predicate>({
         value={predicate.operator}
         onChange={(value) => onChange(withOperator(predicate, value as P["operator"], type))}
       />
-      {input === "text" && (
-        <TextInput
-          size="xs"
-          w={180}
-          label="Value"
-          value={typeof predicate.value === "string" ? predicate.value : String(predicate.value ?? "")}
-          onChange={(event) => setValue("value", event.currentTarget.value)}
-        />
-      )}
+      {input === "text" &&
+        (suggest ? (
+          <SuggestedValue
+            subject={suggest}
+            value={typeof predicate.value === "string" ? predicate.value : String(predicate.value ?? "")}
+            onChange={(value) => setValue("value", value)}
+          />
+        ) : (
+          <TextInput
+            size="xs"
+            w={180}
+            label="Value"
+            value={typeof predicate.value === "string" ? predicate.value : String(predicate.value ?? "")}
+            onChange={(event) => setValue("value", event.currentTarget.value)}
+          />
+        ))}
       {input === "number" && <NumberValue label="Value" value={predicate.value} onChange={(v) => setValue("value", v)} />}
       {input === "boolean" && (
         <Choice
@@ -119,6 +132,31 @@ export function PredicateInputs<P extends Predicate>({
         </>
       )}
     </>
+  );
+}
+
+/** A text value typed freely, with the values the organization's newest profiles have for the
+ * field or property as suggestions (GET /api/profiles/property-values). */
+function SuggestedValue({
+  subject,
+  value,
+  onChange,
+}: {
+  subject: ValueSubject;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  const [prefix] = useDebouncedValue(value, SUGGEST_DELAY_MS);
+  const suggestions = useQuery(propertyValuesQuery(subject, prefix));
+  return (
+    <Autocomplete
+      size="xs"
+      w={180}
+      label="Value"
+      data={(suggestions.data?.data ?? []).map((item) => item.value)}
+      value={value}
+      onChange={onChange}
+    />
   );
 }
 

@@ -1,27 +1,43 @@
 import { cleanup, fireEvent, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
-import { describe, expect, it } from "vitest";
-import { renderAt } from "../../test/render";
-import { emptyDefinition, type Definition } from "./definition";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { json, renderAt } from "../../test/render";
+import { definitionProblems, emptyDefinition, type Definition } from "./definition";
 import { SegmentBuilder } from "./SegmentBuilder";
 
 let latest: Definition = emptyDefinition();
 
-function Harness({ initial, scope }: { initial: Definition; scope?: "segment" | "flow" }) {
+function Harness({
+  initial,
+  scope,
+  serverErrors = { "0": ["value: needs a value"] },
+}: {
+  initial: Definition;
+  scope?: "segment" | "flow";
+  serverErrors?: Record<string, string[]>;
+}) {
   const [definition, setDefinition] = useState(initial);
   latest = definition;
   return (
     <SegmentBuilder
       definition={definition}
       onChange={setDefinition}
-      catalog={{ fields: [{ name: "email", type: "string" }], properties: [{ name: "age", type: "number" }], metrics: ["Placed Order"] }}
+      catalog={{
+        fields: [
+          { name: "email", type: "string" },
+          { name: "city", type: "string" },
+        ],
+        properties: [{ name: "age", type: "number" }],
+        metrics: ["Placed Order"],
+      }}
       segments={[
         { id: "11111111-1111-4111-8111-111111111111", name: "Self" },
         { id: "22222222-2222-4222-8222-222222222222", name: "Other" },
       ]}
       selfId="11111111-1111-4111-8111-111111111111"
-      errors={{ "0": ["value: needs a value"] }}
+      errors={serverErrors}
+      problems={definitionProblems(definition)}
       scope={scope}
     />
   );
@@ -31,7 +47,44 @@ function renderBuilder(initial: Definition = emptyDefinition(), scope?: "segment
   return renderAt("/", [{ path: "/", element: <Harness initial={initial} scope={scope} /> }]);
 }
 
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
 describe("SegmentBuilder", () => {
+  it("says what a new condition lacks only once it is left, and offers fields with values", async () => {
+    const user = userEvent.setup();
+    const fetch = vi.fn(async (request: Request) =>
+      new URL(request.url).pathname === "/api/profiles/property-values"
+        ? json(200, { data: [{ value: "Berlin", count: 3 }] })
+        : json(404, {}),
+    );
+    vi.stubGlobal("fetch", fetch);
+    renderAt("/", [{ path: "/", element: <Harness initial={emptyDefinition()} serverErrors={{}} /> }]);
+    await user.click(screen.getByRole("button", { name: "Add condition" }));
+    await user.click(await screen.findByRole("menuitem", { name: "Profile property", hidden: true }));
+    const condition = screen.getByRole("group", { name: "Condition 1" });
+    expect(within(condition).queryByText("Property: missing")).toBeNull();
+    await user.click(within(condition).getByLabelText("Property"));
+    // Built-in fields are listed directly, by their names.
+    await user.click(await screen.findByRole("option", { name: "City", hidden: true }));
+    expect(latest.conditions[0]).toMatchObject({ field: "city", operator: "equals" });
+    await user.click(within(condition).getByLabelText("Value"));
+    await user.click(await screen.findByRole("option", { name: "Berlin", hidden: true }));
+    expect(latest.conditions[0]).toMatchObject({ field: "city", value: "Berlin" });
+    const asked = fetch.mock.calls.map(([request]) => new URL(request.url).searchParams.get("field"));
+    expect(asked).toContain("city");
+
+    await user.click(screen.getByRole("button", { name: "Add condition" }));
+    await user.click(await screen.findByRole("menuitem", { name: "Segment membership", hidden: true }));
+    const second = screen.getByRole("group", { name: "Condition 2" });
+    await user.click(within(second).getByLabelText("Segment"));
+    expect(within(second).queryByText("Segment: choose one")).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Add group" })); // leaves condition 2
+    expect(await within(second).findByText("Segment: choose one")).toBeTruthy();
+    expect(within(condition).queryByText(/missing/)).toBeNull();
+  });
+
   it("nests groups five levels deep, no deeper", async () => {
     const user = userEvent.setup();
     renderBuilder();

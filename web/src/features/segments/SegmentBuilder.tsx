@@ -48,6 +48,7 @@ import {
   predicateType,
   removeAt,
   startOfDay,
+  subjectOptions,
   TIME_UNITS,
   updateAt,
   VALUE_TYPES,
@@ -85,6 +86,11 @@ interface BuilderContextValue {
   segments: readonly SegmentOption[];
   selfId: string | undefined;
   errors: Readonly<Record<string, readonly string[]>>;
+  /** What each condition still lacks (by path key), shown once it was left or a save tried. */
+  problems: Readonly<Record<string, readonly string[]>>;
+  showAllProblems: boolean;
+  touched: ReadonlySet<string>;
+  touch: (key: string) => void;
   full: boolean;
   scope: ConditionScope;
   label: string;
@@ -128,6 +134,8 @@ export function SegmentBuilder({
   errors = {},
   scope = "segment",
   label = "Conditions",
+  problems = {},
+  showAllProblems = false,
 }: {
   definition: Definition;
   onChange: (definition: Definition) => void;
@@ -139,8 +147,17 @@ export function SegmentBuilder({
   scope?: ConditionScope;
   /** The accessible name of the outer group (two builders on one screen need two names). */
   label?: string;
+  /** What conditions still lack (definitionProblems): each shows its own once the person left
+   * it, all of them with `showAllProblems` (after a save was tried). */
+  problems?: Readonly<Record<string, readonly string[]>>;
+  showAllProblems?: boolean;
 }) {
   const { keyOf, carry } = useNodeKeys();
+  const [touched, setTouched] = useState<ReadonlySet<string>>(() => new Set());
+  const touch = useCallback(
+    (key: string) => setTouched((before) => (before.has(key) ? before : new Set(before).add(key))),
+    [],
+  );
   const context: BuilderContextValue = {
     update: (path, node) => onChange(updateAt(definition, path, () => node, carry)),
     add: (groupPath, condition) => onChange(addTo(definition, groupPath, condition, carry)),
@@ -150,6 +167,10 @@ export function SegmentBuilder({
     segments,
     selfId,
     errors,
+    problems,
+    showAllProblems,
+    touched,
+    touch,
     full: countConditions(definition) >= MAX_CONDITIONS,
     scope,
     label,
@@ -315,10 +336,24 @@ const KIND_LABELS: Record<Exclude<Condition["type"], "group">, string> = {
 function ConditionCard({ condition, path }: { condition: Exclude<Condition, { type: "group" }>; path: Path }) {
   const builder = useBuilder();
   const label = pathLabel(path);
-  const errors = builder.errors[pathKey(path)] ?? [];
+  const key = builder.keyOf(condition);
+  const serverErrors = builder.errors[pathKey(path)] ?? [];
+  const missing = builder.showAllProblems || builder.touched.has(key) ? (builder.problems[pathKey(path)] ?? []) : [];
+  const errors = serverErrors.length ? serverErrors : missing;
   const update = (next: Condition) => builder.update(path, next);
   return (
-    <Paper withBorder p="sm" role="group" aria-label={`Condition ${label}`}>
+    <Paper
+      withBorder
+      p="sm"
+      role="group"
+      aria-label={`Condition ${label}`}
+      style={errors.length ? { borderColor: "var(--mantine-color-red-5)" } : undefined}
+      onBlur={(event) => {
+        // Left the condition (not moved between its own inputs): say what it still lacks.
+        const next = event.relatedTarget;
+        if (!(next instanceof Node && event.currentTarget.contains(next))) builder.touch(key);
+      }}
+    >
       <Group justify="space-between" align="flex-start" wrap="nowrap" gap="xs">
         <Stack gap="xs" style={{ flex: 1, minWidth: 0 }}>
           <Group gap="xs">
@@ -365,11 +400,6 @@ function Problems({ messages }: { messages: readonly string[] }) {
 
 // --- Profile conditions ------------------------------------------------------------------------
 
-const SOURCES: { value: "property" | "field"; label: string }[] = [
-  { value: "property", label: "Custom property" },
-  { value: "field", label: "Built-in field" },
-];
-
 function ProfileConditionEditor({
   condition,
   onChange,
@@ -378,59 +408,54 @@ function ProfileConditionEditor({
   onChange: (next: ProfileCondition) => void;
 }) {
   const { catalog } = useBuilder();
+  const { builtins, properties, data } = subjectOptions(catalog);
   const isField = condition.field != null;
-  const builtins = catalog?.fields.map((f) => f.name) ?? [];
-  const properties = catalog?.properties ?? [];
   const type = predicateType(condition, condition.field);
+  const toProperty = (name: string) => {
+    const known = properties.find((p) => p.name === name);
+    onChange(withSubject(condition, known ? { property: name, type: known.type } : { property: name }));
+  };
+  // What the picker's text means: a field's label (as listed) is that field, anything else a
+  // custom property of that name.
+  const choose = (text: string) => {
+    const custom = /^(.*) \(custom\)$/.exec(text);
+    if (custom && properties.some((p) => p.name === custom[1])) return toProperty(custom[1]!);
+    const field = builtins.find((name) => fieldLabel(name) === text);
+    if (field) return onChange(withSubject(condition, { field }));
+    toProperty(text);
+  };
+  const labels = new Set(builtins.map(fieldLabel));
+  const shown = isField
+    ? fieldLabel(condition.field!)
+    : labels.has(condition.property ?? "")
+      ? `${condition.property} (custom)`
+      : (condition.property ?? "");
   return (
     <Group gap="xs" align="flex-end" wrap="wrap">
-      <Choice
-        w={150}
-        label="Of the profile"
-        data={SOURCES}
-        value={isField ? "field" : "property"}
-        onChange={(value) =>
-          value === "field"
-            ? onChange(withSubject(condition, { field: builtins[0] ?? "email" }))
-            : onChange(withSubject(condition, { property: "" }))
-        }
+      <Autocomplete
+        size="xs"
+        w={200}
+        label="Property"
+        placeholder="City, plan…"
+        data={data}
+        value={shown}
+        onChange={choose}
       />
-      {isField ? (
+      {!isField && (
         <Choice
-          w={170}
-          label="Field"
-          searchable
-          data={(builtins.length ? builtins : [condition.field ?? "email"]).map((name) => ({
-            value: name,
-            label: fieldLabel(name),
-          }))}
-          value={condition.field ?? null}
-          onChange={(value) => onChange(withSubject(condition, { field: value }))}
+          w={120}
+          label="Compared as"
+          data={VALUE_TYPES}
+          value={type}
+          onChange={(value) => onChange(withValueType(condition, value))}
         />
-      ) : (
-        <>
-          <Autocomplete
-            size="xs"
-            w={180}
-            label="Property"
-            placeholder="plan"
-            data={properties.map((p) => p.name)}
-            value={condition.property ?? ""}
-            onChange={(value) => {
-              const known = properties.find((p) => p.name === value);
-              onChange(withSubject(condition, known ? { property: value, type: known.type } : { property: value }));
-            }}
-          />
-          <Choice
-            w={120}
-            label="Compared as"
-            data={VALUE_TYPES}
-            value={type}
-            onChange={(value) => onChange(withValueType(condition, value))}
-          />
-        </>
       )}
-      <PredicateInputs predicate={condition} type={type} onChange={onChange} />
+      <PredicateInputs
+        predicate={condition}
+        type={type}
+        onChange={onChange}
+        suggest={isField ? { field: condition.field! } : condition.property ? { property: condition.property } : undefined}
+      />
     </Group>
   );
 }

@@ -16,7 +16,7 @@ import {
 import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Segment } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
@@ -29,6 +29,7 @@ import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { formatCount } from "../../lib/format";
 import {
   countConditions,
+  definitionProblems,
   emptyDefinition,
   MAX_CONDITIONS,
   placeErrors,
@@ -65,13 +66,17 @@ function SegmentForm({ segment }: { segment?: Segment }) {
   const catalog = useQuery(segmentCatalogQuery);
   const segments = useQuery(segmentsQuery);
   const conditionCount = countConditions(definition);
-  // Only a definition with conditions is estimated.
+  // What the conditions still lack, found in the browser: such a definition is not estimated
+  // (it could only be refused) and its problems show once a condition is left or a save tried.
+  const problems = useMemo(() => definitionProblems(definition), [definition]);
+  const complete = conditionCount > 0 && Object.keys(problems).length === 0;
+  const [saveTried, setSaveTried] = useState(false);
   const {
     query: estimate,
     current: estimateCurrent,
     updating: estimateUpdating,
   } = useDebouncedRequest({
-    request: conditionCount > 0 ? definition : null,
+    request: complete ? definition : null,
     delay: ESTIMATE_DELAY_MS,
     queryKey: keys.segmentEstimate,
     queryFn: (wanted: Definition) => call(api.POST("/api/segments/estimate", { body: { definition: wanted } })),
@@ -125,6 +130,11 @@ function SegmentForm({ segment }: { segment?: Segment }) {
     }
     if (conditionCount === 0) {
       setFormErrors(["Add at least one condition."]);
+      return;
+    }
+    setSaveTried(true);
+    if (!complete) {
+      setFormErrors(["Some conditions need attention: see the messages under them."]);
       return;
     }
     save.mutate();
@@ -195,6 +205,8 @@ function SegmentForm({ segment }: { segment?: Segment }) {
                   segments={segments.data?.data ?? []}
                   selfId={segment?.id}
                   errors={shownErrors?.byCondition ?? {}}
+                  problems={problems}
+                  showAllProblems={saveTried}
                 />
               </section>
               <FormErrors messages={formErrors} />
@@ -211,6 +223,7 @@ function SegmentForm({ segment }: { segment?: Segment }) {
           <Grid.Col span={{ base: 12, lg: 3 }}>
             <EstimatePanel
               empty={conditionCount === 0}
+              incomplete={conditionCount > 0 && !complete}
               pending={estimateUpdating}
               count={estimate.isError ? undefined : estimate.data?.count}
               error={estimate.isError ? estimate.error : null}
@@ -225,12 +238,14 @@ function SegmentForm({ segment }: { segment?: Segment }) {
 
 function EstimatePanel({
   empty,
+  incomplete,
   pending,
   count,
   error,
   placed,
 }: {
   empty: boolean;
+  incomplete: boolean;
   pending: boolean;
   count: number | undefined;
   error: unknown;
@@ -242,12 +257,16 @@ function EstimatePanel({
         <Title order={2} fz="h5" id="estimate-title">
           Estimated size
         </Title>
-        {pending && !empty && <Loader size="xs" aria-label="Updating the estimate" />}
+        {pending && !empty && !incomplete && <Loader size="xs" aria-label="Updating the estimate" />}
       </Group>
       <div aria-live="polite">
         {empty ? (
           <Text size="sm" c="dimmed">
             Add a condition to see how many people match.
+          </Text>
+        ) : incomplete ? (
+          <Text size="sm" c="dimmed" data-testid="estimate-incomplete">
+            Finish the conditions to see how many people match.
           </Text>
         ) : error ? (
           <Alert color="orange" variant="light" icon={<IconAlertTriangle aria-hidden />} p="xs" data-testid="estimate-error">

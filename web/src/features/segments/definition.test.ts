@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addTo,
+  definitionProblems,
   canNestGroup,
   countConditions,
   emptyDefinition,
@@ -220,5 +221,40 @@ describe("errors", () => {
         { field: "definition.conditions[3].segment_id", reason: "Input should be a valid UUID, invalid length: found 0" },
       ]).byCondition,
     ).toEqual({ "2": ["Property filter 1, property: missing"], "3": ["Segment: choose one"] });
+  });
+});
+
+describe("completeness", () => {
+  it("names what each new condition lacks, and nothing once it is complete", () => {
+    const definition = {
+      ...emptyDefinition(),
+      conditions: [
+        newCondition("profile"),
+        newCondition("event"),
+        { type: "group", match: "any", negate: false, conditions: [newCondition("segment"), newCondition("consent")] },
+      ],
+    } as Definition;
+    expect(definitionProblems(definition)).toEqual({
+      "0": ["Property: missing", "Value: missing"],
+      "1": ["Event: missing"],
+      "2.0": ["Segment: choose one"],
+    });
+    const complete = {
+      ...emptyDefinition(),
+      conditions: [
+        { type: "profile", field: "city", operator: "equals", value: "Berlin", unit: "days" },
+        { type: "profile", property: "plan", operator: "is_set", unit: "days" },
+        { type: "profile", property: "tags", operator: "in", values: [], unit: "days" },
+        {
+          ...newEventCondition("Placed Order"),
+          window: { type: "in_the_last", unit: "days" },
+          filters: [{ property: "", operator: "equals", value: "x", unit: "days" }],
+        },
+      ],
+    } as Definition;
+    expect(definitionProblems(complete)).toEqual({
+      "2": ["Values: add at least one"],
+      "3": ["When: the amount is missing", "Property filter 1: the property is missing"],
+    });
   });
 });

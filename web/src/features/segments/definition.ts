@@ -360,6 +360,30 @@ export function withSubject(
   return converted;
 }
 
+// --- Picking a field or property --------------------------------------------------------------
+
+/** The built-in fields and the organization's custom properties in one list. */
+export function subjectOptions(catalog: Schemas["Catalog"] | undefined) {
+  const builtins = catalog?.fields.map((f) => f.name) ?? [];
+  const properties = catalog?.properties ?? [];
+  const labels = new Set(builtins.map(fieldLabel));
+  return {
+    builtins,
+    properties,
+    data: [
+      { group: "Profile fields", items: builtins.map((name) => ({ value: `field:${name}`, label: fieldLabel(name) })) },
+      {
+        group: "Custom properties",
+        // A property named like a field's label ("City") is told apart by its suffix.
+        items: properties.map((p) => ({
+          value: `property:${p.name}`,
+          label: labels.has(p.name) ? `${p.name} (custom)` : p.name,
+        })),
+      },
+    ],
+  };
+}
+
 // --- Events ------------------------------------------------------------------------------------
 
 export type EventMode = "done" | "not_done" | "count" | "sum" | "average";
@@ -662,4 +686,83 @@ export function plainReason(reason: string): string {
   if (/^String should have at least 1 character/.test(reason)) return "missing";
   if (/^Input should be a valid UUID/.test(reason)) return "choose one";
   return reason;
+}
+
+// --- Completeness (checked in the browser before anything is sent) -----------------------------
+
+function blank(value: Scalar | null | undefined): boolean {
+  return value == null || (typeof value === "string" && value.trim() === "");
+}
+
+/** What a predicate still lacks: an operand its operator needs. */
+function predicateProblems(predicate: Predicate, type: ValueType): string[] {
+  switch (valueInput(type, predicate.operator)) {
+    case "none":
+      return [];
+    case "list":
+      return predicate.values?.length ? [] : ["Values: add at least one"];
+    case "relative":
+    case "days":
+      return predicate.amount == null ? ["Amount: missing"] : [];
+    case "number-range":
+    case "date-range": {
+      const problems: string[] = [];
+      if (blank(predicate.value)) problems.push("From: missing");
+      if (blank(predicate.value_to)) problems.push("To: missing");
+      return problems;
+    }
+    default:
+      return blank(predicate.value) ? ["Value: missing"] : [];
+  }
+}
+
+function leafProblems(condition: Leaf): string[] {
+  switch (condition.type) {
+    case "profile": {
+      const subject = condition.field == null && !condition.property?.trim() ? ["Property: missing"] : [];
+      return [...subject, ...predicateProblems(condition, predicateType(condition, condition.field))];
+    }
+    case "event": {
+      const problems = condition.metric.trim() ? [] : ["Event: missing"];
+      if (condition.operator === "between" && condition.value_to == null) problems.push("To: missing");
+      const window = condition.window;
+      if (window?.type === "in_the_last" && window.amount == null) problems.push("When: the amount is missing");
+      if ((window?.type === "since" || window?.type === "between") && !window.start) problems.push("When: the start is missing");
+      if (window?.type === "between" && !window.end) problems.push("When: the end is missing");
+      (condition.filters ?? []).forEach((filter, index) => {
+        const name = `Property filter ${index + 1}`;
+        if (!filter.property.trim()) problems.push(`${name}: the property is missing`);
+        for (const problem of predicateProblems(filter, predicateType(filter))) {
+          problems.push(`${name}, ${problem.charAt(0).toLowerCase()}${problem.slice(1)}`);
+        }
+      });
+      return problems;
+    }
+    case "segment":
+      return condition.segment_id ? [] : ["Segment: choose one"];
+    case "consent":
+      return [];
+  }
+}
+
+/**
+ * What the definition still lacks, by condition (`pathKey`), before it can be estimated or saved:
+ * an empty property, event or segment, a missing operand. Empty means complete as far as the
+ * browser can tell (the API still checks everything).
+ */
+export function definitionProblems(root: GroupLike): Record<string, string[]> {
+  const problems: Record<string, string[]> = {};
+  const walk = (group: GroupLike, path: Path) => {
+    conditionsOf(group).forEach((condition, index) => {
+      const here = [...path, index];
+      if (isGroup(condition)) {
+        walk(condition, here);
+        return;
+      }
+      const found = leafProblems(condition);
+      if (found.length) problems[pathKey(here)] = found;
+    });
+  };
+  walk(root, []);
+  return problems;
 }

@@ -351,7 +351,21 @@ function TestEmailPanel() {
   );
 }
 
+type DnsRecord = Schemas["DnsRecord"];
+
+const DNS_STATUS: Record<DnsRecord["status"], { color: string; label: string }> = {
+  ok: { color: "teal", label: "OK" },
+  missing: { color: "red", label: "Missing" },
+  wrong: { color: "orange", label: "Wrong" },
+  unknown: { color: "gray", label: "Unknown" },
+};
+
+const PURPOSE_LABELS: Record<DnsRecord["purpose"], string> = { spf: "SPF", dkim: "DKIM", dmarc: "DMARC" };
+
 function DnsGuidance({ domain, dkim }: { domain: string | null; dkim: Schemas["DkimRecord"] | null }) {
+  const check = useMutation({
+    mutationFn: () => call(api.POST("/api/email/dns-check", { body: { domain } })),
+  });
   return (
     <Section
       title="SPF, DKIM and DMARC"
@@ -363,19 +377,68 @@ function DnsGuidance({ domain, dkim }: { domain: string | null; dkim: Schemas["D
         </Text>
       ) : (
         <Stack gap="xs" data-testid="dns-guidance">
-          <Text size="sm">
-            <b>SPF</b> (TXT at <code>{domain}</code>): allow each provider that sends for you, for example{" "}
-          </Text>
-          <CodeBlock code={`v=spf1 include:amazonses.com include:sendgrid.net include:spf.mtasv.net ~all`} label="SPF example" caption="Keep only the includes of the providers you use" />
-          <Text size="sm">
-            <b>DKIM</b>: {dkim ? "publish the record shown under DKIM signing below." : "add a key under DKIM signing below, or publish the records your provider gives you."}
-          </Text>
-          <Text size="sm">
-            <b>DMARC</b> (TXT at <code>_dmarc.{domain}</code>): start by monitoring, then tighten to quarantine.
-          </Text>
-          <CodeBlock code={`v=DMARC1; p=none; rua=mailto:dmarc@${domain}`} label="DMARC record" caption="Value (TXT)" />
+          <Group justify="space-between">
+            <Text size="sm">
+              Look up what <code>{domain}</code> publishes now and compare it with what your providers need.
+            </Text>
+            <Button variant="default" onClick={() => check.mutate()} loading={check.isPending}>
+              Check DNS
+            </Button>
+          </Group>
+          {check.isError && <FormErrors messages={[(check.error as Error).message]} />}
+          {check.data ? (
+            <DnsResults records={check.data.records} />
+          ) : (
+            <>
+              <Text size="sm">
+                <b>SPF</b> (TXT at <code>{domain}</code>): allow each provider that sends for you, for example{" "}
+              </Text>
+              <CodeBlock code={`v=spf1 include:amazonses.com include:sendgrid.net include:spf.mtasv.net ~all`} label="SPF example" caption="Keep only the includes of the providers you use" />
+              <Text size="sm">
+                <b>DKIM</b>: {dkim ? "publish the record shown under DKIM signing below." : "add a key under DKIM signing below, or publish the records your provider gives you."}
+              </Text>
+              <Text size="sm">
+                <b>DMARC</b> (TXT at <code>_dmarc.{domain}</code>): start by monitoring, then tighten to quarantine.
+              </Text>
+              <CodeBlock code={`v=DMARC1; p=none; rua=mailto:dmarc@${domain}`} label="DMARC record" caption="Value (TXT)" />
+            </>
+          )}
         </Stack>
       )}
     </Section>
+  );
+}
+
+function DnsResults({ records }: { records: DnsRecord[] }) {
+  return (
+    <Stack gap="sm" data-testid="dns-results">
+      {records.map((record) => {
+        const status = DNS_STATUS[record.status];
+        return (
+          <Stack key={`${record.type} ${record.name}`} gap={4} data-testid="dns-record">
+            <Group gap="xs">
+              <Badge color={status.color} variant="light">
+                {status.label}
+              </Badge>
+              <Text size="sm" fw={600}>
+                {PURPOSE_LABELS[record.purpose]}
+                {record.provider ? ` (${record.provider})` : ""}
+              </Text>
+              <Text size="sm">
+                {record.type} at <code>{record.name}</code>: {record.detail}
+              </Text>
+            </Group>
+            {record.found.length > 0 && record.status !== "ok" && (
+              <Text size="xs" c="dimmed">
+                Published now: {record.found.join(" | ")}
+              </Text>
+            )}
+            {(record.status === "missing" || record.status === "wrong") && (
+              <CodeBlock code={record.expected} label={`${PURPOSE_LABELS[record.purpose]} record to publish`} caption={`Value (${record.type})`} />
+            )}
+          </Stack>
+        );
+      })}
+    </Stack>
   );
 }

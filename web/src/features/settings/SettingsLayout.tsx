@@ -1,11 +1,13 @@
 import { Tabs } from "@mantine/core";
 import {
+  IconArchive,
   IconBuilding,
   IconGauge,
   IconKey,
   IconLock,
   IconMail,
   IconMessage,
+  IconMessages,
   IconUsers,
   IconWebhook,
 } from "@tabler/icons-react";
@@ -20,13 +22,15 @@ const TABS = [
   { value: "email", label: "Email", icon: IconMail },
   { value: "flow-webhooks", label: "Flow webhooks", icon: IconWebhook },
   { value: "sms", label: "SMS", icon: IconMessage },
+  { value: "sms-templates", label: "SMS templates", icon: IconMessages },
+  { value: "retention", label: "Retention", icon: IconArchive },
   { value: "account", label: "Your account", icon: IconLock },
 ] as const;
 
 export function SettingsLayout() {
   const location = useLocation();
   const navigate = useNavigate();
-  const current = TABS.find((tab) => location.pathname.startsWith(`/settings/${tab.value}`))?.value ?? "organization";
+  const current = TABS.find((tab) => `${location.pathname}/`.startsWith(`/settings/${tab.value}/`))?.value ?? "organization";
   return (
     <>
       <PageHeader title="Settings" />

@@ -27,6 +27,7 @@ const KIND_FIELDS: Record<Kind, ConfigField[]> = {
     { name: "message_stream", label: "Message stream", placeholder: "outbound", help: "A broadcast stream for marketing" },
     { name: "webhook_username", label: "Webhook user name", help: "Put it in the webhook URL" },
     { name: "webhook_password", label: "Webhook password", secret: true },
+    { name: "dkim_selector", label: "DKIM selector", placeholder: "20240101000000pm", help: "From Sender Signatures → DNS settings, for the DNS check" },
   ],
   sendgrid: [
     { name: "api_key", label: "API key", secret: true },
@@ -38,6 +39,7 @@ const KIND_FIELDS: Record<Kind, ConfigField[]> = {
     { name: "secret_access_key", label: "Secret access key", secret: true },
     { name: "configuration_set", label: "Configuration set", help: "Its event destination posts bounces to SNS" },
     { name: "sns_topic_arns", label: "SNS topic ARN", list: true, help: "The topic whose notifications Herald accepts" },
+    { name: "dkim_tokens", label: "Easy DKIM tokens", list: true, help: "The three tokens of the domain's DKIM CNAMEs, for the DNS check" },
   ],
   smtp: [
     { name: "host", label: "Host", placeholder: "smtp.example.com" },

@@ -1,6 +1,7 @@
-import { Anchor, Badge, Table, Text } from "@mantine/core";
-import { IconTemplate } from "@tabler/icons-react";
+import { Anchor, Badge, Button, Table, Text } from "@mantine/core";
+import { IconLayoutGrid, IconPhoto, IconTemplate } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link } from "react-router";
 import type { TemplateSummary } from "../../api/client";
 import { templatesQuery } from "../../api/queries";
@@ -10,16 +11,34 @@ import { PageHeader } from "../../components/PageHeader";
 import { QueryList } from "../../components/QueryResult";
 import { EmptyState } from "../../components/States";
 import { KindBadge } from "./KindBadge";
+import { StarterPicker } from "./StarterPicker";
 
 export function TemplatesPage() {
   const templates = useQuery(templatesQuery);
+  const [startersOpen, setStartersOpen] = useState(false);
+  const starterButton = (
+    <Button variant="default" leftSection={<IconLayoutGrid size={16} aria-hidden />} onClick={() => setStartersOpen(true)}>
+      Start from a starter
+    </Button>
+  );
   const newButton = <NewButton to="/templates/new">New template</NewButton>;
+  const imagesButton = (
+    <Button component={Link} to="/templates/images" variant="default" leftSection={<IconPhoto size={16} aria-hidden />}>
+      Images
+    </Button>
+  );
   return (
     <>
       <PageHeader
         title="Templates"
         description="The emails that campaigns, flows and the transactional API send, personalized for each recipient."
-        actions={templates.data && templates.data.data.length > 0 ? newButton : undefined}
+        actions={
+          <>
+            {imagesButton}
+            {starterButton}
+            {templates.data && templates.data.data.length > 0 && newButton}
+          </>
+        }
       />
       <QueryList
         query={templates}
@@ -33,6 +52,7 @@ export function TemplatesPage() {
       >
         {(items) => <TemplatesTable templates={items} />}
       </QueryList>
+      <StarterPicker opened={startersOpen} onClose={() => setStartersOpen(false)} />
     </>
   );
 }

@@ -1,0 +1,1 @@
+"""Retention: each organization's raw events and message bodies pruned after its chosen age."""

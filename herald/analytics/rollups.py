@@ -6,6 +6,13 @@ hour's rows are a function of the raw rows alone, so replaying the input twice o
 order gives the same totals. A hour is read through the indexes on (org, time), so its cost is
 that hour's rows, not the table's.
 
+An hour here is a LOCAL hour of the organization's time zone: its rollup rows start where the
+local hour starts (at :30 past the UTC hour for Asia/Kolkata or Australia/Adelaide, at :15 for
+Asia/Kathmandu), so a local day is always a whole number of rollup hours and a daily series never
+splits an hour across two days. Marks name UTC hours; the pump recomputes every local hour that
+overlaps one. After changing an organization's time zone, `herald analytics rebuild` the range
+(the rebuild first deletes every rollup row in it, whatever its alignment).
+
 The pump takes a marked hour, deletes its marks and recomputes it in one transaction: the marks
 of a write that commits meanwhile are not seen by the delete and stay for the next round, and a
 failed recompute rolls the delete back.
@@ -16,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,15 +69,46 @@ def _domain(session: Session) -> sa.ColumnElement[str]:
     return sa.case((Message.channel == "email", sa.func.lower(domain)), else_="").label("domain")
 
 
-def recompute_hour(session: Session, org_id: uuid.UUID, hour: datetime) -> None:
-    """Replace the organization's rollup rows of this hour with figures from the raw rows;
-    except for an hour that began before retention pruned the organization's events, whose raw
-    rows are no longer whole: its rollups stay as they were computed (herald.retention)."""
+def local_hour(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The start (in UTC) of the local hour holding `moment`."""
+    local = moment.astimezone(zone)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def local_hours(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The local hours, as UTC [start, end) pairs, that overlap [start, end)."""
+    found: list[tuple[datetime, datetime]] = []
+    hour = local_hour(start, zone)
+    while hour < end:
+        following = local_hour(hour + HOUR, zone)
+        if following <= hour:  # a 30-minute daylight-saving shift (Lord Howe Island)
+            following = hour + HOUR
+        found.append((hour, following))
+        hour = following
+    return found
+
+
+def org_zone(session: Session, org_id: uuid.UUID) -> ZoneInfo:
+    return ZoneInfo(attribution_settings(session, org_id).timezone)
+
+
+ROLLUP_MODELS = (MessageHour, DeliveryHour, EventHour)
+
+
+def recompute_hour(
+    session: Session, org_id: uuid.UUID, hour: datetime, end: datetime | None = None
+) -> None:
+    """Replace the organization's rollup rows of the local hour [hour, end) (end: an hour
+    later) with figures from the raw rows; except for an hour that began before retention
+    pruned the organization's events, whose raw rows are no longer whole: its rollups stay as
+    they were computed (herald.retention)."""
     if hour < events_kept_since(session, org_id):
         return
-    start, end = hour, hour + HOUR
-    for model in (MessageHour, DeliveryHour, EventHour):
-        session.execute(sa.delete(model).where(model.org_id == org_id, model.hour == hour))
+    start, end = hour, end or hour + HOUR
+    for model in ROLLUP_MODELS:
+        session.execute(
+            sa.delete(model).where(model.org_id == org_id, model.hour >= start, model.hour < end)
+        )
 
     by_source = measures.message_measures(
         session,
@@ -208,7 +247,9 @@ def process_marks(database: Database, limit: int = BATCH) -> int:
                 )
             )
             if taken.rowcount:  # type: ignore[attr-defined]
-                recompute_hour(session, org_id, hour)
+                zone = org_zone(session, org_id)
+                for start, end in local_hours(zone, hour, hour + HOUR):
+                    recompute_hour(session, org_id, start, end)
                 done += 1
     return done
 
@@ -224,17 +265,28 @@ def rebuild(
     `progress(done, total)` is called after each hour."""
     with database.transaction() as session:
         orgs = [org_id] if org_id is not None else list(session.scalars(sa.select(Organization.id)))
-    hours = []
-    hour = floor_hour(start)
-    while hour < end:
-        hours.append(hour)
-        hour += HOUR
-    total = len(hours) * len(orgs)
+        zones = {org: org_zone(session, org) for org in orgs}
+    start = floor_hour(start)
+    plans = {org: local_hours(zones[org], start, end) for org in orgs}
+    total = sum(len(hours) for hours in plans.values())
     done = 0
-    for org in orgs:
-        for hour in hours:
+    for org, hours in plans.items():
+        if not hours:
+            continue
+        with database.transaction() as session:
+            # Rows of another alignment (the time zone changed) go too, except before the
+            # retention horizon (those hours are not recomputed).
+            low = max(hours[0][0], events_kept_since(session, org))
+            high = hours[-1][1]
+            for model in ROLLUP_MODELS:
+                session.execute(
+                    sa.delete(model).where(
+                        model.org_id == org, model.hour >= low, model.hour < high
+                    )
+                )
+        for hour, following in hours:
             with database.transaction() as session:
-                recompute_hour(session, org, hour)
+                recompute_hour(session, org, hour, following)
             done += 1
             if progress is not None:
                 progress(done, total)

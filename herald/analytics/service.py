@@ -133,9 +133,19 @@ def link_clicks(
     session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Each link of the campaign that was clicked: human clicks, and how many people and
-    messages clicked it. Reads the campaign's click events (one campaign's, through the messages'
-    source index), not the rollups: a link is not a rollup key."""
+    messages clicked it (a campaign of another organization is not found)."""
     campaign = get_campaign(session, org_id, campaign_id)
+    return link_counts(session, org_id, campaign.id)
+
+
+def link_counts(
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The link table of `link_clicks`. A bounded, indexed query rather than a rollup (a link
+    is not a rollup key, and "people" is a distinct count that hours cannot add up): it reads one
+    campaign's messages through the (source_id) index and their click events through
+    (message_id, at), so its cost is that campaign's clicks, never the table's; bench/analytics.py
+    times it on the largest campaign."""
     url = MessageEvent.data["url"].as_string()
     rows = session.execute(
         sa.select(
@@ -149,7 +159,7 @@ def link_clicks(
         .where(
             Message.org_id == org_id,
             Message.source == "campaign",
-            Message.source_id == campaign.id,
+            Message.source_id == campaign_id,
             MessageEvent.org_id == org_id,
             MessageEvent.kind == "clicked",
             MessageEvent.machine.is_(False),

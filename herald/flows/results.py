@@ -3,8 +3,11 @@
 People: entered (enrolments that started in the period), active and waiting (now), completed,
 exited by reason and failed (enrolments that ended in the period). Steps: how often each output
 or outcome was taken (`flow_step_runs`), who stands on the step now. Messages: the ledger rows the
-flow's send steps made (a step run names its message), with their human opens and clicks, and
-the conversions credited to them by the one attribution rule (herald.messaging.attribution).
+flow's send steps made (a step run names its message), counted by herald.analytics.measures over
+the period exactly as campaigns and the analytics reports count (sent and delivered in the period,
+messages whose first human open, click, hard bounce or unsubscribe fell in it), and the
+conversions credited to them by the one attribution rule with the organization's conversion
+metric and window (herald.analytics.settings).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from herald.analytics import measures
+from herald.analytics.settings import attribution_settings
 from herald.flows import schemas
 from herald.flows.definition import FlowDefinition
 from herald.messaging import attribution
-from herald.models import Flow, FlowEnrolment, FlowStepRun, Message, MessageEvent
+from herald.models import Flow, FlowEnrolment, FlowStepRun, Message
 
 RUNNING = ("active", "waiting")
-_COUNTED_KINDS = ("opened", "clicked", "unsubscribed", "bounced")
 # Ids per IN list (SQLite and PostgreSQL both take this many bound parameters easily).
 _CHUNK = 500
 
@@ -66,54 +70,36 @@ def _message_figures(
     flow_ids: list[uuid.UUID],
     since: datetime,
 ) -> dict[tuple[uuid.UUID, str], _Messages]:
-    """Per (flow, step): the ledger's figures for the messages its send step made in the
-    period, counted by the database (a flow may have sent millions)."""
+    """Per (flow, step): the measures (herald.analytics.measures, as campaigns and the analytics
+    reports count them) of the messages its send step made, over [since, now), and the
+    conversions credited to them by the one attribution rule with the organization's metric and
+    window."""
     figures: dict[tuple[uuid.UUID, str], _Messages] = defaultdict(_Messages)
     made = (
         FlowStepRun.org_id == org_id,
         FlowStepRun.flow_id.in_(flow_ids),
         FlowStepRun.message_id.is_not(None),
-        FlowStepRun.at >= since,
     )
-    sends = session.execute(
-        sa.select(
-            FlowStepRun.flow_id,
-            FlowStepRun.step_id,
-            sa.func.count(Message.sent_at),
-            sa.func.count(Message.delivered_at),
-        )
-        .select_from(FlowStepRun)
-        .join(Message, Message.id == FlowStepRun.message_id)
-        .where(*made, Message.org_id == org_id)
-        .group_by(FlowStepRun.flow_id, FlowStepRun.step_id)
-    )
-    for flow_id, step_id, sent, delivered in sends:
+    keyed = sa.select(
+        FlowStepRun.message_id.label("message_id"), FlowStepRun.flow_id, FlowStepRun.step_id
+    ).where(*made)
+    for (flow_id, step_id), measured in measures.message_measures(
+        session, org_id, keyed, start=since
+    ).items():
         own = figures[flow_id, step_id]
-        own.sent, own.delivered = int(sent), int(delivered)
-    events = session.execute(
-        sa.select(
-            FlowStepRun.flow_id,
-            FlowStepRun.step_id,
-            MessageEvent.kind,
-            sa.func.count(sa.distinct(MessageEvent.message_id)),
-        )
-        .select_from(FlowStepRun)
-        .join(MessageEvent, MessageEvent.message_id == FlowStepRun.message_id)
-        .where(
-            *made,
-            MessageEvent.org_id == org_id,
-            MessageEvent.kind.in_(_COUNTED_KINDS),
-            MessageEvent.machine.is_(False),
-        )
-        .group_by(FlowStepRun.flow_id, FlowStepRun.step_id, MessageEvent.kind)
-    )
-    for flow_id, step_id, kind, unique in events:
-        setattr(figures[flow_id, step_id], kind, int(unique))
+        own.sent, own.delivered = measured.sent, measured.delivered
+        own.bounced, own.unsubscribed = measured.bounced, measured.unsubscribes
+        own.opened, own.clicked = measured.opens_unique, measured.clicks_unique
+    settings = attribution_settings(session, org_id)
     of_flows = sa.select(FlowStepRun.message_id).where(*made).scalar_subquery()
     credited = [
         c
         for c in attribution.attributed_conversions(
-            session, org_id, sa.and_(Message.org_id == org_id, Message.id.in_(of_flows))
+            session,
+            org_id,
+            sa.and_(Message.org_id == org_id, Message.id.in_(of_flows)),
+            metric=settings.conversion_metric,
+            window=settings.window,
         )
         if c.time >= since
     ]

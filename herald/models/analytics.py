@@ -1,6 +1,7 @@
 """Analytics: each organization's attribution settings, and the hourly rollups reports read.
 
-The rollups are derived data. Each row holds one UTC hour's figures for one key; an hour is
+The rollups are derived data. Each row holds one hour's figures for one key (an hour of the
+organization's local time, starting at its UTC start: see herald.analytics.rollups); an hour is
 recomputed whole from the ledger and the events table whenever something in it changes (see
 herald.analytics.rollups), so replaying, retrying or reordering the input never changes a total.
 """

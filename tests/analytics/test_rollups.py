@@ -7,8 +7,10 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -18,6 +20,7 @@ from herald.db import Database, utcnow
 from herald.messaging import attribution, ledger
 from herald.messaging import service as messages
 from herald.models import Message
+from herald.tenancy import service as tenancy
 from tests.factories import OrgFixture, make_org
 
 RAW = messages.RawContent(subject="Hi", html="<p>Hi</p>")
@@ -244,3 +247,65 @@ def test_a_late_touch_recredits_an_order_already_rolled_up(
     _rows, total, unattributed, _daily = figures(database, org)
     assert unattributed == {"unattributed": 0.0}
     assert total["revenue"] == 12.0
+
+
+@pytest.mark.parametrize(
+    "zone_name", ["Asia/Kolkata", "Australia/Adelaide", "Asia/Kathmandu", "America/St_Johns"]
+)
+def test_local_days_of_half_and_quarter_hour_zones_split_at_local_midnight(
+    client: TestClient, database: Database, zone_name: str
+) -> None:
+    """Ten minutes either side of local midnight fall on two local days (the UTC hour holding
+    that midnight is split between them), in the pump's rollups and in a rebuild's."""
+    org = make_org(f"Zone {zone_name}")
+    zone = ZoneInfo(zone_name)
+    with database.transaction() as session:
+        tenancy.update_organization(session, org.org_id, timezone=zone_name)
+    today = utcnow().astimezone(zone).date()
+    midnight = datetime.combine(today - timedelta(days=2), time(), tzinfo=zone).astimezone(UTC)
+    before, after = midnight - timedelta(minutes=10), midnight + timedelta(minutes=10)
+    for key, at in (("late", before), ("early", after)):
+        send = Send(key, f"{key}@gmail.com", "campaign", CAMPAIGN, f"{key}@gmail.com")
+        apply_send(database, org, client, send)
+        apply(database, org, client, Happening(f"sent {key}", "sent", at, key=key))
+        apply(database, org, client, Happening(f"click {key}", "clicked", at, key=key))
+    apply(
+        database,
+        org,
+        client,
+        Happening("order late", "order", before, email="late@gmail.com", value=10),
+    )
+    apply(
+        database,
+        org,
+        client,
+        Happening("order early", "order", after, email="early@gmail.com", value=1),
+    )
+    first, last = today - timedelta(days=3), today - timedelta(days=2)
+
+    def by_day() -> tuple[object, ...]:
+        with database.transaction() as session:
+            span = reports.Period.of_days(first, last, zone)
+            sent = reports.timeseries(session, org.org_id, "sent", "day", span)["points"]
+            revenue = reports.timeseries(session, org.org_id, "revenue", "day", span)["points"]
+            hourly = reports.timeseries(session, org.org_id, "sent", "hour", span)["points"]
+            events = reports.event_series(session, org.org_id, span, "day")["Placed Order"]
+        return (
+            [(p["start"].date(), p["value"]) for p in sent],
+            [(p["start"].date(), p["value"]) for p in revenue],
+            [(p["start"].hour, p["value"]) for p in hourly if p["value"]],
+            [(p["start"].date(), p["events"], p["value"]) for p in events],
+        )
+
+    expected = (
+        [(first, 1.0), (last, 1.0)],
+        [(first, 10.0), (last, 1.0)],
+        [(23, 1.0), (0, 1.0)],
+        [(first, 1, 10.0), (last, 1, 1.0)],
+    )
+    drain(database)
+    assert by_day() == expected
+    rollups.rebuild(
+        database, midnight - timedelta(days=1), midnight + timedelta(days=1), org.org_id
+    )
+    assert by_day() == expected

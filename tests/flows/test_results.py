@@ -217,3 +217,33 @@ def test_people_waiting_on_a_wait_step_and_the_output_they_take(
     figures = results(client, org, flow["id"])
     assert (figures["waiting"], figures["completed"]) == (0, 2)
     assert figures["steps"][0]["outcomes"] == {"yes": 1, "timed out": 1}
+
+
+def test_the_organizations_conversion_metric_and_window_apply(
+    client: TestClient, database: Database
+) -> None:
+    """Flows credit with the organization's analytics settings, as campaigns and reports do."""
+    org, template_id = sending_org(database)
+    flow = create_flow(client, org, split_flow(str(template_id)))
+    publish(client, org, flow["id"])
+    enrol(client, org, flow["id"], "eve@example.com", 500)
+    run(database)
+    (message_id,) = flow_message_ids(database, flow["id"]).values()
+    touch(database, message_id, "clicked", at=utcnow() - timedelta(hours=3))
+    track(client, org, "eve@example.com", "Started Checkout")
+    track(client, org, "eve@example.com", "Placed Order")
+    assert results(client, org, flow["id"])["conversions"] == 1
+
+    def configure(**settings: Any) -> None:
+        response = client.patch(
+            "/api/analytics/settings", json=settings, headers=org.secret_headers
+        )
+        assert response.status_code == 200, response.text
+
+    configure(attribution_window_hours=2)  # the click is now too old
+    assert results(client, org, flow["id"])["conversions"] == 0
+    configure(attribution_window_hours=4, conversion_metric="Started Checkout")
+    figures = results(client, org, flow["id"])
+    assert figures["conversions"] == 1
+    steps = {s["step_id"]: s for s in figures["steps"]}
+    assert steps["email"]["conversions"] == 1

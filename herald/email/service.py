@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import cast
@@ -127,17 +127,17 @@ def _hand_over_and_record(database: Database, ready: list[Prepared]) -> dict[uui
     with _heartbeats.beating(database, [p.email.message_id for p in ready]) as beating:
         last_record = time.monotonic()
         sent_so_far = 0
-        for chunk in _chunks(ready):
-            with _journal(database, chunk) as accepted:
-                handed = _hand_over(database, chunk, accepted)
-            done.extend(zip(chunk, handed, strict=True))
-            sent_so_far += len(chunk)
-            more = sent_so_far < len(ready)
-            if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
-                continue
-            outcomes.update(_record_batch(database, done))
-            beating.stop([p.email.message_id for p, _handed in done])
-            done, last_record = [], time.monotonic()
+        with _journal(database) as journal:
+            for chunk in _chunks(ready):
+                handed = _hand_over(database, chunk, journal(chunk))
+                done.extend(zip(chunk, handed, strict=True))
+                sent_so_far += len(chunk)
+                more = sent_so_far < len(ready)
+                if more and time.monotonic() - last_record < RECORD_EVERY.total_seconds():
+                    continue
+                outcomes.update(_record_batch(database, done))
+                beating.stop([p.email.message_id for p, _handed in done])
+                done, last_record = [], time.monotonic()
     return outcomes
 
 
@@ -154,14 +154,14 @@ def _record_batch(database: Database, done: list[tuple[Prepared, Handed]]) -> di
 
 
 @contextmanager
-def _journal(database: Database, chunk: list[Prepared]) -> Iterator[OnAccepted]:
+def _journal(database: Database) -> Iterator[Callable[[list[Prepared]], OnAccepted]]:
     """Writes a message of `chunk` to the hand-off journal the moment its provider took it, in
     one INSERT committed before the next message goes out: a sender killed mid-batch leaves at
     most the one message in flight on each connection (or the one batch call in flight) without
     a trace, and only that one is sent again (SMTP and the providers' APIs have no idempotency).
     If the write fails, the batch's record still records the message.
 
-    One connection serves the chunk's hand-offs (taken at the first one): a pool checkout per
+    One connection serves the batch's hand-offs (taken at the first one): a pool checkout per
     message, with its liveness ping, doubled the journal's cost. On PostgreSQL its commits do
     not wait for the WAL flush: the journal guards against a killed sender, and a database
     crash within the flush delay costs at most what it cost before there was a journal (those
@@ -177,8 +177,10 @@ def _journal(database: Database, chunk: list[Prepared]) -> Iterator[OnAccepted]:
             held.append(opened)
         return held[0]
 
-    def accepted(index: int, result: SendResult) -> None:
-        prepared = chunk[index]
+    def noting(chunk: list[Prepared]) -> OnAccepted:
+        return lambda index, result: accepted(chunk[index], result)
+
+    def accepted(prepared: Prepared, result: SendResult) -> None:
         try:
             journal = connection()
             journal.execute(
@@ -203,7 +205,7 @@ def _journal(database: Database, chunk: list[Prepared]) -> Iterator[OnAccepted]:
             held.clear()
 
     try:
-        yield accepted
+        yield noting
     finally:
         for journal in held:
             if journal.dialect.name == "postgresql":

@@ -180,6 +180,31 @@ def test_an_invalid_address_fails_only_its_message_and_asks_for_suppression(kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_each_accepted_message_is_reported_once_as_its_call_returns(kind: str) -> None:
+    """The hand-off journal hears of each message the provider took, once, in the sending
+    thread, with that message's own answer; a refused one is not reported."""
+    import threading
+
+    with fake_for(kind) as fake:
+        fake.state.invalid = {"gone@example.com"}
+        provider = build_provider(kind, config_for(kind, fake))
+        emails = [outgoing(f"p{i}@example.com", f"Subject {i}", f"Hi P{i}") for i in range(10)]
+        emails.insert(4, outgoing("gone@example.com"))
+        reported: list[tuple[int, SendResult, threading.Thread]] = []
+        outcomes = send_many(
+            provider,
+            emails,
+            lambda index, result: reported.append((index, result, threading.current_thread())),
+        )
+        assert sorted(index for index, _result, _thread in reported) == [
+            i for i in range(11) if i != 4
+        ]
+        assert all(outcomes[index] == result for index, result, _thread in reported)
+        assert {thread for _index, _result, thread in reported} == {threading.current_thread()}
+        assert isinstance(outcomes[4], PermanentSendError)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_call_that_times_out_after_sending_may_have_been_taken(kind: str) -> None:
     with fake_for(kind) as fake:
         fake.state.fault = "hang"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +25,7 @@ from herald.email.mime import (
     parse,
 )
 from herald.email.providers.base import (
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -32,6 +33,7 @@ from herald.email.providers.base import (
     SendError,
     SendResult,
     TransientSendError,
+    report_accepted,
 )
 from herald.outbound import DestinationRefused, outbound_client
 
@@ -106,10 +108,13 @@ def status_error(response: httpx.Response, detail: str) -> SendError:
 
 
 def each_in_parallel(
-    emails: Sequence[OutgoingEmail], send_one: Callable[[OutgoingEmail], str]
+    emails: Sequence[OutgoingEmail],
+    send_one: Callable[[OutgoingEmail], str],
+    on_accepted: OnAccepted | None = None,
 ) -> list[Outcome]:
     """Send each email with `send_one` (which returns the provider's message id), a few at a
-    time; each email gets its own outcome."""
+    time; each email gets its own outcome, and `on_accepted` hears of each accepted one as its
+    call returns (not when the whole batch has)."""
 
     def attempt(email: OutgoingEmail) -> Outcome:
         try:
@@ -119,24 +124,49 @@ def each_in_parallel(
         except Exception as exc:  # a bug or an unexpected answer: it may have been taken
             return TransientSendError(repr(exc), maybe_sent=True)
 
-    return in_parallel(emails, attempt)
+    def done(index: int, outcome: Outcome) -> None:
+        report_accepted([outcome], on_accepted, [index])
+
+    return in_parallel(emails, attempt, done)
 
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def in_parallel(items: Sequence[Item], call: Callable[[Item], Result]) -> list[Result]:
-    """`call` for each item, PARALLEL_REQUESTS at a time, the results in order."""
+def in_parallel(
+    items: Sequence[Item],
+    call: Callable[[Item], Result],
+    on_done: Callable[[int, Result], None] | None = None,
+) -> list[Result]:
+    """`call` for each item, PARALLEL_REQUESTS at a time, the results in order. `on_done` runs
+    in the calling thread for each item as soon as its call returns (the hand-off journal is
+    written there, before later calls finish)."""
     if len(items) <= 1:
-        return [call(item) for item in items]
-    return list(_pool.map(call, items))
+        results = []
+        for index, item in enumerate(items):
+            results.append(call(item))
+            if on_done is not None:
+                on_done(index, results[-1])
+        return results
+    if on_done is None:
+        return list(_pool.map(call, items))
+    futures = {_pool.submit(call, item): index for index, item in enumerate(items)}
+    answers: dict[int, Result] = {}
+    for future in as_completed(futures):
+        index = futures[future]
+        answers[index] = future.result()
+        on_done(index, answers[index])
+    return [answers[index] for index in range(len(items))]
 
 
 class BatchSending:
     """For providers whose real call is `send_batch`: one message is a batch of one."""
 
-    def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
+        """Each email's outcome; `on_accepted` hears of accepted ones as each call returns."""
         raise NotImplementedError
 
     def send(self, email: OutgoingEmail) -> SendResult:

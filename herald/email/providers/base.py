@@ -112,6 +112,20 @@ class NotYet(Exception):
 OnAccepted = Callable[[int, SendResult], None]
 
 
+def report_accepted(
+    outcomes: Sequence[Outcome],
+    on_accepted: OnAccepted | None,
+    indexes: Sequence[int] | None = None,
+) -> None:
+    """Tell `on_accepted` of the accepted ones among one call's outcomes; `indexes`: their
+    places in the batch (in order from 0 when left out)."""
+    if on_accepted is None:
+        return
+    for place, outcome in enumerate(outcomes):
+        if isinstance(outcome, SendResult):
+            on_accepted(place if indexes is None else indexes[place], outcome)
+
+
 def send_many(
     provider: EmailProvider,
     emails: Sequence[OutgoingEmail],
@@ -124,12 +138,8 @@ def send_many(
     outcomes: list[Outcome]
     batch = getattr(provider, "send_batch", None)
     if batch is not None:
-        outcomes = list(batch(emails))
-        if on_accepted is not None:
-            for index, outcome in enumerate(outcomes):
-                if isinstance(outcome, SendResult):
-                    on_accepted(index, outcome)
-        return outcomes
+        # The provider reports each call's accepted messages as that call returns.
+        return list(batch(emails, on_accepted))
     outcomes = []
     for index, email in enumerate(emails):
         if outcomes and isinstance(outcomes[-1], ProviderUnavailable):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from herald.email.providers.api import BatchSending, client_for, json_email, post, status_error
 from herald.email.providers.base import (
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -18,6 +19,7 @@ from herald.email.providers.base import (
     SendError,
     SendResult,
     TransientSendError,
+    report_accepted,
 )
 
 DEFAULT_ENDPOINT = "https://api.postmarkapp.com"
@@ -133,10 +135,14 @@ class PostmarkProvider(BatchSending):
                 outcomes.append(_classify(code, text))
         return outcomes
 
-    def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for start in range(0, len(emails), BATCH_LIMIT):
-            outcomes.extend(self._send_chunk(emails[start : start + BATCH_LIMIT]))
+            answers = self._send_chunk(emails[start : start + BATCH_LIMIT])
+            report_accepted(answers, on_accepted, range(start, start + len(answers)))
+            outcomes.extend(answers)
         return outcomes
 
     def check(self, domain: str | None = None) -> str:

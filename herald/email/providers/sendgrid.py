@@ -35,6 +35,7 @@ from herald.email.providers.api import (
     status_error,
 )
 from herald.email.providers.base import (
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -42,6 +43,7 @@ from herald.email.providers.base import (
     SendError,
     SendResult,
     TransientSendError,
+    report_accepted,
 )
 
 DEFAULT_ENDPOINT = "https://api.sendgrid.com"
@@ -198,7 +200,9 @@ class SendGridProvider(BatchSending):
             outcomes.append(refused[i] if i in refused else next(retried))
         return outcomes
 
-    def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
         """Emails with the same body share requests (PERSONALIZATIONS at most); the others go
         one a request. The requests run in parallel."""
         parts = [json_email(email) for email in emails]
@@ -215,6 +219,7 @@ class SendGridProvider(BatchSending):
             lambda members: self._send_group(
                 [emails[i] for i in members], [parts[i] for i in members]
             ),
+            lambda request, answer: report_accepted(answer, on_accepted, requests[request]),
         )
         outcomes: list[Outcome | None] = [None] * len(emails)
         for members, answer in zip(requests, answers, strict=True):

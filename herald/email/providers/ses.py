@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from herald.email.providers.api import BatchSending, client_for, each_in_parallel, post
 from herald.email.providers.base import (
+    OnAccepted,
     Outcome,
     OutgoingEmail,
     PermanentSendError,
@@ -155,8 +156,10 @@ class SesProvider(BatchSending):
             raise TransientSendError(f"SES gave no MessageId: {answer!r}"[:300], maybe_sent=True)
         return message_id
 
-    def send_batch(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
-        return each_in_parallel(emails, self._send_one)
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], on_accepted: OnAccepted | None = None
+    ) -> list[Outcome]:
+        return each_in_parallel(emails, self._send_one, on_accepted)
 
     def check(self, domain: str | None = None) -> str:
         """Whether the credentials work and the sending domain is an identity of the account

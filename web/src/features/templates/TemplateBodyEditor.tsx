@@ -17,8 +17,12 @@ import { ProblemLines } from "./ProblemLines";
 import type { Problem } from "./problems";
 import { ImageChooser, type ImageRequest } from "./ImageChooser";
 import { saveBlock, templateBlocksQuery } from "./blocks";
-import type { VisualEditorHandle } from "./VisualEditor";
+import type { EditorBlock, VisualEditorHandle } from "./VisualEditor";
 import { EMPTY_MJML, personalizationTags, visualBlocker } from "./visual";
+
+// One empty list, not a new one each render: the editor re-adds its saved blocks whenever the
+// list changes, and GrapesJS rebuilding its block panel on every render detached the buttons.
+const NO_SAVED_BLOCKS: readonly EditorBlock[] = [];
 
 const CodeEditor = lazy(() => import("./CodeEditor"));
 const VisualEditor = lazy(() => import("./VisualEditor"));
@@ -232,7 +236,7 @@ export const TemplateBodyEditor = forwardRef<TemplateBodyEditorHandle, Props>(fu
                 onChange={onChange}
                 onLoad={onLoad}
                 onPickImage={(choose) => setImage({ choose })}
-                savedBlocks={blocks.data ?? []}
+                savedBlocks={blocks.data ?? NO_SAVED_BLOCKS}
               />
             </>
           ) : (

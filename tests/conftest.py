@@ -178,36 +178,3 @@ def app(backend: Backend) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
-
-
-# The files that take longest (minutes: fuzzing, real processes killed, the production topology,
-# the wheel, the browser), scheduled first. pytest-xdist hands out whole files in collection
-# order (`--dist loadfile`), so a long file collected last runs alone at the end while the other
-# workers sit idle; longest first keeps the workers busy until the end.
-LONG_RUNNING = (
-    "tests/test_fuzz_secret_key.py",
-    "tests/test_fuzz_public_key.py",
-    "tests/ops/test_production_topology.py",
-    "tests/test_campaign_kill.py",
-    "tests/test_flow_kill.py",
-    "tests/sms/test_campaign_kill.py",
-    "tests/test_wheel.py",
-    "tests/events/test_serve_workers.py",
-    "tests/test_rate_limit_processes.py",
-    "tests/test_reliability.py",
-    "tests/ops/",
-    "tests/e2e/",
-)
-
-
-def _schedule_rank(item: pytest.Item) -> int:
-    path = Path(str(item.path)).relative_to(Path(__file__).parent.parent).as_posix()
-    for rank, prefix in enumerate(LONG_RUNNING):
-        if path.startswith(prefix):
-            return rank
-    return len(LONG_RUNNING)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A stable sort: each file's own tests keep their order.
-    items.sort(key=_schedule_rank)

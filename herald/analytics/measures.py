@@ -214,6 +214,19 @@ def message_measures(
     return dict(result)
 
 
+def per_message(
+    session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Measures]:
+    """Each message's own measures over all time (a message without any has none): what a
+    list of messages (a campaign's recipients, a profile's timeline) shows beside each one."""
+    if not message_ids:
+        return {}
+    keyed = sa.select(Message.id.label("message_id"), Message.id).where(
+        Message.org_id == org_id, Message.id.in_(list(message_ids))
+    )
+    return {key[0]: figures for key, figures in message_measures(session, org_id, keyed).items()}
+
+
 def add_conversions(
     result: dict[Key, Measures],
     conversions: Iterable[tuple[Key, float]],

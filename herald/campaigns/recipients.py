@@ -13,7 +13,7 @@ from herald.analytics import measures
 from herald.campaigns import stats as campaign_stats
 from herald.campaigns.service import get_campaign
 from herald.errors import InvalidInput
-from herald.models import CampaignRecipient, Message
+from herald.models import CampaignRecipient
 from herald.pagination import decode_cursor, encode_cursor
 
 
@@ -47,20 +47,14 @@ def engagement(
     session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, bool]]:
     """Whether the person opened (machine opens aside), clicked or unsubscribed, per message:
-    the stats' own measures (herald.analytics.measures), keyed by message."""
-    if not message_ids:
-        return {}
-    keyed = sa.select(Message.id.label("message_id"), Message.id).where(
-        Message.org_id == org_id, Message.id.in_(list(message_ids))
-    )
-    measured = measures.message_measures(session, org_id, keyed)
+    the stats' own measures (herald.analytics.measures)."""
     return {
         message_id: {
             "opened": figures.opens_unique > 0,
             "clicked": figures.clicks_unique > 0,
             "unsubscribed": figures.unsubscribes > 0,
         }
-        for (message_id,), figures in measured.items()
+        for message_id, figures in measures.per_message(session, org_id, message_ids).items()
     }
 
 

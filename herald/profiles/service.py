@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from herald.analytics import measures
 from herald.db import json_text, json_value_like, like_pattern, new_id, utcnow
 from herald.errors import Conflict, FieldError, HeraldError, InvalidInput
 from herald.messaging import consent
@@ -23,7 +24,6 @@ from herald.models import (
     EventKey,
     InboundSms,
     Message,
-    MessageEvent,
     Profile,
     ProfileChange,
     SegmentMember,
@@ -526,31 +526,23 @@ class TimelineItem:
 
 
 # The message events a timeline counts for each message.
-ENGAGEMENT_KINDS = ("opened", "clicked", "unsubscribed", "bounced", "complained")
-
-
 def message_engagement(
     session: Session, org_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, int]]:
-    """How many of each engagement event each message has (opens by machines left out)."""
-    counts: dict[uuid.UUID, dict[str, int]] = {
-        i: dict.fromkeys(ENGAGEMENT_KINDS, 0) for i in message_ids
-    }
-    if not message_ids:
-        return counts
-    rows = session.execute(
-        sa.select(MessageEvent.message_id, MessageEvent.kind, sa.func.count())
-        .where(
-            MessageEvent.org_id == org_id,
-            MessageEvent.message_id.in_(message_ids),
-            MessageEvent.kind.in_(ENGAGEMENT_KINDS),
-            MessageEvent.machine.is_(False),
-        )
-        .group_by(MessageEvent.message_id, MessageEvent.kind)
-    )
-    for message_id, kind, count in rows:
-        counts[message_id][kind] = count
-    return counts
+    """How many human opens and clicks each message has had, and whether it was unsubscribed
+    from, hard-bounced or complained about: the analytics measures, per message."""
+    figures = measures.per_message(session, org_id, message_ids)
+    engagement = {}
+    for message_id in message_ids:
+        one = figures.get(message_id) or measures.Measures()
+        engagement[message_id] = {
+            "opened": one.opens_total,
+            "clicked": one.clicks_total,
+            "unsubscribed": one.unsubscribes,
+            "bounced": one.bounced,
+            "complained": one.complaints,
+        }
+    return engagement
 
 
 def timeline(

@@ -7,6 +7,7 @@ import { Link } from "react-router";
 import { DownloadButton } from "../../components/DownloadButton";
 import { QueryResult } from "../../components/QueryResult";
 import { csvHref, sourcesQuery, type DateRange, type SourceRow, type SourceSort } from "./api";
+import { sourcePath } from "../messages/status";
 import { formatMoney, formatRate } from "./format";
 
 const PAGE = 10;
@@ -25,13 +26,6 @@ const COLUMNS: { key: SourceSort; label: string; show: (row: SourceRow, currency
     show: (row, currency) => formatMoney(row.revenue_per_recipient, currency),
   },
 ];
-
-function sourcePath(row: SourceRow): string | null {
-  if (!row.source_id) return null;
-  if (row.source === "campaign") return `/campaigns/${row.source_id}`;
-  if (row.source === "flow") return `/flows/${row.source_id}`;
-  return null;
-}
 
 export function SourcesTable({ title, source, range }: { title: string; source: string; range: DateRange }) {
   const [sort, setSort] = useState<SourceSort>("revenue");
@@ -83,7 +77,7 @@ export function SourcesTable({ title, source, range }: { title: string; source: 
                     </Table.Thead>
                     <Table.Tbody>
                       {table.data.map((row) => {
-                        const path = sourcePath(row);
+                        const path = sourcePath(row.source, row.source_id ?? null);
                         return (
                           <Table.Tr key={`${row.source_id}-${row.channel}`}>
                             <Table.Td>

@@ -9,7 +9,7 @@ import { EmptyState, ErrorState, LoadingState } from "../../components/States";
 import { PropertiesSummary } from "../../components/PropertiesSummary";
 import { flattenPages } from "../../lib/paging";
 import { MessageStatusBadge } from "../messages/MessageStatusBadge";
-import { isMessageStatus } from "../messages/status";
+import { isMessageStatus, sourceLabel } from "../messages/status";
 import { MessageEngagement } from "./MessageEngagement";
 
 /** The person's history, newest first, loading older entries on demand. */
@@ -96,7 +96,7 @@ function EntryDetails({ entry }: { entry: TimelineEntry }) {
     const source = entry.properties.source;
     return (
       <Text size="xs" c="dimmed">
-        {typeof source === "string" ? `${source.charAt(0).toUpperCase()}${source.slice(1)} message` : "Message"}
+        {typeof source === "string" ? sourceLabel(source) : "Message"}
         {typeof to === "string" && to ? ` to ${to}` : ""}
       </Text>
     );

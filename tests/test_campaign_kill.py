@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -162,6 +162,47 @@ def _setup(database: Database, smtp_port: int | None = None) -> tuple[uuid.UUID,
     return org.org_id, campaign.id
 
 
+def kill_worker_when(backend: Backend, log: Path, reached: Callable[[], bool]) -> None:
+    """Start a `herald worker`, wait until `reached()` (its work under way), and SIGKILL it."""
+    with worker_process(backend, log) as first:
+        deadline = time.monotonic() + DEADLINE
+        while not reached():
+            assert first.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.002)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+
+def finish_after_kill(
+    backend: Backend,
+    database: Database,
+    log: Path,
+    done: Callable[[], bool],
+    progress: Callable[[], object],
+) -> None:
+    """Five minutes later, as far as the dead worker's claims and lost kicks are concerned: its
+    claims' heartbeats are aged past STALE_AFTER, and a second worker runs, with the sweep run
+    a few minutes ahead every 3 s, until `done()` (`progress()` says where it stood if not)."""
+    with database.transaction() as session:
+        session.execute(
+            sa.update(Message)
+            .where(Message.status == ledger.SENDING)
+            .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
+        )
+    with worker_process(backend, log) as second:
+        deadline = time.monotonic() + DEADLINE
+        sweep_at = 0.0
+        while not done():
+            if time.monotonic() >= sweep_at:
+                with database.transaction() as session:
+                    kick_waiting_messages(session, utcnow() + STALE_AFTER + timedelta(minutes=2))
+                sweep_at = time.monotonic() + 3
+            assert second.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, (progress(), log.read_text())
+            time.sleep(0.1)
+
+
 def _progress(database: Database, campaign_id: uuid.UUID) -> tuple[str, int, int]:
     """The campaign's status, its open recipients and its sent messages, in one statement."""
     open_recipients = (
@@ -221,47 +262,18 @@ def test_a_killed_worker_sends_nothing_twice_and_nothing_is_lost(
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        with worker_process(backend, log) as first:
-            deadline = time.monotonic() + DEADLINE
-            while True:
-                _, _, sent = _progress(database, campaign_id)
-                if sent >= 30:
-                    break
-                assert first.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.005)
-            first.send_signal(signal.SIGKILL)
-            first.wait()
+        kill_worker_when(backend, log, lambda: _progress(database, campaign_id)[2] >= 30)
         status, still_open, sent_at_kill = _progress(database, campaign_id)
         at_kill = _states(database, campaign_id)
         assert status == "sending" and still_open > 0, at_kill
         assert sent_at_kill < AUDIENCE
-
-        # Five minutes later, as far as the dead worker's claims and lost kicks are concerned.
-        with database.transaction() as session:
-            session.execute(
-                sa.update(Message)
-                .where(Message.status == ledger.SENDING)
-                .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
-            )
-        with worker_process(backend, log) as second:
-            deadline = time.monotonic() + DEADLINE
-            sweep_at = 0.0
-            while _progress(database, campaign_id)[0] != "sent":
-                if time.monotonic() >= sweep_at:
-                    # The sweep, a few minutes ahead; repeated, in case another test run on the
-                    # same Redis takes kicks from the default queue.
-                    with database.transaction() as session:
-                        kick_waiting_messages(
-                            session, utcnow() + STALE_AFTER + timedelta(minutes=2)
-                        )
-                    sweep_at = time.monotonic() + 3
-                assert second.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, (
-                    _progress(database, campaign_id),
-                    log.read_text(),
-                )
-                time.sleep(0.1)
+        finish_after_kill(
+            backend,
+            database,
+            log,
+            lambda: _progress(database, campaign_id)[0] == "sent",
+            lambda: _progress(database, campaign_id),
+        )
     finally:
         stop.set()
         watcher.join(timeout=5)
@@ -336,39 +348,17 @@ def test_a_killed_sender_re_sends_at_most_the_message_in_flight_per_smtp_connect
     try:
         _org_id, campaign_id = _setup(database, smtp_port=sink.port)
         log = tmp_path / "worker.log"
-        with worker_process(backend, log) as first:
-            deadline = time.monotonic() + DEADLINE
-            while sink.received < 300:
-                assert first.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.002)
-            first.send_signal(signal.SIGKILL)
-            first.wait()
+        kill_worker_when(backend, log, lambda: sink.received >= 300)
         received_at_kill = sink.received
         assert _progress(database, campaign_id)[0] == "sending"
         assert received_at_kill < AUDIENCE
-        with database.transaction() as session:
-            session.execute(
-                sa.update(Message)
-                .where(Message.status == ledger.SENDING)
-                .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
-            )
-        with worker_process(backend, log) as second:
-            deadline = time.monotonic() + DEADLINE
-            sweep_at = 0.0
-            while _progress(database, campaign_id)[0] != "sent":
-                if time.monotonic() >= sweep_at:
-                    with database.transaction() as session:
-                        kick_waiting_messages(
-                            session, utcnow() + STALE_AFTER + timedelta(minutes=2)
-                        )
-                    sweep_at = time.monotonic() + 3
-                assert second.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, (
-                    _progress(database, campaign_id),
-                    log.read_text(),
-                )
-                time.sleep(0.1)
+        finish_after_kill(
+            backend,
+            database,
+            log,
+            lambda: _progress(database, campaign_id)[0] == "sent",
+            lambda: _progress(database, campaign_id),
+        )
         summary = sink.take()
     finally:
         sink.stop()

@@ -10,24 +10,19 @@ test ages rather than waits for, as the campaign test does.
 
 from __future__ import annotations
 
-import signal
-import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from herald.db import Database, utcnow
-from herald.email.batch import STALE_AFTER
-from herald.email.tasks import kick_waiting_messages
+from herald.db import Database
 from herald.flows.enrolments import Candidate, enrol
 from herald.messaging import ledger
 from herald.models import FlowEnrolment, FlowStepRun, Message, MessageEvent
 from herald.worker import configure_queue
 from tests.conftest import Backend
 from tests.flows.engine_helpers import make_flow, make_profiles, sending_org
-from tests.test_campaign_kill import WORKER_QUEUE, _reader, worker_process
+from tests.test_campaign_kill import WORKER_QUEUE, _reader, finish_after_kill, kill_worker_when
 
 AUDIENCE = 2000
 DEADLINE = 120
@@ -94,34 +89,16 @@ def test_a_killed_worker_sends_no_flow_email_twice_and_loses_none(
     org_id, flow_id = _setup(database)
     log = tmp_path / "worker.log"
 
-    with worker_process(backend, log) as first:
-        deadline = time.monotonic() + DEADLINE
-        while _progress(database, flow_id)[1] < 30:
-            assert first.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.005)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+    kill_worker_when(backend, log, lambda: _progress(database, flow_id)[1] >= 30)
     _, sent_at_kill = _progress(database, flow_id)
     assert sent_at_kill < AUDIENCE, "the kill came too late to prove anything"
-
-    with database.transaction() as session:
-        session.execute(
-            sa.update(Message)
-            .where(Message.status == ledger.SENDING)
-            .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
-        )
-    with worker_process(backend, log) as second:
-        deadline = time.monotonic() + DEADLINE
-        sweep_at = 0.0
-        while _progress(database, flow_id) != (0, AUDIENCE):
-            if time.monotonic() >= sweep_at:
-                with database.transaction() as session:
-                    kick_waiting_messages(session, utcnow() + STALE_AFTER + timedelta(minutes=2))
-                sweep_at = time.monotonic() + 3
-            assert second.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, (_progress(database, flow_id), log.read_text())
-            time.sleep(0.1)
+    finish_after_kill(
+        backend,
+        database,
+        log,
+        lambda: _progress(database, flow_id) == (0, AUDIENCE),
+        lambda: _progress(database, flow_id),
+    )
 
     with database.transaction() as session:
         enrolled = list(

@@ -12,11 +12,8 @@ tests/test_campaign_kill.py.
 
 from __future__ import annotations
 
-import signal
-import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,9 +23,7 @@ from fastapi.testclient import TestClient
 
 from herald.app import create_app
 from herald.campaigns import lifecycle, service
-from herald.db import Database, utcnow
-from herald.email.batch import STALE_AFTER
-from herald.email.tasks import kick_waiting_messages
+from herald.db import Database
 from herald.messaging import ledger
 from herald.models import (
     CampaignRecipient,
@@ -46,7 +41,12 @@ from herald.worker import configure_queue
 from tests.conftest import Backend
 from tests.factories import make_org
 from tests.fakes.twilio import FakeTwilio, running_fake_twilio
-from tests.test_campaign_kill import DEADLINE, WORKER_QUEUE, _progress, worker_process
+from tests.test_campaign_kill import (
+    WORKER_QUEUE,
+    _progress,
+    finish_after_kill,
+    kill_worker_when,
+)
 
 AUDIENCE = 1000
 
@@ -120,39 +120,20 @@ def test_a_killed_worker_sends_no_sms_twice_and_loses_none(
                 )
                 assert response.status_code == 204, response.text
 
-        with worker_process(backend, log) as first:
-            deadline = time.monotonic() + DEADLINE
-            while len(fake.messages) < 30:
-                assert first.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.005)
-            first.send_signal(signal.SIGKILL)
-            first.wait()
+        kill_worker_when(backend, log, lambda: len(fake.messages) >= 30)
         status, still_open, _sent = _progress(database, campaign_id)
         accepted_at_kill = len(fake.messages)
         assert status == "sending" and still_open > 0
         assert accepted_at_kill < AUDIENCE
 
         deliver_sent_reports()
-        with database.transaction() as session:
-            session.execute(
-                sa.update(Message)
-                .where(Message.status == ledger.SENDING)
-                .values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(minutes=1))
-            )
-        with worker_process(backend, log) as second:
-            deadline = time.monotonic() + DEADLINE
-            sweep_at = 0.0
-            while _progress(database, campaign_id)[0] != "sent":
-                if time.monotonic() >= sweep_at:
-                    with database.transaction() as session:
-                        kick_waiting_messages(
-                            session, utcnow() + STALE_AFTER + timedelta(minutes=2)
-                        )
-                    sweep_at = time.monotonic() + 3
-                assert second.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, (_progress(database, campaign_id), log)
-                time.sleep(0.1)
+        finish_after_kill(
+            backend,
+            database,
+            log,
+            lambda: _progress(database, campaign_id)[0] == "sent",
+            lambda: _progress(database, campaign_id),
+        )
         deliver_sent_reports()
 
     with database.transaction() as session:

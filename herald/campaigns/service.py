@@ -20,7 +20,7 @@ from herald.campaigns.statuses import DRAFT, PAUSED, SENDING
 from herald.errors import Conflict, FieldError, InvalidInput, NotFound
 from herald.models import Campaign, EmailTemplate, Segment
 from herald.templates.rendering import TemplateError, check_text
-from herald.tenancy.scope import get_scoped, scoped
+from herald.tenancy.scope import check_name_free, get_scoped, scoped
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +39,6 @@ def list_campaigns(session: Session, org_id: uuid.UUID) -> list[Campaign]:
             scoped(Campaign, org_id).order_by(Campaign.created_at.desc(), Campaign.id.desc())
         )
     )
-
-
-def _check_name(session: Session, org_id: uuid.UUID, name: str, own_id: uuid.UUID | None) -> None:
-    query = sa.select(Campaign.id).where(Campaign.org_id == org_id, Campaign.name == name)
-    if own_id is not None:
-        query = query.where(Campaign.id != own_id)
-    if session.scalar(query) is not None:
-        raise InvalidInput.for_field("name", NAME_TAKEN)
 
 
 def _check_template(session: Session, org_id: uuid.UUID, template_id: uuid.UUID | None) -> None:
@@ -129,7 +121,7 @@ def _apply(session: Session, campaign: Campaign, fields: dict[str, Any]) -> None
     if "name" in fields:
         if not fields["name"]:
             raise InvalidInput.for_field("name", "must not be empty")
-        _check_name(session, org_id, fields["name"], campaign.id)
+        check_name_free(session, Campaign, org_id, fields["name"], campaign.id, NAME_TAKEN)
         campaign.name = fields["name"]
     if "template_id" in fields:
         _check_template(session, org_id, fields["template_id"])

@@ -42,7 +42,7 @@ from herald.segments import definition as lang
 from herald.segments.compiler import SegmentLoader, check_references, members_query
 from herald.segments.definition import Definition, counts_from_flow_start
 from herald.settings import get_settings
-from herald.tenancy.scope import get_scoped, scoped
+from herald.tenancy.scope import check_name_free, get_scoped, scoped
 
 logger = logging.getLogger(__name__)
 
@@ -149,16 +149,11 @@ def get_segment(session: Session, org_id: uuid.UUID, segment_id: uuid.UUID) -> S
     return get_scoped(session, Segment, org_id, segment_id)
 
 
+NAME_TAKEN = "another segment already has this name"
+
+
 def list_segments(session: Session, org_id: uuid.UUID) -> list[Segment]:
     return list(session.scalars(scoped(Segment, org_id).order_by(Segment.name).limit(MAX_SEGMENTS)))
-
-
-def _check_name(session: Session, org_id: uuid.UUID, name: str, own_id: uuid.UUID | None) -> None:
-    query = sa.select(Segment.id).where(Segment.org_id == org_id, Segment.name == name)
-    if own_id is not None:
-        query = query.where(Segment.id != own_id)
-    if session.scalar(query) is not None:
-        raise InvalidInput.for_field("name", "another segment already has this name")
 
 
 def create_segment(
@@ -170,7 +165,7 @@ def create_segment(
     definition: Any,
 ) -> Segment:
     parsed = parse_definition(definition)
-    _check_name(session, org_id, name, None)
+    check_name_free(session, Segment, org_id, name, None, NAME_TAKEN)
     load = definition_loader(session, org_id)
     check_references(parsed, None, load)
     segment = Segment(
@@ -191,7 +186,7 @@ def update_segment(
 ) -> Segment:
     segment = get_segment(session, org_id, segment_id)
     if "name" in changes:
-        _check_name(session, org_id, changes["name"], segment.id)
+        check_name_free(session, Segment, org_id, changes["name"], segment.id, NAME_TAKEN)
         segment.name = changes["name"]
     if "description" in changes:
         segment.description = changes["description"]

@@ -8,13 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.errors import InvalidInput
 from herald.models import SmsTemplate
 from herald.templates.rendering import TemplateError, check_text
-from herald.tenancy.scope import get_scoped, scoped
+from herald.tenancy.scope import check_name_free, get_scoped, save_named, scoped
 
 MAX_TEMPLATES = 1000
 NAME_TAKEN = "another SMS template already has this name"
@@ -61,33 +60,15 @@ def bodies(
     }
 
 
-def _save(session: Session, template: SmsTemplate) -> None:
-    """Flush in a savepoint: two requests racing for one name get a 422, not a 500."""
-    try:
-        with session.begin_nested():
-            session.add(template)
-            session.flush()
-    except IntegrityError as exc:
-        raise InvalidInput.for_field("name", NAME_TAKEN) from exc
-
-
-def _check_name(session: Session, org_id: uuid.UUID, name: str, own: uuid.UUID | None) -> None:
-    query = sa.select(SmsTemplate.id).where(SmsTemplate.org_id == org_id, SmsTemplate.name == name)
-    if own is not None:
-        query = query.where(SmsTemplate.id != own)
-    if session.scalar(query) is not None:
-        raise InvalidInput.for_field("name", NAME_TAKEN)
-
-
 def create_template(session: Session, org_id: uuid.UUID, fields: Mapping[str, Any]) -> SmsTemplate:
-    _check_name(session, org_id, fields["name"], None)
+    check_name_free(session, SmsTemplate, org_id, fields["name"], None, NAME_TAKEN)
     template = SmsTemplate(
         org_id=org_id,
         name=fields["name"],
         body=check_body(fields["body"]),
         media_urls=list(fields.get("media_urls") or []),
     )
-    _save(session, template)
+    save_named(session, template, NAME_TAKEN)
     return template
 
 
@@ -99,13 +80,13 @@ def update_template(
         if name in changes and changes[name] is None:
             raise InvalidInput.for_field(name, "cannot be null")
     if "name" in changes:
-        _check_name(session, org_id, changes["name"], template.id)
+        check_name_free(session, SmsTemplate, org_id, changes["name"], template.id, NAME_TAKEN)
         template.name = changes["name"]
     if "body" in changes:
         template.body = check_body(changes["body"])
     if changes.get("media_urls") is not None:
         template.media_urls = list(changes["media_urls"])
-    _save(session, template)
+    save_named(session, template, NAME_TAKEN)
     return template
 
 

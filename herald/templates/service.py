@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.errors import FieldError, InvalidInput
@@ -27,7 +26,7 @@ from herald.templates.rendering import (
     render_email,
 )
 from herald.templates.starters import get_starter
-from herald.tenancy.scope import get_scoped, scoped
+from herald.tenancy.scope import check_name_free, get_scoped, save_named, scoped
 
 MAX_TEMPLATES = 5000
 # Links in previews: they go nowhere (the real ones carry a signed token per recipient).
@@ -95,26 +94,6 @@ def list_templates(session: Session, org_id: uuid.UUID) -> list[EmailTemplate]:
 NAME_TAKEN = "another template already has this name"
 
 
-def _check_name(session: Session, org_id: uuid.UUID, name: str, own_id: uuid.UUID | None) -> None:
-    query = sa.select(EmailTemplate.id).where(
-        EmailTemplate.org_id == org_id, EmailTemplate.name == name
-    )
-    if own_id is not None:
-        query = query.where(EmailTemplate.id != own_id)
-    if session.scalar(query) is not None:
-        raise InvalidInput.for_field("name", NAME_TAKEN)
-
-
-def _save(session: Session, template: EmailTemplate) -> None:
-    """Flush in a savepoint: two requests racing for one name get a 422, not a 500."""
-    try:
-        with session.begin_nested():
-            session.add(template)
-            session.flush()
-    except IntegrityError as exc:
-        raise InvalidInput.for_field("name", NAME_TAKEN) from exc
-
-
 def create_template(
     session: Session, org_id: uuid.UUID, fields: Mapping[str, Any]
 ) -> EmailTemplate:
@@ -139,9 +118,9 @@ def create_template(
         body=values["body"],
         text_body=values["text_body"],
     )
-    _check_name(session, org_id, values["name"], None)
+    check_name_free(session, EmailTemplate, org_id, values["name"], None, NAME_TAKEN)
     template = EmailTemplate(org_id=org_id, compiled_html=compiled, **values)
-    _save(session, template)
+    save_named(session, template, NAME_TAKEN)
     return template
 
 
@@ -165,13 +144,13 @@ def update_template(
         text_body=values["text_body"],
     )
     if values["name"] != template.name:
-        _check_name(session, org_id, values["name"], template.id)
+        check_name_free(session, EmailTemplate, org_id, values["name"], template.id, NAME_TAKEN)
     for name, value in values.items():
         if getattr(template, name) != value:
             setattr(template, name, value)
     if template.compiled_html != compiled:
         template.compiled_html = compiled
-    _save(session, template)
+    save_named(session, template, NAME_TAKEN)
     return template
 
 
@@ -209,7 +188,7 @@ def duplicate_template(
         **{name: getattr(original, name) for name in EDITABLE},
     )
     copy.name = _copy_name(session, org_id, original.name)
-    _save(session, copy)
+    save_named(session, copy, NAME_TAKEN)
     return copy
 
 

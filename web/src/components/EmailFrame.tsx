@@ -1,4 +1,5 @@
-import { Box, SegmentedControl, Text } from "@mantine/core";
+import { Box, SegmentedControl, Stack, Tabs, Text } from "@mantine/core";
+import type { ReactNode } from "react";
 import { useMemo } from "react";
 import { NO_REMOTE_CONTENT, REMOTE_IMAGES, withContentPolicy } from "../lib/emailHtml";
 
@@ -97,5 +98,56 @@ export function TextPart({ text }: { text: string | null | undefined }) {
     >
       {text}
     </Box>
+  );
+}
+
+/**
+ * A rendered message as previews show it: subject and preheader, then the HTML and plain-text
+ * parts in tabs, then `note` (what the preview leaves out).
+ */
+export function RenderedEmail({
+  rendered,
+  title,
+  width,
+  subjectTestId,
+  note,
+}: {
+  rendered: { subject: string; preheader?: string | null; html: string; text?: string | null };
+  title: string;
+  width: FrameWidth;
+  subjectTestId: string;
+  note: ReactNode;
+}) {
+  return (
+    <Stack gap="xs">
+      <div>
+        <Text size="xs" c="dimmed">
+          Subject
+        </Text>
+        <Text fw={600} data-testid={subjectTestId} style={{ overflowWrap: "anywhere" }}>
+          {rendered.subject || "(no subject)"}
+        </Text>
+        {rendered.preheader && (
+          <Text size="sm" c="dimmed" lineClamp={2}>
+            {rendered.preheader}
+          </Text>
+        )}
+      </div>
+      <Tabs defaultValue="html" keepMounted={false}>
+        <Tabs.List aria-label="Preview parts">
+          <Tabs.Tab value="html">HTML</Tabs.Tab>
+          <Tabs.Tab value="text">Plain text</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="html" pt="sm">
+          <EmailFrame html={rendered.html} title={title} width={width} />
+        </Tabs.Panel>
+        <Tabs.Panel value="text" pt="sm">
+          <TextPart text={rendered.text} />
+        </Tabs.Panel>
+      </Tabs>
+      <Text size="xs" c="dimmed">
+        {note}
+      </Text>
+    </Stack>
   );
 }

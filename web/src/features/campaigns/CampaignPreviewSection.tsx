@@ -1,14 +1,14 @@
 /** A saved campaign's message as a recipient would get it, on its page: rendered by Herald
  * (`POST /api/campaigns/{id}/preview`) for sample data or a chosen profile, of an A/B variant if
  * it has some. An SMS campaign shows its text on a phone. */
-import { Alert, Group, Loader, SegmentedControl, Stack, Tabs, Text } from "@mantine/core";
+import { Alert, Group, Loader, SegmentedControl, Stack, Text } from "@mantine/core";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, call, type Campaign, type Profile, type Schemas } from "../../api/client";
 import { errorMessage } from "../../api/errors";
 import { keys } from "../../api/queries";
-import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { RenderedEmail, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
 import { Section } from "../../components/Section";
 import { DEFAULT_SAMPLE, parseSample } from "../templates/form";
 import { ProfilePicker } from "../templates/TemplatePreviewPane";
@@ -96,36 +96,13 @@ function EmailPreview({ campaign }: { campaign: Campaign }) {
               The preview could not be rendered: {errorMessage(preview.error)}
             </Alert>
           ) : preview.data ? (
-            <Stack gap="xs">
-              <div>
-                <Text size="xs" c="dimmed">
-                  Subject
-                </Text>
-                <Text fw={600} data-testid="campaign-preview-subject" style={{ overflowWrap: "anywhere" }}>
-                  {preview.data.subject || "(no subject)"}
-                </Text>
-                {preview.data.preheader && (
-                  <Text size="sm" c="dimmed" lineClamp={2}>
-                    {preview.data.preheader}
-                  </Text>
-                )}
-              </div>
-              <Tabs defaultValue="html" keepMounted={false}>
-                <Tabs.List aria-label="Preview parts">
-                  <Tabs.Tab value="html">HTML</Tabs.Tab>
-                  <Tabs.Tab value="text">Plain text</Tabs.Tab>
-                </Tabs.List>
-                <Tabs.Panel value="html" pt="sm">
-                  <EmailFrame html={preview.data.html} title="Campaign preview" width={width} />
-                </Tabs.Panel>
-                <Tabs.Panel value="text" pt="sm">
-                  <TextPart text={preview.data.text} />
-                </Tabs.Panel>
-              </Tabs>
-              <Text size="xs" c="dimmed">
-                Tracking, unsubscribe and preference links are placeholders in the preview.
-              </Text>
-            </Stack>
+            <RenderedEmail
+              rendered={preview.data}
+              title="Campaign preview"
+              width={width}
+              subjectTestId="campaign-preview-subject"
+              note="Tracking, unsubscribe and preference links are placeholders in the preview."
+            />
           ) : (
             <Text size="sm" c="dimmed">
               Rendering the preview…

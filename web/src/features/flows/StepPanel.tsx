@@ -439,36 +439,14 @@ function EmailSettings({
           onChange={(e) => set({ from_email: e.currentTarget.value || null }, "from_email")}
         />
       </Group>
-      <Group gap="xs" align="flex-end">
-        <Switch
-          label="Smart sending"
-          description="Skip (and go on) if they got marketing email recently"
-          checked={email.smart_sending ?? true}
-          onChange={(e) => set({ smart_sending: e.currentTarget.checked })}
-        />
-        {(email.smart_sending ?? true) && (
-          <NumberInput
-            size="xs"
-            w={90}
-            label="Hours"
-            min={1}
-            max={168}
-            allowDecimal={false}
-            value={email.smart_sending_hours ?? 16}
-            onChange={(next) => set({ smart_sending_hours: typeof next === "number" ? next : 16 }, "hours")}
-          />
-        )}
-      </Group>
-      <SegmentedControl
-        size="xs"
-        aria-label="Email status"
-        value={email.status ?? "live"}
-        onChange={(value) => set({ status: value as "live" | "draft" })}
-        data={[
-          { value: "live", label: "Live: sends" },
-          { value: "draft", label: "Draft: records only" },
-        ]}
+      <SmartSending
+        what="marketing email"
+        settings={email}
+        defaultHours={16}
+        hoursGroup="hours"
+        onChange={set}
       />
+      <SendStatus label="Email status" value={email.status} onChange={(status) => set({ status })} />
       {chosen && (
         <Modal opened={previewing} onClose={preview.close} title="Email preview" size="xl">
           <EmailPreview templateId={chosen} subject={email.subject ?? null} />
@@ -548,41 +526,90 @@ function SmsSettings({
           )}
         </Stack>
       )}
-      <Group gap="xs" align="flex-end">
-        <Switch
-          label="Smart sending"
-          description="Skip (and go on) if they got a marketing SMS recently"
-          checked={sms.smart_sending ?? true}
-          onChange={(e) => set({ smart_sending: e.currentTarget.checked })}
-        />
-        {(sms.smart_sending ?? true) && (
-          <NumberInput
-            size="xs"
-            w={90}
-            label="Hours"
-            min={1}
-            max={168}
-            allowDecimal={false}
-            value={sms.smart_sending_hours ?? 24}
-            onChange={(next) => set({ smart_sending_hours: typeof next === "number" ? next : 24 }, "sms-hours")}
-          />
-        )}
-      </Group>
+      <SmartSending
+        what="a marketing SMS"
+        settings={sms}
+        defaultHours={24}
+        hoursGroup="sms-hours"
+        onChange={set}
+      />
       <Text size="xs" c="dimmed">
         Sent only to people with SMS consent; outside quiet hours in their time zone (the message waits for the morning);
         within the SMS limits of Settings → SMS.
       </Text>
-      <SegmentedControl
-        size="xs"
-        aria-label="SMS status"
-        value={sms.status ?? "live"}
-        onChange={(value) => set({ status: value as "live" | "draft" })}
-        data={[
-          { value: "live", label: "Live: sends" },
-          { value: "draft", label: "Draft: records only" },
-        ]}
-      />
+      <SendStatus label="SMS status" value={sms.status} onChange={(status) => set({ status })} />
     </Stack>
+  );
+}
+
+interface SmartSendingSettings {
+  smart_sending?: boolean;
+  smart_sending_hours?: number;
+}
+
+/** A sending step's smart sending: on by default, skipping (and going on) for people who got
+ * `what` in the last hours. Typing in the hours is one undo step (`hoursGroup`). */
+function SmartSending({
+  what,
+  settings,
+  defaultHours,
+  hoursGroup,
+  onChange,
+}: {
+  what: string;
+  settings: SmartSendingSettings;
+  defaultHours: number;
+  hoursGroup: string;
+  onChange: (change: SmartSendingSettings, group?: string) => void;
+}) {
+  const on = settings.smart_sending ?? true;
+  return (
+    <Group gap="xs" align="flex-end">
+      <Switch
+        label="Smart sending"
+        description={`Skip (and go on) if they got ${what} recently`}
+        checked={on}
+        onChange={(e) => onChange({ smart_sending: e.currentTarget.checked })}
+      />
+      {on && (
+        <NumberInput
+          size="xs"
+          w={90}
+          label="Hours"
+          min={1}
+          max={168}
+          allowDecimal={false}
+          value={settings.smart_sending_hours ?? defaultHours}
+          onChange={(next) =>
+            onChange({ smart_sending_hours: typeof next === "number" ? next : defaultHours }, hoursGroup)
+          }
+        />
+      )}
+    </Group>
+  );
+}
+
+/** Live sends; draft records what would have been sent. */
+function SendStatus({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: "live" | "draft" | undefined;
+  onChange: (status: "live" | "draft") => void;
+}) {
+  return (
+    <SegmentedControl
+      size="xs"
+      aria-label={label}
+      value={value ?? "live"}
+      onChange={(next) => onChange(next as "live" | "draft")}
+      data={[
+        { value: "live", label: "Live: sends" },
+        { value: "draft", label: "Draft: records only" },
+      ]}
+    />
   );
 }
 

@@ -10,7 +10,6 @@ import {
   SegmentedControl,
   Select,
   Stack,
-  Tabs,
   Text,
   TextInput,
   Title,
@@ -23,7 +22,7 @@ import { useMemo, useState } from "react";
 import { api, call, type Profile } from "../../api/client";
 import { ApiError, errorMessage } from "../../api/errors";
 import { keys, profileSearchQuery } from "../../api/queries";
-import { EmailFrame, TextPart, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
+import { RenderedEmail, WidthToggle, type FrameWidth } from "../../components/EmailFrame";
 import { JsonTextarea } from "../../components/JsonTextarea";
 import { useDebouncedRequest } from "../../components/useDebouncedRequest";
 import { profileLabel } from "../../lib/format";
@@ -113,36 +112,13 @@ export function TemplatePreviewPane({
           ) : null}
         </div>
         {preview.data && "request" in wanted && (
-          <Stack gap="xs">
-            <div>
-              <Text size="xs" c="dimmed">
-                Subject
-              </Text>
-              <Text fw={600} data-testid="preview-subject" style={{ overflowWrap: "anywhere" }}>
-                {preview.data.subject || "(no subject)"}
-              </Text>
-              {preview.data.preheader && (
-                <Text size="sm" c="dimmed" lineClamp={2}>
-                  {preview.data.preheader}
-                </Text>
-              )}
-            </div>
-            <Tabs defaultValue="html" keepMounted={false}>
-              <Tabs.List aria-label="Preview parts">
-                <Tabs.Tab value="html">HTML</Tabs.Tab>
-                <Tabs.Tab value="text">Plain text</Tabs.Tab>
-              </Tabs.List>
-              <Tabs.Panel value="html" pt="sm">
-                <EmailFrame html={preview.data.html} title="Email preview" width={width} />
-              </Tabs.Panel>
-              <Tabs.Panel value="text" pt="sm">
-                <TextPart text={preview.data.text} />
-              </Tabs.Panel>
-            </Tabs>
-            <Text size="xs" c="dimmed">
-              Unsubscribe and preference links are placeholders in the preview. Scripts never run.
-            </Text>
-          </Stack>
+          <RenderedEmail
+            rendered={preview.data}
+            title="Email preview"
+            width={width}
+            subjectTestId="preview-subject"
+            note="Unsubscribe and preference links are placeholders in the preview. Scripts never run."
+          />
         )}
         {templateId && <TestSend templateId={templateId} saved={saved} sample={sourceKind === "sample" ? sample : null} />}
       </Stack>

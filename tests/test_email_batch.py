@@ -300,6 +300,39 @@ def test_a_message_taken_over_while_its_batch_was_sending_is_recorded_by_its_new
     assert "sent" not in _events(database, ids[1])
 
 
+class SenderDied(BaseException):
+    """A sender process killed mid-batch: nothing after it runs, not even `except Exception`."""
+
+
+def test_messages_a_dead_sender_handed_over_are_recorded_by_the_next_claim_not_sent_again(
+    database: Database, provider: Recording
+) -> None:
+    org_id, template_id, profiles = _org_with_audience(database, 3)
+    ids = _queue(database, org_id, template_id, profiles)
+
+    def die_at_the_third(email: OutgoingEmail) -> None:
+        if email.message_id == ids[2]:
+            raise SenderDied
+
+    provider.during = die_at_the_third
+    with pytest.raises(SenderDied):
+        sending.send_messages(database, ids)
+    assert set(_statuses(database, ids).values()) == {"sending"}  # nothing recorded
+
+    # Later, as far as the dead sender's claims are concerned: another worker takes them over.
+    provider.during = None
+    with database.transaction() as session:
+        session.execute(
+            sa.update(Message)
+            .where(Message.id.in_(ids))
+            .values(heartbeat_at=utcnow() - email_batch.STALE_AFTER - timedelta(minutes=1))
+        )
+    assert set(sending.send_messages(database, ids).values()) == {"sent"}
+    # The provider took the first two under the dead claim; they are not handed over again.
+    assert sorted(str(e.message_id) for e in provider.calls) == sorted(str(i) for i in ids)
+    assert [_events(database, i).count("sent") for i in ids] == [1, 1, 1]
+
+
 def test_a_long_batch_records_what_it_has_sent_as_it_goes(
     database: Database, provider: Recording, monkeypatch: pytest.MonkeyPatch
 ) -> None:

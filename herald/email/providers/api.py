@@ -142,21 +142,19 @@ def in_parallel(
     """`call` for each item, PARALLEL_REQUESTS at a time, the results in order. `on_done` runs
     in the calling thread for each item as soon as its call returns (the hand-off journal is
     written there, before later calls finish)."""
-    if len(items) <= 1:
-        results = []
-        for index, item in enumerate(items):
-            results.append(call(item))
+    if len(items) <= 1:  # one call: no thread
+        results = [call(item) for item in items]
+        for index, result in enumerate(results):
             if on_done is not None:
-                on_done(index, results[-1])
+                on_done(index, result)
         return results
-    if on_done is None:
-        return list(_pool.map(call, items))
     futures = {_pool.submit(call, item): index for index, item in enumerate(items)}
     answers: dict[int, Result] = {}
     for future in as_completed(futures):
         index = futures[future]
         answers[index] = future.result()
-        on_done(index, answers[index])
+        if on_done is not None:
+            on_done(index, answers[index])
     return [answers[index] for index in range(len(items))]
 
 
